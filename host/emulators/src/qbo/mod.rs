@@ -1,0 +1,1 @@
+//! QuickBooks Online emulator (see the crate docs).

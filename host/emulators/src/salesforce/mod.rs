@@ -1,0 +1,1 @@
+//! Salesforce emulator (see the crate docs).
