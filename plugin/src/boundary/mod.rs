@@ -1,0 +1,1 @@
+//! Translation between the WIT bindings and `model`.
