@@ -1,1 +1,21 @@
-//! placeholder
+//! Ledgerlink's reference host: runs the sync component on wasmtime and gives it exactly the
+//! capabilities it is allowed — outgoing HTTP to its named connections, durable key-value
+//! storage namespaced per tenant, tenant configuration, and delayed jobs.
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`runtime`] | the Engine, Linker and `InstancePre`, limits, the on-disk component cache, dynamic JSON calls |
+//! | [`caps`] | one module per capability given to the guest: `http`, `storage`, `config`, `schedule` |
+//! | [`tenant`] | a tenant's configuration (TOML) and the capabilities built from it |
+//! | [`cli`] | the `ledgerlink` commands |
+#![deny(missing_docs)]
+
+pub mod caps;
+pub mod cli;
+pub mod db;
+pub mod runtime;
+pub mod tenant;
+
+/// The plugin component built by `build.rs` from `plugin/` for `wasm32-wasip2`.
+pub const EMBEDDED_PLUGIN: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/ledgerlink_plugin.wasm"));

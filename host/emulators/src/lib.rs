@@ -16,6 +16,7 @@
 pub mod common;
 pub mod qbo;
 pub mod salesforce;
+pub mod seed;
 
 pub use common::clock::Clock;
 pub use common::faults::{FaultKind, FaultRule, Faults};

@@ -7,6 +7,7 @@ pub mod aging;
 pub mod customer;
 pub mod invoice;
 pub mod journal_entry;
+mod party;
 pub mod payment;
 pub mod product;
 pub mod reconcile;

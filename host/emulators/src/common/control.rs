@@ -54,7 +54,9 @@ pub fn router(control: Control) -> Router {
 }
 
 async fn clock(State(c): State<Control>) -> Json<Value> {
-    Json(json!({"now": c.clock.now().to_rfc3339(), "offset_seconds": c.clock.offset().num_seconds()}))
+    Json(
+        json!({"now": c.clock.now().to_rfc3339(), "offset_seconds": c.clock.offset().num_seconds()}),
+    )
 }
 
 async fn advance(State(c): State<Control>, Json(body): Json<Advance>) -> Json<Value> {

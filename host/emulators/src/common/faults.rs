@@ -62,8 +62,13 @@ fn always() -> f64 {
 
 impl FaultRule {
     fn matches(&self, method: &str, path: &str) -> bool {
-        self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
-            && self.path_contains.as_deref().is_none_or(|p| path.contains(p))
+        self.method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && self
+                .path_contains
+                .as_deref()
+                .is_none_or(|p| path.contains(p))
             && self.times != Some(0)
     }
 }
@@ -157,7 +162,11 @@ pub struct FaultLayerState {
 
 /// axum middleware applying the rules (use with `axum::middleware::from_fn_with_state`).
 /// The control API (`/_emulator/...`) and OAuth endpoints are never faulted unless a rule names them.
-pub async fn middleware(State(layer): State<FaultLayerState>, req: Request, next: Next) -> Response {
+pub async fn middleware(
+    State(layer): State<FaultLayerState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path().to_string();
     if path.starts_with("/_emulator") {
         return next.run(req).await;
@@ -181,7 +190,10 @@ pub async fn middleware(State(layer): State<FaultLayerState>, req: Request, next
 /// sees as a reset or an incomplete message.
 fn broken_body_response() -> Response {
     let stream = futures_util::stream::once(async {
-        Err::<bytes::Bytes, _>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset"))
+        Err::<bytes::Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected reset",
+        ))
     });
     (http::StatusCode::OK, Body::from_stream(stream)).into_response()
 }
@@ -205,7 +217,9 @@ mod tests {
         let run = |seed| {
             let faults = Faults::with_seed(seed);
             faults.set(vec![rule(0.3, None)], seed);
-            (0..200).map(|_| faults.decide("POST", "/v3/company/1/invoice").is_some()).collect::<Vec<_>>()
+            (0..200)
+                .map(|_| faults.decide("POST", "/v3/company/1/invoice").is_some())
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));

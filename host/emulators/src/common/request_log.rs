@@ -44,7 +44,12 @@ impl RequestLog {
 
     /// How many records match `pred`.
     pub fn count(&self, pred: impl Fn(&RequestRecord) -> bool) -> usize {
-        self.records.lock().expect("log lock").iter().filter(|r| pred(r)).count()
+        self.records
+            .lock()
+            .expect("log lock")
+            .iter()
+            .filter(|r| pred(r))
+            .count()
     }
 
     /// Number of records.

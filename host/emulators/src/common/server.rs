@@ -36,7 +36,11 @@ impl RunningServer {
                         .await;
                 });
             })?;
-        Ok(Self { addr, shutdown: Some(tx), thread: Some(thread) })
+        Ok(Self {
+            addr,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     /// The bound address.

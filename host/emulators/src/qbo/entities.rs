@@ -39,20 +39,62 @@ pub(crate) struct EntityDef {
 
 /// Every entity the emulator knows.
 pub(crate) const ENTITIES: &[EntityDef] = &[
-    EntityDef { name: "Customer", kind: Kind::NameList },
-    EntityDef { name: "Vendor", kind: Kind::NameList },
-    EntityDef { name: "Employee", kind: Kind::NameList },
-    EntityDef { name: "Item", kind: Kind::NameList },
-    EntityDef { name: "Account", kind: Kind::NameList },
-    EntityDef { name: "Department", kind: Kind::NameList },
-    EntityDef { name: "Class", kind: Kind::NameList },
-    EntityDef { name: "Term", kind: Kind::NameList },
-    EntityDef { name: "Invoice", kind: Kind::Transaction },
-    EntityDef { name: "Payment", kind: Kind::Transaction },
-    EntityDef { name: "JournalEntry", kind: Kind::Transaction },
-    EntityDef { name: "TaxCode", kind: Kind::ReadOnly },
-    EntityDef { name: "CompanyInfo", kind: Kind::Singleton },
-    EntityDef { name: "Preferences", kind: Kind::Singleton },
+    EntityDef {
+        name: "Customer",
+        kind: Kind::NameList,
+    },
+    EntityDef {
+        name: "Vendor",
+        kind: Kind::NameList,
+    },
+    EntityDef {
+        name: "Employee",
+        kind: Kind::NameList,
+    },
+    EntityDef {
+        name: "Item",
+        kind: Kind::NameList,
+    },
+    EntityDef {
+        name: "Account",
+        kind: Kind::NameList,
+    },
+    EntityDef {
+        name: "Department",
+        kind: Kind::NameList,
+    },
+    EntityDef {
+        name: "Class",
+        kind: Kind::NameList,
+    },
+    EntityDef {
+        name: "Term",
+        kind: Kind::NameList,
+    },
+    EntityDef {
+        name: "Invoice",
+        kind: Kind::Transaction,
+    },
+    EntityDef {
+        name: "Payment",
+        kind: Kind::Transaction,
+    },
+    EntityDef {
+        name: "JournalEntry",
+        kind: Kind::Transaction,
+    },
+    EntityDef {
+        name: "TaxCode",
+        kind: Kind::ReadOnly,
+    },
+    EntityDef {
+        name: "CompanyInfo",
+        kind: Kind::Singleton,
+    },
+    EntityDef {
+        name: "Preferences",
+        kind: Kind::Singleton,
+    },
 ];
 
 /// The entity called `name`, case-insensitively (`invoice`, `Invoice`, `INVOICE`).
@@ -74,7 +116,12 @@ pub(crate) struct WriteCtx<'a> {
 }
 
 /// Applies the name-list rules to `obj` (already cleaned and merged) in place.
-pub(crate) fn name_list_rules(entity: &str, obj: &mut Map<String, Value>, company: &Company, ctx: &WriteCtx) -> Result<(), QboError> {
+pub(crate) fn name_list_rules(
+    entity: &str,
+    obj: &mut Map<String, Value>,
+    company: &Company,
+    ctx: &WriteCtx,
+) -> Result<(), QboError> {
     default(obj, "Active", json!(true));
     match entity {
         "Customer" | "Vendor" | "Employee" => person(entity, obj, company, ctx),
@@ -86,12 +133,19 @@ pub(crate) fn name_list_rules(entity: &str, obj: &mut Map<String, Value>, compan
     }
 }
 
-fn person(entity: &str, obj: &mut Map<String, Value>, company: &Company, ctx: &WriteCtx) -> Result<(), QboError> {
+fn person(
+    entity: &str,
+    obj: &mut Map<String, Value>,
+    company: &Company,
+    ctx: &WriteCtx,
+) -> Result<(), QboError> {
     let mut display = match text(obj, "DisplayName") {
         Some(name) => name,
         None => {
-            let parts: Vec<String> =
-                ["Title", "GivenName", "MiddleName", "FamilyName", "Suffix"].iter().filter_map(|k| text(obj, k)).collect();
+            let parts: Vec<String> = ["Title", "GivenName", "MiddleName", "FamilyName", "Suffix"]
+                .iter()
+                .filter_map(|k| text(obj, k))
+                .collect();
             if !parts.is_empty() {
                 parts.join(" ")
             } else if let Some(company_name) = text(obj, "CompanyName") {
@@ -105,7 +159,10 @@ fn person(entity: &str, obj: &mut Map<String, Value>, company: &Company, ctx: &W
         return Err(QboError::too_long("DisplayName", 500));
     }
     if display.contains(':') {
-        return Err(QboError::business("The DisplayName cannot contain a colon (:).").element("DisplayName"));
+        return Err(
+            QboError::business("The DisplayName cannot contain a colon (:).")
+                .element("DisplayName"),
+        );
     }
     let active = flag(obj, "Active").unwrap_or(true);
     let was_active = ctx.prior.and_then(|p| flag(p, "Active")).unwrap_or(true);
@@ -123,22 +180,42 @@ fn person(entity: &str, obj: &mut Map<String, Value>, company: &Company, ctx: &W
             if other == entity && id == ctx.id {
                 continue;
             }
-            if record.str("DisplayName").is_some_and(|n| n.trim().eq_ignore_ascii_case(&display)) {
+            if record
+                .str("DisplayName")
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case(&display))
+            {
                 return Err(QboError::duplicate_name(&other.to_ascii_lowercase()));
             }
         }
     }
     obj.insert("DisplayName".into(), json!(display));
     if entity != "Employee" {
-        default(obj, "PrintOnCheckName", json!(text(obj, "CompanyName").unwrap_or_else(|| display.clone())));
-        default(obj, "CurrencyRef", json!({"value": "USD", "name": "United States Dollar"}));
+        default(
+            obj,
+            "PrintOnCheckName",
+            json!(text(obj, "CompanyName").unwrap_or_else(|| display.clone())),
+        );
+        default(
+            obj,
+            "CurrencyRef",
+            json!({"value": "USD", "name": "United States Dollar"}),
+        );
     }
     if entity == "Customer" {
         let parent = check_ref(company, obj, "ParentRef", "Customer")?;
         let fqn = match &parent {
             Some(pid) => {
-                let prefix = company.get("Customer", pid).and_then(|p| p.str("FullyQualifiedName")).unwrap_or_default().to_string();
-                let level = company.get("Customer", pid).and_then(|p| p.value.get("Level")).and_then(Value::as_u64).unwrap_or(0) + 1;
+                let prefix = company
+                    .get("Customer", pid)
+                    .and_then(|p| p.str("FullyQualifiedName"))
+                    .unwrap_or_default()
+                    .to_string();
+                let level = company
+                    .get("Customer", pid)
+                    .and_then(|p| p.value.get("Level"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+                    .saturating_add(1);
                 obj.insert("Job".into(), json!(true));
                 obj.insert("Level".into(), json!(level));
                 default(obj, "BillWithParent", json!(false));
@@ -170,9 +247,19 @@ fn person(entity: &str, obj: &mut Map<String, Value>, company: &Company, ctx: &W
     Ok(())
 }
 
-fn unique_name(entity: &str, what: &str, name: &str, obj_id: &str, company: &Company) -> Result<(), QboError> {
+fn unique_name(
+    entity: &str,
+    what: &str,
+    name: &str,
+    obj_id: &str,
+    company: &Company,
+) -> Result<(), QboError> {
     for (id, record) in company.list(entity) {
-        if id != obj_id && record.str("Name").is_some_and(|n| n.trim().eq_ignore_ascii_case(name)) {
+        if id != obj_id
+            && record
+                .str("Name")
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case(name))
+        {
             return Err(QboError::duplicate_name(what));
         }
     }
@@ -191,12 +278,22 @@ fn required_name(obj: &Map<String, Value>) -> Result<String, QboError> {
 }
 
 /// Sets FullyQualifiedName from ParentRef (`Parent:Child`) and the Sub* flag.
-fn hierarchy(entity: &str, sub_flag: &str, name: &str, obj: &mut Map<String, Value>, company: &Company) -> Result<(), QboError> {
+fn hierarchy(
+    entity: &str,
+    sub_flag: &str,
+    name: &str,
+    obj: &mut Map<String, Value>,
+    company: &Company,
+) -> Result<(), QboError> {
     let parent = check_ref(company, obj, "ParentRef", entity)?;
     let fqn = match parent {
         Some(pid) => {
             obj.insert(sub_flag.into(), json!(true));
-            let prefix = company.get(entity, &pid).and_then(|p| p.str("FullyQualifiedName")).unwrap_or_default().to_string();
+            let prefix = company
+                .get(entity, &pid)
+                .and_then(|p| p.str("FullyQualifiedName"))
+                .unwrap_or_default()
+                .to_string();
             format!("{prefix}:{name}")
         }
         None => {
@@ -210,8 +307,20 @@ fn hierarchy(entity: &str, sub_flag: &str, name: &str, obj: &mut Map<String, Val
 }
 
 const ITEM_TYPES: [&str; 14] = [
-    "Inventory", "NonInventory", "Service", "Assembly", "Category", "Fixed Asset", "Group", "Other Charge", "Payment",
-    "Subtotal", "Discount", "Tax", "Tax Group", "Bundle",
+    "Inventory",
+    "NonInventory",
+    "Service",
+    "Assembly",
+    "Category",
+    "Fixed Asset",
+    "Group",
+    "Other Charge",
+    "Payment",
+    "Subtotal",
+    "Discount",
+    "Tax",
+    "Tax Group",
+    "Bundle",
 ];
 
 fn item(obj: &mut Map<String, Value>, company: &Company, ctx: &WriteCtx) -> Result<(), QboError> {
@@ -223,7 +332,13 @@ fn item(obj: &mut Map<String, Value>, company: &Company, ctx: &WriteCtx) -> Resu
     }
     obj.insert("Type".into(), json!(item_type));
     if item_type == "Inventory" {
-        for key in ["IncomeAccountRef", "ExpenseAccountRef", "AssetAccountRef", "QtyOnHand", "InvStartDate"] {
+        for key in [
+            "IncomeAccountRef",
+            "ExpenseAccountRef",
+            "AssetAccountRef",
+            "QtyOnHand",
+            "InvStartDate",
+        ] {
             if !obj.contains_key(key) {
                 return Err(QboError::required(key));
             }
@@ -268,25 +383,42 @@ pub(crate) fn account_classification(account_type: &str) -> Option<(&'static str
     })
 }
 
-fn account(obj: &mut Map<String, Value>, company: &Company, ctx: &WriteCtx) -> Result<(), QboError> {
+fn account(
+    obj: &mut Map<String, Value>,
+    company: &Company,
+    ctx: &WriteCtx,
+) -> Result<(), QboError> {
     let name = required_name(obj)?;
     unique_name("Account", "account", &name, ctx.id, company)?;
     let account_type = text(obj, "AccountType").ok_or_else(|| QboError::required("AccountType"))?;
-    let (classification, sub_type) =
-        account_classification(&account_type).ok_or_else(|| QboError::invalid_enum("AccountType", &account_type))?;
+    let (classification, sub_type) = account_classification(&account_type)
+        .ok_or_else(|| QboError::invalid_enum("AccountType", &account_type))?;
     obj.insert("Classification".into(), json!(classification));
     default(obj, "AccountSubType", json!(sub_type));
     hierarchy("Account", "SubAccount", &name, obj, company)?;
     default(obj, "CurrentBalance", json!(0));
     default(obj, "CurrentBalanceWithSubAccounts", json!(0));
-    default(obj, "CurrencyRef", json!({"value": "USD", "name": "United States Dollar"}));
+    default(
+        obj,
+        "CurrencyRef",
+        json!({"value": "USD", "name": "United States Dollar"}),
+    );
     Ok(())
 }
 
-fn grouping(entity: &str, obj: &mut Map<String, Value>, company: &Company, ctx: &WriteCtx) -> Result<(), QboError> {
+fn grouping(
+    entity: &str,
+    obj: &mut Map<String, Value>,
+    company: &Company,
+    ctx: &WriteCtx,
+) -> Result<(), QboError> {
     let name = required_name(obj)?;
     unique_name(entity, &entity.to_ascii_lowercase(), &name, ctx.id, company)?;
-    let sub_flag = if entity == "Class" { "SubClass" } else { "SubDepartment" };
+    let sub_flag = if entity == "Class" {
+        "SubClass"
+    } else {
+        "SubDepartment"
+    };
     hierarchy(entity, sub_flag, &name, obj, company)
 }
 
@@ -320,8 +452,14 @@ mod tests {
 
     #[test]
     fn account_types_map_to_classifications() {
-        assert_eq!(account_classification("Income").map(|c| c.0), Some("Revenue"));
-        assert_eq!(account_classification("Accounts Receivable").map(|c| c.0), Some("Asset"));
+        assert_eq!(
+            account_classification("Income").map(|c| c.0),
+            Some("Revenue")
+        );
+        assert_eq!(
+            account_classification("Accounts Receivable").map(|c| c.0),
+            Some("Asset")
+        );
         assert!(account_classification("Cash").is_none());
     }
 }

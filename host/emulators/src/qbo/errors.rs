@@ -34,7 +34,13 @@ pub struct QboError {
 }
 
 impl QboError {
-    fn one(status: StatusCode, fault_type: &'static str, code: &str, message: &str, detail: String) -> Self {
+    fn one(
+        status: StatusCode,
+        fault_type: &'static str,
+        code: &str,
+        message: &str,
+        detail: String,
+    ) -> Self {
         Self {
             status,
             fault_type,
@@ -49,7 +55,13 @@ impl QboError {
 
     /// A 400 `ValidationFault`.
     pub fn validation(code: &str, message: &str, detail: impl Into<String>) -> Self {
-        Self::one(StatusCode::BAD_REQUEST, "ValidationFault", code, message, detail.into())
+        Self::one(
+            StatusCode::BAD_REQUEST,
+            "ValidationFault",
+            code,
+            message,
+            detail.into(),
+        )
     }
 
     /// Sets the `element` of the first error.
@@ -92,7 +104,11 @@ impl QboError {
 
     /// 2500: a reference names an object that does not exist or is inactive.
     pub fn invalid_reference(detail: impl Into<String>) -> Self {
-        Self::validation("2500", "Invalid Reference Id", format!("Invalid Reference Id : {}", detail.into()))
+        Self::validation(
+            "2500",
+            "Invalid Reference Id",
+            format!("Invalid Reference Id : {}", detail.into()),
+        )
     }
 
     /// 610: the object asked for does not exist (or was deleted).
@@ -119,24 +135,41 @@ impl QboError {
         Self::validation(
             "2010",
             "Request has invalid or unsupported property",
-            format!("Property Name:{} specified is unsupported or invalid", detail.into()),
+            format!(
+                "Property Name:{} specified is unsupported or invalid",
+                detail.into()
+            ),
         )
     }
 
     /// 2080: a number field holds something that is not a number.
     pub fn illegal_number(field: &str, value: &str) -> Self {
-        Self::validation("2080", "Illegal number format", format!("Illegal number {value} for {field}")).element(field)
+        Self::validation(
+            "2080",
+            "Illegal number format",
+            format!("Illegal number {value} for {field}"),
+        )
+        .element(field)
     }
 
     /// 2170: an enumeration field has a value outside the enumeration.
     pub fn invalid_enum(field: &str, value: &str) -> Self {
-        Self::validation("2170", "Invalid Enumeration", format!("Invalid Enumeration : {value}")).element(field)
+        Self::validation(
+            "2170",
+            "Invalid Enumeration",
+            format!("Invalid Enumeration : {value}"),
+        )
+        .element(field)
     }
 
     /// 2050: a string is longer than allowed.
     pub fn too_long(field: &str, max: usize) -> Self {
-        Self::validation("2050", "Length exceeds limit", format!("Length of the field exceeds the maximum of {max} characters: {field}"))
-            .element(field)
+        Self::validation(
+            "2050",
+            "Length exceeds limit",
+            format!("Length of the field exceeds the maximum of {max} characters: {field}"),
+        )
+        .element(field)
     }
 
     /// 6000: a business rule was broken.
@@ -150,14 +183,22 @@ impl QboError {
 
     /// 4000: the query does not parse.
     pub fn query_parse(detail: impl Into<String>) -> Self {
-        let mut e = Self::validation("4000", "Error parsing query", format!("QueryParserError: {}", detail.into()));
+        let mut e = Self::validation(
+            "4000",
+            "Error parsing query",
+            format!("QueryParserError: {}", detail.into()),
+        );
         e.errors[0].element = None;
         e
     }
 
     /// 4001: the query parses but is not allowed (the fixture's shape: no `element`).
     pub fn invalid_query(detail: impl Into<String>) -> Self {
-        let mut e = Self::validation("4001", "Invalid query", format!("QueryValidationError: {}", detail.into()));
+        let mut e = Self::validation(
+            "4001",
+            "Invalid query",
+            format!("QueryValidationError: {}", detail.into()),
+        );
         e.errors[0].element = None;
         e
     }
@@ -174,7 +215,8 @@ impl QboError {
             "SystemFault",
             "10000",
             "An application error has occurred while processing your request",
-            "System Failure Error: Could not find resource for relative : service unavailable".into(),
+            "System Failure Error: Could not find resource for relative : service unavailable"
+                .into(),
         );
         e.errors[0].element = None;
         e
@@ -205,9 +247,17 @@ impl QboError {
 /// The gateway's lowercase envelope for 401 (code 3200) and 403 (code 3100).
 pub fn gateway_fault(status: StatusCode, detail: &str, epoch_ms: i64) -> Value {
     let (message, code, kind) = if status == StatusCode::FORBIDDEN {
-        ("message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403", "3100", "SERVICE")
+        (
+            "message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403",
+            "3100",
+            "SERVICE",
+        )
     } else {
-        ("message=AuthenticationFailed; errorCode=003200; statusCode=401", "3200", "AUTHENTICATION")
+        (
+            "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+            "3200",
+            "AUTHENTICATION",
+        )
     };
     json!({
         "warnings": null,
@@ -247,8 +297,12 @@ mod tests {
 
     #[test]
     fn query_faults_have_no_element_like_the_fixture() {
-        let body = QboError::invalid_query("value 0 is too small. Min allowed value is 1").body("t");
+        let body =
+            QboError::invalid_query("value 0 is too small. Min allowed value is 1").body("t");
         assert!(body["Fault"]["Error"][0].get("element").is_none());
-        assert_eq!(body["Fault"]["Error"][0]["Detail"], "QueryValidationError: value 0 is too small. Min allowed value is 1");
+        assert_eq!(
+            body["Fault"]["Error"][0]["Detail"],
+            "QueryValidationError: value 0 is too small. Min allowed value is 1"
+        );
     }
 }

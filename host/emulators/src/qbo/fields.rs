@@ -26,7 +26,10 @@ fn clean(value: Value) -> Option<Value> {
         Value::Null => None,
         Value::String(s) if s.is_empty() => None,
         Value::Object(map) => {
-            let cleaned: Map<String, Value> = map.into_iter().filter_map(|(k, v)| clean(v).map(|v| (k, v))).collect();
+            let cleaned: Map<String, Value> = map
+                .into_iter()
+                .filter_map(|(k, v)| clean(v).map(|v| (k, v)))
+                .collect();
             (!cleaned.is_empty()).then_some(Value::Object(cleaned))
         }
         Value::Array(items) => {
@@ -62,17 +65,27 @@ pub(crate) fn display_name(entity: &str, record: &Record) -> Option<String> {
         "TaxCode" => return None,
         _ => "Name",
     };
-    record.str(key).or_else(|| record.str("Name")).map(str::to_string)
+    record
+        .str(key)
+        .or_else(|| record.str("Name"))
+        .map(str::to_string)
 }
 
 /// Checks an optional reference: it must name an existing object (else 2500) that is active
 /// (else 610). Normalises it to `{"value": id, "name": ...}`.
-pub(crate) fn check_ref(company: &Company, obj: &mut Map<String, Value>, key: &str, entity: &str) -> Result<Option<String>, QboError> {
+pub(crate) fn check_ref(
+    company: &Company,
+    obj: &mut Map<String, Value>,
+    key: &str,
+    entity: &str,
+) -> Result<Option<String>, QboError> {
     if !obj.contains_key(key) {
         return Ok(None);
     }
     let Some(id) = ref_id(obj, key) else {
-        return Err(QboError::invalid_reference(format!("{key} is missing its value")).element(key));
+        return Err(
+            QboError::invalid_reference(format!("{key} is missing its value")).element(key),
+        );
     };
     let reference = normalised_ref(company, entity, &id, key)?;
     obj.insert(key.to_string(), reference);
@@ -80,12 +93,22 @@ pub(crate) fn check_ref(company: &Company, obj: &mut Map<String, Value>, key: &s
 }
 
 /// Checks a required reference.
-pub(crate) fn require_ref(company: &Company, obj: &mut Map<String, Value>, key: &str, entity: &str) -> Result<String, QboError> {
+pub(crate) fn require_ref(
+    company: &Company,
+    obj: &mut Map<String, Value>,
+    key: &str,
+    entity: &str,
+) -> Result<String, QboError> {
     check_ref(company, obj, key, entity)?.ok_or_else(|| QboError::required(key))
 }
 
 /// `{"value": id, "name": ...}` for an existing, active object.
-pub(crate) fn normalised_ref(company: &Company, entity: &str, id: &str, key: &str) -> Result<Value, QboError> {
+pub(crate) fn normalised_ref(
+    company: &Company,
+    entity: &str,
+    id: &str,
+    key: &str,
+) -> Result<Value, QboError> {
     if entity == "TaxCode" && (id == "TAX" || id == "NON") {
         return Ok(json!({"value": id}));
     }
@@ -103,16 +126,25 @@ pub(crate) fn normalised_ref(company: &Company, entity: &str, id: &str, key: &st
 }
 
 /// An optional decimal field; 2080 when present but not a number.
-pub(crate) fn decimal_field(obj: &Map<String, Value>, key: &str) -> Result<Option<Decimal>, QboError> {
+pub(crate) fn decimal_field(
+    obj: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<Decimal>, QboError> {
     match obj.get(key) {
         None => Ok(None),
-        Some(v) => money::parse(v).map(Some).ok_or_else(|| QboError::illegal_number(key, &v.to_string())),
+        Some(v) => money::parse_bounded(v)
+            .map(Some)
+            .ok_or_else(|| QboError::illegal_number(key, &v.to_string())),
     }
 }
 
 /// A string field, trimmed, if present and non-empty.
 pub(crate) fn text(obj: &Map<String, Value>, key: &str) -> Option<String> {
-    obj.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    obj.get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// A boolean field, accepting `true`/`"true"`.
@@ -138,7 +170,10 @@ mod tests {
         let obj = json!({"DisplayName": "A", "Title": "", "ParentRef": null, "BillAddr": {"Line1": "", "City": ""},
                          "CurrencyRef": {"value": "USD", "name": ""}, "Line": [], "CustomField": []});
         let cleaned = clean_object(obj.as_object().unwrap().clone());
-        assert_eq!(Value::Object(cleaned), json!({"DisplayName": "A", "CurrencyRef": {"value": "USD"}, "Line": []}));
+        assert_eq!(
+            Value::Object(cleaned),
+            json!({"DisplayName": "A", "CurrencyRef": {"value": "USD"}, "Line": []})
+        );
     }
 
     #[test]

@@ -16,7 +16,20 @@ pub(crate) fn parse(value: &Value) -> Option<Decimal> {
     if text.is_empty() {
         return None;
     }
-    Decimal::from_str(&text).or_else(|_| Decimal::from_scientific(&text)).ok()
+    Decimal::from_str(&text)
+        .or_else(|_| Decimal::from_scientific(&text))
+        .ok()
+}
+
+/// The largest amount accepted in a request (QBO's own ceiling is lower). Bounding inputs keeps
+/// every sum and product far from `Decimal`'s overflow.
+pub(crate) fn max_amount() -> Decimal {
+    Decimal::from(100_000_000_000_000i64)
+}
+
+/// `parse`, refusing magnitudes above `max_amount`.
+pub(crate) fn parse_bounded(value: &Value) -> Option<Decimal> {
+    parse(value).filter(|d| d.abs() <= max_amount())
 }
 
 /// Rounds to cents, half away from zero.
@@ -48,8 +61,14 @@ mod tests {
 
     #[test]
     fn parses_numbers_and_strings_exactly() {
-        assert_eq!(parse(&json!(198.99)), Some(Decimal::from_str("198.99").unwrap()));
-        assert_eq!(parse(&json!("50.00")), Some(Decimal::from_str("50.00").unwrap()));
+        assert_eq!(
+            parse(&json!(198.99)),
+            Some(Decimal::from_str("198.99").unwrap())
+        );
+        assert_eq!(
+            parse(&json!("50.00")),
+            Some(Decimal::from_str("50.00").unwrap())
+        );
         assert_eq!(parse(&json!(1e2)), Some(Decimal::from(100)));
         assert_eq!(parse(&json!("abc")), None);
         assert_eq!(parse(&json!(null)), None);
@@ -58,7 +77,13 @@ mod tests {
     #[test]
     fn writes_json_numbers() {
         assert_eq!(to_json(Decimal::from(1)), json!(1));
-        assert_eq!(to_json(Decimal::from_str("50.00").unwrap()).to_string(), "50.0");
-        assert_eq!(to_json(Decimal::from_str("0.1").unwrap()).to_string(), "0.1");
+        assert_eq!(
+            to_json(Decimal::from_str("50.00").unwrap()).to_string(),
+            "50.0"
+        );
+        assert_eq!(
+            to_json(Decimal::from_str("0.1").unwrap()).to_string(),
+            "0.1"
+        );
     }
 }

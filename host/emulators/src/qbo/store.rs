@@ -20,7 +20,11 @@ pub(crate) struct Record {
 impl Record {
     /// The object's SyncToken as a number (0 when missing or not numeric).
     pub fn sync_token(&self) -> u64 {
-        self.value.get("SyncToken").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(0)
+        self.value
+            .get("SyncToken")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
     }
 
     /// A string field.
@@ -30,7 +34,10 @@ impl Record {
 
     /// `Active` (true when absent).
     pub fn active(&self) -> bool {
-        self.value.get("Active").and_then(Value::as_bool).unwrap_or(true)
+        self.value
+            .get("Active")
+            .and_then(Value::as_bool)
+            .unwrap_or(true)
     }
 }
 
@@ -63,12 +70,16 @@ pub(crate) fn id_order(id: &str) -> (u8, u64, String) {
 impl Table {
     /// The next free Id.
     pub fn allocate_id(&mut self) -> String {
-        self.next_id = self.next_id.max(self.max_numeric_id()) + 1;
+        self.next_id = self.next_id.max(self.max_numeric_id()).saturating_add(1);
         self.next_id.to_string()
     }
 
     fn max_numeric_id(&self) -> u64 {
-        self.records.keys().filter_map(|k| k.parse::<u64>().ok()).max().unwrap_or(0)
+        self.records
+            .keys()
+            .filter_map(|k| k.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0)
     }
 
     /// One record.
@@ -97,11 +108,6 @@ impl Table {
         all.sort_by_key(|(id, _)| id_order(id));
         all.into_iter()
     }
-
-    /// Every record, in no particular order.
-    pub fn values(&self) -> impl Iterator<Item = &Record> {
-        self.records.values()
-    }
 }
 
 /// One QBO company.
@@ -125,7 +131,10 @@ impl Company {
 
     /// Every record of `entity`, in Id order.
     pub fn list(&self, entity: &str) -> Vec<(&String, &Record)> {
-        self.tables.get(entity).map(|t| t.iter().collect()).unwrap_or_default()
+        self.tables
+            .get(entity)
+            .map(|t| t.iter().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -137,7 +146,14 @@ mod tests {
     fn ids_are_allocated_after_the_largest_numeric_id() {
         let mut table = Table::default();
         assert_eq!(table.allocate_id(), "1");
-        table.put("7".into(), Record { value: Map::new(), updated_at: Utc::now(), voided: false });
+        table.put(
+            "7".into(),
+            Record {
+                value: Map::new(),
+                updated_at: Utc::now(),
+                voided: false,
+            },
+        );
         assert_eq!(table.allocate_id(), "8");
         assert_eq!(table.allocate_id(), "9");
     }
@@ -146,7 +162,14 @@ mod tests {
     fn listing_orders_numeric_ids_numerically() {
         let mut table = Table::default();
         for id in ["10", "9", "TAX", "1"] {
-            table.put(id.into(), Record { value: Map::new(), updated_at: Utc::now(), voided: false });
+            table.put(
+                id.into(),
+                Record {
+                    value: Map::new(),
+                    updated_at: Utc::now(),
+                    voided: false,
+                },
+            );
         }
         let ids: Vec<_> = table.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(ids, ["1", "9", "10", "TAX"]);

@@ -13,7 +13,9 @@
 //! | JournalEntry: one debit and one credit at least, debit total = credit total | 6000 |
 
 use super::errors::QboError;
-use super::fields::{check_ref, decimal_field, default, id_text, normalised_ref, ref_id, require_ref, text};
+use super::fields::{
+    check_ref, decimal_field, default, id_text, normalised_ref, ref_id, require_ref, text,
+};
 use super::money;
 use super::store::Company;
 use super::timefmt;
@@ -46,10 +48,26 @@ pub(crate) struct Applied {
 /// The invoices a payment's lines link to.
 pub(crate) fn linked_invoices(payment: &Map<String, Value>) -> Vec<(String, Decimal)> {
     let mut out = Vec::new();
-    for line in payment.get("Line").and_then(Value::as_array).into_iter().flatten() {
-        let amount = line.get("Amount").and_then(money::parse).unwrap_or_default();
-        for linked in line.get("LinkedTxn").and_then(Value::as_array).into_iter().flatten() {
-            let is_invoice = linked.get("TxnType").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("Invoice"));
+    for line in payment
+        .get("Line")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let amount = line
+            .get("Amount")
+            .and_then(money::parse)
+            .unwrap_or_default();
+        for linked in line
+            .get("LinkedTxn")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let is_invoice = linked
+                .get("TxnType")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case("Invoice"));
             if let (true, Some(id)) = (is_invoice, linked.get("TxnId").and_then(id_text)) {
                 out.push((id, amount));
             }
@@ -60,7 +78,10 @@ pub(crate) fn linked_invoices(payment: &Map<String, Value>) -> Vec<(String, Deci
 
 /// Amounts applied to each invoice by the company's live (not voided) payments, leaving out
 /// `exclude` (the payment being rewritten).
-pub(crate) fn payments_applied(company: &Company, exclude: Option<&str>) -> BTreeMap<String, Applied> {
+pub(crate) fn payments_applied(
+    company: &Company,
+    exclude: Option<&str>,
+) -> BTreeMap<String, Applied> {
     let mut applied: BTreeMap<String, Applied> = BTreeMap::new();
     for (pid, payment) in company.list("Payment") {
         if payment.voided || Some(pid.as_str()) == exclude {
@@ -69,7 +90,9 @@ pub(crate) fn payments_applied(company: &Company, exclude: Option<&str>) -> BTre
         for (invoice, amount) in linked_invoices(&payment.value) {
             let entry = applied.entry(invoice).or_default();
             entry.amount += amount;
-            entry.payments.insert((pid.parse().unwrap_or(u64::MAX), pid.clone()));
+            entry
+                .payments
+                .insert((pid.parse().unwrap_or(u64::MAX), pid.clone()));
         }
     }
     applied
@@ -77,16 +100,25 @@ pub(crate) fn payments_applied(company: &Company, exclude: Option<&str>) -> BTre
 
 fn txn_date(obj: &mut Map<String, Value>, today: NaiveDate) -> Result<NaiveDate, QboError> {
     match text(obj, "TxnDate") {
-        Some(t) => timefmt::parse_date(&t).ok_or_else(|| QboError::invalid_property(format!("TxnDate ({t})")).element("TxnDate")),
+        Some(t) => timefmt::parse_date(&t)
+            .ok_or_else(|| QboError::invalid_property(format!("TxnDate ({t})")).element("TxnDate")),
         None => {
-            obj.insert("TxnDate".into(), json!(today.format("%Y-%m-%d").to_string()));
+            obj.insert(
+                "TxnDate".into(),
+                json!(today.format("%Y-%m-%d").to_string()),
+            );
             Ok(today)
         }
     }
 }
 
 fn lines(obj: &Map<String, Value>) -> Vec<Map<String, Value>> {
-    obj.get("Line").and_then(Value::as_array).into_iter().flatten().filter_map(|l| l.as_object().cloned()).collect()
+    obj.get("Line")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.as_object().cloned())
+        .collect()
 }
 
 fn next_line_id(lines: &[Map<String, Value>], first: u64) -> u64 {
@@ -94,15 +126,28 @@ fn next_line_id(lines: &[Map<String, Value>], first: u64) -> u64 {
         .iter()
         .filter_map(|l| l.get("Id").and_then(id_text))
         .filter_map(|id| id.parse::<u64>().ok())
-        .map(|n| n + 1)
+        .map(|n| n.saturating_add(1))
         .max()
         .unwrap_or(first)
         .max(first)
 }
 
 /// Invoice rules. `applied` is what payments have applied to this invoice.
-pub(crate) fn invoice_rules(obj: &mut Map<String, Value>, company: &Company, ctx: &TxnCtx, applied: &Applied) -> Result<(), QboError> {
-    for computed in ["TotalAmt", "Balance", "HomeBalance", "HomeTotalAmt", "LinkedTxn", "InvoiceLink", "DeliveryInfo"] {
+pub(crate) fn invoice_rules(
+    obj: &mut Map<String, Value>,
+    company: &Company,
+    ctx: &TxnCtx,
+    applied: &Applied,
+) -> Result<(), QboError> {
+    for computed in [
+        "TotalAmt",
+        "Balance",
+        "HomeBalance",
+        "HomeTotalAmt",
+        "LinkedTxn",
+        "InvoiceLink",
+        "DeliveryInfo",
+    ] {
         obj.remove(computed);
     }
     if let Some(delivery) = ctx.prior.and_then(|p| p.get("DeliveryInfo")) {
@@ -110,11 +155,18 @@ pub(crate) fn invoice_rules(obj: &mut Map<String, Value>, company: &Company, ctx
     }
     let customer = require_ref(company, obj, "CustomerRef", "Customer")?;
     let _ = customer;
-    for (key, entity) in [("SalesTermRef", "Term"), ("DepartmentRef", "Department"), ("ClassRef", "Class"), ("DepositToAccountRef", "Account")] {
+    for (key, entity) in [
+        ("SalesTermRef", "Term"),
+        ("DepartmentRef", "Department"),
+        ("ClassRef", "Class"),
+        ("DepositToAccountRef", "Account"),
+    ] {
         check_ref(company, obj, key, entity)?;
     }
-    let input_lines: Vec<Map<String, Value>> =
-        lines(obj).into_iter().filter(|l| l.get("DetailType").and_then(Value::as_str) != Some("SubTotalLineDetail")).collect();
+    let input_lines: Vec<Map<String, Value>> = lines(obj)
+        .into_iter()
+        .filter(|l| l.get("DetailType").and_then(Value::as_str) != Some("SubTotalLineDetail"))
+        .collect();
     if input_lines.is_empty() {
         return Err(QboError::required("Line"));
     }
@@ -124,10 +176,11 @@ pub(crate) fn invoice_rules(obj: &mut Map<String, Value>, company: &Company, ctx
     let mut out_lines = Vec::new();
     let mut line_num = 0u64;
     for mut line in input_lines {
-        let detail_type = text(&line, "DetailType").ok_or_else(|| QboError::required("Line.DetailType"))?;
+        let detail_type =
+            text(&line, "DetailType").ok_or_else(|| QboError::required("Line.DetailType"))?;
         if !line.contains_key("Id") {
             line.insert("Id".into(), json!(next_id.to_string()));
-            next_id += 1;
+            next_id = next_id.saturating_add(1);
         } else if let Some(id) = line.get("Id").and_then(id_text) {
             line.insert("Id".into(), json!(id));
         }
@@ -144,7 +197,7 @@ pub(crate) fn invoice_rules(obj: &mut Map<String, Value>, company: &Company, ctx
                     .get("DiscountLineDetail")
                     .and_then(Value::as_object)
                     .and_then(|d| d.get("DiscountPercent"))
-                    .and_then(money::parse);
+                    .and_then(money::parse_bounded);
                 let is_percent = line
                     .get("DiscountLineDetail")
                     .and_then(Value::as_object)
@@ -172,15 +225,27 @@ pub(crate) fn invoice_rules(obj: &mut Map<String, Value>, company: &Company, ctx
     out_lines.push(json!({"Amount": money::to_json(subtotal), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}));
     obj.insert("Line".into(), Value::Array(out_lines));
 
-    let mut tax_detail = obj.get("TxnTaxDetail").and_then(Value::as_object).cloned().unwrap_or_default();
-    let tax = tax_detail.get("TotalTax").map(|v| money::parse(v).ok_or_else(|| QboError::illegal_number("TxnTaxDetail.TotalTax", &v.to_string()))).transpose()?;
+    let mut tax_detail = obj
+        .get("TxnTaxDetail")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let tax = tax_detail
+        .get("TotalTax")
+        .map(|v| {
+            money::parse_bounded(v)
+                .ok_or_else(|| QboError::illegal_number("TxnTaxDetail.TotalTax", &v.to_string()))
+        })
+        .transpose()?;
     let tax = money::cents(tax.unwrap_or_default());
     tax_detail.insert("TotalTax".into(), money::to_json(tax));
     obj.insert("TxnTaxDetail".into(), Value::Object(tax_detail));
 
     let total = money::cents(subtotal - discount + tax);
     if total < Decimal::ZERO {
-        return Err(QboError::business("Transaction amount must be positive or zero."));
+        return Err(QboError::business(
+            "Transaction amount must be positive or zero.",
+        ));
     }
     if applied.amount > total {
         return Err(QboError::business(format!(
@@ -189,28 +254,55 @@ pub(crate) fn invoice_rules(obj: &mut Map<String, Value>, company: &Company, ctx
         )));
     }
     obj.insert("TotalAmt".into(), money::to_json(total));
-    obj.insert("Balance".into(), money::to_json(money::cents(total - applied.amount)));
+    obj.insert(
+        "Balance".into(),
+        money::to_json(money::cents(total - applied.amount)),
+    );
     set_payment_links(obj, applied);
 
     doc_number(obj, company, ctx)?;
     let date = txn_date(obj, ctx.today)?;
     if text(obj, "DueDate").is_none() {
         let due_days = ref_id(obj, "SalesTermRef")
-            .and_then(|t| company.get("Term", &t).and_then(|r| r.value.get("DueDays")).and_then(Value::as_i64))
+            .and_then(|t| {
+                company
+                    .get("Term", &t)
+                    .and_then(|r| r.value.get("DueDays"))
+                    .and_then(Value::as_i64)
+            })
             .unwrap_or(0);
-        obj.insert("DueDate".into(), json!((date + Duration::days(due_days)).format("%Y-%m-%d").to_string()));
+        obj.insert(
+            "DueDate".into(),
+            json!(Duration::try_days(due_days)
+                .and_then(|d| date.checked_add_signed(d))
+                .unwrap_or(date)
+                .format("%Y-%m-%d")
+                .to_string()),
+        );
     }
-    for (key, allowed) in [("EmailStatus", ["NotSet", "NeedToSend", "EmailSent"]), ("PrintStatus", ["NotSet", "NeedToPrint", "PrintComplete"])] {
+    for (key, allowed) in [
+        ("EmailStatus", ["NotSet", "NeedToSend", "EmailSent"]),
+        ("PrintStatus", ["NotSet", "NeedToPrint", "PrintComplete"]),
+    ] {
         let value = text(obj, key).unwrap_or_else(|| "NotSet".into());
         if !allowed.contains(&value.as_str()) {
             return Err(QboError::invalid_enum(key, &value));
         }
         obj.insert(key.into(), json!(value));
     }
-    default(obj, "CurrencyRef", json!({"value": "USD", "name": "United States Dollar"}));
+    default(
+        obj,
+        "CurrencyRef",
+        json!({"value": "USD", "name": "United States Dollar"}),
+    );
     default(obj, "Deposit", json!(0));
     default(obj, "ApplyTaxAfterDiscount", json!(false));
-    for key in ["AllowIPNPayment", "AllowOnlinePayment", "AllowOnlineCreditCardPayment", "AllowOnlineACHPayment"] {
+    for key in [
+        "AllowIPNPayment",
+        "AllowOnlinePayment",
+        "AllowOnlineCreditCardPayment",
+        "AllowOnlineACHPayment",
+    ] {
         default(obj, key, json!(false));
     }
     Ok(())
@@ -221,7 +313,11 @@ pub(crate) fn set_payment_links(obj: &mut Map<String, Value>, applied: &Applied)
     if applied.payments.is_empty() {
         obj.remove("LinkedTxn");
     } else {
-        let links: Vec<Value> = applied.payments.iter().map(|(_, id)| json!({"TxnId": id, "TxnType": "Payment"})).collect();
+        let links: Vec<Value> = applied
+            .payments
+            .iter()
+            .map(|(_, id)| json!({"TxnId": id, "TxnType": "Payment"}))
+            .collect();
         obj.insert("LinkedTxn".into(), Value::Array(links));
     }
 }
@@ -232,7 +328,11 @@ fn sales_line(line: &mut Map<String, Value>, company: &Company) -> Result<Decima
     } else {
         "SalesItemLineDetail"
     };
-    let mut detail = line.get(detail_key).and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut detail = line
+        .get(detail_key)
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     if detail_key == "SalesItemLineDetail" {
         if !detail.contains_key("ItemRef") {
             if company.get("Item", "1").is_some() {
@@ -250,7 +350,8 @@ fn sales_line(line: &mut Map<String, Value>, company: &Company) -> Result<Decima
     let unit_price = decimal_field(&detail, "UnitPrice")?;
     let amount = decimal_field(line, "Amount")?;
     let amount = match (amount, unit_price, qty) {
-        (Some(a), Some(p), Some(q)) => {
+        // python-quickbooks sends UnitPrice 0 and Qty 0 when unset: only a real pair is checked.
+        (Some(a), Some(p), Some(q)) if !p.is_zero() && !q.is_zero() => {
             let expected = money::cents(p * q);
             if money::cents(a) != expected {
                 return Err(QboError::validation(
@@ -277,12 +378,24 @@ fn sales_line(line: &mut Map<String, Value>, company: &Company) -> Result<Decima
     Ok(amount)
 }
 
-fn doc_number(obj: &mut Map<String, Value>, company: &Company, ctx: &TxnCtx) -> Result<(), QboError> {
-    let others = || company.list("Invoice").into_iter().filter(|(id, _)| id.as_str() != ctx.id);
+fn doc_number(
+    obj: &mut Map<String, Value>,
+    company: &Company,
+    ctx: &TxnCtx,
+) -> Result<(), QboError> {
+    let others = || {
+        company
+            .list("Invoice")
+            .into_iter()
+            .filter(|(id, _)| id.as_str() != ctx.id)
+    };
     let doc = match text(obj, "DocNumber") {
         Some(doc) => doc,
         None => {
-            let next = others().filter_map(|(_, r)| r.str("DocNumber").and_then(|d| d.parse::<u64>().ok())).max().map_or(1001, |n| n + 1);
+            let next = others()
+                .filter_map(|(_, r)| r.str("DocNumber").and_then(|d| d.parse::<u64>().ok()))
+                .max()
+                .map_or(1001, |n| n.saturating_add(1));
             next.to_string()
         }
     };
@@ -299,12 +412,21 @@ fn doc_number(obj: &mut Map<String, Value>, company: &Company, ctx: &TxnCtx) -> 
 }
 
 /// Payment rules. `applied` excludes this payment. Returns the invoices it applies to.
-pub(crate) fn payment_rules(obj: &mut Map<String, Value>, company: &Company, ctx: &TxnCtx, applied: &BTreeMap<String, Applied>) -> Result<(), QboError> {
+pub(crate) fn payment_rules(
+    obj: &mut Map<String, Value>,
+    company: &Company,
+    ctx: &TxnCtx,
+    applied: &BTreeMap<String, Applied>,
+) -> Result<(), QboError> {
     obj.remove("UnappliedAmt");
     let customer = require_ref(company, obj, "CustomerRef", "Customer")?;
     check_ref(company, obj, "ARAccountRef", "Account")?;
     if !obj.contains_key("DepositToAccountRef") {
-        if let Some((id, _)) = company.list("Account").into_iter().find(|(_, a)| a.str("AccountSubType") == Some("UndepositedFunds")) {
+        if let Some((id, _)) = company
+            .list("Account")
+            .into_iter()
+            .find(|(_, a)| a.str("AccountSubType") == Some("UndepositedFunds"))
+        {
             obj.insert("DepositToAccountRef".into(), json!({"value": id}));
         }
     }
@@ -312,31 +434,59 @@ pub(crate) fn payment_rules(obj: &mut Map<String, Value>, company: &Company, ctx
     let total = decimal_field(obj, "TotalAmt")?.ok_or_else(|| QboError::required("TotalAmt"))?;
     let total = money::cents(total);
     if total < Decimal::ZERO {
-        return Err(QboError::business("Transaction amount must be positive or zero."));
+        return Err(QboError::business(
+            "Transaction amount must be positive or zero.",
+        ));
     }
     let mut applied_total = Decimal::ZERO;
     let mut out_lines = Vec::new();
     for mut line in lines(obj) {
-        let amount = money::cents(decimal_field(&line, "Amount")?.ok_or_else(|| QboError::required("Line.Amount"))?);
+        let amount = money::cents(
+            decimal_field(&line, "Amount")?.ok_or_else(|| QboError::required("Line.Amount"))?,
+        );
         if amount < Decimal::ZERO {
             return Err(QboError::business("Line amounts must be positive or zero."));
         }
         let mut links = Vec::new();
-        for linked in line.get("LinkedTxn").and_then(Value::as_array).into_iter().flatten() {
-            let Some(linked) = linked.as_object() else { continue };
-            let txn_id = linked.get("TxnId").and_then(id_text).ok_or_else(|| QboError::required("Line.LinkedTxn.TxnId"))?;
-            let txn_type = text(linked, "TxnType").ok_or_else(|| QboError::required("Line.LinkedTxn.TxnType"))?;
+        for linked in line
+            .get("LinkedTxn")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(linked) = linked.as_object() else {
+                continue;
+            };
+            let txn_id = linked
+                .get("TxnId")
+                .and_then(id_text)
+                .ok_or_else(|| QboError::required("Line.LinkedTxn.TxnId"))?;
+            let txn_type = text(linked, "TxnType")
+                .ok_or_else(|| QboError::required("Line.LinkedTxn.TxnType"))?;
             if !txn_type.eq_ignore_ascii_case("Invoice") {
-                return Err(QboError::invalid_reference(format!("{txn_type} (Id={txn_id}) cannot be linked by this emulator")));
+                return Err(QboError::invalid_reference(format!(
+                    "{txn_type} (Id={txn_id}) cannot be linked by this emulator"
+                )));
             }
             let invoice = company
                 .get("Invoice", &txn_id)
                 .filter(|i| !i.voided)
-                .ok_or_else(|| QboError::invalid_reference(format!("Invoice (Id={txn_id}) does not exist or was voided")).element("Line.LinkedTxn"))?;
+                .ok_or_else(|| {
+                    QboError::invalid_reference(format!(
+                        "Invoice (Id={txn_id}) does not exist or was voided"
+                    ))
+                    .element("Line.LinkedTxn")
+                })?;
             if ref_id(&invoice.value, "CustomerRef").as_deref() != Some(customer.as_str()) {
-                return Err(QboError::business(format!("Invoice {txn_id} belongs to another customer than this payment.")));
+                return Err(QboError::business(format!(
+                    "Invoice {txn_id} belongs to another customer than this payment."
+                )));
             }
-            let invoice_total = invoice.value.get("TotalAmt").and_then(money::parse).unwrap_or_default();
+            let invoice_total = invoice
+                .value
+                .get("TotalAmt")
+                .and_then(money::parse)
+                .unwrap_or_default();
             let open = invoice_total - applied.get(&txn_id).map(|a| a.amount).unwrap_or_default();
             if amount > open {
                 return Err(QboError::business(format!(
@@ -344,7 +494,11 @@ pub(crate) fn payment_rules(obj: &mut Map<String, Value>, company: &Company, ctx
                 )));
             }
             let mut link = json!({"TxnId": txn_id, "TxnType": "Invoice"});
-            if let Some(line_id) = linked.get("TxnLineId").and_then(id_text).filter(|l| l != "0") {
+            if let Some(line_id) = linked
+                .get("TxnLineId")
+                .and_then(id_text)
+                .filter(|l| l != "0")
+            {
                 link["TxnLineId"] = json!(line_id);
             }
             links.push(link);
@@ -368,12 +522,20 @@ pub(crate) fn payment_rules(obj: &mut Map<String, Value>, company: &Company, ctx
     obj.insert("UnappliedAmt".into(), money::to_json(total - applied_total));
     txn_date(obj, ctx.today)?;
     default(obj, "ProcessPayment", json!(false));
-    default(obj, "CurrencyRef", json!({"value": "USD", "name": "United States Dollar"}));
+    default(
+        obj,
+        "CurrencyRef",
+        json!({"value": "USD", "name": "United States Dollar"}),
+    );
     Ok(())
 }
 
 /// JournalEntry rules.
-pub(crate) fn journal_entry_rules(obj: &mut Map<String, Value>, company: &Company, ctx: &TxnCtx) -> Result<(), QboError> {
+pub(crate) fn journal_entry_rules(
+    obj: &mut Map<String, Value>,
+    company: &Company,
+    ctx: &TxnCtx,
+) -> Result<(), QboError> {
     obj.remove("TotalAmt");
     let input = lines(obj);
     if input.is_empty() {
@@ -384,7 +546,8 @@ pub(crate) fn journal_entry_rules(obj: &mut Map<String, Value>, company: &Compan
     let (mut debit_lines, mut credit_lines) = (0, 0);
     let mut out = Vec::new();
     for mut line in input {
-        let detail_type = text(&line, "DetailType").unwrap_or_else(|| "JournalEntryLineDetail".into());
+        let detail_type =
+            text(&line, "DetailType").unwrap_or_else(|| "JournalEntryLineDetail".into());
         if detail_type != "JournalEntryLineDetail" {
             return Err(QboError::invalid_enum("Line.DetailType", &detail_type));
         }
@@ -393,16 +556,24 @@ pub(crate) fn journal_entry_rules(obj: &mut Map<String, Value>, company: &Compan
             line.insert("Id".into(), json!(id));
         } else {
             line.insert("Id".into(), json!(next_id.to_string()));
-            next_id += 1;
+            next_id = next_id.saturating_add(1);
         }
-        let amount = money::cents(decimal_field(&line, "Amount")?.ok_or_else(|| QboError::required("Line.Amount"))?);
+        let amount = money::cents(
+            decimal_field(&line, "Amount")?.ok_or_else(|| QboError::required("Line.Amount"))?,
+        );
         if amount < Decimal::ZERO {
-            return Err(QboError::business("Journal entry line amounts must be positive; use PostingType for the side."));
+            return Err(QboError::business(
+                "Journal entry line amounts must be positive; use PostingType for the side.",
+            ));
         }
         line.insert("Amount".into(), money::to_json(amount));
-        let mut detail =
-            line.get("JournalEntryLineDetail").and_then(Value::as_object).cloned().ok_or_else(|| QboError::required("Line.JournalEntryLineDetail"))?;
-        let posting = text(&detail, "PostingType").ok_or_else(|| QboError::required("Line.JournalEntryLineDetail.PostingType"))?;
+        let mut detail = line
+            .get("JournalEntryLineDetail")
+            .and_then(Value::as_object)
+            .cloned()
+            .ok_or_else(|| QboError::required("Line.JournalEntryLineDetail"))?;
+        let posting = text(&detail, "PostingType")
+            .ok_or_else(|| QboError::required("Line.JournalEntryLineDetail.PostingType"))?;
         match posting.as_str() {
             "Debit" => {
                 debits += amount;
@@ -424,7 +595,10 @@ pub(crate) fn journal_entry_rules(obj: &mut Map<String, Value>, company: &Compan
                 return Err(QboError::invalid_enum("Entity.Type", &kind));
             }
             if let Some(id) = ref_id(&entity, "EntityRef") {
-                entity.insert("EntityRef".into(), normalised_ref(company, &kind, &id, "EntityRef")?);
+                entity.insert(
+                    "EntityRef".into(),
+                    normalised_ref(company, &kind, &id, "EntityRef")?,
+                );
             }
             detail.insert("Entity".into(), Value::Object(entity));
         }
@@ -432,11 +606,13 @@ pub(crate) fn journal_entry_rules(obj: &mut Map<String, Value>, company: &Compan
         out.push(Value::Object(line));
     }
     if debit_lines == 0 || credit_lines == 0 {
-        return Err(QboError::business("A journal entry needs at least one debit line and one credit line."));
+        return Err(QboError::business(
+            "A journal entry needs at least one debit line and one credit line.",
+        ));
     }
     if debits != credits {
         return Err(QboError::business(format!(
-            "You can't save this journal entry because debits ({debits}) and credits ({credits}) are not equal; the difference is {}.",
+            "You can't save this journal entry because debits ({debits:.2}) and credits ({credits:.2}) are not equal; the difference is {:.2}.",
             (debits - credits).abs()
         ))
         .element("Line"));
@@ -445,7 +621,11 @@ pub(crate) fn journal_entry_rules(obj: &mut Map<String, Value>, company: &Compan
     obj.insert("TotalAmt".into(), money::to_json(debits));
     txn_date(obj, ctx.today)?;
     default(obj, "Adjustment", json!(false));
-    default(obj, "CurrencyRef", json!({"value": "USD", "name": "United States Dollar"}));
+    default(
+        obj,
+        "CurrencyRef",
+        json!({"value": "USD", "name": "United States Dollar"}),
+    );
     let _ = ctx.id;
     Ok(())
 }
@@ -498,6 +678,12 @@ mod tests {
             {"Amount": 1, "LinkedTxn": [{"TxnId": "9", "TxnType": "CreditMemo"}]}
         ]});
         let links = linked_invoices(payment.as_object().unwrap());
-        assert_eq!(links, vec![("3".to_string(), Decimal::new(105, 1)), ("4".to_string(), Decimal::from(4))]);
+        assert_eq!(
+            links,
+            vec![
+                ("3".to_string(), Decimal::new(105, 1)),
+                ("4".to_string(), Decimal::from(4))
+            ]
+        );
     }
 }

@@ -9,12 +9,11 @@ use super::errors::SfError;
 use super::ids;
 use super::org::Org;
 use super::rules;
-use super::schema::{FieldDef, SObjectDef};
+use super::schema::{FieldDef, SObjectDef, Schema};
 use super::store::Record;
 use super::values::{coerce, plain_text, Val};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 /// Where a write came from: `changeOrigin` of its change event (empty for UI-like edits).
 #[derive(Clone, Debug, Default)]
@@ -34,13 +33,6 @@ pub(crate) enum Upserted {
 }
 
 impl Org {
-    /// The sObject definition, or 404 NOT_FOUND.
-    pub fn def(&self, sobject: &str) -> Result<Arc<Schema2>, SfError> {
-        let schema = self.schema.clone();
-        let name = schema.object(sobject).map(|o| o.name.clone()).ok_or_else(SfError::not_found)?;
-        Ok(Arc::new(Schema2 { schema, name }))
-    }
-
     fn read_body(
         &self,
         def: &SObjectDef,
@@ -49,7 +41,11 @@ impl Org {
         own_id: Option<&str>,
     ) -> Result<BTreeMap<String, Val>, SfError> {
         let obj = body.as_object().ok_or_else(|| {
-            SfError::json_parser(format!("Cannot deserialize instance of {} from {} value", def.name, kind_of(body)))
+            SfError::json_parser(format!(
+                "Cannot deserialize instance of {} from {} value",
+                def.name,
+                kind_of(body)
+            ))
         })?;
         let mut out = BTreeMap::new();
         let mut read_only = Vec::new();
@@ -57,9 +53,12 @@ impl Org {
             if key == "attributes" {
                 continue;
             }
-            let field = def
-                .field(key)
-                .ok_or_else(|| SfError::invalid_field(format!("No such column '{key}' on sobject of type {}", def.name)))?;
+            let field = def.field(key).ok_or_else(|| {
+                SfError::invalid_field(format!(
+                    "No such column '{key}' on sobject of type {}",
+                    def.name
+                ))
+            })?;
             if field.name == "Id" {
                 if let (Some(own), Some(given)) = (own_id, plain_text(value).and_then(ids::to_18)) {
                     if own == given {
@@ -97,11 +96,18 @@ impl Org {
             return Ok(val);
         }
         let incorrect = || {
-            SfError::new(400, "MALFORMED_ID", format!("{}: id value of incorrect type: {raw}", field.label))
-                .with_fields(vec![field.name.clone()])
+            SfError::new(
+                400,
+                "MALFORMED_ID",
+                format!("{}: id value of incorrect type: {raw}", field.label),
+            )
+            .with_fields(vec![field.name.clone()])
         };
         let id = ids::to_18(raw).ok_or_else(incorrect)?;
-        let target = self.schema.by_prefix(ids::prefix(&id)).ok_or_else(incorrect)?;
+        let target = self
+            .schema
+            .by_prefix(ids::prefix(&id))
+            .ok_or_else(incorrect)?;
         if !field.reference_to.iter().any(|t| t == &target.name) {
             return Err(SfError::integrity(
                 format!("{}: id value of incorrect type: {raw}", field.label),
@@ -109,28 +115,46 @@ impl Org {
             ));
         }
         match self.store.get(&target.name, &id) {
-            None => Err(SfError::new(400, "INVALID_CROSS_REFERENCE_KEY", format!("invalid cross reference id: {raw}"))
-                .with_fields(vec![field.name.clone()])),
+            None => Err(SfError::new(
+                400,
+                "INVALID_CROSS_REFERENCE_KEY",
+                format!("invalid cross reference id: {raw}"),
+            )
+            .with_fields(vec![field.name.clone()])),
             Some(r) if r.deleted_at.is_some() => {
-                Err(SfError::new(400, "ENTITY_IS_DELETED", "entity is deleted").with_fields(vec![field.name.clone()]))
+                Err(SfError::new(400, "ENTITY_IS_DELETED", "entity is deleted")
+                    .with_fields(vec![field.name.clone()]))
             }
             Some(_) => Ok(Val::Text(id)),
         }
     }
 
-    fn check_unique(&self, def: &SObjectDef, fields: &BTreeMap<String, Val>, own_id: Option<&str>) -> Result<(), SfError> {
+    fn check_unique(
+        &self,
+        def: &SObjectDef,
+        fields: &BTreeMap<String, Val>,
+        own_id: Option<&str>,
+    ) -> Result<(), SfError> {
         for f in def.fields.iter().filter(|f| f.unique) {
-            let Some(Val::Text(v)) = fields.get(&f.name) else { continue };
+            let Some(Val::Text(v)) = fields.get(&f.name) else {
+                continue;
+            };
             let clash = self.store.all(&def.name).find(|r| {
                 r.deleted_at.is_none()
                     && Some(r.id.as_str()) != own_id
-                    && r.fields.get(&f.name).and_then(Val::as_text).is_some_and(|o| o.eq_ignore_ascii_case(v))
+                    && r.fields
+                        .get(&f.name)
+                        .and_then(Val::as_text)
+                        .is_some_and(|o| o.eq_ignore_ascii_case(v))
             });
             if let Some(other) = clash {
                 return Err(SfError::new(
                     400,
                     "DUPLICATE_VALUE",
-                    format!("duplicate value found: {} duplicates value on record with id: {}", f.name, other.id),
+                    format!(
+                        "duplicate value found: {} duplicates value on record with id: {}",
+                        f.name, other.id
+                    ),
                 )
                 .with_fields(vec![f.name.clone()]));
             }
@@ -139,9 +163,14 @@ impl Org {
     }
 
     /// Creates a record from a JSON body; returns its id.
-    pub fn create(&mut self, sobject: &str, body: &Value, origin: &Origin) -> Result<String, SfError> {
-        let d = self.def(sobject)?;
-        let def = d.get();
+    pub fn create(
+        &mut self,
+        sobject: &str,
+        body: &Value,
+        origin: &Origin,
+    ) -> Result<String, SfError> {
+        let schema = self.schema.clone();
+        let def = sobject_def(&schema, sobject)?;
         let mut fields = self.read_body(def, body, true, None)?;
         let given: BTreeSet<String> = fields.keys().cloned().collect();
         for f in def.data_fields() {
@@ -183,9 +212,15 @@ impl Org {
     }
 
     /// Updates a live record from a JSON body.
-    pub fn update(&mut self, sobject: &str, id: &str, body: &Value, origin: &Origin) -> Result<(), SfError> {
-        let d = self.def(sobject)?;
-        let def = d.get();
+    pub fn update(
+        &mut self,
+        sobject: &str,
+        id: &str,
+        body: &Value,
+        origin: &Origin,
+    ) -> Result<(), SfError> {
+        let schema = self.schema.clone();
+        let def = sobject_def(&schema, sobject)?;
         let id = ids::to_18(id).ok_or_else(SfError::not_found)?;
         let old = self.live(def, &id)?.clone();
         let changes = self.read_body(def, body, false, Some(&id))?;
@@ -196,7 +231,11 @@ impl Org {
         }
         let missing: Vec<String> = def
             .data_fields()
-            .filter(|f| f.required && given.contains(&f.name) && fields.get(&f.name).is_none_or(Val::is_null))
+            .filter(|f| {
+                f.required
+                    && given.contains(&f.name)
+                    && fields.get(&f.name).is_none_or(Val::is_null)
+            })
             .map(|f| f.name.clone())
             .collect();
         if !missing.is_empty() {
@@ -218,10 +257,20 @@ impl Org {
 
     /// A change made by the system (roll-ups): no validation, bumps the modstamps, emits an
     /// UPDATE event when something changed.
-    pub fn system_update(&mut self, sobject: &str, id: &str, changes: BTreeMap<String, Val>, origin: &Origin) {
-        let Ok(d) = self.def(sobject) else { return };
-        let def = d.get();
-        let Some(old) = self.store.live(&def.name, id).cloned() else { return };
+    pub fn system_update(
+        &mut self,
+        sobject: &str,
+        id: &str,
+        changes: BTreeMap<String, Val>,
+        origin: &Origin,
+    ) {
+        let schema = self.schema.clone();
+        let Ok(def) = sobject_def(&schema, sobject) else {
+            return;
+        };
+        let Some(old) = self.store.live(&def.name, id).cloned() else {
+            return;
+        };
         let mut record = old.clone();
         for (k, v) in changes {
             if v.is_null() {
@@ -249,13 +298,17 @@ impl Org {
 
     /// Deletes a live record (to the recycle bin), cascading to master-detail children.
     pub fn delete(&mut self, sobject: &str, id: &str, origin: &Origin) -> Result<(), SfError> {
-        let d = self.def(sobject)?;
-        let def = d.get();
+        let schema = self.schema.clone();
+        let def = sobject_def(&schema, sobject)?;
         let id = ids::to_18(id).ok_or_else(SfError::not_found)?;
         let old = self.live(def, &id)?.clone();
         rules::before_delete(self, def, &old)?;
         for rel in def.children.iter().filter(|c| c.cascade_delete) {
-            let kids: Vec<String> = self.store.children_of(&rel.child, &rel.field, &id).map(|r| r.id.clone()).collect();
+            let kids: Vec<String> = self
+                .store
+                .children_of(&rel.child, &rel.field, &id)
+                .map(|r| r.id.clone())
+                .collect();
             for kid in kids {
                 self.mark_deleted(&rel.child, &kid, origin);
             }
@@ -266,30 +319,49 @@ impl Org {
     }
 
     fn mark_deleted(&mut self, sobject: &str, id: &str, origin: &Origin) {
-        let now = self.now;
-        if let Some(r) = self.store.get_mut(sobject, id) {
-            r.deleted_at = Some(now);
-            r.modstamp = now;
-        }
+        self.store.mark_deleted(sobject, id, self.now);
         self.emit_delete(sobject, id, origin);
     }
 
     /// Ids of live records whose external-id field `field` equals `value` (case-insensitive), or
     /// 404 NOT_FOUND when `field` is not an external id of `sobject`.
-    pub fn find_by_external(&self, sobject: &str, field: &str, value: &str) -> Result<(String, Vec<String>), SfError> {
-        let d = self.def(sobject)?;
-        let def = d.get();
-        let f = def.field(field).filter(|f| f.external_id || f.name == "Id").ok_or_else(|| {
-            SfError::new(404, "NOT_FOUND", format!("Provided external ID field does not exist or is not accessible: {field}"))
-        })?;
+    pub fn find_by_external(
+        &self,
+        sobject: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<(String, Vec<String>), SfError> {
+        let schema = self.schema.clone();
+        let def = sobject_def(&schema, sobject)?;
+        let f = def
+            .field(field)
+            .filter(|f| f.external_id || f.name == "Id")
+            .ok_or_else(|| {
+                SfError::new(
+                    404,
+                    "NOT_FOUND",
+                    format!(
+                        "Provided external ID field does not exist or is not accessible: {field}"
+                    ),
+                )
+            })?;
         if f.name == "Id" {
-            let hits = ids::to_18(value).filter(|id| self.store.live(&def.name, id).is_some()).into_iter().collect();
+            let hits = ids::to_18(value)
+                .filter(|id| self.store.live(&def.name, id).is_some())
+                .into_iter()
+                .collect();
             return Ok((f.name.clone(), hits));
         }
         let hits = self
             .store
             .all(&def.name)
-            .filter(|r| r.deleted_at.is_none() && r.fields.get(&f.name).and_then(Val::as_text).is_some_and(|v| v.eq_ignore_ascii_case(value)))
+            .filter(|r| {
+                r.deleted_at.is_none()
+                    && r.fields
+                        .get(&f.name)
+                        .and_then(Val::as_text)
+                        .is_some_and(|v| v.eq_ignore_ascii_case(value))
+            })
             .map(|r| r.id.clone())
             .collect();
         Ok((f.name.clone(), hits))
@@ -321,7 +393,10 @@ impl Org {
             }
             1 => {
                 if let Some(obj) = body.as_object_mut() {
-                    obj.retain(|k, v| !(k.eq_ignore_ascii_case(&field) && plain_text(v).is_some_and(|s| s.eq_ignore_ascii_case(value))));
+                    obj.retain(|k, v| {
+                        !(k.eq_ignore_ascii_case(&field)
+                            && plain_text(v).is_some_and(|s| s.eq_ignore_ascii_case(value)))
+                    });
                 }
                 self.update(sobject, &hits[0], &body, origin)?;
                 Ok(Upserted::Updated(hits[0].clone()))
@@ -331,31 +406,9 @@ impl Org {
     }
 }
 
-/// A shared handle on one sObject definition (keeps the schema alive while the org mutates).
-pub(crate) struct Schema2 {
-    schema: Arc<super::schema::Schema>,
-    name: String,
-}
-
-impl Schema2 {
-    /// The definition.
-    pub fn get(&self) -> &SObjectDef {
-        // The name was looked up in this very schema, which is immutable.
-        match self.schema.object(&self.name) {
-            Some(d) => d,
-            None => unreachable_def(),
-        }
-    }
-}
-
-fn unreachable_def() -> &'static SObjectDef {
-    use std::sync::OnceLock;
-    static EMPTY: OnceLock<super::schema::Schema> = OnceLock::new();
-    let s = EMPTY.get_or_init(super::schema::Schema::standard);
-    match s.objects().next() {
-        Some(d) => d,
-        None => unreachable!("the standard schema has objects"),
-    }
+/// The sObject called `name` (any case), or 404 NOT_FOUND.
+pub(crate) fn sobject_def<'s>(schema: &'s Schema, name: &str) -> Result<&'s SObjectDef, SfError> {
+    schema.object(name).ok_or_else(SfError::not_found)
 }
 
 fn kind_of(v: &Value) -> &'static str {

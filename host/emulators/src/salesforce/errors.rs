@@ -19,7 +19,12 @@ pub struct SfError {
 impl SfError {
     /// An error with no fields.
     pub fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
-        Self { status, code: code.to_string(), message: message.into(), fields: Vec::new() }
+        Self {
+            status,
+            code: code.to_string(),
+            message: message.into(),
+            fields: Vec::new(),
+        }
     }
 
     /// The same error about these fields.
@@ -74,8 +79,12 @@ impl SfError {
 
     /// 400 REQUIRED_FIELD_MISSING naming the fields.
     pub fn required_missing(fields: Vec<String>) -> Self {
-        Self::new(400, "REQUIRED_FIELD_MISSING", format!("Required fields are missing: [{}]", fields.join(", ")))
-            .with_fields(fields)
+        Self::new(
+            400,
+            "REQUIRED_FIELD_MISSING",
+            format!("Required fields are missing: [{}]", fields.join(", ")),
+        )
+        .with_fields(fields)
     }
 
     /// 400 FIELD_INTEGRITY_EXCEPTION.
@@ -85,7 +94,11 @@ impl SfError {
 
     /// 405 METHOD_NOT_ALLOWED.
     pub fn method_not_allowed(method: &str) -> Self {
-        Self::new(405, "METHOD_NOT_ALLOWED", format!("HTTP Method '{method}' not allowed. Allowed are GET,HEAD,PATCH,POST,DELETE"))
+        Self::new(
+            405,
+            "METHOD_NOT_ALLOWED",
+            format!("HTTP Method '{method}' not allowed. Allowed are GET,HEAD,PATCH,POST,DELETE"),
+        )
     }
 }
 
@@ -104,7 +117,10 @@ mod tests {
     #[test]
     fn fieldless_errors_have_the_fixture_key_set() {
         let v = SfError::invalid_session().body();
-        assert_eq!(v, json!([{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]));
+        assert_eq!(
+            v,
+            json!([{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}])
+        );
     }
 
     #[test]

@@ -16,7 +16,10 @@ pub fn suffix(id15: &str) -> String {
     for chunk in 0..3 {
         let mut bits = 0usize;
         for i in 0..5 {
-            if bytes.get(chunk * 5 + i).is_some_and(|b| b.is_ascii_uppercase()) {
+            if bytes
+                .get(chunk * 5 + i)
+                .is_some_and(|b| b.is_ascii_uppercase())
+            {
                 bits |= 1 << i;
             }
         }
@@ -35,7 +38,9 @@ pub fn to_18(id: &str) -> Option<String> {
         15 => Some(format!("{id}{}", suffix(id))),
         18 => {
             let (head, tail) = id.split_at(15);
-            suffix(head).eq_ignore_ascii_case(tail).then(|| format!("{head}{}", suffix(head)))
+            suffix(head)
+                .eq_ignore_ascii_case(tail)
+                .then(|| format!("{head}{}", suffix(head)))
         }
         _ => None,
     }
@@ -58,7 +63,10 @@ impl IdGen {
     pub fn new(seed: u64) -> Self {
         let a = BASE62[(seed % 62) as usize] as char;
         let b = BASE62[((seed / 62) % 26 + 36) as usize] as char;
-        Self { pod: format!("{a}{b}"), counter: 0 }
+        Self {
+            pod: format!("{a}{b}"),
+            counter: 0,
+        }
     }
 
     /// The next 18-character id with this key prefix.
@@ -86,7 +94,12 @@ mod tests {
     #[test]
     fn suffix_matches_known_salesforce_ids() {
         // Ids from the fixtures (get_updated_response.json, get_deleted_response.json).
-        for id in ["003q000000KvQ1tAAF", "003q000000KwKFhAAN", "a00D0000008pQRAIA2", "0014H00002LbR7QQAV"] {
+        for id in [
+            "003q000000KvQ1tAAF",
+            "003q000000KwKFhAAN",
+            "a00D0000008pQRAIA2",
+            "0014H00002LbR7QQAV",
+        ] {
             assert_eq!(to_18(&id[..15]).as_deref(), Some(id));
             assert_eq!(to_18(id).as_deref(), Some(id));
         }

@@ -5,7 +5,7 @@ use super::change_events::EventLog;
 use super::limits::Usage;
 use super::oauth::Sessions;
 use super::query::Cursors;
-use super::schema::Schema;
+use super::schema::{FieldType, Schema};
 use super::store::{Record, Store};
 use super::values::Val;
 use super::SalesforceConfig;
@@ -42,7 +42,20 @@ pub(crate) struct Snapshot {
 
 impl Org {
     pub fn new(config: SalesforceConfig, schema: Schema, now: DateTime<Utc>) -> Self {
-        let mut store = Store::new(config.seed);
+        let reference_fields = schema
+            .objects()
+            .map(|o| {
+                (
+                    o.name.clone(),
+                    o.fields
+                        .iter()
+                        .filter(|f| f.field_type == FieldType::Reference)
+                        .map(|f| f.name.clone())
+                        .collect(),
+                )
+            })
+            .collect();
+        let mut store = Store::new(config.seed, reference_fields);
         let org_id = store.ids.next("00D");
         let user_id = store.ids.next("005");
         let pricebook = store.ids.next("01s");
@@ -62,7 +75,10 @@ impl Org {
         pb_fields.insert("Name".to_string(), Val::Text("Standard Price Book".into()));
         pb_fields.insert("IsActive".to_string(), Val::Bool(true));
         pb_fields.insert("IsStandard".to_string(), Val::Bool(true));
-        for (sobject, id, fields) in [("User", &user_id, user_fields), ("Pricebook2", &pricebook, pb_fields)] {
+        for (sobject, id, fields) in [
+            ("User", &user_id, user_fields),
+            ("Pricebook2", &pricebook, pb_fields),
+        ] {
             store.put(Record {
                 id: id.clone(),
                 sobject: sobject.into(),
@@ -93,7 +109,10 @@ impl Org {
 
     /// Saves the records and events, for an all-or-none rollback.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot { store: self.store.clone(), events: self.events.len() }
+        Snapshot {
+            store: self.store.clone(),
+            events: self.events.count(),
+        }
     }
 
     /// Rolls back to `snap`. Ids handed out meanwhile are not reused.

@@ -119,7 +119,10 @@ impl FieldType {
 
     /// True for the numeric types.
     pub fn is_number(self) -> bool {
-        matches!(self, FieldType::Currency | FieldType::Double | FieldType::Percent | FieldType::Int)
+        matches!(
+            self,
+            FieldType::Currency | FieldType::Double | FieldType::Percent | FieldType::Int
+        )
     }
 }
 
@@ -191,7 +194,11 @@ impl FieldDef {
             relationship_name: None,
             child_relationship: None,
             cascade_delete: false,
-            default: if field_type == FieldType::Boolean { Some(json!(false)) } else { None },
+            default: if field_type == FieldType::Boolean {
+                Some(json!(false))
+            } else {
+                None
+            },
         }
     }
 
@@ -332,9 +339,13 @@ impl SObjectDef {
             FieldDef::new("Id", FieldType::Id).ro(),
             FieldDef::new("IsDeleted", FieldType::Boolean).ro(),
             FieldDef::new("CreatedDate", FieldType::Datetime).ro(),
-            FieldDef::new("CreatedById", FieldType::Reference).ro().refs("User", "CreatedBy", None),
+            FieldDef::new("CreatedById", FieldType::Reference)
+                .ro()
+                .refs("User", "CreatedBy", None),
             FieldDef::new("LastModifiedDate", FieldType::Datetime).ro(),
-            FieldDef::new("LastModifiedById", FieldType::Reference).ro().refs("User", "LastModifiedBy", None),
+            FieldDef::new("LastModifiedById", FieldType::Reference)
+                .ro()
+                .refs("User", "LastModifiedBy", None),
             FieldDef::new("SystemModstamp", FieldType::Datetime).ro(),
         ];
         all.extend(fields);
@@ -350,17 +361,25 @@ impl SObjectDef {
 
     /// The field called `name` (any case).
     pub fn field(&self, name: &str) -> Option<&FieldDef> {
-        self.fields.iter().find(|f| f.name.eq_ignore_ascii_case(name))
+        self.fields
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
     }
 
     /// The reference field whose relationship name is `rel` (any case).
     pub fn relationship(&self, rel: &str) -> Option<&FieldDef> {
-        self.fields.iter().find(|f| f.relationship_name.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(rel)))
+        self.fields.iter().find(|f| {
+            f.relationship_name
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(rel))
+        })
     }
 
     /// The child relationship called `name` (any case).
     pub fn child(&self, name: &str) -> Option<&ChildRelationship> {
-        self.children.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+        self.children
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
     }
 
     /// Fields that are not system fields.
@@ -404,7 +423,15 @@ impl SObjectDef {
 
 /// True for the audit fields every record has and no client sets.
 pub fn is_system_field(name: &str) -> bool {
-    matches!(name, "Id" | "IsDeleted" | "CreatedDate" | "CreatedById" | "LastModifiedDate" | "LastModifiedById" | "SystemModstamp")
+    matches!(
+        name,
+        "Id" | "IsDeleted"
+            | "CreatedDate"
+            | "CreatedById"
+            | "LastModifiedDate"
+            | "LastModifiedById"
+            | "SystemModstamp"
+    )
 }
 
 /// Every sObject type of the org.
@@ -509,6 +536,9 @@ impl Schema {
             f("QBO_Department__c", String),
             f("QBO_Class__c", String),
             f("External_Id__c", String).ext(),
+            // Not a standard field: accounts have no email in Salesforce. Ledgerlink reads the
+            // billing email from here (a common custom field in orgs that invoice from accounts).
+            f("Email__c", Email).len(80),
         ]);
 
         let mut contact = vec![
@@ -574,8 +604,16 @@ impl Schema {
 
         let pricebook_entry = vec![
             f("Name", String).ro(),
-            f("Pricebook2Id", Reference).req().create_only().refs("Pricebook2", "Pricebook2", Some("PricebookEntries")),
-            f("Product2Id", Reference).req().create_only().refs("Product2", "Product2", Some("PricebookEntries")),
+            f("Pricebook2Id", Reference).req().create_only().refs(
+                "Pricebook2",
+                "Pricebook2",
+                Some("PricebookEntries"),
+            ),
+            f("Product2Id", Reference).req().create_only().refs(
+                "Product2",
+                "Product2",
+                Some("PricebookEntries"),
+            ),
             f("UnitPrice", Currency).req(),
             f("IsActive", Boolean),
             f("UseStandardPrice", Boolean),
@@ -588,8 +626,14 @@ impl Schema {
                 .create_only()
                 .cascade()
                 .refs("Opportunity", "Opportunity", Some("OpportunityLineItems")),
-            f("PricebookEntryId", Reference).create_only().refs("PricebookEntry", "PricebookEntry", None),
-            f("Product2Id", Reference).create_only().refs("Product2", "Product2", None),
+            f("PricebookEntryId", Reference).create_only().refs(
+                "PricebookEntry",
+                "PricebookEntry",
+                None,
+            ),
+            f("Product2Id", Reference)
+                .create_only()
+                .refs("Product2", "Product2", None),
             f("ProductCode", String).ro(),
             f("Name", String).len(376).ro(),
             f("Quantity", Double).req(),
@@ -604,7 +648,9 @@ impl Schema {
         ];
 
         let mut order = vec![
-            f("AccountId", Reference).req().refs("Account", "Account", Some("Orders")),
+            f("AccountId", Reference)
+                .req()
+                .refs("Account", "Account", Some("Orders")),
             f("OpportunityId", Reference).refs("Opportunity", "Opportunity", Some("Orders")),
             f("EffectiveDate", Date).req(),
             f("EndDate", Date),
@@ -621,12 +667,26 @@ impl Schema {
         ];
         order.extend(address("Billing"));
         order.extend(address("Shipping"));
-        order.extend([f("QBO_Journal_Entry_Id__c", String).ext(), f("Department__c", String), f("Class__c", String)]);
+        order.extend([
+            f("QBO_Journal_Entry_Id__c", String).ext(),
+            f("Department__c", String),
+            f("Class__c", String),
+        ]);
 
         let order_item = vec![
-            f("OrderId", Reference).req().create_only().cascade().refs("Order", "Order", Some("OrderItems")),
-            f("PricebookEntryId", Reference).req().create_only().refs("PricebookEntry", "PricebookEntry", None),
-            f("Product2Id", Reference).create_only().refs("Product2", "Product2", None),
+            f("OrderId", Reference).req().create_only().cascade().refs(
+                "Order",
+                "Order",
+                Some("OrderItems"),
+            ),
+            f("PricebookEntryId", Reference).req().create_only().refs(
+                "PricebookEntry",
+                "PricebookEntry",
+                None,
+            ),
+            f("Product2Id", Reference)
+                .create_only()
+                .refs("Product2", "Product2", None),
             f("OrderItemNumber", String).len(10).ro(),
             f("Quantity", Double).req(),
             f("UnitPrice", Currency).req(),
@@ -647,7 +707,9 @@ impl Schema {
             f("IsActive", Boolean).default(json!(true)),
         ];
 
-        let mut schema = Schema { objects: BTreeMap::new() };
+        let mut schema = Schema {
+            objects: BTreeMap::new(),
+        };
         for obj in [
             SObjectDef::new("Account", "001", account),
             SObjectDef::new("Contact", "003", contact),
@@ -668,7 +730,8 @@ impl Schema {
 
     /// The standard schema plus the objects and fields in the JSON file at `path`.
     pub fn with_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading schema {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading schema {}: {e}", path.display()))?;
         let mut schema = Self::standard();
         schema.extend_json(&text)?;
         Ok(schema)
@@ -676,12 +739,16 @@ impl Schema {
 
     /// Adds the objects and fields of a schema document (see the module docs).
     pub fn extend_json(&mut self, text: &str) -> anyhow::Result<()> {
-        let file: SchemaFile = serde_json::from_str(text).map_err(|e| anyhow::anyhow!("schema file: {e}"))?;
+        let file: SchemaFile =
+            serde_json::from_str(text).map_err(|e| anyhow::anyhow!("schema file: {e}"))?;
         for (name, spec) in file.objects {
             let key = match self.object(&name) {
                 Some(o) => o.name.clone(),
                 None => {
-                    let prefix = spec.key_prefix.clone().unwrap_or_else(|| format!("a{:02}", self.objects.len() % 100));
+                    let prefix = spec
+                        .key_prefix
+                        .clone()
+                        .unwrap_or_else(|| format!("a{:02}", self.objects.len() % 100));
                     if prefix.len() != 3 || !prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
                         anyhow::bail!("object {name}: keyPrefix must be 3 letters or digits");
                     }
@@ -689,19 +756,32 @@ impl Schema {
                         anyhow::bail!("new object {name} must be custom (end in __c)");
                     }
                     let mut obj = SObjectDef::new(&name, &prefix, Vec::new());
-                    if !spec.fields.iter().any(|f| f.name.eq_ignore_ascii_case("Name")) {
-                        obj.fields.push(FieldDef::new("Name", FieldType::String).len(80));
+                    if !spec
+                        .fields
+                        .iter()
+                        .any(|f| f.name.eq_ignore_ascii_case("Name"))
+                    {
+                        obj.fields
+                            .push(FieldDef::new("Name", FieldType::String).len(80));
                     }
                     self.objects.insert(name.clone(), obj);
                     name.clone()
                 }
             };
-            let obj = self.objects.get_mut(&key).ok_or_else(|| anyhow::anyhow!("object {key} vanished"))?;
+            let obj = self
+                .objects
+                .get_mut(&key)
+                .ok_or_else(|| anyhow::anyhow!("object {key} vanished"))?;
             if let Some(label) = spec.label {
                 obj.label = label;
             }
             for fs in spec.fields {
-                if fs.name.is_empty() || !fs.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                if fs.name.is_empty()
+                    || !fs
+                        .name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                {
                     anyhow::bail!("{key}: invalid field name {:?}", fs.name);
                 }
                 let mut fd = FieldDef::new(&fs.name, fs.field_type);
@@ -724,15 +804,20 @@ impl Schema {
                     fd.default = fs.default;
                 }
                 if fs.field_type == FieldType::Reference {
-                    let target = fs.reference_to.ok_or_else(|| anyhow::anyhow!("{key}.{}: referenceTo is required", fs.name))?;
+                    let target = fs.reference_to.ok_or_else(|| {
+                        anyhow::anyhow!("{key}.{}: referenceTo is required", fs.name)
+                    })?;
                     fd.reference_to = vec![target];
-                    fd.relationship_name = Some(fs.relationship_name.unwrap_or_else(|| match fs.name.strip_suffix("__c") {
-                        Some(base) => format!("{base}__r"),
-                        None => fs.name.trim_end_matches("Id").to_string(),
+                    fd.relationship_name = Some(fs.relationship_name.unwrap_or_else(|| {
+                        match fs.name.strip_suffix("__c") {
+                            Some(base) => format!("{base}__r"),
+                            None => fs.name.trim_end_matches("Id").to_string(),
+                        }
                     }));
                     fd.child_relationship = fs.child_relationship;
                 }
-                obj.fields.retain(|f| !f.name.eq_ignore_ascii_case(&fd.name));
+                obj.fields
+                    .retain(|f| !f.name.eq_ignore_ascii_case(&fd.name));
                 obj.fields.push(fd);
             }
         }
@@ -754,13 +839,18 @@ impl Schema {
         let mut children: BTreeMap<String, Vec<ChildRelationship>> = BTreeMap::new();
         for obj in self.objects.values() {
             for f in &obj.fields {
-                if let (Some(child_name), Some(target)) = (&f.child_relationship, f.reference_to.first()) {
-                    children.entry(target.clone()).or_default().push(ChildRelationship {
-                        name: child_name.clone(),
-                        child: obj.name.clone(),
-                        field: f.name.clone(),
-                        cascade_delete: f.cascade_delete,
-                    });
+                if let (Some(child_name), Some(target)) =
+                    (&f.child_relationship, f.reference_to.first())
+                {
+                    children
+                        .entry(target.clone())
+                        .or_default()
+                        .push(ChildRelationship {
+                            name: child_name.clone(),
+                            child: obj.name.clone(),
+                            field: f.name.clone(),
+                            cascade_delete: f.cascade_delete,
+                        });
                 }
             }
         }
@@ -771,7 +861,11 @@ impl Schema {
 
     /// The sObject called `name` (any case).
     pub fn object(&self, name: &str) -> Option<&SObjectDef> {
-        self.objects.get(name).or_else(|| self.objects.values().find(|o| o.name.eq_ignore_ascii_case(name)))
+        self.objects.get(name).or_else(|| {
+            self.objects
+                .values()
+                .find(|o| o.name.eq_ignore_ascii_case(name))
+        })
     }
 
     /// The sObject whose ids start with `prefix`.
@@ -794,11 +888,24 @@ mod tests {
         let s = Schema::standard();
         let acc = s.object("account").unwrap();
         assert!(acc.field("qbo_customer_id__c").unwrap().external_id);
-        assert_eq!(acc.field("Tax_Exempt__c").unwrap().field_type, FieldType::Boolean);
+        assert_eq!(
+            acc.field("Tax_Exempt__c").unwrap().field_type,
+            FieldType::Boolean
+        );
         let opp = s.object("Opportunity").unwrap();
-        assert_eq!(opp.child("OpportunityLineItems").unwrap().child, "OpportunityLineItem");
+        assert_eq!(
+            opp.child("OpportunityLineItems").unwrap().child,
+            "OpportunityLineItem"
+        );
         assert_eq!(opp.relationship("account").unwrap().name, "AccountId");
-        assert_eq!(s.object("Order").unwrap().child("OrderItems").unwrap().field, "OrderId");
+        assert_eq!(
+            s.object("Order")
+                .unwrap()
+                .child("OrderItems")
+                .unwrap()
+                .field,
+            "OrderId"
+        );
         assert_eq!(label_of("AccountId"), "Account ID");
     }
 

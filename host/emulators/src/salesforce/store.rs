@@ -4,10 +4,10 @@
 
 use super::ids::IdGen;
 use super::schema::{FieldType, SObjectDef};
-use super::values::{format_datetime, Val};
+use super::values::Val;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One record.
 #[derive(Clone, Debug)]
@@ -71,10 +71,16 @@ impl Record {
     }
 }
 
-/// All records of the org.
+/// All records of the org, with an index of children by parent id and the recycle bin.
 #[derive(Clone, Debug)]
 pub struct Store {
     tables: BTreeMap<String, BTreeMap<String, Record>>,
+    /// Reference fields per sObject (indexed for child look-ups).
+    reference_fields: BTreeMap<String, Vec<String>>,
+    /// (child sObject, reference field, parent id) → child ids.
+    children: HashMap<(String, String, String), BTreeSet<String>>,
+    /// (deleted at, sObject, id) of records in the recycle bin.
+    recycle_bin: BTreeSet<(DateTime<Utc>, String, String)>,
     /// Id generator.
     pub ids: IdGen,
     /// Next auto-number per `sObject.Field`.
@@ -82,9 +88,16 @@ pub struct Store {
 }
 
 impl Store {
-    /// An empty store.
-    pub fn new(seed: u64) -> Self {
-        Self { tables: BTreeMap::new(), ids: IdGen::new(seed), autonumbers: BTreeMap::new() }
+    /// An empty store; `reference_fields` names the fields to index per sObject.
+    pub fn new(seed: u64, reference_fields: BTreeMap<String, Vec<String>>) -> Self {
+        Self {
+            tables: BTreeMap::new(),
+            reference_fields,
+            children: HashMap::new(),
+            recycle_bin: BTreeSet::new(),
+            ids: IdGen::new(seed),
+            autonumbers: BTreeMap::new(),
+        }
     }
 
     /// The next value of an auto-number field, zero-padded to `width`.
@@ -100,43 +113,98 @@ impl Store {
         self.tables.get(sobject)?.get(id)
     }
 
-    /// Mutable access to a record.
-    pub fn get_mut(&mut self, sobject: &str, id: &str) -> Option<&mut Record> {
-        self.tables.get_mut(sobject)?.get_mut(id)
-    }
-
     /// A live (not deleted) record.
     pub fn live(&self, sobject: &str, id: &str) -> Option<&Record> {
         self.get(sobject, id).filter(|r| r.deleted_at.is_none())
     }
 
-    /// Inserts or replaces a record.
-    pub fn put(&mut self, record: Record) {
-        self.tables.entry(record.sobject.clone()).or_default().insert(record.id.clone(), record);
+    fn index(&mut self, record: &Record, add: bool) {
+        let Some(fields) = self.reference_fields.get(&record.sobject) else {
+            return;
+        };
+        for f in fields {
+            if let Some(Val::Text(parent)) = record.fields.get(f) {
+                let key = (record.sobject.clone(), f.clone(), parent.clone());
+                if add {
+                    self.children
+                        .entry(key)
+                        .or_default()
+                        .insert(record.id.clone());
+                } else if let Some(set) = self.children.get_mut(&key) {
+                    set.remove(&record.id);
+                    if set.is_empty() {
+                        self.children.remove(&key);
+                    }
+                }
+            }
+        }
     }
 
-    /// Removes a record for good.
-    pub fn purge(&mut self, sobject: &str, id: &str) {
-        if let Some(t) = self.tables.get_mut(sobject) {
-            t.remove(id);
+    /// Inserts or replaces a record.
+    pub fn put(&mut self, record: Record) {
+        if let Some(old) = self.get(&record.sobject, &record.id).cloned() {
+            self.index(&old, false);
+        }
+        self.index(&record, true);
+        self.tables
+            .entry(record.sobject.clone())
+            .or_default()
+            .insert(record.id.clone(), record);
+    }
+
+    /// Moves a record to the recycle bin.
+    pub fn mark_deleted(&mut self, sobject: &str, id: &str, at: DateTime<Utc>) {
+        if let Some(r) = self.tables.get_mut(sobject).and_then(|t| t.get_mut(id)) {
+            r.deleted_at = Some(at);
+            r.modstamp = at;
+            self.recycle_bin
+                .insert((at, sobject.to_string(), id.to_string()));
         }
     }
 
     /// Every record of `sobject`, deleted ones included, in creation order.
-    pub fn all(&self, sobject: &str) -> impl Iterator<Item = &Record> {
-        self.tables.get(sobject).into_iter().flat_map(|t| t.values())
+    pub fn all(&self, sobject: &str) -> impl DoubleEndedIterator<Item = &Record> {
+        self.tables
+            .get(sobject)
+            .into_iter()
+            .flat_map(|t| t.values())
     }
 
-    /// Live records of `sobject` whose `field` equals `value` (text, case-sensitive as ids are).
-    pub fn children_of<'a>(&'a self, sobject: &str, field: &'a str, parent_id: &'a str) -> impl Iterator<Item = &'a Record> + 'a {
-        self.all(sobject)
-            .filter(move |r| r.deleted_at.is_none() && r.fields.get(field).and_then(Val::as_text) == Some(parent_id))
+    /// Live records of `sobject` whose reference `field` holds `parent_id`, in creation order.
+    pub fn children_of<'a>(
+        &'a self,
+        sobject: &str,
+        field: &str,
+        parent_id: &str,
+    ) -> impl Iterator<Item = &'a Record> + 'a {
+        let key = (
+            sobject.to_string(),
+            field.to_string(),
+            parent_id.to_string(),
+        );
+        let table = self.tables.get(sobject);
+        let ids: Vec<&'a String> = self
+            .children
+            .get(&key)
+            .map(|s| s.iter().collect())
+            .unwrap_or_default();
+        ids.into_iter()
+            .filter_map(move |id| table.and_then(|t| t.get(id)))
+            .filter(|r| r.deleted_at.is_none())
     }
 
     /// Empties the recycle bin of records deleted before `before`.
     pub fn purge_deleted_before(&mut self, before: DateTime<Utc>) {
-        for t in self.tables.values_mut() {
-            t.retain(|_, r| r.deleted_at.is_none_or(|d| d >= before));
+        while let Some(first) = self.recycle_bin.first().cloned() {
+            if first.0 >= before {
+                break;
+            }
+            self.recycle_bin.remove(&first);
+            let (_, sobject, id) = first;
+            let removed = self.tables.get_mut(&sobject).and_then(|t| t.remove(&id));
+            if let Some(r) = removed {
+                self.index(&r, false);
+            }
         }
     }
 }
@@ -147,9 +215,4 @@ pub fn event_value(v: &Val, ty: FieldType) -> Value {
         Val::DateTime(t) => json!(t.timestamp_millis()),
         other => other.to_json(ty),
     }
-}
-
-/// The REST datetime text of `t` (re-exported for handlers).
-pub fn datetime_text(t: DateTime<Utc>) -> String {
-    format_datetime(t)
 }

@@ -114,7 +114,11 @@ pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M:%S%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+    ] {
         if let Ok(t) = DateTime::parse_from_str(s, fmt) {
             return Some(t.with_timezone(&Utc));
         }
@@ -134,7 +138,8 @@ const NUMBER_MARK: &str = "\u{0}#";
 /// strings carrying an internal mark, which [`number_text`] recognises. Anything that is not
 /// JSON is a `JSON_PARSER_ERROR`.
 pub fn parse_body(bytes: &[u8]) -> Result<Value, SfError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| SfError::json_parser("Invalid UTF-8 start byte in request body"))?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| SfError::json_parser("Invalid UTF-8 start byte in request body"))?;
     let mut out = String::with_capacity(text.len() + 16);
     let mut chars = text.char_indices().peekable();
     let mut in_string = false;
@@ -163,8 +168,10 @@ pub fn parse_body(bytes: &[u8]) -> Result<Value, SfError> {
                     break;
                 }
             }
-            if serde_json::from_str::<serde_json::Number>(&num).is_err() {
-                return Err(SfError::json_parser(format!("Unexpected character in number: {num}")));
+            if !is_json_number(&num) {
+                return Err(SfError::json_parser(format!(
+                    "Unexpected character in number: {num}"
+                )));
             }
             out.push('"');
             out.push_str("\\u0000#");
@@ -175,6 +182,40 @@ pub fn parse_body(bytes: &[u8]) -> Result<Value, SfError> {
         }
     }
     serde_json::from_str(&out).map_err(|e| SfError::json_parser(format!("{e}")))
+}
+
+/// True when `s` follows the JSON number grammar `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn is_json_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
+    };
+    let int_start = i;
+    let n = digits(&mut i);
+    if n == 0 || (n > 1 && b[int_start] == b'0') {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
 }
 
 /// The text of a JSON number, whether a real `Number` or a number marked by [`parse_body`].
@@ -194,7 +235,11 @@ pub fn unmark_numbers(v: &Value) -> Value {
             None => v.clone(),
         },
         Value::Array(a) => Value::Array(a.iter().map(unmark_numbers).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), unmark_numbers(v))).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), unmark_numbers(v)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -216,7 +261,10 @@ fn json_kind(v: &Value) -> (&'static str, String) {
         Value::Number(_) | Value::String(_) => match number_text(v) {
             Some(t) if t.contains(['.', 'e', 'E']) => ("VALUE_NUMBER_FLOAT", t),
             Some(t) => ("VALUE_NUMBER_INT", t),
-            None => ("VALUE_STRING", plain_text(v).unwrap_or_default().to_string()),
+            None => (
+                "VALUE_STRING",
+                plain_text(v).unwrap_or_default().to_string(),
+            ),
         },
     }
 }
@@ -253,23 +301,47 @@ pub fn coerce(field: &FieldDef, v: &Value) -> Result<Val, SfError> {
         },
         FieldType::Currency | FieldType::Double | FieldType::Percent | FieldType::Int => {
             let text = number_text(v).or_else(|| plain_text(v).map(|s| s.trim().to_string()));
-            let Some(text) = text else { return Err(type_error(field, v)) };
+            let Some(text) = text else {
+                return Err(type_error(field, v));
+            };
             if text.is_empty() {
                 return Ok(Val::Null);
             }
-            let d = Decimal::from_str(&text).or_else(|_| Decimal::from_scientific(&text)).map_err(|_| type_error(field, v))?;
+            let d = Decimal::from_str(&text)
+                .or_else(|_| Decimal::from_scientific(&text))
+                .map_err(|_| type_error(field, v))?;
             if field.field_type == FieldType::Int && d.fract() != Decimal::ZERO {
                 return Err(type_error(field, v));
             }
+            let limit = Decimal::from_i128_with_scale(
+                10i128.pow(18u32.saturating_sub(field.scale).min(27)),
+                0,
+            );
+            if d.abs() >= limit {
+                return Err(SfError::new(
+                    400,
+                    "NUMBER_OUTSIDE_VALID_RANGE",
+                    format!(
+                        "{}: value outside of valid range on numeric field: {text}",
+                        field.label
+                    ),
+                )
+                .with_fields(vec![field.name.clone()]));
+            }
             let d = if d.scale() > field.scale {
-                d.round_dp_with_strategy(field.scale, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+                d.round_dp_with_strategy(
+                    field.scale,
+                    rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                )
             } else {
                 d
             };
             Ok(Val::Num(d))
         }
         FieldType::Date => {
-            let Some(s) = plain_text(v) else { return Err(type_error(field, v)) };
+            let Some(s) = plain_text(v) else {
+                return Err(type_error(field, v));
+            };
             if s.is_empty() {
                 return Ok(Val::Null);
             }
@@ -279,8 +351,10 @@ pub fn coerce(field: &FieldDef, v: &Value) -> Result<Val, SfError> {
                 .map(Val::Date)
                 .ok_or_else(|| type_error(field, v))
         }
-        FieldType::DateTime => {
-            let Some(s) = plain_text(v) else { return Err(type_error(field, v)) };
+        FieldType::Datetime => {
+            let Some(s) = plain_text(v) else {
+                return Err(type_error(field, v));
+            };
             if s.is_empty() {
                 return Ok(Val::Null);
             }
@@ -290,7 +364,9 @@ pub fn coerce(field: &FieldDef, v: &Value) -> Result<Val, SfError> {
                 .ok_or_else(|| type_error(field, v))
         }
         _ => {
-            let Some(s) = text_of(v) else { return Err(type_error(field, v)) };
+            let Some(s) = text_of(v) else {
+                return Err(type_error(field, v));
+            };
             if s.is_empty() {
                 return Ok(Val::Null);
             }
@@ -298,13 +374,20 @@ pub fn coerce(field: &FieldDef, v: &Value) -> Result<Val, SfError> {
                 return Err(SfError::new(
                     400,
                     "STRING_TOO_LONG",
-                    format!("{}: data value too large: {} (max length={})", field.label, s, field.length),
+                    format!(
+                        "{}: data value too large: {} (max length={})",
+                        field.label, s, field.length
+                    ),
                 )
                 .with_fields(vec![field.name.clone()]));
             }
             if field.field_type == FieldType::Email && !valid_email(&s) {
-                return Err(SfError::new(400, "INVALID_EMAIL_ADDRESS", format!("{}: invalid email address: {s}", field.label))
-                    .with_fields(vec![field.name.clone()]));
+                return Err(SfError::new(
+                    400,
+                    "INVALID_EMAIL_ADDRESS",
+                    format!("{}: invalid email address: {s}", field.label),
+                )
+                .with_fields(vec![field.name.clone()]));
             }
             Ok(Val::Text(s))
         }
@@ -315,7 +398,11 @@ fn valid_email(s: &str) -> bool {
     let mut parts = s.split('@');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(local), Some(domain), None) => {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !s.contains(' ')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.contains(' ')
         }
         _ => false,
     }
@@ -327,7 +414,8 @@ mod tests {
 
     #[test]
     fn body_numbers_keep_their_text() {
-        let v = parse_body(br#"{"Amount": 12.10, "Name": "x \"1\"", "Q": -3e2, "L": [1, 2.5]}"#).unwrap();
+        let v = parse_body(br#"{"Amount": 12.10, "Name": "x \"1\"", "Q": -3e2, "L": [1, 2.5]}"#)
+            .unwrap();
         assert_eq!(number_text(&v["Amount"]).as_deref(), Some("12.10"));
         assert_eq!(v["Name"], "x \"1\"");
         assert_eq!(number_text(&v["Q"]).as_deref(), Some("-3e2"));
@@ -346,5 +434,31 @@ mod tests {
         let t = parse_datetime("2013-05-20T20:49:32Z").unwrap();
         assert_eq!(format_datetime(t), "2013-05-20T20:49:32.000+0000");
         assert_eq!(parse_datetime("2013-05-20T20:49:32.000+0000"), Some(t));
+    }
+
+    #[test]
+    fn out_of_range_and_absurd_numbers_are_errors_not_panics() {
+        let schema = super::super::schema::Schema::standard();
+        let amount = schema
+            .object("Opportunity")
+            .unwrap()
+            .field("Amount")
+            .unwrap()
+            .clone();
+        for text in [
+            "1e400",
+            "-1e-400",
+            "99999999999999999999999999999999999",
+            "1e17",
+            "12345678901234567.5",
+        ] {
+            let v = parse_body(format!("{{\"a\": {text}}}").as_bytes()).unwrap();
+            assert!(coerce(&amount, &v["a"]).is_err(), "{text}");
+        }
+        let ok = parse_body(b"{\"a\": 9999999999999999.99}").unwrap();
+        assert_eq!(
+            coerce(&amount, &ok["a"]).unwrap(),
+            Val::Num(Decimal::from_str("9999999999999999.99").unwrap())
+        );
     }
 }

@@ -1,0 +1,549 @@
+//! The write and read operations on one company, shared by the REST endpoints, `/batch`, and the
+//! direct Rust API (`QboEmulator::insert`): create, full and sparse update, delete, void, send,
+//! read. Each successful change records a webhook event.
+
+use super::entities::{self, EntityDef, Kind, WriteCtx};
+use super::errors::QboError;
+use super::fields::{clean_object, flag, id_text, ref_id, text};
+use super::money;
+use super::store::{Company, Record, Tombstone};
+use super::timefmt;
+use super::transactions::{self, Applied, TxnCtx};
+use super::webhooks::{ChangeEvent, Operation};
+use chrono::{DateTime, FixedOffset, Utc};
+use rust_decimal::Decimal;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeSet, HashMap};
+
+/// Request options that change a write.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Options {
+    /// `include=allowduplicatedocnum`.
+    pub allow_duplicate_doc_number: bool,
+    /// Rename a Customer "<name> (deleted)" when made inactive.
+    pub rename_on_deactivate: bool,
+}
+
+/// Operations on one company at one instant.
+pub(crate) struct Ops<'a> {
+    /// The company.
+    pub company: &'a mut Company,
+    /// Its realm id.
+    pub realm: &'a str,
+    /// The emulated now.
+    pub now: DateTime<Utc>,
+    /// The company's offset.
+    pub tz: FixedOffset,
+    /// Changes made, for webhooks.
+    pub events: &'a mut Vec<ChangeEvent>,
+    /// Request options.
+    pub options: Options,
+}
+
+const SYSTEM_KEYS: [&str; 7] = [
+    "Id",
+    "SyncToken",
+    "MetaData",
+    "domain",
+    "sparse",
+    "status",
+    "time",
+];
+
+/// The object of a request body: the object itself, or `{"Invoice": {...}}` wrapped.
+pub(crate) fn body_object(entity: &str, body: Value) -> Result<Map<String, Value>, QboError> {
+    match body {
+        Value::Object(mut map) => {
+            if map.len() == 1 {
+                if let Some(Value::Object(inner)) = map.remove(entity) {
+                    return Ok(inner);
+                }
+            }
+            Ok(map)
+        }
+        other => Err(QboError::invalid_property(format!(
+            "body must be a JSON object, got {}",
+            kind_of(&other)
+        ))),
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn sync_token_of(obj: &Map<String, Value>) -> Option<u64> {
+    obj.get("SyncToken")
+        .and_then(id_text)
+        .and_then(|s| s.parse().ok())
+}
+
+fn id_of(obj: &Map<String, Value>) -> Option<String> {
+    obj.get("Id").and_then(id_text).filter(|id| id != "0")
+}
+
+/// Customer balances: the open balance of each customer's live invoices.
+pub(crate) fn customer_balances(company: &Company) -> HashMap<String, Decimal> {
+    let mut balances = HashMap::new();
+    for (_, invoice) in company.list("Invoice") {
+        if invoice.voided {
+            continue;
+        }
+        if let Some(customer) = ref_id(&invoice.value, "CustomerRef") {
+            *balances.entry(customer).or_insert(Decimal::ZERO) += invoice
+                .value
+                .get("Balance")
+                .and_then(money::parse)
+                .unwrap_or_default();
+        }
+    }
+    balances
+}
+
+/// The object as the API returns it (derived fields added).
+pub(crate) fn render(
+    entity: &str,
+    id: &str,
+    record: &Record,
+    balances: &HashMap<String, Decimal>,
+) -> Value {
+    let mut value = record.value.clone();
+    if entity == "Customer" {
+        let balance = balances.get(id).copied().unwrap_or_default();
+        value.insert("Balance".into(), money::to_json(balance));
+        value.insert("BalanceWithJobs".into(), money::to_json(balance));
+    }
+    Value::Object(value)
+}
+
+impl Ops<'_> {
+    fn metadata(&self, created: Option<&Value>) -> Value {
+        let now = timefmt::entity_time(self.now, self.tz);
+        json!({"CreateTime": created.cloned().unwrap_or_else(|| json!(now)), "LastUpdatedTime": now})
+    }
+
+    fn event(&mut self, entity: &'static str, id: &str, operation: Operation) {
+        self.events.push(ChangeEvent {
+            realm: self.realm.to_string(),
+            entity,
+            id: id.to_string(),
+            operation,
+            at: self.now,
+            deleted_id: None,
+        });
+    }
+
+    /// Reads one object (610 when it does not exist).
+    pub fn read(&self, def: &EntityDef, id: &str) -> Result<Value, QboError> {
+        let record = self
+            .company
+            .get(def.name, id)
+            .ok_or_else(|| QboError::object_not_found(def.name, id))?;
+        Ok(render(
+            def.name,
+            id,
+            record,
+            &customer_balances(self.company),
+        ))
+    }
+
+    /// Create when the body has no Id, update otherwise.
+    pub fn save(&mut self, def: &'static EntityDef, body: Value) -> Result<Value, QboError> {
+        let obj = body_object(def.name, body)?;
+        if id_of(&obj).is_some() || def.kind == Kind::Singleton {
+            self.update(def, obj)
+        } else {
+            self.create(def, obj, None)
+        }
+    }
+
+    /// Creates an object (with `explicit_id` when seeding).
+    pub fn create(
+        &mut self,
+        def: &'static EntityDef,
+        obj: Map<String, Value>,
+        explicit_id: Option<String>,
+    ) -> Result<Value, QboError> {
+        if matches!(def.kind, Kind::ReadOnly | Kind::Singleton) && explicit_id.is_none() {
+            return Err(QboError::unsupported(format!(
+                "Operation Create is not supported for {}",
+                def.name
+            )));
+        }
+        let id = match explicit_id {
+            Some(id) if self.company.get(def.name, &id).is_some() => {
+                return Err(QboError::business(format!(
+                    "{} with Id={id} already exists",
+                    def.name
+                )));
+            }
+            Some(id) => id,
+            None => self.company.table(def.name).allocate_id(),
+        };
+        let mut obj = clean_object(obj);
+        for key in SYSTEM_KEYS {
+            obj.remove(key);
+        }
+        self.apply_rules(def, &mut obj, &id, None)?;
+        self.finish(def, obj, &id, "0", None, false)?;
+        self.event(def.name, &id, Operation::Create);
+        self.after_write(def, None, &id);
+        self.read(def, &id)
+    }
+
+    /// Full or sparse update with SyncToken check.
+    pub fn update(
+        &mut self,
+        def: &'static EntityDef,
+        input: Map<String, Value>,
+    ) -> Result<Value, QboError> {
+        if def.kind == Kind::ReadOnly {
+            return Err(QboError::unsupported(format!(
+                "Operation Update is not supported for {}",
+                def.name
+            )));
+        }
+        let id = match id_of(&input) {
+            Some(id) => id,
+            None if def.kind == Kind::Singleton => "1".to_string(),
+            None => return Err(QboError::required("Id")),
+        };
+        let prior = self
+            .company
+            .get(def.name, &id)
+            .ok_or_else(|| QboError::object_not_found(def.name, &id))?
+            .clone();
+        let token = sync_token_of(&input).ok_or_else(|| QboError::required("SyncToken"))?;
+        if token != prior.sync_token() {
+            return Err(QboError::stale_object());
+        }
+        let sparse = flag(&input, "sparse").unwrap_or(false);
+        let merged = if sparse {
+            let mut merged = prior.value.clone();
+            for (k, v) in input {
+                merged.insert(k, v);
+            }
+            merged
+        } else {
+            input
+        };
+        let mut obj = clean_object(merged);
+        for key in SYSTEM_KEYS {
+            obj.remove(key);
+        }
+        self.apply_rules(def, &mut obj, &id, Some(&prior.value))?;
+        let next = (prior.sync_token() + 1).to_string();
+        self.finish(
+            def,
+            obj,
+            &id,
+            &next,
+            prior
+                .value
+                .get("MetaData")
+                .and_then(|m| m.get("CreateTime")),
+            prior.voided,
+        )?;
+        self.event(def.name, &id, Operation::Update);
+        self.after_write(def, Some(&prior.value), &id);
+        self.read(def, &id)
+    }
+
+    fn apply_rules(
+        &self,
+        def: &EntityDef,
+        obj: &mut Map<String, Value>,
+        id: &str,
+        prior: Option<&Map<String, Value>>,
+    ) -> Result<(), QboError> {
+        let today = timefmt::local_date(self.now, self.tz);
+        let txn = TxnCtx {
+            id,
+            prior,
+            today,
+            allow_duplicate_doc_number: self.options.allow_duplicate_doc_number,
+        };
+        match (def.kind, def.name) {
+            (Kind::NameList, name) => {
+                let ctx = WriteCtx {
+                    id,
+                    prior,
+                    rename_on_deactivate: self.options.rename_on_deactivate,
+                };
+                entities::name_list_rules(name, obj, self.company, &ctx)
+            }
+            (_, "Invoice") => {
+                let applied = transactions::payments_applied(self.company, None)
+                    .remove(id)
+                    .unwrap_or_default();
+                transactions::invoice_rules(obj, self.company, &txn, &applied)
+            }
+            (_, "Payment") => {
+                let applied = transactions::payments_applied(self.company, Some(id));
+                transactions::payment_rules(obj, self.company, &txn, &applied)
+            }
+            (_, "JournalEntry") => transactions::journal_entry_rules(obj, self.company, &txn),
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(
+        &mut self,
+        def: &EntityDef,
+        mut obj: Map<String, Value>,
+        id: &str,
+        sync: &str,
+        created: Option<&Value>,
+        voided: bool,
+    ) -> Result<(), QboError> {
+        let metadata = self.metadata(created);
+        obj.insert("domain".into(), json!("QBO"));
+        obj.insert("sparse".into(), json!(false));
+        obj.insert("Id".into(), json!(id));
+        obj.insert("SyncToken".into(), json!(sync));
+        obj.insert("MetaData".into(), metadata);
+        let record = Record {
+            value: obj,
+            updated_at: self.now,
+            voided,
+        };
+        let name: &'static str = def.name;
+        self.company.table(name).put(id.to_string(), record);
+        Ok(())
+    }
+
+    /// Keeps invoices in step with the payments applied to them.
+    fn after_write(&mut self, def: &EntityDef, prior: Option<&Map<String, Value>>, id: &str) {
+        if def.name != "Payment" {
+            return;
+        }
+        let mut invoices: BTreeSet<String> = prior
+            .map(transactions::linked_invoices)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
+        if let Some(current) = self.company.get("Payment", id) {
+            invoices.extend(
+                transactions::linked_invoices(&current.value)
+                    .into_iter()
+                    .map(|(i, _)| i),
+            );
+        }
+        self.refresh_invoices(&invoices);
+    }
+
+    /// Recomputes Balance and LinkedTxn of `ids`; a changed invoice gets a new SyncToken.
+    pub fn refresh_invoices(&mut self, ids: &BTreeSet<String>) {
+        let applied = transactions::payments_applied(self.company, None);
+        let now_text = timefmt::entity_time(self.now, self.tz);
+        let now = self.now;
+        let table = self.company.table("Invoice");
+        for id in ids {
+            let Some(record) = table.get_mut(id) else {
+                continue;
+            };
+            if record.voided {
+                continue;
+            }
+            let a = applied.get(id).cloned().unwrap_or_else(Applied::default);
+            let total = record
+                .value
+                .get("TotalAmt")
+                .and_then(money::parse)
+                .unwrap_or_default();
+            let mut updated = record.value.clone();
+            updated.insert(
+                "Balance".into(),
+                money::to_json(money::cents(total - a.amount)),
+            );
+            transactions::set_payment_links(&mut updated, &a);
+            if updated != record.value {
+                let sync = record.sync_token() + 1;
+                updated.insert("SyncToken".into(), json!(sync.to_string()));
+                if let Some(Value::Object(meta)) = updated.get_mut("MetaData") {
+                    meta.insert("LastUpdatedTime".into(), json!(now_text));
+                }
+                record.value = updated;
+                record.updated_at = now;
+            }
+        }
+    }
+
+    fn checked_prior(
+        &self,
+        def: &EntityDef,
+        body: &Map<String, Value>,
+    ) -> Result<(String, Record), QboError> {
+        let id = id_of(body).ok_or_else(|| QboError::required("Id"))?;
+        let prior = self
+            .company
+            .get(def.name, &id)
+            .ok_or_else(|| QboError::object_not_found(def.name, &id))?
+            .clone();
+        let token = sync_token_of(body).ok_or_else(|| QboError::required("SyncToken"))?;
+        if token != prior.sync_token() {
+            return Err(QboError::stale_object());
+        }
+        Ok((id, prior))
+    }
+
+    fn payments_on(&self, invoice: &str) -> Decimal {
+        transactions::payments_applied(self.company, None)
+            .get(invoice)
+            .map(|a| a.amount)
+            .unwrap_or_default()
+    }
+
+    /// `?operation=delete` on a transaction: answers the deleted stub.
+    pub fn delete(&mut self, def: &'static EntityDef, body: Value) -> Result<Value, QboError> {
+        let body = body_object(def.name, body)?;
+        if def.kind != Kind::Transaction {
+            return Err(QboError::unsupported(format!(
+                "Operation Delete is not supported for {}: make it inactive (Active=false) instead",
+                def.name
+            )));
+        }
+        let (id, prior) = self.checked_prior(def, &body)?;
+        if def.name == "Invoice" && self.payments_on(&id) > Decimal::ZERO {
+            return Err(QboError::business(format!(
+                "Invoice {id} has payments applied; delete or unapply the payments first."
+            )));
+        }
+        self.company.table(def.name).remove(&id);
+        self.company.tombstones.push(Tombstone {
+            entity: def.name,
+            id: id.clone(),
+            at: self.now,
+        });
+        self.event(def.name, &id, Operation::Delete);
+        self.after_write(def, Some(&prior.value), &id);
+        Ok(json!({"domain": "QBO", "status": "Deleted", "Id": id}))
+    }
+
+    /// `?operation=void` (Invoice) or `?operation=update&include=void` (Payment).
+    pub fn void(&mut self, def: &'static EntityDef, body: Value) -> Result<Value, QboError> {
+        let body = body_object(def.name, body)?;
+        if def.name != "Invoice" && def.name != "Payment" {
+            return Err(QboError::unsupported(format!(
+                "Operation Void is not supported for {}",
+                def.name
+            )));
+        }
+        let (id, prior) = self.checked_prior(def, &body)?;
+        if def.name == "Invoice" && self.payments_on(&id) > Decimal::ZERO {
+            return Err(QboError::business(format!(
+                "Invoice {id} has payments applied; void or unapply the payments first."
+            )));
+        }
+        let mut value = prior.value.clone();
+        if def.name == "Invoice" {
+            transactions::void_invoice(&mut value);
+        } else {
+            transactions::void_payment(&mut value);
+        }
+        let sync = (prior.sync_token() + 1).to_string();
+        value.insert("SyncToken".into(), json!(sync));
+        value.insert(
+            "MetaData".into(),
+            self.metadata(
+                prior
+                    .value
+                    .get("MetaData")
+                    .and_then(|m| m.get("CreateTime")),
+            ),
+        );
+        self.company.table(def.name).put(
+            id.clone(),
+            Record {
+                value,
+                updated_at: self.now,
+                voided: true,
+            },
+        );
+        self.event(def.name, &id, Operation::Void);
+        self.after_write(def, Some(&prior.value), &id);
+        let mut out = self.read(def, &id)?;
+        if def.name == "Payment" {
+            out["sparse"] = json!(true);
+        }
+        Ok(out)
+    }
+
+    /// `POST /invoice/{id}/send[?sendTo=]`.
+    pub fn send(
+        &mut self,
+        def: &'static EntityDef,
+        id: &str,
+        send_to: Option<String>,
+    ) -> Result<Value, QboError> {
+        if def.name != "Invoice" {
+            return Err(QboError::unsupported(format!(
+                "Operation Send is not supported for {}",
+                def.name
+            )));
+        }
+        let prior = self
+            .company
+            .get(def.name, id)
+            .ok_or_else(|| QboError::object_not_found(def.name, id))?
+            .clone();
+        let mut value = prior.value.clone();
+        let address = match send_to.filter(|s| !s.trim().is_empty()) {
+            Some(to) => {
+                if !to.contains('@') {
+                    return Err(QboError::validation(
+                        "2090",
+                        "Invalid email address",
+                        format!("Invalid email address : {to}"),
+                    )
+                    .element("sendTo"));
+                }
+                value.insert("BillEmail".into(), json!({"Address": to.trim()}));
+                to
+            }
+            None => value
+                .get("BillEmail")
+                .and_then(Value::as_object)
+                .and_then(|b| text(b, "Address"))
+                .ok_or_else(|| QboError::required("BillEmail.Address"))?,
+        };
+        let _ = address;
+        let now_text = timefmt::entity_time(self.now, self.tz);
+        value.insert("EmailStatus".into(), json!("EmailSent"));
+        value.insert(
+            "DeliveryInfo".into(),
+            json!({"DeliveryType": "Email", "DeliveryTime": now_text}),
+        );
+        value.insert(
+            "SyncToken".into(),
+            json!((prior.sync_token() + 1).to_string()),
+        );
+        value.insert(
+            "MetaData".into(),
+            self.metadata(
+                prior
+                    .value
+                    .get("MetaData")
+                    .and_then(|m| m.get("CreateTime")),
+            ),
+        );
+        self.company.table(def.name).put(
+            id.to_string(),
+            Record {
+                value,
+                updated_at: self.now,
+                voided: prior.voided,
+            },
+        );
+        self.event(def.name, id, Operation::Emailed);
+        self.read(def, id)
+    }
+}

@@ -1,0 +1,665 @@
+//! The QBO query language subset (api-facts A5):
+//!
+//! ```text
+//! SELECT * | *, Field | count(*) FROM Entity
+//!   [WHERE cond AND cond ...]            cond: Field (= < > <= >= LIKE) literal | Field IN (literal, ...)
+//!   [ORDERBY | ORDER BY Field [ASC|DESC], ...]
+//!   [STARTPOSITION n] [MAXRESULTS n]
+//! ```
+//!
+//! Keywords and entity names are case-insensitive; string literals take `\'` for an apostrophe;
+//! `OR` is refused (4001); `LIKE` knows only `%`; a dotted field reaches into objects
+//! (`MetaData.LastUpdatedTime`) and a reference compares by its `value` (`CustomerRef = '3'`).
+//! Name-list entities list only active objects unless the WHERE clause mentions `Active`.
+//! STARTPOSITION is 1-based (0 → 4001); MAXRESULTS defaults to 100 and is capped at 1000.
+
+use super::errors::QboError;
+use super::money;
+use super::timefmt;
+use chrono::FixedOffset;
+use serde_json::{json, Map, Value};
+use std::cmp::Ordering;
+
+/// Comparison operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    Eq,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    Like,
+    In,
+}
+
+/// One `Field op value` condition.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Condition {
+    pub field: String,
+    pub op: Op,
+    pub values: Vec<String>,
+}
+
+/// A parsed query.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Query {
+    pub entity: String,
+    pub count: bool,
+    pub conditions: Vec<Condition>,
+    pub order: Vec<(String, bool)>,
+    pub start_position: Option<i64>,
+    pub max_results: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Token {
+    Word(String),
+    Str(String),
+    Num(String),
+    Star,
+    Comma,
+    Open,
+    Close,
+    Cmp(Op),
+}
+
+fn tokenize(sql: &str) -> Result<Vec<Token>, QboError> {
+    let chars: Vec<char> = sql.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            c if c.is_whitespace() || c == ';' => i += 1,
+            '*' => {
+                tokens.push(Token::Star);
+                i += 1;
+            }
+            ',' => {
+                tokens.push(Token::Comma);
+                i += 1;
+            }
+            '(' => {
+                tokens.push(Token::Open);
+                i += 1;
+            }
+            ')' => {
+                tokens.push(Token::Close);
+                i += 1;
+            }
+            '=' => {
+                tokens.push(Token::Cmp(Op::Eq));
+                i += 1;
+            }
+            '<' | '>' => {
+                let eq = chars.get(i + 1) == Some(&'=');
+                if chars.get(i + 1) == Some(&'>') {
+                    return Err(QboError::query_parse(format!(
+                        "Encountered \"<>\" at column {}: the operator is not supported",
+                        i + 1
+                    )));
+                }
+                tokens.push(Token::Cmp(match (c, eq) {
+                    ('<', true) => Op::Le,
+                    ('<', false) => Op::Lt,
+                    ('>', true) => Op::Ge,
+                    _ => Op::Gt,
+                }));
+                i += if eq { 2 } else { 1 };
+            }
+            '\'' | '"' => {
+                let quote = c;
+                let mut text = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => {
+                            return Err(QboError::query_parse(
+                                "Lexical error: unterminated string literal",
+                            ))
+                        }
+                        Some('\\') => {
+                            if let Some(next) = chars.get(i + 1) {
+                                text.push(*next);
+                            }
+                            i += 2;
+                        }
+                        Some(ch) if *ch == quote => {
+                            i += 1;
+                            break;
+                        }
+                        Some(ch) => {
+                            text.push(*ch);
+                            i += 1;
+                        }
+                    }
+                }
+                tokens.push(Token::Str(text));
+            }
+            c if c.is_ascii_digit() || c == '-' || c == '+' => {
+                let start = i;
+                i += 1;
+                while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                    i += 1;
+                }
+                tokens.push(Token::Num(chars[start..i].iter().collect()));
+            }
+            c if c.is_alphanumeric() || c == '_' => {
+                let start = i;
+                while i < chars.len()
+                    && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '.')
+                {
+                    i += 1;
+                }
+                tokens.push(Token::Word(chars[start..i].iter().collect()));
+            }
+            other => {
+                return Err(QboError::query_parse(format!(
+                    "Lexical error at column {}. Encountered: \"{other}\"",
+                    i + 1
+                )))
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let t = self.tokens.get(self.pos).cloned();
+        self.pos += 1;
+        t
+    }
+
+    fn is_keyword(&self, kw: &str) -> bool {
+        matches!(self.peek(), Some(Token::Word(w)) if w.eq_ignore_ascii_case(kw))
+    }
+
+    fn keyword(&mut self, kw: &str) -> Result<(), QboError> {
+        if self.is_keyword(kw) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.unexpected(kw))
+        }
+    }
+
+    fn unexpected(&self, expected: &str) -> QboError {
+        match self.peek() {
+            Some(t) => QboError::query_parse(format!(
+                "Encountered \"{}\" at token {}. Was expecting: {expected}",
+                describe(t),
+                self.pos + 1
+            )),
+            None => {
+                QboError::query_parse(format!("Encountered \"<EOF>\". Was expecting: {expected}"))
+            }
+        }
+    }
+
+    fn word(&mut self, expected: &str) -> Result<String, QboError> {
+        match self.peek() {
+            Some(Token::Word(w)) => {
+                let w = w.clone();
+                self.pos += 1;
+                Ok(w)
+            }
+            _ => Err(self.unexpected(expected)),
+        }
+    }
+
+    fn integer(&mut self, clause: &str) -> Result<i64, QboError> {
+        match self.next() {
+            Some(Token::Num(n)) => n
+                .parse()
+                .map_err(|_| QboError::query_parse(format!("{clause} needs an integer, got {n}"))),
+            Some(Token::Str(s)) => s.trim().parse().map_err(|_| {
+                QboError::query_parse(format!("{clause} needs an integer, got '{s}'"))
+            }),
+            _ => Err(QboError::query_parse(format!("{clause} needs an integer"))),
+        }
+    }
+
+    fn literal(&mut self) -> Result<String, QboError> {
+        match self.next() {
+            Some(Token::Str(s)) | Some(Token::Num(s)) => Ok(s),
+            Some(Token::Word(w))
+                if w.eq_ignore_ascii_case("true") || w.eq_ignore_ascii_case("false") =>
+            {
+                Ok(w.to_ascii_lowercase())
+            }
+            _ => {
+                self.pos -= 1;
+                Err(self.unexpected("a literal"))
+            }
+        }
+    }
+}
+
+fn describe(t: &Token) -> String {
+    match t {
+        Token::Word(w) => w.clone(),
+        Token::Str(s) => format!("'{s}'"),
+        Token::Num(n) => n.clone(),
+        Token::Star => "*".into(),
+        Token::Comma => ",".into(),
+        Token::Open => "(".into(),
+        Token::Close => ")".into(),
+        Token::Cmp(op) => format!("{op:?}"),
+    }
+}
+
+/// Parses one query.
+pub(crate) fn parse(sql: &str) -> Result<Query, QboError> {
+    let mut p = Parser {
+        tokens: tokenize(sql)?,
+        pos: 0,
+    };
+    p.keyword("SELECT")?;
+    let mut count = false;
+    if p.is_keyword("count") && p.tokens.get(p.pos + 1) == Some(&Token::Open) {
+        p.pos += 2;
+        if p.next() != Some(Token::Star) || p.next() != Some(Token::Close) {
+            return Err(QboError::query_parse(
+                "count(*) is the only aggregate supported",
+            ));
+        }
+        count = true;
+    } else {
+        // Projections are not supported: `*`, `*, Sku` and field lists all select everything.
+        loop {
+            match p.next() {
+                Some(Token::Star) | Some(Token::Word(_)) => {}
+                _ => {
+                    p.pos -= 1;
+                    return Err(p.unexpected("* or a field name"));
+                }
+            }
+            if p.peek() == Some(&Token::Comma) {
+                p.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+    p.keyword("FROM")?;
+    let entity = p.word("an entity name")?;
+    let mut query = Query {
+        entity,
+        count,
+        conditions: Vec::new(),
+        order: Vec::new(),
+        start_position: None,
+        max_results: None,
+    };
+    if p.is_keyword("WHERE") {
+        p.pos += 1;
+        loop {
+            query.conditions.push(condition(&mut p)?);
+            if p.is_keyword("AND") {
+                p.pos += 1;
+            } else if p.is_keyword("OR") {
+                return Err(QboError::invalid_query(
+                    "OR operator in WHERE clause is not supported",
+                ));
+            } else {
+                break;
+            }
+        }
+    }
+    while p.peek().is_some() {
+        if p.is_keyword("ORDERBY") || p.is_keyword("ORDER") {
+            let two_words = p.is_keyword("ORDER");
+            p.pos += 1;
+            if two_words {
+                p.keyword("BY")?;
+            }
+            loop {
+                let field = p.word("a field name")?;
+                let mut descending = false;
+                if p.is_keyword("DESC") {
+                    descending = true;
+                    p.pos += 1;
+                } else if p.is_keyword("ASC") {
+                    p.pos += 1;
+                }
+                query.order.push((field, descending));
+                if p.peek() == Some(&Token::Comma) {
+                    p.pos += 1;
+                } else {
+                    break;
+                }
+            }
+        } else if p.is_keyword("STARTPOSITION") {
+            p.pos += 1;
+            query.start_position = Some(p.integer("STARTPOSITION")?);
+        } else if p.is_keyword("MAXRESULTS") {
+            p.pos += 1;
+            query.max_results = Some(p.integer("MAXRESULTS")?);
+        } else if p.is_keyword("OR") {
+            return Err(QboError::invalid_query(
+                "OR operator in WHERE clause is not supported",
+            ));
+        } else {
+            return Err(p.unexpected("ORDERBY, STARTPOSITION, MAXRESULTS or the end of the query"));
+        }
+    }
+    Ok(query)
+}
+
+fn condition(p: &mut Parser) -> Result<Condition, QboError> {
+    let field = p.word("a field name")?;
+    let op = match p.next() {
+        Some(Token::Cmp(op)) => op,
+        Some(Token::Word(w)) if w.eq_ignore_ascii_case("LIKE") => Op::Like,
+        Some(Token::Word(w)) if w.eq_ignore_ascii_case("IN") => Op::In,
+        _ => {
+            p.pos -= 1;
+            return Err(p.unexpected("=, <, >, <=, >=, IN or LIKE"));
+        }
+    };
+    let values = if op == Op::In {
+        if p.next() != Some(Token::Open) {
+            p.pos -= 1;
+            return Err(p.unexpected("("));
+        }
+        let mut values = vec![p.literal()?];
+        loop {
+            match p.next() {
+                Some(Token::Comma) => values.push(p.literal()?),
+                Some(Token::Close) => break,
+                _ => {
+                    p.pos -= 1;
+                    return Err(p.unexpected(", or )"));
+                }
+            }
+        }
+        values
+    } else {
+        vec![p.literal()?]
+    };
+    Ok(Condition { field, op, values })
+}
+
+/// The value of a dotted field; a reference yields its `value`.
+fn field<'v>(obj: &'v Value, path: &str) -> Option<&'v Value> {
+    let mut current = obj;
+    for part in path.split('.') {
+        let map = current.as_object()?;
+        current = map.get(part).or_else(|| {
+            map.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(part))
+                .map(|(_, v)| v)
+        })?;
+    }
+    match current {
+        Value::Object(r) if r.contains_key("value") => r.get("value"),
+        other => Some(other),
+    }
+}
+
+fn compare(value: &Value, literal: &str, tz: FixedOffset) -> Option<Ordering> {
+    match value {
+        Value::Bool(b) => literal.parse::<bool>().ok().map(|l| b.cmp(&l)),
+        Value::Number(_) => Some(money::parse(value)?.cmp(&money::parse(&json!(literal))?)),
+        Value::String(s) => {
+            if let (Some(a), Some(b)) = (money::parse(value), money::parse(&json!(literal))) {
+                return Some(a.cmp(&b));
+            }
+            if s.len() >= 10 && literal.len() >= 10 {
+                if let (Some(a), Some(b)) = (
+                    timefmt::parse_datetime(s, tz),
+                    timefmt::parse_datetime(literal, tz),
+                ) {
+                    return Some(a.cmp(&b));
+                }
+            }
+            Some(s.to_lowercase().cmp(&literal.to_lowercase()))
+        }
+        _ => None,
+    }
+}
+
+fn like(text: &str, pattern: &str) -> bool {
+    let text = text.to_lowercase();
+    let pattern = pattern.to_lowercase();
+    let parts: Vec<&str> = pattern.split('%').collect();
+    if parts.len() == 1 {
+        return text == pattern;
+    }
+    let mut rest = text.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else if let Some(pos) = rest.find(part) {
+            rest = &rest[pos + part.len()..];
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+fn matches(obj: &Value, cond: &Condition, tz: FixedOffset) -> bool {
+    let Some(value) = field(obj, &cond.field) else {
+        return false;
+    };
+    let first = cond.values.first().map(String::as_str).unwrap_or_default();
+    match cond.op {
+        Op::Eq => compare(value, first, tz) == Some(Ordering::Equal),
+        Op::Lt => compare(value, first, tz) == Some(Ordering::Less),
+        Op::Gt => compare(value, first, tz) == Some(Ordering::Greater),
+        Op::Le => matches!(
+            compare(value, first, tz),
+            Some(Ordering::Less | Ordering::Equal)
+        ),
+        Op::Ge => matches!(
+            compare(value, first, tz),
+            Some(Ordering::Greater | Ordering::Equal)
+        ),
+        Op::In => cond
+            .values
+            .iter()
+            .any(|v| compare(value, v, tz) == Some(Ordering::Equal)),
+        Op::Like => match value {
+            Value::String(s) => like(s, first),
+            other => like(&other.to_string(), first),
+        },
+    }
+}
+
+/// Runs a query over the rendered objects of its entity (in Id order) and returns the
+/// `QueryResponse` object. `active_filter` applies the name-list "active only" default.
+pub(crate) fn run(
+    query: &Query,
+    entity: &str,
+    rows: Vec<Value>,
+    active_filter: bool,
+    tz: FixedOffset,
+) -> Result<Value, QboError> {
+    let start = query.start_position.unwrap_or(1);
+    if start < 1 {
+        return Err(QboError::invalid_query(format!(
+            "value {start} is too small. Min allowed value is 1"
+        )));
+    }
+    let max = query.max_results.unwrap_or(100);
+    if max < 1 {
+        return Err(QboError::invalid_query(format!(
+            "value {max} is too small. Min allowed value is 1"
+        )));
+    }
+    let max = max.min(1000) as usize;
+    let mentions_active = query
+        .conditions
+        .iter()
+        .any(|c| c.field.eq_ignore_ascii_case("Active"));
+    let mut selected: Vec<Value> = rows
+        .into_iter()
+        .filter(|row| {
+            !active_filter
+                || mentions_active
+                || row.get("Active").and_then(Value::as_bool).unwrap_or(true)
+        })
+        .filter(|row| query.conditions.iter().all(|c| matches(row, c, tz)))
+        .collect();
+    if query.count {
+        return Ok(json!({"totalCount": selected.len()}));
+    }
+    if !query.order.is_empty() {
+        selected.sort_by(|a, b| {
+            for (f, descending) in &query.order {
+                let ord = match (field(a, f), field(b, f)) {
+                    (Some(x), Some(y)) => {
+                        let y_text = match y {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        compare(x, &y_text, tz).unwrap_or(Ordering::Equal)
+                    }
+                    (Some(_), None) => Ordering::Less,
+                    (None, Some(_)) => Ordering::Greater,
+                    (None, None) => Ordering::Equal,
+                };
+                let ord = if *descending { ord.reverse() } else { ord };
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+            }
+            Ordering::Equal
+        });
+    }
+    let page: Vec<Value> = selected
+        .into_iter()
+        .skip((start - 1) as usize)
+        .take(max)
+        .collect();
+    if page.is_empty() {
+        return Ok(json!({}));
+    }
+    let mut response = Map::new();
+    response.insert("startPosition".into(), json!(start));
+    response.insert("maxResults".into(), json!(page.len()));
+    response.insert(entity.to_string(), Value::Array(page));
+    Ok(Value::Object(response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tz() -> FixedOffset {
+        timefmt::offset(-480)
+    }
+
+    #[test]
+    fn parses_python_quickbooks_forms() {
+        let q = parse("SELECT *, Sku FROM Item ORDER BY Name DESC STARTPOSITION 2 MAXRESULTS 5")
+            .unwrap();
+        assert_eq!(q.entity, "Item");
+        assert_eq!(q.order, vec![("Name".to_string(), true)]);
+        assert_eq!((q.start_position, q.max_results), (Some(2), Some(5)));
+        let q = parse("SELECT * FROM Customer WHERE DisplayName = 'O\\'Brien' AND Id in ('1', '2') ORDERBY Id").unwrap();
+        assert_eq!(q.conditions[0].values, vec!["O'Brien"]);
+        assert_eq!(q.conditions[1].op, Op::In);
+        assert!(parse("select count(*) from invoice").unwrap().count);
+    }
+
+    #[test]
+    fn refuses_or_and_garbage() {
+        assert_eq!(
+            parse("SELECT * FROM Customer WHERE Id = '1' OR Id = '2'")
+                .unwrap_err()
+                .errors[0]
+                .code,
+            "4001"
+        );
+        assert_eq!(
+            parse("SELEC * FROM Customer").unwrap_err().errors[0].code,
+            "4000"
+        );
+        assert_eq!(
+            parse("SELECT * FROM Customer WHERE Name = 'x")
+                .unwrap_err()
+                .errors[0]
+                .code,
+            "4000"
+        );
+    }
+
+    #[test]
+    fn filters_compare_by_type() {
+        let rows = vec![
+            json!({"Id": "2", "DisplayName": "Amy's", "Balance": 10.5, "Active": true, "CustomerRef": {"value": "7"}, "MetaData": {"LastUpdatedTime": "2024-06-02T10:00:00-07:00"}}),
+            json!({"Id": "10", "DisplayName": "Bob", "Balance": 3, "Active": false, "CustomerRef": {"value": "8"}, "MetaData": {"LastUpdatedTime": "2024-05-01T10:00:00-07:00"}}),
+        ];
+        let run_q =
+            |sql: &str| run(&parse(sql).unwrap(), "Customer", rows.clone(), true, tz()).unwrap();
+        assert_eq!(run_q("select count(*) from Customer")["totalCount"], 1);
+        assert_eq!(
+            run_q("select count(*) from Customer where Active in (true, false)")["totalCount"],
+            2
+        );
+        assert_eq!(
+            run_q("select count(*) from Customer where Id > '9' and Active = false")["totalCount"],
+            1
+        );
+        assert_eq!(
+            run_q("select count(*) from Customer where DisplayName like 'amy%'")["totalCount"],
+            1
+        );
+        assert_eq!(
+            run_q("select count(*) from Customer where CustomerRef = '7'")["totalCount"],
+            1
+        );
+        assert_eq!(run_q("select count(*) from Customer where MetaData.LastUpdatedTime >= '2024-06-01T00:00:00'")["totalCount"], 1);
+        assert_eq!(
+            run_q("select * from Customer where DisplayName = 'nobody'"),
+            json!({})
+        );
+        let page = run_q(
+            "select * from Customer where Active in (true,false) orderby Balance asc maxresults 1",
+        );
+        assert_eq!(page["Customer"][0]["Id"], "10");
+        assert_eq!(page["maxResults"], 1);
+    }
+
+    #[test]
+    fn start_position_zero_is_4001_with_the_fixture_detail() {
+        let err = run(
+            &parse("select * from Customer startposition 0").unwrap(),
+            "Customer",
+            vec![],
+            false,
+            tz(),
+        )
+        .unwrap_err();
+        assert_eq!(err.errors[0].code, "4001");
+        assert_eq!(
+            err.errors[0].detail,
+            "QueryValidationError: value 0 is too small. Min allowed value is 1"
+        );
+    }
+
+    #[test]
+    fn like_supports_percent_anywhere() {
+        assert!(like("Acme Enterprises", "%enter%"));
+        assert!(like("Acme", "acme"));
+        assert!(!like("Acme", "%x%"));
+        assert!(like("Acme Enterprises", "A%s"));
+    }
+}

@@ -1,0 +1,232 @@
+//! Outgoing HTTP, limited to the tenant's named connections.
+//!
+//! The guest never holds a credential and never sees a real host name. It addresses a
+//! connection by a fixed authority, and the host rewrites the request, like a Salesforce Named
+//! Credential:
+//!
+//! | guest URL | goes to |
+//! |---|---|
+//! | `http://quickbooks/v3/company/{realm}/...` | the tenant's QBO base URL + path, with the QBO bearer token |
+//! | `http://salesforce/services/data/v61.0/...` | the tenant's Salesforce instance URL + path, with its session |
+//! | `http://notify/` | the tenant's Slack-style incoming-webhook URL |
+//! | anything else | refused with `HTTP-request-denied` |
+//!
+//! Any `Authorization` or `Cookie` header the guest set is dropped before the host's own
+//! credential is injected.
+
+use http::header::{HeaderValue, AUTHORIZATION, COOKIE, HOST};
+use http::uri::{Authority, PathAndQuery, Scheme, Uri};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use url::Url;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// Where a bearer token comes from. The token broker implements this; tests use [`StaticToken`].
+pub trait CredentialSource: Send + Sync {
+    /// The current bearer token (refreshed by the implementation as needed), if the connection
+    /// is authenticated.
+    fn bearer(&self) -> Pin<Box<dyn Future<Output = anyhow::Result<Option<String>>> + Send + '_>>;
+}
+
+/// A fixed token (from an environment variable or a test).
+pub struct StaticToken(pub String);
+
+impl CredentialSource for StaticToken {
+    fn bearer(&self) -> Pin<Box<dyn Future<Output = anyhow::Result<Option<String>>> + Send + '_>> {
+        Box::pin(async move { Ok(Some(self.0.clone())) })
+    }
+}
+
+/// One named connection.
+#[derive(Clone)]
+pub struct Connection {
+    /// The real base URL, e.g. `https://quickbooks.api.intuit.com` or an emulator's URL.
+    pub base_url: Url,
+    /// Where its credential comes from (none for `notify`).
+    pub credential: Option<Arc<dyn CredentialSource>>,
+}
+
+/// The connections of one tenant, by name (`quickbooks`, `salesforce`, `notify`).
+pub type Connections = Arc<BTreeMap<String, Connection>>;
+
+/// One request the guest made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EgressRecord {
+    /// The authority the guest used.
+    pub connection: String,
+    /// Method.
+    pub method: String,
+    /// Path and query the guest asked for.
+    pub path: String,
+    /// True when it was refused by policy.
+    pub refused: bool,
+}
+
+/// The `wasi:http` hooks that enforce the connection policy.
+pub struct ConnectionHooks {
+    connections: Connections,
+    log: Arc<Mutex<Vec<EgressRecord>>>,
+}
+
+impl ConnectionHooks {
+    /// Hooks for a tenant's connections.
+    pub fn new(connections: Connections) -> Self {
+        Self {
+            connections,
+            log: Arc::default(),
+        }
+    }
+
+    /// What the guest asked for so far.
+    pub fn log(&self) -> Vec<EgressRecord> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+/// Rewrites a guest URI onto a connection's base URL: base path + guest path and query.
+pub fn rewrite_uri(base: &Url, guest: &Uri) -> Result<Uri, HttpError> {
+    let scheme = match base.scheme() {
+        "https" => Scheme::HTTPS,
+        "http" => Scheme::HTTP,
+        _ => return Err(HttpError::HttpRequestUriInvalid),
+    };
+    let host = base.host_str().ok_or(HttpError::HttpRequestUriInvalid)?;
+    let authority = match base.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    };
+    let base_path = base.path().trim_end_matches('/');
+    let guest_pq = guest
+        .path_and_query()
+        .map(PathAndQuery::as_str)
+        .unwrap_or("/");
+    let joined = if guest_pq == "/" && !base_path.is_empty() {
+        base_path.to_string()
+    } else {
+        format!("{base_path}{guest_pq}")
+    };
+    Uri::builder()
+        .scheme(scheme)
+        .authority(Authority::try_from(authority).map_err(|_| HttpError::HttpRequestUriInvalid)?)
+        .path_and_query(joined)
+        .build()
+        .map_err(|_| HttpError::HttpRequestUriInvalid)
+}
+
+type SendResult = Result<
+    (
+        http::Response<WasiBody>,
+        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ),
+    HttpError,
+>;
+
+impl WasiHttpHooks for ConnectionHooks {
+    fn is_supported_scheme(&mut self, scheme: &Scheme) -> bool {
+        // Connections are addressed as plain `http://name/`; TLS is the host's business.
+        *scheme == Scheme::HTTP || *scheme == Scheme::HTTPS
+    }
+
+    fn send_request(
+        &mut self,
+        mut request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> Box<dyn Future<Output = SendResult> + Send> {
+        drop(fut);
+        let name = request
+            .uri()
+            .host()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let connection = self.connections.get(&name).cloned();
+        let record = EgressRecord {
+            connection: name.clone(),
+            method: request.method().to_string(),
+            path: request
+                .uri()
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+            refused: connection.is_none(),
+        };
+        if let Ok(mut log) = self.log.lock() {
+            log.push(record);
+        }
+        Box::new(async move {
+            let Some(connection) = connection else {
+                tracing::warn!(destination = %name, "guest egress refused: not a connection");
+                return Err(HttpError::HttpRequestDenied);
+            };
+            let uri = rewrite_uri(&connection.base_url, request.uri())?;
+            let headers = request.headers_mut();
+            headers.remove(AUTHORIZATION);
+            headers.remove(COOKIE);
+            if let Some(authority) = uri.authority() {
+                headers.insert(
+                    HOST,
+                    HeaderValue::from_str(authority.as_str())
+                        .map_err(|_| HttpError::HttpRequestUriInvalid)?,
+                );
+            }
+            if let Some(source) = &connection.credential {
+                let token = source.bearer().await.map_err(|e| {
+                    HttpError::InternalError(Some(format!("credential for {name}: {e:#}")))
+                })?;
+                if let Some(token) = token {
+                    let value =
+                        HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                            HttpError::InternalError(Some("token is not a valid header".into()))
+                        })?;
+                    headers.insert(AUTHORIZATION, value);
+                }
+            }
+            *request.uri_mut() = uri;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            use http_body_util::BodyExt;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewrite(base: &str, guest: &str) -> String {
+        rewrite_uri(&Url::parse(base).unwrap(), &guest.parse().unwrap())
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn guest_path_is_appended_to_the_connection_base() {
+        assert_eq!(
+            rewrite(
+                "http://127.0.0.1:8080",
+                "http://quickbooks/v3/company/1/invoice?requestid=a"
+            ),
+            "http://127.0.0.1:8080/v3/company/1/invoice?requestid=a"
+        );
+        assert_eq!(
+            rewrite(
+                "https://example.my.salesforce.com/",
+                "http://salesforce/services/data/v61.0/query?q=x"
+            ),
+            "https://example.my.salesforce.com/services/data/v61.0/query?q=x"
+        );
+    }
+
+    #[test]
+    fn notify_root_goes_to_the_full_webhook_url() {
+        assert_eq!(
+            rewrite("https://hooks.example.com/services/T/B/X", "http://notify/"),
+            "https://hooks.example.com/services/T/B/X"
+        );
+    }
+}

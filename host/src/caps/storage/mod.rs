@@ -1,0 +1,158 @@
+//! `wasi:keyvalue/store@0.2.0-draft` for the guest, namespaced per tenant: the guest chooses a
+//! bucket name, the host prefixes it with the tenant id, so no tenant can name another's keys.
+//! Backends are swappable: [`sqlite::SqliteBackend`] (durable, the default) and
+//! [`memory::MemoryBackend`].
+
+pub mod memory;
+pub mod sqlite;
+
+use crate::runtime::HostState;
+use anyhow::Result;
+use wasmtime::component::Resource;
+
+use crate::runtime::wasi_keyvalue_store as kv;
+
+/// Maximum key length and value size the guest may store.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Maximum value size.
+pub const MAX_VALUE_BYTES: usize = 4 << 20;
+/// Keys returned per `list-keys` page.
+pub const LIST_PAGE: usize = 1000;
+
+/// A backend storing bytes under (tenant, bucket, key).
+pub trait KeyValueBackend: Send + Sync {
+    /// The value, if present.
+    fn get(&self, tenant: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Stores a value (durably, for durable backends, before returning).
+    fn set(&self, tenant: &str, bucket: &str, key: &str, value: &[u8]) -> Result<()>;
+    /// Removes a key; absent keys are fine.
+    fn delete(&self, tenant: &str, bucket: &str, key: &str) -> Result<()>;
+    /// Whether the key exists.
+    fn exists(&self, tenant: &str, bucket: &str, key: &str) -> Result<bool> {
+        Ok(self.get(tenant, bucket, key)?.is_some())
+    }
+    /// One page of keys in key order from `cursor` (an offset), and the next cursor.
+    fn list_keys(
+        &self,
+        tenant: &str,
+        bucket: &str,
+        cursor: u64,
+    ) -> Result<(Vec<String>, Option<u64>)>;
+}
+
+/// An open bucket, as the guest holds it.
+pub struct BucketHandle {
+    name: String,
+}
+
+fn valid_bucket(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn other(e: impl std::fmt::Display) -> kv::Error {
+    kv::Error::Other(e.to_string())
+}
+
+impl kv::Host for HostState {
+    fn open(
+        &mut self,
+        identifier: String,
+    ) -> wasmtime::Result<Result<Resource<BucketHandle>, kv::Error>> {
+        if !valid_bucket(&identifier) {
+            return Ok(Err(kv::Error::Other(format!(
+                "bucket name {identifier:?} must be 1-128 characters of letters, digits, '-', '_' or '.'"
+            ))));
+        }
+        Ok(Ok(self.table.push(BucketHandle { name: identifier })?))
+    }
+}
+
+impl kv::HostBucket for HostState {
+    fn get(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, kv::Error>> {
+        let name = self.table.get(&bucket)?.name.clone();
+        Ok(self
+            .tenant
+            .storage
+            .get(&self.tenant.id, &name, &key)
+            .map_err(other))
+    }
+
+    fn set(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), kv::Error>> {
+        if key.len() > MAX_KEY_BYTES {
+            return Ok(Err(kv::Error::Other(format!(
+                "key is {} bytes; the limit is {MAX_KEY_BYTES}",
+                key.len()
+            ))));
+        }
+        if value.len() > MAX_VALUE_BYTES {
+            return Ok(Err(kv::Error::Other(format!(
+                "value of {key:?} is {} bytes; the limit is {MAX_VALUE_BYTES}",
+                value.len()
+            ))));
+        }
+        let name = self.table.get(&bucket)?.name.clone();
+        Ok(self
+            .tenant
+            .storage
+            .set(&self.tenant.id, &name, &key, &value)
+            .map_err(other))
+    }
+
+    fn delete(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), kv::Error>> {
+        let name = self.table.get(&bucket)?.name.clone();
+        Ok(self
+            .tenant
+            .storage
+            .delete(&self.tenant.id, &name, &key)
+            .map_err(other))
+    }
+
+    fn exists(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, kv::Error>> {
+        let name = self.table.get(&bucket)?.name.clone();
+        Ok(self
+            .tenant
+            .storage
+            .exists(&self.tenant.id, &name, &key)
+            .map_err(other))
+    }
+
+    fn list_keys(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        cursor: Option<u64>,
+    ) -> wasmtime::Result<Result<kv::KeyResponse, kv::Error>> {
+        let name = self.table.get(&bucket)?.name.clone();
+        Ok(self
+            .tenant
+            .storage
+            .list_keys(&self.tenant.id, &name, cursor.unwrap_or(0))
+            .map(|(keys, cursor)| kv::KeyResponse { keys, cursor })
+            .map_err(other))
+    }
+
+    fn drop(&mut self, bucket: Resource<BucketHandle>) -> wasmtime::Result<()> {
+        self.table.delete(bucket)?;
+        Ok(())
+    }
+}

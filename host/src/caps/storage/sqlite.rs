@@ -1,0 +1,65 @@
+//! The durable key-value backend on the host's SQLite store.
+
+use super::{KeyValueBackend, LIST_PAGE};
+use crate::db::Database;
+use anyhow::Result;
+use rusqlite::{params, OptionalExtension};
+
+/// Key-value state in the `kv` table of the host's store.
+#[derive(Clone)]
+pub struct SqliteBackend {
+    db: Database,
+}
+
+impl SqliteBackend {
+    /// A backend over `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+impl KeyValueBackend for SqliteBackend {
+    fn get(&self, tenant: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .lock()
+            .prepare_cached("SELECT value FROM kv WHERE tenant = ?1 AND bucket = ?2 AND key = ?3")?
+            .query_row(params![tenant, bucket, key], |row| row.get(0))
+            .optional()?)
+    }
+
+    fn set(&self, tenant: &str, bucket: &str, key: &str, value: &[u8]) -> Result<()> {
+        self.db
+            .lock()
+            .prepare_cached("INSERT INTO kv (tenant, bucket, key, value) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, bucket, key) DO UPDATE SET value = excluded.value")?
+            .execute(params![tenant, bucket, key, value])?;
+        Ok(())
+    }
+
+    fn delete(&self, tenant: &str, bucket: &str, key: &str) -> Result<()> {
+        self.db
+            .lock()
+            .prepare_cached("DELETE FROM kv WHERE tenant = ?1 AND bucket = ?2 AND key = ?3")?
+            .execute(params![tenant, bucket, key])?;
+        Ok(())
+    }
+
+    fn list_keys(
+        &self,
+        tenant: &str,
+        bucket: &str,
+        cursor: u64,
+    ) -> Result<(Vec<String>, Option<u64>)> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT key FROM kv WHERE tenant = ?1 AND bucket = ?2 ORDER BY key LIMIT ?3 OFFSET ?4",
+        )?;
+        let keys: Vec<String> = stmt
+            .query_map(
+                params![tenant, bucket, LIST_PAGE as i64 + 1, cursor as i64],
+                |row| row.get(0),
+            )?
+            .collect::<Result<_, _>>()?;
+        Ok(super::memory::page(keys, cursor))
+    }
+}

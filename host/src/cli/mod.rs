@@ -1,0 +1,41 @@
+//! The `ledgerlink` command line.
+
+mod call;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Ledgerlink keeps Salesforce and QuickBooks Online in agreement.
+#[derive(Parser)]
+#[command(name = "ledgerlink", version, about)]
+pub struct Cli {
+    /// Load this component instead of the one built into the binary.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub plugin: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Call one mapping function with JSON in and JSON out (what an n8n-style host does per item).
+    Call(call::CallArgs),
+}
+
+/// Runs the CLI; returns the process exit code.
+pub fn main() -> Result<i32> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LEDGERLINK_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Call(args) => call::run(cli.plugin.as_deref(), args).await,
+        }
+    })
+}

@@ -1,0 +1,112 @@
+//! The wasmtime runtime: one [`Engine`], one [`Linker`] and one `InstancePre` for the process; a
+//! fresh [`Store`] per call, with a memory limit and an epoch deadline.
+
+mod bindings;
+mod cache;
+pub mod dynamic;
+mod invoke;
+pub use invoke::{MAPPING_FUNCTIONS, MAPPING_INTERFACE};
+mod engine;
+mod limits;
+mod state;
+
+pub use bindings::ledgerlink::sync::schedule as ledgerlink_schedule;
+pub use bindings::wasi::config::store as wasi_config_store;
+pub use bindings::wasi::keyvalue::store as wasi_keyvalue_store;
+pub use bindings::{exports, ledgerlink, PluginCore, PluginCorePre};
+pub use limits::Limits;
+pub use state::HostState;
+
+use crate::tenant::TenantCaps;
+use anyhow::{Context, Result};
+use std::path::Path;
+use std::sync::Arc;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store};
+
+/// A loaded, linked and pre-instantiated component, ready to be instantiated per call.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+    pre: PluginCorePre<HostState>,
+    limits: Limits,
+    _ticker: Arc<engine::EpochTicker>,
+}
+
+impl Runtime {
+    /// Loads the component built into this binary.
+    pub fn embedded(limits: Limits) -> Result<Self> {
+        Self::from_bytes(crate::EMBEDDED_PLUGIN, limits)
+    }
+
+    /// Loads a component from a file (`--plugin PATH`).
+    pub fn from_file(path: &Path, limits: Limits) -> Result<Self> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("reading component {}", path.display()))?;
+        Self::from_bytes(&bytes, limits)
+    }
+
+    /// Compiles (or loads from the on-disk cache) and links a component.
+    pub fn from_bytes(bytes: &[u8], limits: Limits) -> Result<Self> {
+        let engine = engine::build(&limits)?;
+        let component: Component = cache::load_or_compile(&engine, bytes)?;
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        crate::caps::add_to_linker(&mut linker)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)
+            .context("the component needs an import this host does not give")?;
+        let pre = PluginCorePre::new(pre)
+            .map_err(anyhow::Error::from)
+            .context("the component does not export the ledgerlink:sync world")?;
+        let ticker = Arc::new(engine::EpochTicker::start(engine.clone()));
+        Ok(Self {
+            engine,
+            pre,
+            limits,
+            _ticker: ticker,
+        })
+    }
+
+    /// The engine (shared by every store).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The limits every call runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// A fresh store and instance for one call on behalf of `tenant`.
+    pub async fn instantiate(&self, tenant: &TenantCaps) -> Result<(Store<HostState>, PluginCore)> {
+        let mut store = Store::new(&self.engine, HostState::new(tenant, &self.limits));
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(self.limits.deadline_ticks());
+        store.epoch_deadline_trap();
+        let instance = self.pre.instantiate_async(&mut store).await?;
+        Ok((store, instance))
+    }
+
+    /// The underlying `InstancePre`, for dynamic calls.
+    pub fn instance_pre(&self) -> &wasmtime::component::InstancePre<HostState> {
+        self.pre.instance_pre()
+    }
+
+    /// Runs `f` under the wall-clock timeout; a guest that blocks in a host call past it is
+    /// abandoned (its store is dropped), one that spins is trapped by the epoch deadline.
+    pub async fn with_timeout<F, T>(&self, what: &str, f: F) -> Result<T>
+    where
+        F: std::future::Future<Output = Result<T>>,
+    {
+        match tokio::time::timeout(self.limits.wall_clock, f).await {
+            Ok(result) => result,
+            Err(_) => anyhow::bail!(
+                "{what} exceeded the wall-clock limit of {:?}",
+                self.limits.wall_clock
+            ),
+        }
+    }
+}
