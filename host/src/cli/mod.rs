@@ -1,6 +1,8 @@
 //! The `ledgerlink` command line.
 
 mod call;
+mod emulate;
+mod init;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -20,6 +22,10 @@ pub struct Cli {
 enum Command {
     /// Call one mapping function with JSON in and JSON out (what an n8n-style host does per item).
     Call(call::CallArgs),
+    /// Run the QuickBooks Online and/or Salesforce emulators on 127.0.0.1.
+    Emulate(emulate::EmulateArgs),
+    /// Write a commented example config file.
+    Init(init::InitArgs),
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -36,6 +42,8 @@ pub fn main() -> Result<i32> {
     runtime.block_on(async {
         match cli.command {
             Command::Call(args) => call::run(cli.plugin.as_deref(), args).await,
+            Command::Emulate(args) => emulate::run(args).await,
+            Command::Init(args) => init::run(args),
         }
     })
 }
