@@ -35,7 +35,9 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { path: PathBuf::from("ledgerlink.db") }
+        Self {
+            path: PathBuf::from("ledgerlink.db"),
+        }
     }
 }
 
@@ -70,8 +72,10 @@ pub const CONNECTION_NAMES: [&str; 3] = ["quickbooks", "salesforce", "notify"];
 impl HostConfig {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut config: HostConfig = toml::from_str(&text).with_context(|| format!("{} is not a valid Ledgerlink config", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut config: HostConfig = toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid Ledgerlink config", path.display()))?;
         if config.store.path.is_relative() {
             if let Some(dir) = path.parent() {
                 config.store.path = dir.join(&config.store.path);
@@ -84,20 +88,35 @@ impl HostConfig {
     fn validate(&self) -> Result<()> {
         let mut seen = std::collections::BTreeSet::new();
         for tenant in &self.tenants {
-            if tenant.id.is_empty() || !tenant.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                bail!("tenant id {:?} must be letters, digits, '-' or '_'", tenant.id);
+            if tenant.id.is_empty()
+                || !tenant
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                bail!(
+                    "tenant id {:?} must be letters, digits, '-' or '_'",
+                    tenant.id
+                );
             }
             if !seen.insert(&tenant.id) {
                 bail!("tenant {:?} is configured twice", tenant.id);
             }
             for name in tenant.connections.keys() {
                 if !CONNECTION_NAMES.contains(&name.as_str()) {
-                    bail!("tenant {}: unknown connection {name:?} (known: {})", tenant.id, CONNECTION_NAMES.join(", "));
+                    bail!(
+                        "tenant {}: unknown connection {name:?} (known: {})",
+                        tenant.id,
+                        CONNECTION_NAMES.join(", ")
+                    );
                 }
             }
             for key in tenant.settings.keys() {
                 let lower = key.to_ascii_lowercase();
-                if ["secret", "password", "token"].iter().any(|s| lower.contains(s)) {
+                if ["secret", "password", "token"]
+                    .iter()
+                    .any(|s| lower.contains(s))
+                {
                     bail!("tenant {}: setting {key:?} looks like a secret; secrets belong in the environment, not the config file", tenant.id);
                 }
             }
@@ -107,17 +126,32 @@ impl HostConfig {
 
     /// The capabilities of tenant `id`, over the shared store `db`.
     pub fn tenant_caps(&self, id: &str, db: &Database) -> Result<TenantCaps> {
-        let tenant = self.tenants.iter().find(|t| t.id == id).with_context(|| format!("no tenant {id:?} in the config"))?;
+        let tenant = self
+            .tenants
+            .iter()
+            .find(|t| t.id == id)
+            .with_context(|| format!("no tenant {id:?} in the config"))?;
         let mut connections = BTreeMap::new();
         for (name, conn) in &tenant.connections {
             let credential = match &conn.token_env {
                 Some(var) => {
-                    let token = std::env::var(var).with_context(|| format!("tenant {id}: connection {name} needs the environment variable {var}"))?;
-                    Some(Arc::new(StaticToken(token)) as Arc<dyn crate::caps::http::CredentialSource>)
+                    let token = std::env::var(var).with_context(|| {
+                        format!(
+                            "tenant {id}: connection {name} needs the environment variable {var}"
+                        )
+                    })?;
+                    Some(Arc::new(StaticToken(token))
+                        as Arc<dyn crate::caps::http::CredentialSource>)
                 }
                 None => None,
             };
-            connections.insert(name.clone(), Connection { base_url: conn.base_url.clone(), credential });
+            connections.insert(
+                name.clone(),
+                Connection {
+                    base_url: conn.base_url.clone(),
+                    credential,
+                },
+            );
         }
         Ok(TenantCaps {
             id: tenant.id.clone(),
@@ -180,14 +214,18 @@ mod tests {
         std::env::set_var("ACME_SF_TOKEN", "t2");
         let db = Database::in_memory().unwrap();
         let caps = config.tenant_caps("acme", &db).unwrap();
-        assert_eq!(caps.settings.get("realm-id").map(String::as_str), Some("9130355377151526"));
+        assert_eq!(
+            caps.settings.get("realm-id").map(String::as_str),
+            Some("9130355377151526")
+        );
         assert_eq!(caps.connections.len(), 3);
         assert!(caps.connections["notify"].credential.is_none());
     }
 
     #[test]
     fn a_secret_in_the_file_is_refused() {
-        let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.settings]\nclient-secret = \"x\"\n");
+        let (_dir, path) =
+            write("[[tenant]]\nid = \"a\"\n[tenant.settings]\nclient-secret = \"x\"\n");
         let err = HostConfig::load(&path).unwrap_err().to_string();
         assert!(err.contains("looks like a secret"), "{err}");
         let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.connections.quickbooks]\nbase-url = \"http://x\"\ntoken = \"abc\"\n");
@@ -197,11 +235,21 @@ mod tests {
 
     #[test]
     fn unknown_connections_and_missing_token_variables_are_named() {
-        let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.connections.ftp]\nbase-url = \"http://x\"\n");
-        assert!(HostConfig::load(&path).unwrap_err().to_string().contains("unknown connection \"ftp\""));
+        let (_dir, path) =
+            write("[[tenant]]\nid = \"a\"\n[tenant.connections.ftp]\nbase-url = \"http://x\"\n");
+        assert!(HostConfig::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown connection \"ftp\""));
         let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.connections.quickbooks]\nbase-url = \"http://x\"\ntoken-env = \"LEDGERLINK_TEST_UNSET_VAR\"\n");
         let config = HostConfig::load(&path).unwrap();
-        let err = format!("{:#}", config.tenant_caps("a", &Database::in_memory().unwrap()).err().unwrap());
+        let err = format!(
+            "{:#}",
+            config
+                .tenant_caps("a", &Database::in_memory().unwrap())
+                .err()
+                .unwrap()
+        );
         assert!(err.contains("LEDGERLINK_TEST_UNSET_VAR"), "{err}");
     }
 }

@@ -10,12 +10,14 @@
 //! | [`cli`] | the `ledgerlink` commands |
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod caps;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod runtime;
 pub mod tenant;
+pub mod webhooks;
 
 /// The plugin component built by `build.rs` from `plugin/` for `wasm32-wasip2`.
 pub const EMBEDDED_PLUGIN: &[u8] =

@@ -50,7 +50,10 @@ pub async fn run(args: EmulateArgs) -> Result<i32> {
     let mut described = serde_json::Map::new();
     let mut servers = Vec::new();
     if matches!(args.service, Service::Quickbooks | Service::All) {
-        let mut config = QboConfig { webhook_url: args.webhook_url.clone(), ..QboConfig::default() };
+        let mut config = QboConfig {
+            webhook_url: args.webhook_url.clone(),
+            ..QboConfig::default()
+        };
         config.rate_limits.enabled = !args.no_rate_limits;
         let (emulator, server) = QboEmulator::start(config.clone(), args.qbo_port)?;
         let realm = config.realms.first().cloned().unwrap_or_default();
@@ -76,7 +79,13 @@ pub async fn run(args: EmulateArgs) -> Result<i32> {
         let (emulator, server) = SalesforceEmulator::start(config.clone(), args.sf_port)?;
         if args.seed_accounts > 0 {
             let n = args.seed_accounts;
-            let spec = SeedSpec { accounts: n, products: (n / 2).max(1), opportunities: n * 2, orders: n / 2, ..SeedSpec::default() };
+            let spec = SeedSpec {
+                accounts: n,
+                products: (n / 2).max(1),
+                opportunities: n * 2,
+                orders: n / 2,
+                ..SeedSpec::default()
+            };
             generate(&spec).load_into(&emulator)?;
         }
         described.insert(

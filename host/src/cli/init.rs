@@ -17,7 +17,10 @@ pub struct InitArgs {
 /// Writes the example config.
 pub fn run(args: InitArgs) -> Result<i32> {
     if args.path.exists() && !args.force {
-        bail!("{} exists; pass --force to overwrite it", args.path.display());
+        bail!(
+            "{} exists; pass --force to overwrite it",
+            args.path.display()
+        );
     }
     std::fs::write(&args.path, crate::config::EXAMPLE)?;
     println!("wrote {}", args.path.display());
