@@ -4,6 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ledgerlink::runtime::dynamic::to_val;
+use ledgerlink::runtime::ledgerlink::sync::types as wit;
 use ledgerlink::runtime::{HostState, Limits, Runtime, MAPPING_INTERFACE};
 use ledgerlink::tenant::TenantCaps;
 use ledgerlink_plugin::mapping::{build_invoice, InvoiceInput};
@@ -51,6 +52,82 @@ async fn call(store: &mut Store<HostState>, func: Func, arg: &Val) -> Val {
     result
 }
 
+/// The typed form an embedder using generated bindings passes (no JSON, no `Val`).
+fn typed_input(input: &InvoiceInput) -> wit::InvoiceInput {
+    let r = |r: &ledgerlink_plugin::model::Reference| wit::Reference {
+        value: r.value.clone(),
+        name: r.name.clone(),
+    };
+    let o = &input.opportunity;
+    let s = &input.settings;
+    wit::InvoiceInput {
+        opportunity: wit::SfOpportunity {
+            id: o.id.clone(),
+            name: o.name.clone(),
+            account_id: o.account_id.clone(),
+            stage_name: o.stage_name.clone(),
+            close_date: o.close_date.to_string(),
+            amount: o.amount.map(|a| a.to_string()),
+            is_won: o.is_won,
+            is_closed: o.is_closed,
+            currency_code: o.currency_code.clone(),
+            description: o.description.clone(),
+            qbo_invoice_id: o.qbo_invoice_id.clone(),
+            system_modstamp: o.system_modstamp.clone(),
+            line_items: o
+                .line_items
+                .iter()
+                .map(|l| wit::SfOpportunityLine {
+                    id: l.id.clone(),
+                    product_id: l.product_id.clone(),
+                    product_code: l.product_code.clone(),
+                    name: l.name.clone(),
+                    description: l.description.clone(),
+                    quantity: l.quantity.to_string(),
+                    unit_price: l.unit_price.to_string(),
+                    total_price: l.total_price.map(|d| d.to_string()),
+                    discount_percent: l.discount_percent.map(|d| d.to_string()),
+                    service_date: l.service_date.map(|d| d.to_string()),
+                    sort_order: l.sort_order,
+                })
+                .collect(),
+        },
+        customer: input.customer.as_ref().map(r),
+        customer_email: input.customer_email.clone(),
+        lines: input
+            .lines
+            .iter()
+            .map(|l| wit::LineResolution {
+                line_id: l.line_id.clone(),
+                item: r(&l.item),
+                taxable: l.taxable,
+                tax_code: l.tax_code.as_ref().map(r),
+                class: l.class.as_ref().map(r),
+            })
+            .collect(),
+        settings: wit::InvoiceSettings {
+            us_company: s.us_company,
+            home_currency: s.home_currency.clone(),
+            multicurrency: s.multicurrency,
+            terms: s.terms.as_ref().map(r),
+            terms_days: s.terms_days,
+            doc_number: match &s.doc_number {
+                ledgerlink_plugin::mapping::DocNumberRule::QboAssigns => {
+                    wit::DocNumberRule::QboAssigns
+                }
+                ledgerlink_plugin::mapping::DocNumberRule::Prefix(p) => {
+                    wit::DocNumberRule::Prefix(p.clone())
+                }
+            },
+            default_tax_code: s.default_tax_code.as_ref().map(r),
+            department: s.department.as_ref().map(r),
+            class: s.class.as_ref().map(r),
+            amount_tolerance: s.amount_tolerance.to_string(),
+            opportunity_field_id: s.opportunity_field_id.clone(),
+        },
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -83,6 +160,41 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("wasm-warm", lines), &arg, |b, arg| {
             b.iter(|| tokio.block_on(call(&mut store, func, arg)))
         });
+        let wit_input = typed_input(&typed);
+        let (mut typed_store, plugin) = tokio.block_on(rt.instantiate(&tenant)).unwrap();
+        group.bench_with_input(
+            BenchmarkId::new("wasm-warm-typed", lines),
+            &wit_input,
+            |b, input| {
+                b.iter(|| {
+                    tokio
+                        .block_on(
+                            plugin
+                                .ledgerlink_sync_mapping()
+                                .call_build_invoice(&mut typed_store, input),
+                        )
+                        .unwrap()
+                        .expect("build-invoice succeeds")
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("wasm-fresh-instance-typed", lines),
+            &wit_input,
+            |b, input| {
+                b.iter(|| {
+                    tokio.block_on(async {
+                        let (mut store, plugin) = rt.instantiate(&tenant).await.unwrap();
+                        plugin
+                            .ledgerlink_sync_mapping()
+                            .call_build_invoice(&mut store, input)
+                            .await
+                            .unwrap()
+                            .expect("ok")
+                    })
+                })
+            },
+        );
         group.bench_with_input(
             BenchmarkId::new("wasm-fresh-instance", lines),
             &arg,

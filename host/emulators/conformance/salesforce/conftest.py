@@ -7,7 +7,7 @@ simple-salesforce builds every URL as ``https://{instance}`` (api-facts C3); the
 plain HTTP, so the ``requests`` session handed to ``Salesforce(...)`` carries a transport adapter
 that rewrites ``https://127.0.0.1:PORT`` to ``http://127.0.0.1:PORT``.
 
-Binary: $LEDGERLINK_EMULATE_BIN, else <$CARGO_TARGET_DIR or /work/main/target>/debug/ledgerlink-emulate.
+Binary: $LEDGERLINK_EMULATE_BIN, else <$CARGO_TARGET_DIR or <repo>/target>/debug/ledgerlink-emulate.
 """
 
 import json
@@ -28,7 +28,8 @@ def emulator_binary():
     explicit = os.environ.get("LEDGERLINK_EMULATE_BIN")
     if explicit:
         return explicit
-    target = os.environ.get("CARGO_TARGET_DIR", "/work/main/target")
+    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(repo, "target")
     return os.path.join(target, "debug", "ledgerlink-emulate")
 
 
