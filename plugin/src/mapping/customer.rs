@@ -739,14 +739,10 @@ mod tests {
     }
 
     #[test]
-    fn fixtures_run_without_panicking() {
-        let fixtures = party::fixtures("map-customer");
-        assert!(fixtures.len() >= 4);
-        for (name, input, expect) in fixtures {
-            let input: CustomerInput = serde_json::from_value(input)
-                .unwrap_or_else(|e| panic!("{name} does not deserialize: {e}"));
-            let result = map_customer(&input);
-            assert_eq!(result.is_ok(), expect == "ok", "{name}: {result:?}");
-        }
+    fn fixtures_give_the_declared_outcome() {
+        crate::mapping::fixtures::assert_declared_outcomes::<CustomerInput, _>(
+            "map-customer",
+            map_customer,
+        );
     }
 }

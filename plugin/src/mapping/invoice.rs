@@ -1065,14 +1065,10 @@ mod tests {
     }
 
     #[test]
-    fn fixtures_run_without_panicking() {
-        let fixtures = crate::mapping::party::fixtures("build-invoice");
-        assert!(fixtures.len() >= 4);
-        for (name, input, expect) in fixtures {
-            let input: InvoiceInput = serde_json::from_value(input)
-                .unwrap_or_else(|e| panic!("{name} does not deserialize: {e}"));
-            let result = build_invoice(&input);
-            assert_eq!(result.is_ok(), expect == "ok", "{name}: {result:?}");
-        }
+    fn fixtures_give_the_declared_outcome() {
+        crate::mapping::fixtures::assert_declared_outcomes::<InvoiceInput, _>(
+            "build-invoice",
+            build_invoice,
+        );
     }
 }

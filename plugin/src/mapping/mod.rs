@@ -5,6 +5,8 @@
 pub mod account;
 pub mod aging;
 pub mod customer;
+#[cfg(test)]
+mod fixtures;
 pub mod invoice;
 pub mod journal_entry;
 mod party;

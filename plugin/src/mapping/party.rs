@@ -471,45 +471,6 @@ pub(crate) fn as_text(value: Option<&PartyValue>) -> Option<&str> {
     value.and_then(PartyValue::text)
 }
 
-/// Test support: the JSON fixtures of one mapping function, as `(file name, input, expect)`,
-/// read from `tests/fixtures/mapping/<function>/*.json` (`{"input": ..., "expect": "ok"}`).
-#[cfg(test)]
-pub(crate) fn fixtures(function: &str) -> Vec<(String, serde_json::Value, String)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/mapping")
-        .join(function);
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
-            let mut json: serde_json::Value =
-                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            let input = json.get_mut("input").map(serde_json::Value::take);
-            let expect = json
-                .get("expect")
-                .and_then(|e| e.as_str())
-                .unwrap_or("ok")
-                .to_string();
-            (
-                name.clone(),
-                input.unwrap_or_else(|| panic!("{name}: no \"input\"")),
-                expect,
-            )
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

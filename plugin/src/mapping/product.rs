@@ -512,14 +512,10 @@ mod tests {
     }
 
     #[test]
-    fn fixtures_run_without_panicking() {
-        let fixtures = crate::mapping::party::fixtures("map-product");
-        assert!(fixtures.len() >= 4);
-        for (name, input, expect) in fixtures {
-            let input: ProductInput = serde_json::from_value(input)
-                .unwrap_or_else(|e| panic!("{name} does not deserialize: {e}"));
-            let result = map_product(&input);
-            assert_eq!(result.is_ok(), expect == "ok", "{name}: {result:?}");
-        }
+    fn fixtures_give_the_declared_outcome() {
+        crate::mapping::fixtures::assert_declared_outcomes::<ProductInput, _>(
+            "map-product",
+            map_product,
+        );
     }
 }
