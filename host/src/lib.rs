@@ -22,3 +22,8 @@ pub mod webhooks;
 /// The plugin component built by `build.rs` from `plugin/` for `wasm32-wasip2`.
 pub const EMBEDDED_PLUGIN: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/ledgerlink_plugin.wasm"));
+
+/// Path of the test guest built by `build.rs` (`host/test-guest`): a component whose `run-job`
+/// spins, allocates without bound or probes a capability. Used by the sandbox tests only.
+#[doc(hidden)]
+pub const TEST_GUEST_PATH: &str = concat!(env!("OUT_DIR"), "/ledgerlink_test_guest.wasm");
