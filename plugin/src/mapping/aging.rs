@@ -28,6 +28,7 @@
 //! (`invalid-input`, every problem at once).
 
 use super::text::{clean, format_amount};
+use crate::model::money::MAX_AMOUNT;
 use crate::model::{ErrorKind, FieldError, MappingError};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -128,8 +129,6 @@ pub struct AgingReport {
     pub state: Vec<AgingState>,
 }
 
-/// The largest balance (in absolute value) accepted: 10^15.
-const MAX_AMOUNT: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
 /// The alert thresholds when none are configured.
 const DEFAULT_THRESHOLDS: [u32; 3] = [30, 60, 90];
 /// The buckets, in report order.

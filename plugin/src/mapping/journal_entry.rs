@@ -41,6 +41,7 @@
 
 use super::text::{clean, format_amount, truncate_chars};
 use crate::model::money::round_half_up;
+use crate::model::money::{out_of_range, MAX_AMOUNT};
 use crate::model::{
     ErrorKind, FieldError, JournalLine, MappingError, PostingType, QboJournalEntry, Reference,
     SfOrder, SfOrderItem,
@@ -86,8 +87,6 @@ pub struct JournalInput {
     pub reversal_date: Option<NaiveDate>,
 }
 
-/// The largest amount (in absolute value) accepted: 10^15.
-const MAX_AMOUNT: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
 /// Journal amounts are posted in cents.
 const CENTS: u32 = 2;
 /// The most a `TotalPrice` may differ from `quantity x unit price` before it is refused.
@@ -566,14 +565,6 @@ fn describe_product(item: &SfOrderItem) -> String {
     let code = clean(item.product_code.as_deref()).unwrap_or_else(|| "none".into());
     let family = clean(item.product_family.as_deref()).unwrap_or_else(|| "none".into());
     format!("product code {code}, family {family}")
-}
-
-fn out_of_range(record: &str, field: &str, amount: Decimal) -> FieldError {
-    FieldError::new(
-        record,
-        field,
-        format!("is {amount}; amounts beyond {MAX_AMOUNT} in absolute value are refused"),
-    )
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@
 //! Amounts beyond 10^15 are refused so that exact arithmetic can never overflow.
 
 use super::text::clean;
+use crate::model::money::{out_of_range, MAX_AMOUNT};
 use crate::model::{ErrorKind, FieldError, MappingError, PaymentState, PaymentStatus, QboPayment};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -91,10 +92,6 @@ pub struct PaymentOutput {
     pub updates: Vec<OpportunityPaymentUpdate>,
     pub unapplied: Decimal,
 }
-
-/// The largest amount (in absolute value) accepted anywhere in the input, 10^15: far beyond
-/// what QBO holds, small enough that sums of any list of amounts stay exact.
-const MAX_AMOUNT: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
 
 /// Applies (or reverses) a payment against the invoices it links.
 pub fn apply_payment(input: &PaymentInput) -> Result<PaymentOutput, MappingError> {
@@ -394,14 +391,6 @@ fn in_cents(amount: Decimal) -> Decimal {
         shown.set_sign_positive(true);
     }
     shown
-}
-
-fn out_of_range(record: &str, field: &str, amount: Decimal) -> FieldError {
-    FieldError::new(
-        record,
-        field,
-        format!("is {amount}; amounts beyond {MAX_AMOUNT} in absolute value are refused"),
-    )
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@
 //! (`invalid-input`, every problem at once).
 
 use super::text::{clean, format_amount};
+use crate::model::money::{out_of_range, MAX_AMOUNT};
 use crate::model::{ErrorKind, FieldError, MappingError};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -136,9 +137,6 @@ pub struct ReconcileReport {
     pub matched: Vec<MatchedPair>,
     pub discrepancies: Vec<Discrepancy>,
 }
-
-/// The largest amount (in absolute value) accepted: 10^15.
-const MAX_AMOUNT: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
 
 /// Reconciles a period.
 pub fn reconcile(input: &ReconcileInput) -> Result<ReconcileReport, MappingError> {
@@ -569,14 +567,6 @@ fn describe_kind_and_id(document: &LedgerDocument) -> String {
         DocumentKind::Invoice => format!("Invoice {}", document.id),
         DocumentKind::CreditMemo => format!("Credit memo {}", document.id),
     }
-}
-
-fn out_of_range(record: &str, field: &str, amount: Decimal) -> FieldError {
-    FieldError::new(
-        record,
-        field,
-        format!("is {amount}; amounts beyond {MAX_AMOUNT} in absolute value are refused"),
-    )
 }
 
 #[cfg(test)]

@@ -7,8 +7,22 @@
 //! - Text is parsed strictly: digits with an optional sign and one decimal point; no exponent,
 //!   no thousands separators, no NaN or infinity.
 
+use super::FieldError;
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::str::FromStr;
+
+/// The largest amount (in absolute value) a mapping accepts anywhere in its input, 10^15: far
+/// beyond what QBO holds, small enough that sums of any list of amounts stay exact.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
+
+/// The error for an amount beyond [`MAX_AMOUNT`].
+pub fn out_of_range(record: &str, field: &str, amount: Decimal) -> FieldError {
+    FieldError::new(
+        record,
+        field,
+        format!("is {amount}; amounts beyond {MAX_AMOUNT} in absolute value are refused"),
+    )
+}
 
 /// Decimal places of a currency's minor unit (ISO 4217). Unknown codes use 2.
 pub fn currency_exponent(currency: &str) -> u32 {
