@@ -239,18 +239,7 @@ impl Ops<'_> {
             obj.remove(key);
         }
         self.apply_rules(def, &mut obj, &id, Some(&prior.value))?;
-        let next = (prior.sync_token() + 1).to_string();
-        self.finish(
-            def,
-            obj,
-            &id,
-            &next,
-            prior
-                .value
-                .get("MetaData")
-                .and_then(|m| m.get("CreateTime")),
-            prior.voided,
-        )?;
+        self.revise(def, obj, &id, &prior, prior.voided)?;
         self.event(def.name, &id, Operation::Update);
         self.after_write(def, Some(&prior.value), &id);
         self.read(def, &id)
@@ -292,6 +281,24 @@ impl Ops<'_> {
             (_, "JournalEntry") => transactions::journal_entry_rules(obj, self.company, &txn),
             _ => Ok(()),
         }
+    }
+
+    /// Stores the next revision of an existing entity: SyncToken + 1, the original CreateTime,
+    /// a new LastUpdatedTime.
+    fn revise(
+        &mut self,
+        def: &EntityDef,
+        obj: Map<String, Value>,
+        id: &str,
+        prior: &Record,
+        voided: bool,
+    ) -> Result<(), QboError> {
+        let next = (prior.sync_token() + 1).to_string();
+        let created = prior
+            .value
+            .get("MetaData")
+            .and_then(|m| m.get("CreateTime"));
+        self.finish(def, obj, id, &next, created, voided)
     }
 
     fn finish(
@@ -449,25 +456,7 @@ impl Ops<'_> {
         } else {
             transactions::void_payment(&mut value);
         }
-        let sync = (prior.sync_token() + 1).to_string();
-        value.insert("SyncToken".into(), json!(sync));
-        value.insert(
-            "MetaData".into(),
-            self.metadata(
-                prior
-                    .value
-                    .get("MetaData")
-                    .and_then(|m| m.get("CreateTime")),
-            ),
-        );
-        self.company.table(def.name).put(
-            id.clone(),
-            Record {
-                value,
-                updated_at: self.now,
-                voided: true,
-            },
-        );
+        self.revise(def, value, &id, &prior, true)?;
         self.event(def.name, &id, Operation::Void);
         self.after_write(def, Some(&prior.value), &id);
         let mut out = self.read(def, &id)?;
@@ -522,27 +511,7 @@ impl Ops<'_> {
             "DeliveryInfo".into(),
             json!({"DeliveryType": "Email", "DeliveryTime": now_text}),
         );
-        value.insert(
-            "SyncToken".into(),
-            json!((prior.sync_token() + 1).to_string()),
-        );
-        value.insert(
-            "MetaData".into(),
-            self.metadata(
-                prior
-                    .value
-                    .get("MetaData")
-                    .and_then(|m| m.get("CreateTime")),
-            ),
-        );
-        self.company.table(def.name).put(
-            id.to_string(),
-            Record {
-                value,
-                updated_at: self.now,
-                voided: prior.voided,
-            },
-        );
+        self.revise(def, value, id, &prior, prior.voided)?;
         self.event(def.name, id, Operation::Emailed);
         self.read(def, id)
     }
