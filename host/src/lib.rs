@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`runtime`] | the Engine, Linker and `InstancePre`, limits, the on-disk component cache, dynamic JSON calls |
 //! | [`caps`] | one module per capability given to the guest: `http`, `storage`, `config`, `schedule` |
+//! | [`jobs`] | calling the component's flows (`describe`, `run-job`, `on-webhook`) for a tenant |
 //! | [`tenant`] | a tenant's configuration (TOML) and the capabilities built from it |
 //! | [`cli`] | the `ledgerlink` commands |
 #![deny(missing_docs)]
@@ -15,6 +16,7 @@ pub mod caps;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod jobs;
 pub mod runtime;
 pub mod tenant;
 pub mod webhooks;

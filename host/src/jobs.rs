@@ -1,0 +1,71 @@
+//! Calling the component's flows for a tenant: a fresh instance per job or webhook, under the
+//! runtime's limits. The outer `Result` is the host's (a trap, a limit, a missing export); the
+//! inner one is the guest's own answer.
+
+use crate::runtime::exports::ledgerlink::sync::flows::{FlowError, Job, RunReport};
+use crate::runtime::Runtime;
+use crate::tenant::TenantCaps;
+use anyhow::Result;
+
+/// The guest's answer to a job or a webhook.
+pub type FlowResult = std::result::Result<RunReport, FlowError>;
+
+/// The jobs the component offers and their default schedules.
+pub async fn describe(runtime: &Runtime, tenant: &TenantCaps) -> Result<Vec<Job>> {
+    runtime
+        .with_timeout("describe", async {
+            let (mut store, plugin) = runtime.instantiate(tenant).await?;
+            Ok(plugin.ledgerlink_sync_flows().call_describe(&mut store).await?)
+        })
+        .await
+}
+
+/// Runs job `name` with JSON `args` for `tenant`.
+pub async fn run_job(
+    runtime: &Runtime,
+    tenant: &TenantCaps,
+    name: &str,
+    args: &str,
+) -> Result<FlowResult> {
+    runtime
+        .with_timeout(name, async {
+            let (mut store, plugin) = runtime.instantiate(tenant).await?;
+            Ok(plugin
+                .ledgerlink_sync_flows()
+                .call_run_job(&mut store, name, args)
+                .await?)
+        })
+        .await
+}
+
+/// Hands a verified webhook body from `source` to the component.
+pub async fn on_webhook(
+    runtime: &Runtime,
+    tenant: &TenantCaps,
+    source: &str,
+    body: &str,
+) -> Result<FlowResult> {
+    runtime
+        .with_timeout("on-webhook", async {
+            let (mut store, plugin) = runtime.instantiate(tenant).await?;
+            Ok(plugin
+                .ledgerlink_sync_flows()
+                .call_on_webhook(&mut store, source, body)
+                .await?)
+        })
+        .await
+}
+
+/// A one-line summary of a flow's answer, for logs and the CLI.
+pub fn summary(job: &str, result: &FlowResult) -> String {
+    match result {
+        Ok(r) => format!(
+            "{job}: {} created, {} updated, {} skipped, {} failed",
+            r.created, r.updated, r.skipped, r.failed
+        ),
+        Err(FlowError::NotAvailable(m)) => format!("{job}: not available: {m}"),
+        Err(FlowError::InvalidArgs(m)) => format!("{job}: invalid arguments: {m}"),
+        Err(FlowError::Throttled(at)) => format!("{job}: throttled, retry at {at}"),
+        Err(FlowError::Failed(m)) => format!("{job}: failed: {m}"),
+    }
+}
