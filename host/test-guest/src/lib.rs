@@ -80,6 +80,8 @@ mod guest {
                 outcome: Outcome::Skipped,
                 target_id: None,
                 detail,
+                code: None,
+                retryable: false,
             }],
             created: 0,
             updated: 0,
