@@ -7,6 +7,7 @@
 //! | [`runtime`] | the Engine, Linker and `InstancePre`, limits, the on-disk component cache, dynamic JSON calls |
 //! | [`caps`] | one module per capability given to the guest: `http`, `storage`, `config`, `schedule` |
 //! | [`jobs`] | calling the component's flows (`describe`, `run-job`, `on-webhook`) for a tenant |
+//! | [`local`] | a tenant wired to in-process emulators (demo, end-to-end tests, benchmarks) |
 //! | [`tenant`] | a tenant's configuration (TOML) and the capabilities built from it |
 //! | [`cli`] | the `ledgerlink` commands |
 #![deny(missing_docs)]
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod jobs;
+pub mod local;
 pub mod runtime;
 pub mod tenant;
 pub mod webhooks;

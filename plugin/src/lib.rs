@@ -9,9 +9,12 @@
 //! The generated bindings live in this file and are used only here and in `boundary`.
 
 pub mod boundary;
+pub mod clients;
+pub mod flows;
 pub mod mapping;
 pub mod model;
 pub mod native;
+pub mod platform;
 
 #[allow(warnings)]
 #[rustfmt::skip]
@@ -19,7 +22,10 @@ mod bindings {
     wit_bindgen::generate!({ path: "../wit", world: "ledgerlink:sync/plugin", generate_all });
 }
 
-use bindings::exports::ledgerlink::sync::flows::{self, FlowError, Job, RunReport};
+#[cfg(target_arch = "wasm32")]
+use bindings::exports::ledgerlink::sync::flows::{
+    self as flows_api, FlowError, Job, Outcome, RecordOutcome, RunReport,
+};
 use bindings::exports::ledgerlink::sync::mapping as mapping_api;
 use bindings::ledgerlink::sync::types as wit;
 
@@ -63,21 +69,194 @@ impl mapping_api::Guest for Component {
     }
 }
 
-impl flows::Guest for Component {
+#[cfg(target_arch = "wasm32")]
+impl flows_api::Guest for Component {
     fn describe() -> Vec<Job> {
-        Vec::new()
+        flows::JOBS
+            .iter()
+            .map(|j| Job {
+                name: j.name.into(),
+                description: j.description.into(),
+                default_schedule: j.default_schedule.map(str::to_string),
+            })
+            .collect()
     }
 
-    fn run_job(name: String, _args: String) -> Result<RunReport, FlowError> {
-        Err(FlowError::NotAvailable(format!(
-            "flows are built in a later issue: {name}"
-        )))
+    fn run_job(name: String, args: String) -> Result<RunReport, FlowError> {
+        let platform = imports::platform();
+        flows::run_job(&platform.as_platform(), &name, &args)
+            .map(|r| run_report(&name, r))
+            .map_err(flow_error)
     }
 
-    fn on_webhook(source: String, _body: String) -> Result<RunReport, FlowError> {
-        Err(FlowError::NotAvailable(format!(
-            "flows are built in a later issue: {source}"
-        )))
+    fn on_webhook(source: String, body: String) -> Result<RunReport, FlowError> {
+        let platform = imports::platform();
+        flows::on_webhook(&platform.as_platform(), &source, &body)
+            .map(|r| run_report("on-webhook", r))
+            .map_err(flow_error)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn run_report(job: &str, report: flows::Report) -> RunReport {
+    use flows::Kind;
+    RunReport {
+        job: job.into(),
+        created: report.count(Kind::Created),
+        updated: report.count(Kind::Updated),
+        skipped: report.count(Kind::Skipped),
+        failed: report.count(Kind::Failed),
+        records: report
+            .records
+            .into_iter()
+            .map(|r| RecordOutcome {
+                entity: r.entity,
+                record_id: r.record_id,
+                outcome: match r.kind {
+                    Kind::Created => Outcome::Created,
+                    Kind::Updated => Outcome::Updated,
+                    Kind::Skipped => Outcome::Skipped,
+                    Kind::Failed => Outcome::Failed,
+                },
+                target_id: r.target_id,
+                detail: r.detail,
+                code: r.code,
+                retryable: r.retryable,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn flow_error(e: flows::JobError) -> FlowError {
+    match e {
+        flows::JobError::NotAvailable(m) => FlowError::NotAvailable(m),
+        flows::JobError::InvalidArgs(m) => FlowError::InvalidArgs(m),
+        flows::JobError::Throttled(at) => FlowError::Throttled(at),
+        flows::JobError::Failed(m) => FlowError::Failed(m),
+    }
+}
+
+/// The platform over the component's imports: waki for HTTP, `wasi:keyvalue`, `wasi:config`
+/// and `ledgerlink:sync/schedule`.
+#[cfg(target_arch = "wasm32")]
+mod imports {
+    use super::bindings::ledgerlink::sync::schedule;
+    use super::bindings::wasi::config::store as config;
+    use super::bindings::wasi::keyvalue::store as kv;
+    use crate::platform::{
+        Http, HttpRequest, HttpResponse, KeyValue, Method, Platform, Scheduler, Settings,
+    };
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    pub struct Imports {
+        buckets: RefCell<BTreeMap<String, std::rc::Rc<kv::Bucket>>>,
+    }
+
+    pub fn platform() -> Imports {
+        Imports {
+            buckets: RefCell::default(),
+        }
+    }
+
+    impl Imports {
+        pub fn as_platform(&self) -> Platform<'_> {
+            Platform {
+                http: self,
+                kv: self,
+                settings: self,
+                schedule: self,
+            }
+        }
+
+        fn bucket(&self, name: &str) -> Result<std::rc::Rc<kv::Bucket>, String> {
+            if let Some(b) = self.buckets.borrow().get(name) {
+                return Ok(b.clone());
+            }
+            let b = std::rc::Rc::new(kv::open(name).map_err(|e| format!("{e:?}"))?);
+            self.buckets.borrow_mut().insert(name.into(), b.clone());
+            Ok(b)
+        }
+    }
+
+    impl Http for Imports {
+        fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
+            let client = waki::Client::new();
+            let mut builder = match request.method {
+                Method::Get => client.get(&request.url),
+                Method::Post => client.post(&request.url),
+                Method::Patch => client.patch(&request.url),
+                Method::Delete => client.delete(&request.url),
+            };
+            builder = builder.connect_timeout(Duration::from_secs(30));
+            for (name, value) in request.headers {
+                builder = builder.header(name, value);
+            }
+            if let Some(body) = request.body {
+                builder = builder.body(body);
+            }
+            let response = builder.send().map_err(|e| e.to_string())?;
+            let status = response.status_code();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_ascii_lowercase(),
+                        v.to_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            let body = response.body().map_err(|e| e.to_string())?;
+            Ok(HttpResponse {
+                status,
+                headers,
+                body,
+            })
+        }
+    }
+
+    impl KeyValue for Imports {
+        fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+            self.bucket(bucket)?.get(key).map_err(|e| format!("{e:?}"))
+        }
+        fn set(&self, bucket: &str, key: &str, value: &[u8]) -> Result<(), String> {
+            self.bucket(bucket)?
+                .set(key, value)
+                .map_err(|e| format!("{e:?}"))
+        }
+        fn delete(&self, bucket: &str, key: &str) -> Result<(), String> {
+            self.bucket(bucket)?
+                .delete(key)
+                .map_err(|e| format!("{e:?}"))
+        }
+        fn keys(&self, bucket: &str) -> Result<Vec<String>, String> {
+            let b = self.bucket(bucket)?;
+            let mut keys = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = b.list_keys(cursor).map_err(|e| format!("{e:?}"))?;
+                keys.extend(page.keys);
+                match page.cursor {
+                    Some(c) => cursor = Some(c),
+                    None => return Ok(keys),
+                }
+            }
+        }
+    }
+
+    impl Settings for Imports {
+        fn get(&self, key: &str) -> Option<String> {
+            config::get(key).ok().flatten()
+        }
+    }
+
+    impl Scheduler for Imports {
+        fn run_later(&self, name: &str, args: &str, at: &str) -> Result<String, String> {
+            schedule::run_later(name, args, at)
+        }
     }
 }
 

@@ -1,0 +1,14 @@
+//! Thin clients of the two APIs and the notification hook, over [`crate::platform::Http`]: they
+//! speak each API's JSON and turn every answer into a value or an [`ApiError`].
+
+pub mod error;
+pub mod json;
+pub mod notify;
+pub mod quickbooks;
+pub mod quickbooks_json;
+pub mod salesforce;
+pub mod salesforce_json;
+
+pub use error::ApiError;
+pub use quickbooks::{BatchOp, Quickbooks};
+pub use salesforce::Salesforce;

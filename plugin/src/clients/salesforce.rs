@@ -1,0 +1,282 @@
+//! A thin Salesforce REST client over the `salesforce` connection: SOQL with paging, PATCH by
+//! id, upsert by external id, and sObject Collections for up to 200 records per request.
+
+use super::error::{is_throttle, retry_at, ApiError};
+use super::quickbooks::encode;
+use crate::platform::{Http, HttpRequest, HttpResponse, Method};
+use chrono::{Duration, Utc};
+use serde_json::{json, Value};
+
+/// API version.
+pub const VERSION: &str = "v61.0";
+/// Most records in one sObject Collections request.
+pub const COLLECTION_MAX: usize = 200;
+
+/// The result of one record in a collection write.
+pub type RecordResult = Result<String, ApiError>;
+
+/// The client.
+pub struct Salesforce<'a> {
+    http: &'a dyn Http,
+}
+
+impl<'a> Salesforce<'a> {
+    /// A client over the connection.
+    pub fn new(http: &'a dyn Http) -> Self {
+        Self { http }
+    }
+
+    fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ApiError> {
+        let url = if path.starts_with("/services/") {
+            format!("http://salesforce{path}")
+        } else {
+            format!("http://salesforce/services/data/{VERSION}/{path}")
+        };
+        let mut headers = vec![("accept", "application/json".to_string())];
+        let body = body.map(|b| {
+            headers.push(("content-type", "application/json".to_string()));
+            b.to_string().into_bytes()
+        });
+        let response = self
+            .http
+            .send(HttpRequest {
+                method,
+                url,
+                headers,
+                body,
+            })
+            .map_err(ApiError::Transport)?;
+        decode(response)
+    }
+
+    /// Runs a SOQL query, following `nextRecordsUrl`.
+    pub fn query(&self, soql: &str) -> Result<Vec<Value>, ApiError> {
+        let mut answer = self.call(Method::Get, &format!("query?q={}", encode(soql)), None)?;
+        let mut rows = Vec::new();
+        loop {
+            if let Some(records) = answer.get("records").and_then(Value::as_array) {
+                rows.extend(records.iter().cloned());
+            }
+            match answer.get("nextRecordsUrl").and_then(Value::as_str) {
+                Some(next) if answer.get("done") != Some(&Value::Bool(true)) => {
+                    let next = next.to_string();
+                    answer = self.call(Method::Get, &next, None)?;
+                }
+                _ => return Ok(rows),
+            }
+        }
+    }
+
+    /// Creates a record; returns its id.
+    pub fn create(&self, sobject: &str, fields: &Value) -> Result<String, ApiError> {
+        let answer = self.call(Method::Post, &format!("sobjects/{sobject}"), Some(fields))?;
+        answer
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::Decode("no id in the create answer".into()))
+    }
+
+    /// Updates fields of one record.
+    pub fn update(&self, sobject: &str, id: &str, fields: &Value) -> Result<(), ApiError> {
+        self.call(
+            Method::Patch,
+            &format!("sobjects/{sobject}/{}", encode(id)),
+            Some(fields),
+        )
+        .map(|_| ())
+    }
+
+    /// Upserts one record by external id; returns `(id, created)`.
+    pub fn upsert(
+        &self,
+        sobject: &str,
+        field: &str,
+        value: &str,
+        fields: &Value,
+    ) -> Result<(String, bool), ApiError> {
+        let answer = self.call(
+            Method::Patch,
+            &format!("sobjects/{sobject}/{field}/{}", encode(value)),
+            Some(fields),
+        )?;
+        let id = answer
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::Decode("no id in the upsert answer".into()))?;
+        let created = answer.get("created").and_then(Value::as_bool) == Some(true);
+        Ok((id, created))
+    }
+
+    /// Updates many records by id (each `{"Id": ..., field: value}`), [`COLLECTION_MAX`] per
+    /// request, not all-or-none: one result per record, in order.
+    pub fn update_many(&self, sobject: &str, records: &[Value]) -> Vec<RecordResult> {
+        let mut out = Vec::with_capacity(records.len());
+        for chunk in records.chunks(COLLECTION_MAX) {
+            let body = json!({
+                "allOrNone": false,
+                "records": chunk.iter().map(|r| {
+                    let mut r = r.clone();
+                    if let Some(obj) = r.as_object_mut() {
+                        obj.insert("attributes".into(), json!({"type": sobject}));
+                    }
+                    r
+                }).collect::<Vec<_>>(),
+            });
+            match self.call(Method::Patch, "composite/sobjects", Some(&body)) {
+                Ok(Value::Array(results)) => {
+                    out.extend(results.iter().map(record_result));
+                    for _ in results.len()..chunk.len() {
+                        out.push(Err(ApiError::Decode("collection result missing".into())));
+                    }
+                }
+                Ok(_) => out.extend(
+                    chunk
+                        .iter()
+                        .map(|_| Err(ApiError::Decode("collection answer is not a list".into()))),
+                ),
+                Err(e) => out.extend(chunk.iter().map(|_| Err(e.clone()))),
+            }
+        }
+        out
+    }
+
+    /// Upserts many records on an external id field, [`COLLECTION_MAX`] per request.
+    pub fn upsert_many(&self, sobject: &str, field: &str, records: &[Value]) -> Vec<RecordResult> {
+        let mut out = Vec::with_capacity(records.len());
+        for chunk in records.chunks(COLLECTION_MAX) {
+            let body = json!({
+                "allOrNone": false,
+                "records": chunk.iter().map(|r| {
+                    let mut r = r.clone();
+                    if let Some(obj) = r.as_object_mut() {
+                        obj.insert("attributes".into(), json!({"type": sobject}));
+                    }
+                    r
+                }).collect::<Vec<_>>(),
+            });
+            match self.call(
+                Method::Patch,
+                &format!("composite/sobjects/{sobject}/{field}"),
+                Some(&body),
+            ) {
+                Ok(Value::Array(results)) => out.extend(results.iter().map(record_result)),
+                Ok(_) => out.extend(
+                    chunk
+                        .iter()
+                        .map(|_| Err(ApiError::Decode("collection answer is not a list".into()))),
+                ),
+                Err(e) => out.extend(chunk.iter().map(|_| Err(e.clone()))),
+            }
+        }
+        out
+    }
+
+    /// Change events after `replay_id` (`-2`: the earliest retained) from the emulator's stream
+    /// (a stand-in for Pub/Sub), at most 1000; returns the events and the position to resume at.
+    pub fn change_events(&self, replay_id: &str) -> Result<(Vec<Value>, String), ApiError> {
+        let path = format!(
+            "ledgerlink/change-events?channel=%2Fdata%2FChangeEvents&replayId={}&limit=1000",
+            encode(replay_id)
+        );
+        let answer = self.call(Method::Get, &path, None)?;
+        let events = answer
+            .get("events")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let latest = answer
+            .get("latestReplayId")
+            .and_then(Value::as_str)
+            .unwrap_or(replay_id)
+            .to_string();
+        Ok((events, latest))
+    }
+}
+
+/// One collection result.
+fn record_result(result: &Value) -> RecordResult {
+    if result.get("success").and_then(Value::as_bool) == Some(true) {
+        return Ok(result
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string());
+    }
+    let first = result
+        .get("errors")
+        .and_then(Value::as_array)
+        .and_then(|e| e.first())
+        .cloned()
+        .unwrap_or(Value::Null);
+    Err(sf_error(400, &first))
+}
+
+fn sf_error(status: u16, error: &Value) -> ApiError {
+    let fields = error
+        .get("fields")
+        .and_then(Value::as_array)
+        .map(|f| {
+            f.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    ApiError::Api {
+        status,
+        code: error
+            .get("errorCode")
+            .or_else(|| error.get("statusCode"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        message: if fields.is_empty() {
+            message.to_string()
+        } else {
+            format!("{message} (fields: {fields})")
+        },
+    }
+}
+
+fn decode(response: HttpResponse) -> Result<Value, ApiError> {
+    let status = response.status;
+    if is_throttle(status) {
+        return Err(ApiError::Throttled {
+            retry_at: retry_at(&response, Utc::now(), Duration::seconds(30)),
+        });
+    }
+    if status == 204 {
+        return Ok(Value::Null);
+    }
+    let body: Option<Value> = serde_json::from_slice(&response.body).ok();
+    if (200..300).contains(&status) {
+        return body.ok_or_else(|| ApiError::Decode("the body is not JSON".into()));
+    }
+    let first = body
+        .as_ref()
+        .and_then(|b| b.as_array().and_then(|a| a.first()).cloned())
+        .unwrap_or(Value::Null);
+    Err(sf_error(status, &first))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_code_and_fields() {
+        let e = sf_error(
+            400,
+            &json!({"message": "bad value", "errorCode": "INVALID_FIELD", "fields": ["Amount__c"]}),
+        );
+        assert_eq!(e.code(), "INVALID_FIELD");
+        assert!(e.to_string().contains("Amount__c"));
+        assert!(record_result(&json!({"id": "001", "success": true, "errors": []})).is_ok());
+    }
+}

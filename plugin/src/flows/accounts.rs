@@ -1,0 +1,418 @@
+//! Salesforce Account -> QBO Customer. Before any create, the matching ladder: the stored link
+//! -> the Account's `QBO_Customer_Id__c` -> the Salesforce Id noted on a QBO customer -> the
+//! exact DisplayName across Customer, Vendor and Employee (inactive included) -> the normalized
+//! name with the email domain or phone -> else create. A name taken by a vendor, an employee or
+//! another account's customer gets a deterministic suffix instead of a 6240 failure.
+
+use super::context::{Ctx, FlowResult};
+use super::ids::{content_hash, request_id};
+use super::report::Failure;
+use super::state::LINKS;
+use crate::clients::quickbooks::literal;
+use crate::clients::quickbooks_json::{customer, customer_json};
+use crate::clients::salesforce_json::{account, ACCOUNT_FIELDS};
+use crate::clients::ApiError;
+use crate::mapping::account::display_name;
+use crate::mapping::{map_account, AccountInput, CustomerChange};
+use crate::model::{PartySnapshot, QboCustomer, SfAccount};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What is remembered of a linked account.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AccountLink {
+    /// The QBO Customer Id.
+    pub qbo_id: String,
+    /// The shared fields as last synced.
+    pub snapshot: Option<PartySnapshot>,
+}
+
+/// The key of an account's link.
+pub fn link_key(account_id: &str) -> String {
+    format!("account/{account_id}")
+}
+
+/// The QBO names and customers of the realm, loaded once per run.
+#[derive(Default)]
+pub struct Directory {
+    customers: BTreeMap<String, QboCustomer>,
+    /// Lower-cased DisplayNames of customers, vendors and employees.
+    taken: BTreeMap<String, String>,
+}
+
+impl Directory {
+    /// Loads customers (inactive included), vendor and employee names.
+    pub fn load(ctx: &Ctx<'_>) -> Result<Self, ApiError> {
+        let mut dir = Directory::default();
+        for row in ctx
+            .qbo
+            .query("select * from Customer where Active in (true, false)")?
+        {
+            dir.add(customer(&row));
+        }
+        for entity in ["Vendor", "Employee"] {
+            for row in ctx.qbo.query(&format!(
+                "select * from {entity} where Active in (true, false)"
+            ))? {
+                if let Some(name) = row.get("DisplayName").and_then(|v| v.as_str()) {
+                    dir.taken
+                        .insert(name.to_lowercase(), format!("{entity} {}", name));
+                }
+            }
+        }
+        Ok(dir)
+    }
+
+    /// Records a customer.
+    pub fn add(&mut self, c: QboCustomer) {
+        if let (Some(id), Some(name)) = (&c.id, &c.display_name) {
+            self.taken
+                .insert(name.to_lowercase(), format!("Customer {id}"));
+            self.customers.insert(id.clone(), c);
+        }
+    }
+
+    /// A customer by id.
+    pub fn get(&self, id: &str) -> Option<&QboCustomer> {
+        self.customers.get(id)
+    }
+
+    /// The ladder after the link: noted Salesforce Id, exact name, normalized name + contact.
+    fn find(&self, a: &SfAccount) -> Option<&QboCustomer> {
+        if let Some(c) = self
+            .customers
+            .values()
+            .find(|c| c.salesforce_id.as_deref() == Some(a.id.as_str()))
+        {
+            return Some(c);
+        }
+        let free = |c: &&QboCustomer| c.salesforce_id.is_none();
+        let name = display_name(&a.name).to_lowercase();
+        if let Some(c) = self
+            .customers
+            .values()
+            .filter(free)
+            .find(|c| c.display_name.as_deref().map(str::to_lowercase) == Some(name.clone()))
+        {
+            return Some(c);
+        }
+        let key = normalized(&a.name);
+        self.customers.values().filter(free).find(|c| {
+            c.display_name.as_deref().map(normalized) == Some(key.clone())
+                && (same_domain(c.email.as_deref(), a.email.as_deref())
+                    || same_phone(c.phone.as_deref(), a.phone.as_deref()))
+        })
+    }
+
+    /// `name`, or `name (suffix)` when taken; the suffix is the end of the Salesforce Id.
+    pub fn free_name(&self, name: &str, account_id: &str) -> String {
+        if !self.taken.contains_key(&name.to_lowercase()) {
+            return name.to_string();
+        }
+        for len in [4, 6, 8, 18] {
+            let tail: String = account_id
+                .chars()
+                .skip(account_id.len().saturating_sub(len))
+                .collect();
+            let candidate = format!("{name} ({tail})");
+            if !self.taken.contains_key(&candidate.to_lowercase()) {
+                return candidate;
+            }
+        }
+        format!("{name} ({account_id})")
+    }
+}
+
+/// A name without case, punctuation or company suffixes.
+pub fn normalized(name: &str) -> String {
+    const SUFFIXES: [&str; 8] = [
+        "inc",
+        "llc",
+        "ltd",
+        "co",
+        "corp",
+        "corporation",
+        "gmbh",
+        "plc",
+    ];
+    name.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && !SUFFIXES.contains(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn same_domain(a: Option<&str>, b: Option<&str>) -> bool {
+    let domain = |e: &str| e.rsplit_once('@').map(|(_, d)| d.to_lowercase());
+    matches!((a.and_then(domain), b.and_then(domain)), (Some(x), Some(y)) if x == y)
+}
+
+fn same_phone(a: Option<&str>, b: Option<&str>) -> bool {
+    let digits = |p: &str| p.chars().filter(char::is_ascii_digit).collect::<String>();
+    matches!((a.map(digits), b.map(digits)), (Some(x), Some(y)) if x.len() >= 7 && x == y)
+}
+
+/// Accounts changed since the cursor (or `only`, or all with `full`).
+pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
+    let rows = super::triggers::select(ctx, "Account", ACCOUNT_FIELDS, "")?;
+    let mut dir = Directory::load(ctx)?;
+    let mut writebacks = Vec::new();
+    for row in &rows {
+        let Some(a) = account(row) else { continue };
+        if let Some(id) = sync_one(ctx, &mut dir, &a)? {
+            if a.qbo_customer_id.as_deref() != Some(id.as_str()) {
+                writebacks.push(json!({"Id": a.id, "QBO_Customer_Id__c": id}));
+            }
+        }
+    }
+    super::invoices::write_back(ctx, "Account", &writebacks);
+    super::triggers::advance_modstamp(ctx, "Account", &rows)
+}
+
+/// Syncs one account; returns the linked QBO Customer Id when there is one. Only a failure to
+/// store state aborts; API and mapping failures are reported per record.
+pub fn sync_one(
+    ctx: &mut Ctx<'_>,
+    dir: &mut Directory,
+    a: &SfAccount,
+) -> Result<Option<String>, super::context::Abort> {
+    let link: Option<AccountLink> = ctx.state.get(LINKS, &link_key(&a.id))?;
+    let linked_id = link
+        .as_ref()
+        .map(|l| l.qbo_id.clone())
+        .or_else(|| a.qbo_customer_id.clone());
+    let existing = match &linked_id {
+        Some(id) => match dir.get(id) {
+            Some(c) => Some(c.clone()),
+            None => match ctx.qbo.read("Customer", id) {
+                Ok(Some(v)) => Some(customer(&v)),
+                Ok(None) => None,
+                Err(e) => {
+                    ctx.report.failed("Account", &a.id, e.into());
+                    return Ok(None);
+                }
+            },
+        },
+        None => dir.find(a).cloned(),
+    };
+    let input = AccountInput {
+        account: a.clone(),
+        existing: existing.clone(),
+        last_synced: link.as_ref().and_then(|l| l.snapshot.clone()),
+        rules: ctx.settings.field_rules.clone(),
+    };
+    let output = match map_account(&input) {
+        Ok(o) => o,
+        Err(e) => {
+            ctx.report.failed("Account", &a.id, Failure::Mapping(e));
+            return Ok(None);
+        }
+    };
+    let (id, c) = match output.change {
+        CustomerChange::Unchanged => {
+            let id = existing.and_then(|c| c.id).unwrap_or_default();
+            ctx.report
+                .skipped("Account", &a.id, Some(&id), "unchanged since the last sync");
+            (id, None)
+        }
+        CustomerChange::Create(mut c) => {
+            let name = c.display_name.clone().unwrap_or_default();
+            let free = dir.free_name(&name, &a.id);
+            if free != name {
+                c.display_name = Some(free.clone());
+            }
+            c.salesforce_id = Some(a.id.clone());
+            if ctx.dry_run() {
+                ctx.report.created(
+                    "Account",
+                    &a.id,
+                    "(new)",
+                    format!("would create customer {free:?}"),
+                );
+                return Ok(None);
+            }
+            let body = customer_json(&c, false);
+            let rid = request_id("cust", &a.id, &content_hash(&body));
+            match ctx.qbo.create("Customer", &body, &rid) {
+                Ok(v) => {
+                    let created = customer(&v);
+                    let id = created.id.clone().unwrap_or_default();
+                    let note = if free != name {
+                        format!("created customer {free:?} (the name {name:?} is taken in QBO)")
+                    } else {
+                        format!("created customer {free:?}")
+                    };
+                    ctx.report.created("Account", &a.id, &id, note);
+                    (id, Some(created))
+                }
+                Err(e) => {
+                    ctx.report.failed("Account", &a.id, e.into());
+                    return Ok(None);
+                }
+            }
+        }
+        CustomerChange::Update(u) => {
+            if ctx.dry_run() {
+                ctx.report.updated(
+                    "Account",
+                    &a.id,
+                    &u.id,
+                    format!("would update {:?}", u.fields),
+                );
+                return Ok(None);
+            }
+            let mut c = u.customer.clone();
+            c.id = Some(u.id.clone());
+            c.sync_token = Some(u.sync_token.clone());
+            let body = customer_json(&c, true);
+            let rid = request_id("custu", &a.id, &content_hash(&body));
+            let result = match ctx.qbo.update("Customer", &body, &rid) {
+                Err(e) if e.is_stale() => {
+                    // Someone else saved it first: re-read, re-map, retry once.
+                    match ctx.qbo.read("Customer", &u.id) {
+                        Ok(Some(fresh)) => {
+                            dir.add(customer(&fresh));
+                            return sync_one(ctx, dir, a);
+                        }
+                        Ok(None) => Err(e),
+                        Err(e2) => Err(e2),
+                    }
+                }
+                other => other,
+            };
+            match result {
+                Ok(v) => {
+                    let updated = customer(&v);
+                    ctx.report
+                        .updated("Account", &a.id, &u.id, format!("updated {:?}", u.fields));
+                    (u.id.clone(), Some(updated))
+                }
+                Err(e) => {
+                    ctx.report.failed("Account", &a.id, e.into());
+                    return Ok(None);
+                }
+            }
+        }
+    };
+    if ctx.dry_run() || id.is_empty() {
+        return Ok(Some(id).filter(|i| !i.is_empty()));
+    }
+    if let Some(c) = c {
+        dir.add(c);
+    }
+    ctx.state.put(
+        LINKS,
+        &link_key(&a.id),
+        &AccountLink {
+            qbo_id: id.clone(),
+            snapshot: Some(output.snapshot),
+        },
+    )?;
+    ctx.state.put(LINKS, &format!("customer/{id}"), &a.id)?;
+    Ok(Some(id))
+}
+
+/// The QBO Customer Id of account `account_id`, syncing the account first when it has none.
+pub fn customer_for(
+    ctx: &mut Ctx<'_>,
+    dir: &mut Option<Directory>,
+    account_id: &str,
+) -> Result<Option<String>, super::context::Abort> {
+    if let Some(link) = ctx.state.get::<AccountLink>(LINKS, &link_key(account_id))? {
+        return Ok(Some(link.qbo_id));
+    }
+    let rows = ctx.sf.query(&format!(
+        "SELECT {ACCOUNT_FIELDS} FROM Account WHERE Id = {}",
+        literal(account_id)
+    ))?;
+    let Some(a) = rows.first().and_then(account) else {
+        return Ok(None);
+    };
+    if dir.is_none() {
+        *dir = Some(Directory::load(ctx)?);
+    }
+    let Some(d) = dir.as_mut() else {
+        return Ok(None);
+    };
+    let id = sync_one(ctx, d, &a)?;
+    if let Some(id) = &id {
+        if !ctx.dry_run() && a.qbo_customer_id.as_deref() != Some(id.as_str()) {
+            let _ = ctx
+                .sf
+                .update("Account", &a.id, &json!({"QBO_Customer_Id__c": id}));
+        }
+    }
+    Ok(id)
+}
+
+/// Ids of a set, for SOQL `IN` lists.
+pub fn soql_in(ids: &BTreeSet<String>) -> String {
+    ids.iter()
+        .map(|i| literal(i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(names: &[(&str, &str, Option<&str>)]) -> Directory {
+        let mut d = Directory::default();
+        for (id, name, sf) in names {
+            d.add(QboCustomer {
+                id: Some(id.to_string()),
+                display_name: Some(name.to_string()),
+                salesforce_id: sf.map(str::to_string),
+                ..Default::default()
+            });
+        }
+        d
+    }
+
+    fn sf(id: &str, name: &str) -> SfAccount {
+        SfAccount {
+            id: id.into(),
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_ladder_prefers_the_noted_salesforce_id_then_the_exact_name() {
+        let d = dir(&[("1", "Acme", None), ("2", "Acme Two", Some("001B"))]);
+        assert_eq!(
+            d.find(&sf("001B", "Acme")).unwrap().id.as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            d.find(&sf("001C", "ACME")).unwrap().id.as_deref(),
+            Some("1")
+        );
+        assert!(d.find(&sf("001D", "Other")).is_none());
+    }
+
+    #[test]
+    fn a_normalized_name_matches_only_with_the_same_email_domain_or_phone() {
+        let mut d = Directory::default();
+        d.add(QboCustomer {
+            id: Some("7".into()),
+            display_name: Some("Granite Co.".into()),
+            email: Some("ap@granite.example".into()),
+            ..Default::default()
+        });
+        let mut a = sf("001E", "Granite, Inc");
+        assert!(d.find(&a).is_none());
+        a.email = Some("bob@granite.example".into());
+        assert_eq!(d.find(&a).unwrap().id.as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn a_taken_name_gets_a_deterministic_suffix() {
+        let mut d = dir(&[("1", "Acme", Some("001X"))]);
+        d.taken.insert("acme (aaav)".into(), "Vendor".into());
+        assert_eq!(d.free_name("Acme", "0015e00000ZzZzAAAV"), "Acme (ZzAAAV)");
+        assert_eq!(d.free_name("Fresh", "001"), "Fresh");
+    }
+}

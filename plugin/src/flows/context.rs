@@ -1,0 +1,184 @@
+//! What every flow works with: the clients, the state, the settings, the run's arguments and its
+//! report.
+
+use super::report::{Failure, Report};
+use super::settings::FlowSettings;
+use super::state::State;
+use super::JobError;
+use crate::clients::{notify, ApiError, Quickbooks, Salesforce};
+use crate::platform::{Http, Platform, Scheduler};
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+
+/// A job's arguments (JSON).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Args {
+    /// Redo just these source records.
+    #[serde(default)]
+    pub only: Option<Vec<String>>,
+    /// Compute and report without writing anything (`ledgerlink plan`).
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Every record, not only those changed since the cursor.
+    #[serde(default)]
+    pub full: bool,
+    /// "Today" for aging and default periods.
+    #[serde(default)]
+    pub as_of: Option<NaiveDate>,
+    /// Reconciliation period.
+    #[serde(default)]
+    pub period_start: Option<NaiveDate>,
+    /// Reconciliation period.
+    #[serde(default)]
+    pub period_end: Option<NaiveDate>,
+}
+
+impl Args {
+    /// Parses `args` (empty means none).
+    pub fn parse(args: &str) -> Result<Self, JobError> {
+        if args.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        serde_json::from_str(args).map_err(|e| JobError::InvalidArgs(format!("arguments: {e}")))
+    }
+}
+
+/// A flow aborted as a whole (a listing query failed, state unreadable).
+#[derive(Clone, Debug)]
+pub struct Abort(pub Failure);
+
+impl From<ApiError> for Abort {
+    fn from(e: ApiError) -> Self {
+        Abort(Failure::Api(e))
+    }
+}
+
+impl From<String> for Abort {
+    fn from(e: String) -> Self {
+        Abort(Failure::Invalid(e))
+    }
+}
+
+/// The result of a flow step.
+pub type FlowResult = Result<(), Abort>;
+
+/// A run in progress.
+pub struct Ctx<'a> {
+    /// Outgoing HTTP (notifications).
+    pub http: &'a dyn Http,
+    /// QBO.
+    pub qbo: Quickbooks<'a>,
+    /// Salesforce.
+    pub sf: Salesforce<'a>,
+    /// Durable state.
+    pub state: State<'a>,
+    /// Delayed jobs.
+    pub schedule: &'a dyn Scheduler,
+    /// Tenant settings.
+    pub settings: FlowSettings,
+    /// Arguments.
+    pub args: Args,
+    /// Outcomes so far.
+    pub report: Report,
+    /// Notification lines, sent as one message at the end.
+    pub notices: Vec<String>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A run over `platform`.
+    pub fn new(platform: &Platform<'a>, args: Args) -> Result<Self, JobError> {
+        let settings = FlowSettings::load(platform.settings).map_err(JobError::Failed)?;
+        Ok(Self {
+            http: platform.http,
+            qbo: Quickbooks::new(platform.http, settings.realm_id.clone()),
+            sf: Salesforce::new(platform.http),
+            state: State::new(platform.kv),
+            schedule: platform.schedule,
+            settings,
+            args,
+            report: Report::default(),
+            notices: Vec::new(),
+        })
+    }
+
+    /// True when nothing may be written.
+    pub fn dry_run(&self) -> bool {
+        self.args.dry_run
+    }
+
+    /// "Today": the `as-of` argument or the clock.
+    pub fn today(&self) -> NaiveDate {
+        self.args.as_of.unwrap_or_else(|| Utc::now().date_naive())
+    }
+
+    /// True when `id` is wanted by this run (`only` absent, or listing it).
+    pub fn wanted(&self, id: &str) -> bool {
+        self.args
+            .only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|o| o == id))
+    }
+
+    /// Queues a notification line.
+    pub fn notice(&mut self, line: impl Into<String>) {
+        self.notices.push(line.into());
+    }
+
+    /// Ends the run: sends the notifications, asks for a rerun after a throttle, and turns an
+    /// abort into the job's error.
+    pub fn finish(mut self, job: &str, outcome: FlowResult) -> Result<Report, JobError> {
+        if let Err(Abort(failure)) = &outcome {
+            if let Failure::Api(ApiError::Throttled { retry_at }) = failure {
+                self.reschedule(job, retry_at.clone());
+                if self.report.records.is_empty() {
+                    return Err(JobError::Throttled(retry_at.clone()));
+                }
+            } else if self.report.records.is_empty() {
+                return Err(JobError::Failed(failure.to_string()));
+            }
+            self.report.failed(job, "(run)", failure.clone());
+        }
+        if let Some(at) = self.report.throttled_until.clone() {
+            self.reschedule(job, at);
+        }
+        let failures: Vec<String> = self
+            .report
+            .records
+            .iter()
+            .filter(|r| r.kind == super::Kind::Failed && !r.retryable)
+            .map(|r| format!("{} {}: {}", r.entity, r.record_id, r.detail))
+            .collect();
+        if !failures.is_empty() {
+            self.notices.push(format!(
+                "{} record(s) need attention:\n{}",
+                failures.len(),
+                failures.join("\n")
+            ));
+        }
+        if !self.notices.is_empty() && !self.dry_run() {
+            let text = format!("Ledgerlink {job}:\n{}", self.notices.join("\n"));
+            // A failed notification never fails the sync; it is reported instead.
+            if let Err(e) = notify::post(self.http, &text) {
+                self.report
+                    .skipped("Notification", job, None, format!("not sent: {e}"));
+            }
+        }
+        Ok(self.report)
+    }
+
+    fn reschedule(&mut self, job: &str, at: String) {
+        if self.dry_run() {
+            return;
+        }
+        let args = serde_json::json!({"only": self.args.only}).to_string();
+        if let Err(e) = self.schedule.run_later(job, &args, &at) {
+            self.report.skipped(
+                "Schedule",
+                job,
+                None,
+                format!("could not ask for a rerun: {e}"),
+            );
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Deterministic ids: QBO `requestid`s and content fingerprints. The same source record at the
+//! same content always yields the same `requestid`, so a retry after a timeout or a crash is
+//! answered from QBO's replay cache instead of creating a second object.
+
+/// FNV-1a, 64 bits: a stable fingerprint (not a security hash).
+pub fn fingerprint(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The fingerprint of a JSON value's canonical text, as 16 hex digits.
+pub fn content_hash(value: &serde_json::Value) -> String {
+    format!("{:016x}", fingerprint(value.to_string().as_bytes()))
+}
+
+/// A `requestid` (at most 50 characters): `ll-{kind}-{source id}-{first 8 of the hash}`.
+pub fn request_id(kind: &str, source_id: &str, hash: &str) -> String {
+    let mut id = format!("ll-{kind}-{source_id}-{}", &hash[..hash.len().min(8)]);
+    id.truncate(50);
+    id
+}
+
+/// A batch `requestid` (at most 36 characters) over the ids of its items.
+pub fn batch_request_id(kind: &str, item_ids: &[String]) -> String {
+    let joined = item_ids.join("\n");
+    let mut id = format!("ll-{kind}-{:016x}", fingerprint(joined.as_bytes()));
+    id.truncate(36);
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_stable_and_within_qbo_limits() {
+        let h = content_hash(&serde_json::json!({"a": 1}));
+        assert_eq!(h, content_hash(&serde_json::json!({"a": 1})));
+        assert_ne!(h, content_hash(&serde_json::json!({"a": 2})));
+        let id = request_id("inv", "0065e00000AbCdEAAV", &h);
+        assert!(id.len() <= 50 && id.starts_with("ll-inv-0065e00000AbCdEAAV-"));
+        assert!(batch_request_id("inv", &["a".into(), "b".into()]).len() <= 36);
+    }
+}

@@ -1,0 +1,285 @@
+//! QBO -> Salesforce: customers to Accounts (the fields QBO owns, per the field rules) and
+//! invoices created in QBO to Closed Won Opportunities linked to the matching Account. Writes
+//! are upserts on the external ids `QBO_Customer_Id__c` / `QBO_Invoice_Id__c`, so a replayed
+//! event cannot create a second record; our own writes come back as "unchanged".
+
+use super::accounts::{self, AccountLink};
+use super::context::{Abort, Ctx, FlowResult};
+use super::invoices::{self, opportunity_of};
+use super::report::Failure;
+use super::state::LINKS;
+use crate::clients::json::number;
+use crate::clients::quickbooks::literal;
+use crate::clients::quickbooks_json::{customer, invoice_view};
+use crate::clients::salesforce_json::{account, ACCOUNT_FIELDS};
+use crate::mapping::invoice::doc_number;
+use crate::mapping::{map_customer, AccountChange, CustomerInput, QboOwnedFields};
+use crate::model::{SfField, SfValue};
+use serde_json::{json, Map, Value};
+
+/// Customers and invoices by id (`only`, as `Customer:<id>` or `Invoice:<id>`).
+pub fn run_ids(ctx: &mut Ctx<'_>) -> FlowResult {
+    for key in ctx.args.only.clone().unwrap_or_default() {
+        let (entity, id) = key.split_once(':').unwrap_or(("Customer", key.as_str()));
+        let entity = if entity.eq_ignore_ascii_case("invoice") {
+            "Invoice"
+        } else {
+            "Customer"
+        };
+        match ctx.qbo.read(entity, id) {
+            Ok(Some(v)) if entity == "Invoice" => invoice_to_opportunity(ctx, &v)?,
+            Ok(Some(v)) => {
+                customer_to_account(ctx, &v)?;
+            }
+            Ok(None) => ctx.report.skipped(entity, id, None, "no longer in QBO"),
+            Err(e) => ctx.report.failed(entity, id, e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn fields_json(fields: &[SfField]) -> Value {
+    let mut m = Map::new();
+    for f in fields {
+        let v = match &f.value {
+            SfValue::Null => Value::Null,
+            SfValue::Text(t) => json!(t),
+            SfValue::Boolean(b) => json!(b),
+            SfValue::Number(n) => number(*n),
+            SfValue::Date(d) => json!(d.to_string()),
+        };
+        m.insert(f.name.clone(), v);
+    }
+    Value::Object(m)
+}
+
+/// One QBO customer to its Salesforce Account; returns the Account Id.
+pub fn customer_to_account(ctx: &mut Ctx<'_>, value: &Value) -> Result<Option<String>, Abort> {
+    let c = customer(value);
+    let Some(qbo_id) = c.id.clone() else {
+        return Ok(None);
+    };
+    let account_id: Option<String> = ctx
+        .state
+        .get(LINKS, &format!("customer/{qbo_id}"))?
+        .or_else(|| c.salesforce_id.clone());
+    let (existing, snapshot) = match &account_id {
+        Some(id) => {
+            let rows = ctx.sf.query(&format!(
+                "SELECT {ACCOUNT_FIELDS} FROM Account WHERE Id = {}",
+                literal(id)
+            ))?;
+            let link: Option<AccountLink> = ctx.state.get(LINKS, &accounts::link_key(id))?;
+            (
+                rows.first().and_then(account),
+                link.and_then(|l| l.snapshot),
+            )
+        }
+        None => (None, None),
+    };
+    let input = CustomerInput {
+        customer: c.clone(),
+        existing: existing.clone(),
+        last_synced: snapshot,
+        rules: ctx.settings.field_rules.clone(),
+        targets: QboOwnedFields {
+            payment_terms: Some("Payment_Terms__c".into()),
+            tax_exempt: Some("Tax_Exempt__c".into()),
+            department: Some("QBO_Department__c".into()),
+            class: Some("QBO_Class__c".into()),
+        },
+        department_name: None,
+        class_name: None,
+        email_field: Some("Email__c".into()),
+    };
+    let output = match map_customer(&input) {
+        Ok(o) => o,
+        Err(e) => {
+            ctx.report.failed("Customer", &qbo_id, Failure::Mapping(e));
+            return Ok(None);
+        }
+    };
+    let id = match output.change {
+        AccountChange::Unchanged => {
+            let id = existing.map(|a| a.id).unwrap_or_default();
+            ctx.report.skipped(
+                "Customer",
+                &qbo_id,
+                Some(&id),
+                "unchanged (or our own write)",
+            );
+            return Ok(Some(id).filter(|i| !i.is_empty()));
+        }
+        _ if ctx.dry_run() => {
+            ctx.report
+                .updated("Customer", &qbo_id, "", "would write the Account");
+            return Ok(None);
+        }
+        AccountChange::Create(fields) => {
+            let mut body = fields_json(&fields);
+            if let Some(o) = body.as_object_mut() {
+                o.remove("QBO_Customer_Id__c");
+            }
+            match ctx
+                .sf
+                .upsert("Account", "QBO_Customer_Id__c", &qbo_id, &body)
+            {
+                Ok((id, _)) => {
+                    ctx.report
+                        .created("Customer", &qbo_id, &id, "Account created from QBO");
+                    id
+                }
+                Err(e) => {
+                    ctx.report.failed("Customer", &qbo_id, e.into());
+                    return Ok(None);
+                }
+            }
+        }
+        AccountChange::Update((id, fields)) => {
+            let names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
+            match ctx.sf.update("Account", &id, &fields_json(&fields)) {
+                Ok(()) => {
+                    ctx.report.updated(
+                        "Customer",
+                        &qbo_id,
+                        &id,
+                        format!("Account updated: {}", names.join(", ")),
+                    );
+                    id
+                }
+                Err(e) => {
+                    ctx.report.failed("Customer", &qbo_id, e.into());
+                    return Ok(None);
+                }
+            }
+        }
+    };
+    ctx.state.put(LINKS, &format!("customer/{qbo_id}"), &id)?;
+    ctx.state.put(
+        LINKS,
+        &accounts::link_key(&id),
+        &AccountLink {
+            qbo_id: qbo_id.clone(),
+            snapshot: Some(output.snapshot),
+        },
+    )?;
+    Ok(Some(id))
+}
+
+/// One invoice created in QBO to a Closed Won Opportunity; ours are skipped.
+pub fn invoice_to_opportunity(ctx: &mut Ctx<'_>, value: &Value) -> FlowResult {
+    let Some(inv) = invoice_view(value) else {
+        return Ok(());
+    };
+    if let Some(opp) = opportunity_of(ctx, &inv.id)? {
+        ctx.report.skipped(
+            "Invoice",
+            &inv.id,
+            Some(&opp),
+            "created from this Opportunity",
+        );
+        return Ok(());
+    }
+    let prefix = doc_number(&ctx.settings.invoice.doc_number, "").unwrap_or_default();
+    if let (Some(prefix), Some(doc)) = (prefix, &inv.doc_number) {
+        if !prefix.is_empty() && doc.starts_with(&prefix) {
+            ctx.report.skipped(
+                "Invoice",
+                &inv.id,
+                None,
+                "carries Ledgerlink's DocNumber prefix",
+            );
+            return Ok(());
+        }
+    }
+    let Some(customer_ref) = inv.customer.clone() else {
+        ctx.report.failed(
+            "Invoice",
+            &inv.id,
+            Failure::Invalid(format!("Invoice {}: CustomerRef is missing", inv.id)),
+        );
+        return Ok(());
+    };
+    let mut account_id: Option<String> = ctx
+        .state
+        .get(LINKS, &format!("customer/{}", customer_ref.value))?;
+    if account_id.is_none() {
+        match ctx.qbo.read("Customer", &customer_ref.value) {
+            Ok(Some(c)) => account_id = customer_to_account(ctx, &c)?,
+            Ok(None) => {}
+            Err(e) => {
+                ctx.report.failed("Invoice", &inv.id, e.into());
+                return Ok(());
+            }
+        }
+    }
+    let Some(account_id) = account_id else {
+        ctx.report.failed(
+            "Invoice",
+            &inv.id,
+            Failure::Invalid(format!(
+                "Invoice {}: customer {} has no Salesforce Account",
+                inv.id, customer_ref.value
+            )),
+        );
+        return Ok(());
+    };
+    let Some(txn_date) = inv.txn_date else {
+        ctx.report.failed(
+            "Invoice",
+            &inv.id,
+            Failure::Invalid(format!("Invoice {}: TxnDate is missing", inv.id)),
+        );
+        return Ok(());
+    };
+    if ctx.dry_run() {
+        ctx.report.created(
+            "Invoice",
+            &inv.id,
+            "(new)",
+            "would create a Closed Won Opportunity",
+        );
+        return Ok(());
+    }
+    let doc = inv.doc_number.clone().unwrap_or_else(|| inv.id.clone());
+    let body = json!({
+        "Name": format!("QBO invoice {doc}"),
+        "AccountId": account_id,
+        "StageName": "Closed Won",
+        "CloseDate": txn_date.to_string(),
+        "Amount": number(inv.total_amt),
+        "QBO_Invoice_Number__c": inv.doc_number,
+        "QBO_Invoice_Link__c": format!("{}{}", ctx.settings.invoice_link_base, inv.id),
+    });
+    match ctx
+        .sf
+        .upsert("Opportunity", "QBO_Invoice_Id__c", &inv.id, &body)
+    {
+        Ok((opp, created)) => {
+            invoices::store_link(
+                ctx,
+                &opp,
+                &inv.id,
+                inv.doc_number.clone(),
+                invoices::EXTERNAL,
+            )?;
+            if created {
+                ctx.report.created(
+                    "Invoice",
+                    &inv.id,
+                    &opp,
+                    format!("Opportunity for QBO invoice {doc}"),
+                );
+            } else {
+                ctx.report.updated(
+                    "Invoice",
+                    &inv.id,
+                    &opp,
+                    format!("Opportunity for QBO invoice {doc}"),
+                );
+            }
+        }
+        Err(e) => ctx.report.failed("Invoice", &inv.id, e.into()),
+    }
+    Ok(())
+}

@@ -1,0 +1,471 @@
+//! Opportunity Closed Won -> QBO Invoice, and the invoice Id, DocNumber and link written back.
+//!
+//! Never a second invoice: the stored link is checked first; an opportunity without a link is
+//! looked up in QBO by its deterministic DocNumber (a crash after the create but before the link
+//! was stored is recovered here); creates go in `/batch` requests whose `requestid` is derived
+//! from the opportunities and their content. A change after invoicing updates the invoice
+//! (SyncToken; on 5010 re-read and retry) unless it is paid or voided, which is reported.
+
+use super::accounts::{self, soql_in, Directory};
+use super::context::{Abort, Ctx, FlowResult};
+use super::ids::{batch_request_id, content_hash, request_id};
+use super::products::{self, Catalog};
+use super::report::Failure;
+use super::state::LINKS;
+use crate::clients::quickbooks::{literal, BatchOp, BATCH_MAX};
+use crate::clients::quickbooks_json::{invoice_json, invoice_view, InvoiceView};
+use crate::clients::salesforce_json::{opportunity, OPPORTUNITY_FIELDS};
+use crate::clients::ApiError;
+use crate::mapping::invoice::doc_number;
+use crate::mapping::{build_invoice, InvoiceInput, LineResolution};
+use crate::model::{Reference, SfOpportunity};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// What is remembered of an invoiced opportunity.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InvoiceLink {
+    /// QBO Invoice Id.
+    pub qbo_id: String,
+    /// Its DocNumber.
+    pub doc_number: Option<String>,
+    /// Fingerprint of the invoice as last written.
+    pub hash: String,
+}
+
+/// The link fingerprint of an invoice created in QBO (never updated from Salesforce).
+pub const EXTERNAL: &str = "external";
+
+/// The key of an opportunity's invoice link.
+pub fn link_key(opportunity_id: &str) -> String {
+    format!("invoice/{opportunity_id}")
+}
+
+/// The key from a QBO invoice back to its opportunity.
+pub fn reverse_key(invoice_id: &str) -> String {
+    format!("invoice-opp/{invoice_id}")
+}
+
+/// Closed Won opportunities changed since the cursor (or `only`, or all with `full`).
+pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
+    let rows = super::triggers::select(ctx, "Opportunity", OPPORTUNITY_FIELDS, "IsWon = true")?;
+    let mut opportunities = Vec::new();
+    for row in &rows {
+        match opportunity(row) {
+            Ok(o) => opportunities.push(o),
+            Err(e) => {
+                let id = row.get("Id").and_then(Value::as_str).unwrap_or("?");
+                ctx.report.failed("Opportunity", id, Failure::Invalid(e));
+            }
+        }
+    }
+    let mut dir = None;
+    let mut catalog = None;
+    for chunk in opportunities.chunks(BATCH_MAX) {
+        invoice_chunk(ctx, &mut dir, &mut catalog, chunk)?;
+    }
+    super::triggers::advance_modstamp(ctx, "Opportunity", &rows)
+}
+
+/// One invoice to create or update.
+struct Planned {
+    opportunity: SfOpportunity,
+    body: Value,
+    hash: String,
+    doc_number: Option<String>,
+}
+
+fn invoice_chunk(
+    ctx: &mut Ctx<'_>,
+    dir: &mut Option<Directory>,
+    catalog: &mut Option<Catalog>,
+    chunk: &[SfOpportunity],
+) -> FlowResult {
+    // Recover links lost to a crash: opportunities without a link whose DocNumber exists.
+    let mut unlinked = BTreeSet::new();
+    for o in chunk {
+        if ctx
+            .state
+            .get::<InvoiceLink>(LINKS, &link_key(&o.id))?
+            .is_none()
+        {
+            if let Ok(Some(doc)) = doc_number(&ctx.settings.invoice.doc_number, &o.id) {
+                unlinked.insert(doc);
+            }
+        }
+    }
+    let mut found: Vec<InvoiceView> = Vec::new();
+    if !unlinked.is_empty() {
+        found = ctx
+            .qbo
+            .query(&format!(
+                "select * from Invoice where DocNumber in ({})",
+                soql_in(&unlinked)
+            ))?
+            .iter()
+            .filter_map(invoice_view)
+            .collect();
+    }
+    let mut creates: Vec<Planned> = Vec::new();
+    for o in chunk {
+        if let Some(link) = ctx.state.get::<InvoiceLink>(LINKS, &link_key(&o.id))? {
+            if link.hash == EXTERNAL {
+                ctx.report.skipped(
+                    "Opportunity",
+                    &o.id,
+                    Some(&link.qbo_id),
+                    "its invoice was created in QBO; QBO owns it",
+                );
+                continue;
+            }
+        }
+        let Some(planned) = plan(ctx, dir, catalog, o)? else {
+            continue;
+        };
+        let link = ctx.state.get::<InvoiceLink>(LINKS, &link_key(&o.id))?;
+        let recovered = found
+            .iter()
+            .find(|f| f.doc_number.is_some() && f.doc_number == planned.doc_number);
+        match (link, recovered) {
+            (Some(link), _) if link.hash == planned.hash => {
+                ctx.report.skipped(
+                    "Opportunity",
+                    &o.id,
+                    Some(&link.qbo_id),
+                    "already invoiced; unchanged",
+                );
+            }
+            (Some(link), _) => update(ctx, &planned, &link.qbo_id)?,
+            (None, Some(existing)) => {
+                // Created before a crash: adopt it, then bring it up to date if it differs.
+                let existing = existing.clone();
+                store_link(ctx, &o.id, &existing.id, existing.doc_number.clone(), "")?;
+                update(ctx, &planned, &existing.id)?;
+            }
+            (None, None) => creates.push(planned),
+        }
+    }
+    if creates.is_empty() {
+        return Ok(());
+    }
+    if ctx.dry_run() {
+        for p in &creates {
+            ctx.report.created(
+                "Opportunity",
+                &p.opportunity.id,
+                "(new)",
+                format!(
+                    "would create invoice {}",
+                    p.doc_number.clone().unwrap_or_default()
+                ),
+            );
+        }
+        return Ok(());
+    }
+    let ops: Vec<BatchOp> = creates
+        .iter()
+        .map(|p| BatchOp::Create("Invoice", p.body.clone()))
+        .collect();
+    let keys: Vec<String> = creates
+        .iter()
+        .map(|p| format!("{}:{}", p.opportunity.id, p.hash))
+        .collect();
+    let results = match ctx.qbo.batch(&ops, Some(&batch_request_id("inv", &keys))) {
+        Ok(r) => r,
+        Err(ApiError::Throttled { retry_at }) => {
+            return Err(Abort(Failure::Api(ApiError::Throttled { retry_at })))
+        }
+        Err(e) => {
+            for p in &creates {
+                ctx.report
+                    .failed("Opportunity", &p.opportunity.id, e.clone().into());
+            }
+            return Ok(());
+        }
+    };
+    let mut writebacks = Vec::new();
+    for (p, result) in creates.iter().zip(results) {
+        match result.map(|v| invoice_view(&v)) {
+            Ok(Some(inv)) => {
+                store_link(
+                    ctx,
+                    &p.opportunity.id,
+                    &inv.id,
+                    inv.doc_number.clone(),
+                    &p.hash,
+                )?;
+                ctx.report.created(
+                    "Opportunity",
+                    &p.opportunity.id,
+                    &inv.id,
+                    format!(
+                        "invoice {} for {}",
+                        inv.doc_number.clone().unwrap_or_default(),
+                        inv.total_amt
+                    ),
+                );
+                ctx.notice(format!(
+                    "Invoice {} ({}) created for {}",
+                    inv.doc_number.clone().unwrap_or_default(),
+                    inv.total_amt,
+                    p.opportunity.name
+                ));
+                writebacks.push(writeback(ctx, &p.opportunity.id, &inv));
+                if ctx.settings.send_invoices {
+                    if let Err(e) = ctx
+                        .qbo
+                        .send_invoice(&inv.id, &format!("ll-send-{}", inv.id))
+                    {
+                        ctx.report.skipped(
+                            "Opportunity",
+                            &p.opportunity.id,
+                            Some(&inv.id),
+                            format!("invoice created but not sent: {e}"),
+                        );
+                    }
+                }
+            }
+            Ok(None) => ctx.report.failed(
+                "Opportunity",
+                &p.opportunity.id,
+                Failure::Api(ApiError::Decode("the created invoice has no Id".into())),
+            ),
+            Err(e) => ctx
+                .report
+                .failed("Opportunity", &p.opportunity.id, e.into()),
+        }
+    }
+    write_back(ctx, "Opportunity", &writebacks);
+    Ok(())
+}
+
+/// Resolves the customer and items and builds the invoice; `None` when the record failed
+/// (reported).
+fn plan(
+    ctx: &mut Ctx<'_>,
+    dir: &mut Option<Directory>,
+    catalog: &mut Option<Catalog>,
+    o: &SfOpportunity,
+) -> Result<Option<Planned>, Abort> {
+    if !ctx.wanted(&o.id) {
+        return Ok(None);
+    }
+    let Some(account_id) = o.account_id.clone() else {
+        ctx.report.failed(
+            "Opportunity",
+            &o.id,
+            Failure::Invalid(format!(
+                "Opportunity {}: AccountId is empty; an invoice needs a customer",
+                o.id
+            )),
+        );
+        return Ok(None);
+    };
+    let Some(customer_id) = accounts::customer_for(ctx, dir, &account_id)? else {
+        ctx.report.failed(
+            "Opportunity",
+            &o.id,
+            Failure::Invalid(format!(
+                "Opportunity {}: account {account_id} could not be matched or created in QBO",
+                o.id
+            )),
+        );
+        return Ok(None);
+    };
+    let mut lines = Vec::new();
+    for (i, line) in o.line_items.iter().enumerate() {
+        let Some(product_id) = line.product_id.clone() else {
+            ctx.report.failed(
+                "Opportunity",
+                &o.id,
+                Failure::Invalid(format!(
+                    "Opportunity {}: line-items[{i}].product-id is empty",
+                    o.id
+                )),
+            );
+            return Ok(None);
+        };
+        let Some(item_id) = products::item_for(ctx, catalog, &product_id)? else {
+            ctx.report.failed(
+                "Opportunity",
+                &o.id,
+                Failure::Invalid(format!(
+                    "Opportunity {}: line-items[{i}] product {product_id} has no QBO item",
+                    o.id
+                )),
+            );
+            return Ok(None);
+        };
+        lines.push(LineResolution {
+            line_id: line.id.clone(),
+            item: Reference::id(item_id),
+            taxable: false,
+            tax_code: None,
+            class: None,
+        });
+    }
+    let input = InvoiceInput {
+        opportunity: o.clone(),
+        customer: Some(Reference::id(customer_id)),
+        customer_email: None,
+        lines,
+        settings: ctx.settings.invoice.clone(),
+    };
+    match build_invoice(&input) {
+        Ok(invoice) => {
+            let body = invoice_json(&invoice);
+            Ok(Some(Planned {
+                hash: content_hash(&body),
+                doc_number: invoice.doc_number.clone(),
+                opportunity: o.clone(),
+                body,
+            }))
+        }
+        Err(e) => {
+            ctx.report.failed("Opportunity", &o.id, Failure::Mapping(e));
+            Ok(None)
+        }
+    }
+}
+
+/// Updates an invoice already linked, unless it is paid or voided.
+fn update(ctx: &mut Ctx<'_>, planned: &Planned, invoice_id: &str) -> FlowResult {
+    let o = &planned.opportunity;
+    for attempt in 0..2 {
+        let current = match ctx.qbo.read("Invoice", invoice_id) {
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                ctx.report.failed(
+                    "Opportunity",
+                    &o.id,
+                    Failure::Invalid(format!(
+                        "linked invoice {invoice_id} no longer exists in QBO"
+                    )),
+                );
+                return Ok(());
+            }
+            Err(e) => {
+                ctx.report.failed("Opportunity", &o.id, e.into());
+                return Ok(());
+            }
+        };
+        let Some(view) = invoice_view(&current) else {
+            return Ok(());
+        };
+        let mut body = planned.body.clone();
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("Id".into(), json!(view.id));
+            obj.insert("SyncToken".into(), json!(view.sync_token));
+        }
+        if view.voided || view.balance < view.total_amt {
+            let why = if view.voided {
+                "voided"
+            } else {
+                "paid (in part or in full)"
+            };
+            ctx.report.failed(
+                "Opportunity",
+                &o.id,
+                Failure::Invalid(format!(
+                    "Opportunity {} changed after invoice {} was {why}; the invoice was not changed",
+                    o.id,
+                    view.doc_number.clone().unwrap_or(view.id.clone())
+                )),
+            );
+            return Ok(());
+        }
+        if ctx.dry_run() {
+            ctx.report
+                .updated("Opportunity", &o.id, &view.id, "would update the invoice");
+            return Ok(());
+        }
+        let rid = request_id("invu", &o.id, &content_hash(&body));
+        match ctx.qbo.update("Invoice", &body, &rid) {
+            Ok(v) => {
+                let inv = invoice_view(&v).unwrap_or(view);
+                store_link(ctx, &o.id, &inv.id, inv.doc_number.clone(), &planned.hash)?;
+                ctx.report.updated(
+                    "Opportunity",
+                    &o.id,
+                    &inv.id,
+                    format!(
+                        "invoice {} updated to {}",
+                        inv.doc_number.clone().unwrap_or_default(),
+                        inv.total_amt
+                    ),
+                );
+                let wb = writeback(ctx, &o.id, &inv);
+                write_back(ctx, "Opportunity", &[wb]);
+                return Ok(());
+            }
+            Err(e) if e.is_stale() && attempt == 0 => continue,
+            Err(e) => {
+                ctx.report.failed("Opportunity", &o.id, e.into());
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn store_link(
+    ctx: &Ctx<'_>,
+    opportunity_id: &str,
+    invoice_id: &str,
+    doc_number: Option<String>,
+    hash: &str,
+) -> FlowResult {
+    if ctx.dry_run() {
+        return Ok(());
+    }
+    ctx.state.put(
+        LINKS,
+        &link_key(opportunity_id),
+        &InvoiceLink {
+            qbo_id: invoice_id.to_string(),
+            doc_number,
+            hash: hash.to_string(),
+        },
+    )?;
+    ctx.state
+        .put(LINKS, &reverse_key(invoice_id), &opportunity_id)?;
+    Ok(())
+}
+
+fn writeback(ctx: &Ctx<'_>, opportunity_id: &str, inv: &InvoiceView) -> Value {
+    json!({
+        "Id": opportunity_id,
+        "QBO_Invoice_Id__c": inv.id,
+        "QBO_Invoice_Number__c": inv.doc_number,
+        "QBO_Invoice_Link__c": format!("{}{}", ctx.settings.invoice_link_base, inv.id),
+    })
+}
+
+/// Writes fields back to Salesforce records (sObject Collections, 200 per request); a failure
+/// is reported on its record and does not stop the others.
+pub fn write_back(ctx: &mut Ctx<'_>, sobject: &str, records: &[Value]) {
+    if records.is_empty() || ctx.dry_run() {
+        return;
+    }
+    let results = ctx.sf.update_many(sobject, records);
+    for (record, result) in records.iter().zip(results) {
+        if let Err(e) = result {
+            let id = record.get("Id").and_then(Value::as_str).unwrap_or("?");
+            ctx.report.failed(sobject, id, Failure::Api(e));
+        }
+    }
+}
+
+/// The opportunity linked to a QBO invoice.
+pub fn opportunity_of(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<String>, String> {
+    ctx.state.get(LINKS, &reverse_key(invoice_id))
+}
+
+/// Opportunity ids for `SELECT ... WHERE Id IN (...)`.
+pub fn quoted(ids: &[String]) -> String {
+    ids.iter()
+        .map(|i| literal(i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,108 @@
+//! The effectful flows: read state, call the APIs through the host's connections, write state.
+//! One file per flow; each reports per record what it created, updated, skipped and why it
+//! failed. Every write is idempotent: QBO writes carry a `requestid` derived from the source
+//! record and its content, Salesforce writes are PATCHes by id or upserts by external id, and
+//! links are checked (and recovered from QBO by DocNumber) before anything is created.
+
+pub mod accounts;
+pub mod aging;
+pub mod context;
+pub mod ids;
+pub mod inbound;
+pub mod invoices;
+pub mod orders;
+pub mod payments;
+pub mod products;
+pub mod reconcile;
+pub mod report;
+pub mod settings;
+pub mod state;
+pub mod triggers;
+
+pub use context::{Args, Ctx};
+pub use report::{Failure, Kind, Outcome, Report};
+
+use crate::platform::Platform;
+
+/// A job the component offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobInfo {
+    /// Name passed to `run-job`.
+    pub name: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// Default cron schedule (`sec min hour day month weekday`).
+    pub default_schedule: Option<&'static str>,
+}
+
+/// Why a job did not run at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobError {
+    /// No such job.
+    NotAvailable(String),
+    /// Arguments or body are not what the job takes.
+    InvalidArgs(String),
+    /// Throttled before any record was handled; retry at this time.
+    Throttled(String),
+    /// The job failed as a whole.
+    Failed(String),
+}
+
+/// Every job.
+pub const JOBS: [JobInfo; 12] = [
+    JobInfo { name: "poll", description: "Salesforce change events and QBO changes since the last cursors, then every flow they touch", default_schedule: Some("0 */5 * * * *") },
+    JobInfo { name: "backfill", description: "Every existing account, product, Closed Won opportunity and activated order, then QBO customers, invoices and payments", default_schedule: None },
+    JobInfo { name: "sync-accounts", description: "Salesforce Account -> QBO Customer (matching ladder before any create)", default_schedule: None },
+    JobInfo { name: "sync-products", description: "Product2 / PricebookEntry -> QBO Item", default_schedule: None },
+    JobInfo { name: "sync-invoices", description: "Closed Won Opportunity -> QBO Invoice, with the invoice written back", default_schedule: None },
+    JobInfo { name: "sync-orders", description: "Activated Order -> QBO JournalEntry (reversed on change or cancellation)", default_schedule: None },
+    JobInfo { name: "poll-salesforce", description: "Salesforce change events (replay id), falling back to SystemModstamp polling", default_schedule: None },
+    JobInfo { name: "poll-quickbooks", description: "QBO CDC since the cursor: payments, customers and invoices to Salesforce", default_schedule: None },
+    JobInfo { name: "sync-payments", description: "QBO Payments (by id) -> Opportunity payment status", default_schedule: None },
+    JobInfo { name: "sync-quickbooks", description: "QBO Customers and Invoices (by id) -> Salesforce Accounts and Opportunities", default_schedule: None },
+    JobInfo { name: "aging", description: "Invoice aging: Days Outstanding on the Opportunity, alerts on newly crossed 30/60/90 days", default_schedule: Some("0 0 6 * * *") },
+    JobInfo { name: "reconcile", description: "Closed Won vs invoiced for a period (default: last month), stored and summarised", default_schedule: Some("0 0 7 1 * *") },
+];
+
+/// Runs job `name`.
+pub fn run_job(platform: &Platform<'_>, name: &str, args: &str) -> Result<Report, JobError> {
+    if !JOBS.iter().any(|j| j.name == name) {
+        return Err(JobError::NotAvailable(format!(
+            "no job {name:?}; jobs: {}",
+            JOBS.iter().map(|j| j.name).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let args = Args::parse(args)?;
+    let mut ctx = Ctx::new(platform, args)?;
+    let outcome = match name {
+        "poll" => {
+            triggers::poll_salesforce(&mut ctx).and_then(|()| triggers::poll_quickbooks(&mut ctx))
+        }
+        "backfill" => triggers::backfill(&mut ctx),
+        "sync-accounts" => accounts::run(&mut ctx),
+        "sync-products" => products::run(&mut ctx),
+        "sync-invoices" => invoices::run(&mut ctx),
+        "sync-orders" => orders::run(&mut ctx),
+        "poll-salesforce" => triggers::poll_salesforce(&mut ctx),
+        "poll-quickbooks" => triggers::poll_quickbooks(&mut ctx),
+        "sync-payments" => payments::run_ids(&mut ctx),
+        "sync-quickbooks" => inbound::run_ids(&mut ctx),
+        "aging" => aging::run(&mut ctx),
+        "reconcile" => reconcile::run(&mut ctx),
+        _ => unreachable!("checked against JOBS above"),
+    };
+    ctx.finish(name, outcome)
+}
+
+/// Handles a verified webhook body.
+pub fn on_webhook(platform: &Platform<'_>, source: &str, body: &str) -> Result<Report, JobError> {
+    if source != "quickbooks" {
+        return Err(JobError::InvalidArgs(format!(
+            "webhooks from {source:?} are not handled; only \"quickbooks\""
+        )));
+    }
+    let hints = triggers::parse_webhook(body).map_err(JobError::InvalidArgs)?;
+    let mut ctx = Ctx::new(platform, Args::default())?;
+    let outcome = triggers::on_quickbooks_webhook(&mut ctx, hints);
+    ctx.finish("on-webhook", outcome)
+}

@@ -1,0 +1,204 @@
+//! QBO Payment -> the Opportunity's payment status through `apply-payment`: partial, full,
+//! over-payment; a void or delete reverses it. Each invoice keeps its ledger of applied payments
+//! in state, so a duplicate or out-of-order event re-applies to the same result.
+
+use super::context::{Ctx, FlowResult};
+use super::invoices::opportunity_of;
+use super::report::Failure;
+use super::state::STATE;
+use crate::clients::quickbooks_json::{invoice_view, payment};
+use crate::mapping::{apply_payment, InvoiceLedger, PaymentInput};
+use crate::model::{PaymentState, PaymentStatus, QboPayment};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+fn ledger_key(invoice_id: &str) -> String {
+    format!("ledger/{invoice_id}")
+}
+
+fn payment_key(payment_id: &str) -> String {
+    format!("payment/{payment_id}")
+}
+
+/// Payments by id (`only`), read fresh from QBO; one that no longer exists is a delete.
+pub fn run_ids(ctx: &mut Ctx<'_>) -> FlowResult {
+    let ids = ctx.args.only.clone().unwrap_or_default();
+    for id in ids {
+        match ctx.qbo.read("Payment", &id) {
+            Ok(Some(v)) => apply(ctx, &v, false)?,
+            Ok(None) => apply(
+                ctx,
+                &json!({"Id": id, "TxnDate": ctx.today().to_string()}),
+                true,
+            )?,
+            Err(e) => ctx.report.failed("Payment", &id, e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Applies one payment (as QBO or CDC sent it).
+pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
+    let id = value
+        .get("Id")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string();
+    let Some(mut p) = payment(value, deleted) else {
+        ctx.report.failed(
+            "Payment",
+            &id,
+            Failure::Invalid(format!("Payment {id}: Id or TxnDate is missing")),
+        );
+        return Ok(());
+    };
+    // A deleted payment arrives without lines: reverse it on the invoices it was applied to.
+    let previous: Vec<String> = ctx
+        .state
+        .get(STATE, &payment_key(&p.id))?
+        .unwrap_or_default();
+    let mut invoice_ids: BTreeSet<String> = p.lines.iter().map(|l| l.invoice_id.clone()).collect();
+    invoice_ids.extend(previous.iter().cloned());
+    if p.state == PaymentState::Deleted && previous.is_empty() {
+        ctx.report
+            .skipped("Payment", &p.id, None, "deleted, and never applied here");
+        return Ok(());
+    }
+    let mut ledgers = Vec::new();
+    for invoice_id in &invoice_ids {
+        let ledger = match ctx
+            .state
+            .get::<InvoiceLedger>(STATE, &ledger_key(invoice_id))?
+        {
+            Some(l) => l,
+            None => match ctx.qbo.read("Invoice", invoice_id) {
+                Ok(Some(v)) => {
+                    let Some(inv) = invoice_view(&v) else {
+                        continue;
+                    };
+                    InvoiceLedger {
+                        invoice_id: invoice_id.clone(),
+                        opportunity_id: opportunity_of(ctx, invoice_id)?,
+                        total_amt: inv.total_amt,
+                        applied: Vec::new(),
+                    }
+                }
+                Ok(None) => continue,
+                Err(e) => {
+                    ctx.report.failed("Payment", &p.id, e.into());
+                    return Ok(());
+                }
+            },
+        };
+        ledgers.push(ledger);
+    }
+    // Lines to invoices that are gone are dropped; the mapping reports the rest as unapplied.
+    let known: BTreeSet<String> = ledgers.iter().map(|l| l.invoice_id.clone()).collect();
+    p.lines.retain(|l| known.contains(&l.invoice_id));
+    let output = match apply_payment(&PaymentInput {
+        payment: p.clone(),
+        invoices: ledgers,
+    }) {
+        Ok(o) => o,
+        Err(e) => {
+            ctx.report.failed("Payment", &p.id, Failure::Mapping(e));
+            return Ok(());
+        }
+    };
+    let mut writes = Vec::new();
+    for u in &output.updates {
+        let mut fields = json!({
+            "Id": u.opportunity_id,
+            "Amount_Paid__c": crate::clients::json::number(u.amount_paid),
+            "Open_Balance__c": crate::clients::json::number(u.open_balance),
+            "Payment_Status__c": status_label(u.status),
+            "Paid_Date__c": u.paid_date.map(|d| d.to_string()),
+        });
+        if let (PaymentStatus::Paid | PaymentStatus::Overpaid, Some(stage)) =
+            (u.status, &ctx.settings.paid_stage)
+        {
+            fields["StageName"] = json!(stage);
+        }
+        writes.push(fields);
+        ctx.notice(format!(
+            "Payment {}: Opportunity {} is {} (paid {}, open {}){}",
+            p.id,
+            u.opportunity_id,
+            status_label(u.status),
+            u.amount_paid,
+            u.open_balance,
+            if u.reversed { ", reversed" } else { "" }
+        ));
+    }
+    if ctx.dry_run() {
+        ctx.report.updated(
+            "Payment",
+            &p.id,
+            "",
+            format!("would update {} opportunities", writes.len()),
+        );
+        return Ok(());
+    }
+    let results = ctx.sf.update_many("Opportunity", &writes);
+    let mut failed = false;
+    for (w, r) in writes.iter().zip(results) {
+        if let Err(e) = r {
+            failed = true;
+            let opp = w.get("Id").and_then(Value::as_str).unwrap_or("?");
+            ctx.report.failed(
+                "Payment",
+                &p.id,
+                Failure::Invalid(format!("Opportunity {opp}: {e}")),
+            );
+        }
+    }
+    if failed {
+        // Ledgers are not stored, so a retry re-applies the payment from the same starting point.
+        return Ok(());
+    }
+    for l in &output.invoices {
+        ctx.state.put(STATE, &ledger_key(&l.invoice_id), l)?;
+    }
+    let applied: Vec<String> = invoice_ids.into_iter().collect();
+    ctx.state.put(STATE, &payment_key(&p.id), &applied)?;
+    let target = output
+        .updates
+        .iter()
+        .map(|u| u.opportunity_id.clone())
+        .collect::<Vec<_>>()
+        .join(",");
+    let detail = describe(&p, output.updates.len(), output.unapplied);
+    if output.updates.is_empty() {
+        ctx.report.skipped("Payment", &p.id, None, detail);
+    } else {
+        ctx.report.updated("Payment", &p.id, &target, detail);
+    }
+    Ok(())
+}
+
+fn describe(p: &QboPayment, n: usize, unapplied: rust_decimal::Decimal) -> String {
+    let state = match p.state {
+        PaymentState::Active => "applied",
+        PaymentState::Voided => "voided: reversed",
+        PaymentState::Deleted => "deleted: reversed",
+    };
+    let mut d = format!(
+        "{} {state} on {n} opportunit{}",
+        p.total_amt,
+        if n == 1 { "y" } else { "ies" }
+    );
+    if !unapplied.is_zero() {
+        d.push_str(&format!(", {unapplied} unapplied"));
+    }
+    d
+}
+
+/// The picklist value written to `Payment_Status__c`.
+pub fn status_label(s: PaymentStatus) -> &'static str {
+    match s {
+        PaymentStatus::Unpaid => "Unpaid",
+        PaymentStatus::PartiallyPaid => "Partially Paid",
+        PaymentStatus::Paid => "Paid",
+        PaymentStatus::Overpaid => "Overpaid",
+    }
+}

@@ -1,0 +1,218 @@
+//! Product2 / PricebookEntry -> QBO Item: matched by the stored link, then Sku (the Product
+//! Code), then Name; created on the fly when an invoice needs an item that is not there yet.
+
+use super::context::{Abort, Ctx, FlowResult};
+use super::ids::{content_hash, request_id};
+use super::report::Failure;
+use super::state::LINKS;
+use crate::clients::quickbooks::literal;
+use crate::clients::quickbooks_json::{item, item_json};
+use crate::clients::salesforce_json::{product, PRODUCT_FIELDS};
+use crate::mapping::{map_product, ItemChange, ProductInput};
+use crate::model::{QboItem, SfPricebookEntry, SfProduct};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// The key of a product's link (value: the QBO Item Id).
+pub fn link_key(product_id: &str) -> String {
+    format!("product/{product_id}")
+}
+
+/// The realm's items by id, Sku and name, loaded once per run.
+#[derive(Default)]
+pub struct Catalog {
+    items: BTreeMap<String, QboItem>,
+}
+
+impl Catalog {
+    /// Loads every item, inactive included.
+    pub fn load(ctx: &Ctx<'_>) -> Result<Self, crate::clients::ApiError> {
+        let mut c = Catalog::default();
+        for row in ctx
+            .qbo
+            .query("select * from Item where Active in (true, false)")?
+        {
+            c.add(item(&row));
+        }
+        Ok(c)
+    }
+
+    fn add(&mut self, i: QboItem) {
+        if let Some(id) = i.id.clone() {
+            self.items.insert(id, i);
+        }
+    }
+
+    fn find(&self, p: &SfProduct) -> Option<&QboItem> {
+        if let Some(code) = &p.product_code {
+            if let Some(i) = self
+                .items
+                .values()
+                .find(|i| i.sku.as_deref() == Some(code.as_str()))
+            {
+                return Some(i);
+            }
+        }
+        let name = crate::mapping::product::item_name(&p.name).to_lowercase();
+        self.items
+            .values()
+            .find(|i| i.name.as_deref().map(str::to_lowercase) == Some(name.clone()))
+    }
+}
+
+/// Products changed since the cursor (or `only`, or all with `full`).
+pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
+    let rows = super::triggers::select(ctx, "Product2", PRODUCT_FIELDS, "")?;
+    let mut catalog = Catalog::load(ctx)?;
+    let mut writebacks = Vec::new();
+    for row in &rows {
+        let Some((p, price)) = product(row) else {
+            continue;
+        };
+        let before = row
+            .get("QBO_Item_Id__c")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        if let Some(id) = sync_one(ctx, &mut catalog, &p, price)? {
+            if before.as_deref() != Some(id.as_str()) {
+                writebacks.push(json!({"Id": p.id, "QBO_Item_Id__c": id}));
+            }
+        }
+    }
+    super::invoices::write_back(ctx, "Product2", &writebacks);
+    super::triggers::advance_modstamp(ctx, "Product2", &rows)
+}
+
+/// Syncs one product; returns its QBO Item Id when there is one.
+pub fn sync_one(
+    ctx: &mut Ctx<'_>,
+    catalog: &mut Catalog,
+    p: &SfProduct,
+    price: Option<SfPricebookEntry>,
+) -> Result<Option<String>, Abort> {
+    let linked: Option<String> = ctx.state.get(LINKS, &link_key(&p.id))?;
+    let existing = match &linked {
+        Some(id) => catalog.items.get(id).cloned(),
+        None => catalog.find(p).cloned(),
+    };
+    let input = ProductInput {
+        product: p.clone(),
+        price,
+        existing: existing.clone(),
+        settings: ctx.settings.item.clone(),
+    };
+    let change = match map_product(&input) {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.report.failed("Product2", &p.id, Failure::Mapping(e));
+            return Ok(None);
+        }
+    };
+    let id = match change {
+        ItemChange::Unchanged => {
+            let id = existing.and_then(|i| i.id).unwrap_or_default();
+            ctx.report.skipped(
+                "Product2",
+                &p.id,
+                Some(&id),
+                "unchanged since the last sync",
+            );
+            id
+        }
+        ItemChange::Create(i) => {
+            if ctx.dry_run() {
+                ctx.report.created(
+                    "Product2",
+                    &p.id,
+                    "(new)",
+                    format!("would create item {:?}", i.name),
+                );
+                return Ok(None);
+            }
+            let body = item_json(&i, false);
+            match ctx.qbo.create(
+                "Item",
+                &body,
+                &request_id("item", &p.id, &content_hash(&body)),
+            ) {
+                Ok(v) => {
+                    let created = item(&v);
+                    let id = created.id.clone().unwrap_or_default();
+                    ctx.report.created(
+                        "Product2",
+                        &p.id,
+                        &id,
+                        format!("created item {:?}", created.name),
+                    );
+                    catalog.add(created);
+                    id
+                }
+                Err(e) => {
+                    ctx.report.failed("Product2", &p.id, e.into());
+                    return Ok(None);
+                }
+            }
+        }
+        ItemChange::Update(u) => {
+            if ctx.dry_run() {
+                ctx.report.updated(
+                    "Product2",
+                    &p.id,
+                    &u.id,
+                    format!("would update {:?}", u.fields),
+                );
+                return Ok(None);
+            }
+            let mut i = u.item.clone();
+            i.id = Some(u.id.clone());
+            i.sync_token = Some(u.sync_token.clone());
+            let body = item_json(&i, true);
+            match ctx.qbo.update(
+                "Item",
+                &body,
+                &request_id("itemu", &p.id, &content_hash(&body)),
+            ) {
+                Ok(v) => {
+                    ctx.report
+                        .updated("Product2", &p.id, &u.id, format!("updated {:?}", u.fields));
+                    catalog.add(item(&v));
+                    u.id.clone()
+                }
+                Err(e) => {
+                    ctx.report.failed("Product2", &p.id, e.into());
+                    return Ok(None);
+                }
+            }
+        }
+    };
+    if id.is_empty() || ctx.dry_run() {
+        return Ok(Some(id).filter(|i| !i.is_empty()));
+    }
+    ctx.state.put(LINKS, &link_key(&p.id), &id)?;
+    Ok(Some(id))
+}
+
+/// The QBO Item Id of product `product_id`, syncing the product first when it has none.
+pub fn item_for(
+    ctx: &mut Ctx<'_>,
+    catalog: &mut Option<Catalog>,
+    product_id: &str,
+) -> Result<Option<String>, Abort> {
+    if let Some(id) = ctx.state.get::<String>(LINKS, &link_key(product_id))? {
+        return Ok(Some(id));
+    }
+    let rows = ctx.sf.query(&format!(
+        "SELECT {PRODUCT_FIELDS} FROM Product2 WHERE Id = {}",
+        literal(product_id)
+    ))?;
+    let Some((p, price)) = rows.first().and_then(product) else {
+        return Ok(None);
+    };
+    if catalog.is_none() {
+        *catalog = Some(Catalog::load(ctx)?);
+    }
+    let Some(c) = catalog.as_mut() else {
+        return Ok(None);
+    };
+    sync_one(ctx, c, &p, price)
+}

@@ -1,0 +1,139 @@
+//! Tenant settings the flows read (through `wasi:config`), with their defaults. A malformed
+//! setting is an error naming the key, not a silent default.
+
+use crate::mapping::{AllocationRule, DocNumberRule, InvoiceSettings, ItemSettings};
+use crate::model::{FieldOwner, FieldRule, ItemType, PartyField, Reference};
+use crate::platform::Settings;
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+/// Everything the flows need to know about the tenant.
+#[derive(Clone, Debug)]
+pub struct FlowSettings {
+    /// QBO company id.
+    pub realm_id: String,
+    /// Invoice shaping.
+    pub invoice: InvoiceSettings,
+    /// Item shaping.
+    pub item: ItemSettings,
+    /// Per-field owners of the shared customer fields.
+    pub field_rules: Vec<FieldRule>,
+    /// Journal-entry allocation rules.
+    pub journal_rules: Vec<AllocationRule>,
+    /// A/R account for journal entries.
+    pub receivable_account: Reference,
+    /// Stage an Opportunity moves to when fully paid (none: stage unchanged).
+    pub paid_stage: Option<String>,
+    /// Email invoices after creating them.
+    pub send_invoices: bool,
+    /// Aging thresholds in days.
+    pub aging_thresholds: Vec<u32>,
+    /// Where a QBO invoice is shown; the invoice Id is appended.
+    pub invoice_link_base: String,
+    /// Salesforce Order statuses that mean "post it".
+    pub posted_order_status: String,
+}
+
+fn get(s: &dyn Settings, key: &str) -> Option<String> {
+    s.get(key)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn flag(s: &dyn Settings, key: &str, default: bool) -> Result<bool, String> {
+    match get(s, key) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| format!("setting {key}: {v:?} is not true or false")),
+    }
+}
+
+impl FlowSettings {
+    /// Reads the settings.
+    pub fn load(s: &dyn Settings) -> Result<Self, String> {
+        let realm_id = get(s, "realm-id").ok_or("setting realm-id is missing")?;
+        let income = Reference::id(get(s, "income-account").unwrap_or_else(|| "1".into()));
+        let terms = get(s, "terms-id").map(Reference::id);
+        let terms_days = match get(s, "terms-days") {
+            None => None,
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|_| format!("setting terms-days: {v:?} is not a number of days"))?,
+            ),
+        };
+        let tolerance = match get(s, "amount-tolerance") {
+            None => Decimal::new(1, 2),
+            Some(v) => Decimal::from_str(&v)
+                .map_err(|_| format!("setting amount-tolerance: {v:?} is not a decimal"))?,
+        };
+        let field_rules = match get(s, "field-rules") {
+            None => PartyField::ALL
+                .iter()
+                .map(|f| FieldRule {
+                    field: *f,
+                    owner: FieldOwner::Salesforce,
+                })
+                .collect(),
+            Some(v) => serde_json::from_str(&v).map_err(|e| format!("setting field-rules: {e}"))?,
+        };
+        let journal_rules = match get(s, "journal-rules") {
+            None => vec![AllocationRule {
+                product_code: None,
+                product_family: None,
+                account: income.clone(),
+                department: get(s, "department-id").map(Reference::id),
+                class: get(s, "class-id").map(Reference::id),
+                splits: Vec::new(),
+            }],
+            Some(v) => {
+                serde_json::from_str(&v).map_err(|e| format!("setting journal-rules: {e}"))?
+            }
+        };
+        let thresholds = match get(s, "aging-thresholds") {
+            None => vec![30, 60, 90],
+            Some(v) => v
+                .split(',')
+                .map(|t| t.trim().parse::<u32>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| format!("setting aging-thresholds: {v:?} is not a list of days"))?,
+        };
+        Ok(Self {
+            invoice: InvoiceSettings {
+                us_company: flag(s, "us-company", true)?,
+                home_currency: get(s, "home-currency").unwrap_or_else(|| "USD".into()),
+                multicurrency: flag(s, "multicurrency", false)?,
+                terms,
+                terms_days,
+                doc_number: DocNumberRule::Prefix(
+                    get(s, "doc-number-prefix").unwrap_or_else(|| "SF-".into()),
+                ),
+                default_tax_code: get(s, "tax-code").map(Reference::id),
+                department: get(s, "department-id").map(Reference::id),
+                class: get(s, "class-id").map(Reference::id),
+                amount_tolerance: tolerance,
+                opportunity_field_id: get(s, "opportunity-custom-field-id"),
+            },
+            item: ItemSettings {
+                income_account: income,
+                default_type: ItemType::Service,
+                non_inventory_families: get(s, "non-inventory-families")
+                    .map(|v| v.split(',').map(|f| f.trim().to_string()).collect())
+                    .unwrap_or_default(),
+            },
+            field_rules,
+            journal_rules,
+            receivable_account: Reference::id(
+                get(s, "receivable-account").unwrap_or_else(|| "3".into()),
+            ),
+            paid_stage: get(s, "paid-stage"),
+            send_invoices: flag(s, "send-invoices", false)?,
+            aging_thresholds: thresholds,
+            invoice_link_base: get(s, "invoice-link-base")
+                .unwrap_or_else(|| "https://app.qbo.intuit.com/app/invoice?txnId=".into()),
+            posted_order_status: get(s, "posted-order-status")
+                .unwrap_or_else(|| "Activated".into()),
+            realm_id,
+        })
+    }
+}

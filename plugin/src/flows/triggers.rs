@@ -1,0 +1,385 @@
+//! What starts the flows: Salesforce change events (with a replay id) falling back to a
+//! `SystemModstamp` cursor; QBO CDC since a cursor; QBO webhooks (legacy and CloudEvents),
+//! which are only hints: the full record is always fetched, so duplicates and out-of-order
+//! events are harmless, and a CDC pass covers any gap since the last cursor.
+
+use super::context::{Ctx, FlowResult};
+use super::report::Failure;
+use super::state::CURSORS;
+use super::{accounts, inbound, invoices, orders, payments, products};
+use crate::clients::json::text;
+use crate::clients::ApiError;
+use chrono::{Duration, Utc};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn modstamp_key(object: &str) -> String {
+    format!("sf-modstamp/{object}")
+}
+
+/// Rows of `object` to sync: the `only` ids; everything with `full`; else those changed since
+/// the object's `SystemModstamp` cursor (inclusive: a re-read record is skipped as unchanged).
+pub fn select(
+    ctx: &Ctx<'_>,
+    object: &str,
+    fields: &str,
+    condition: &str,
+) -> Result<Vec<Value>, ApiError> {
+    let mut clauses: Vec<String> = Vec::new();
+    if !condition.is_empty() {
+        clauses.push(condition.to_string());
+    }
+    if let Some(only) = &ctx.args.only {
+        let mut rows = Vec::new();
+        for chunk in only.chunks(200) {
+            let mut c = clauses.clone();
+            c.push(format!("Id IN ({})", invoices::quoted(chunk)));
+            rows.extend(ctx.sf.query(&format!(
+                "SELECT {fields} FROM {object} WHERE {} ORDER BY Id",
+                c.join(" AND ")
+            ))?);
+        }
+        return Ok(rows);
+    }
+    if !ctx.args.full {
+        if let Ok(Some(since)) = ctx.state.get::<String>(CURSORS, &modstamp_key(object)) {
+            clauses.push(format!("SystemModstamp >= {since}"));
+        }
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    ctx.sf.query(&format!(
+        "SELECT {fields} FROM {object}{filter} ORDER BY SystemModstamp, Id"
+    ))
+}
+
+/// Moves the object's cursor to the newest `SystemModstamp` read (not for `only` or dry runs).
+pub fn advance_modstamp(ctx: &Ctx<'_>, object: &str, rows: &[Value]) -> FlowResult {
+    if ctx.args.only.is_some() || ctx.dry_run() {
+        return Ok(());
+    }
+    if let Some(newest) = rows.iter().filter_map(|r| text(r, "SystemModstamp")).max() {
+        ctx.state.put(CURSORS, &modstamp_key(object), &newest)?;
+    }
+    Ok(())
+}
+
+/// Every flow over every record, then the QBO side.
+pub fn backfill(ctx: &mut Ctx<'_>) -> FlowResult {
+    ctx.args.full = true;
+    salesforce_flows(ctx)?;
+    ctx.args.full = false;
+    if !ctx.dry_run() {
+        // Start the event stream from here: everything before is covered.
+        if let Ok((_, latest)) = ctx.sf.change_events("-1") {
+            ctx.state.put(CURSORS, "sf-replay", &latest)?;
+        }
+    }
+    poll_quickbooks(ctx)
+}
+
+fn salesforce_flows(ctx: &mut Ctx<'_>) -> FlowResult {
+    accounts::run(ctx)?;
+    products::run(ctx)?;
+    invoices::run(ctx)?;
+    orders::run(ctx)
+}
+
+/// Which flow an sObject's change feeds, and the parent field for child objects.
+fn route(entity: &str) -> Option<(&'static str, Option<&'static str>)> {
+    Some(match entity {
+        "Account" => ("Account", None),
+        "Product2" => ("Product2", None),
+        "PricebookEntry" => ("Product2", Some("Product2Id")),
+        "Opportunity" => ("Opportunity", None),
+        "OpportunityLineItem" => ("Opportunity", Some("OpportunityId")),
+        "Order" => ("Order", None),
+        "OrderItem" => ("Order", Some("OrderId")),
+        _ => return None,
+    })
+}
+
+/// Salesforce change events since the replay cursor, then the flows they touch. Without a
+/// cursor, or when it has expired, falls back to the `SystemModstamp` cursors.
+pub fn poll_salesforce(ctx: &mut Ctx<'_>) -> FlowResult {
+    let Some(mut position) = ctx.state.get::<String>(CURSORS, "sf-replay")? else {
+        salesforce_flows(ctx)?;
+        if !ctx.dry_run() {
+            let (_, latest) = ctx.sf.change_events("-1")?;
+            ctx.state.put(CURSORS, "sf-replay", &latest)?;
+        }
+        return Ok(());
+    };
+    let mut touched: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    let mut children: BTreeMap<(&'static str, &'static str, String), BTreeSet<String>> =
+        BTreeMap::new();
+    loop {
+        let (events, latest) = match ctx.sf.change_events(&position) {
+            Ok(page) => page,
+            Err(ApiError::Api { code, .. }) if code == "REPLAY_ID_EXPIRED" => {
+                ctx.report.skipped(
+                    "ChangeEvents",
+                    &position,
+                    None,
+                    "replay id expired: fell back to SystemModstamp polling",
+                );
+                salesforce_flows(ctx)?;
+                let (_, latest) = ctx.sf.change_events("-1")?;
+                if !ctx.dry_run() {
+                    ctx.state.put(CURSORS, "sf-replay", &latest)?;
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let n = events.len();
+        for event in &events {
+            let payload = event.get("payload").unwrap_or(event);
+            let header = payload
+                .get("ChangeEventHeader")
+                .cloned()
+                .unwrap_or(Value::Null);
+            let entity = header
+                .get("entityName")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let Some((flow, parent)) = route(entity) else {
+                continue;
+            };
+            let ids = header
+                .get("recordIds")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string);
+            match parent {
+                None => touched.entry(flow).or_default().extend(ids),
+                Some(field) => match text(payload, field) {
+                    Some(p) => {
+                        touched.entry(flow).or_default().insert(p);
+                    }
+                    None => {
+                        let key = (flow, field, entity.to_string());
+                        children.entry(key).or_default().extend(ids);
+                    }
+                },
+            }
+        }
+        position = latest;
+        if n < 1000 {
+            break;
+        }
+    }
+    // Child changes without the parent id in the payload: look the parent up.
+    for ((flow, field, entity), ids) in children {
+        let list: Vec<String> = ids.into_iter().collect();
+        for chunk in list.chunks(200) {
+            let rows = ctx.sf.query(&format!(
+                "SELECT {field} FROM {entity} WHERE Id IN ({})",
+                invoices::quoted(chunk)
+            ))?;
+            touched
+                .entry(flow)
+                .or_default()
+                .extend(rows.iter().filter_map(|r| text(r, field)));
+        }
+    }
+    let saved = ctx.args.only.clone();
+    for (flow, ids) in &touched {
+        ctx.args.only = Some(ids.iter().cloned().collect());
+        match *flow {
+            "Account" => accounts::run(ctx)?,
+            "Product2" => products::run(ctx)?,
+            "Opportunity" => invoices::run(ctx)?,
+            _ => orders::run(ctx)?,
+        }
+    }
+    ctx.args.only = saved;
+    if !ctx.dry_run() {
+        ctx.state.put(CURSORS, "sf-replay", &position)?;
+    }
+    Ok(())
+}
+
+/// QBO changes since the CDC cursor: customers, then invoices, then payments.
+pub fn poll_quickbooks(ctx: &mut Ctx<'_>) -> FlowResult {
+    let since: String = ctx.state.get(CURSORS, "qbo-cdc")?.unwrap_or_else(|| {
+        (Utc::now() - Duration::days(29)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    });
+    let changes = ctx.qbo.cdc(&["Customer", "Invoice", "Payment"], &since)?;
+    let newest = changes
+        .iter()
+        .filter_map(|(_, v)| v.get("MetaData").and_then(|m| text(m, "LastUpdatedTime")))
+        .max();
+    for entity in ["Customer", "Invoice", "Payment"] {
+        for (_, v) in changes.iter().filter(|(e, _)| e == entity) {
+            apply_change(ctx, entity, v)?;
+        }
+    }
+    if let (Some(newest), false) = (newest, ctx.dry_run()) {
+        ctx.state.put(CURSORS, "qbo-cdc", &newest)?;
+    }
+    Ok(())
+}
+
+fn apply_change(ctx: &mut Ctx<'_>, entity: &str, v: &Value) -> FlowResult {
+    let deleted = v.get("status").and_then(Value::as_str) == Some("Deleted");
+    let id = text(v, "Id").unwrap_or_default();
+    match (entity, deleted) {
+        ("Payment", _) => payments::apply(ctx, v, deleted),
+        ("Customer", false) => inbound::customer_to_account(ctx, v).map(|_| ()),
+        ("Invoice", false) => inbound::invoice_to_opportunity(ctx, v),
+        (_, true) => {
+            ctx.report.skipped(
+                entity,
+                &id,
+                None,
+                "deleted in QBO; nothing to do in Salesforce",
+            );
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// One entity a webhook says changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hint {
+    /// `Customer`, `Invoice`, `Payment`, ...
+    pub entity: String,
+    /// Its id.
+    pub id: String,
+    /// `Create`, `Update`, `Delete`, `Void`, `Merge`.
+    pub operation: String,
+}
+
+/// The entities a QBO webhook names, legacy or CloudEvents; an error names what is malformed.
+pub fn parse_webhook(body: &str) -> Result<Vec<Hint>, String> {
+    let v: Value =
+        serde_json::from_str(body).map_err(|e| format!("webhook body is not JSON: {e}"))?;
+    let mut hints = Vec::new();
+    if let Some(events) = v.as_array() {
+        for (i, e) in events.iter().enumerate() {
+            let kind = text(e, "type").ok_or(format!("event [{i}]: type is missing"))?;
+            let parts: Vec<&str> = kind.split('.').collect();
+            let (Some(entity), Some(op)) = (parts.get(1), parts.get(2)) else {
+                return Err(format!(
+                    "event [{i}]: type {kind:?} is not qbo.<entity>.<operation>.v1"
+                ));
+            };
+            let id = text(e, "intuitentityid")
+                .ok_or(format!("event [{i}]: intuitentityid is missing"))?;
+            hints.push(Hint {
+                entity: capitalize(entity),
+                id,
+                operation: capitalize(op),
+            });
+        }
+        return Ok(hints);
+    }
+    let notes = v
+        .get("eventNotifications")
+        .and_then(Value::as_array)
+        .ok_or("webhook body has neither eventNotifications nor a CloudEvents array")?;
+    for (i, n) in notes.iter().enumerate() {
+        let entities = n
+            .get("dataChangeEvent")
+            .and_then(|d| d.get("entities"))
+            .and_then(Value::as_array)
+            .ok_or(format!(
+                "eventNotifications[{i}].dataChangeEvent.entities is missing"
+            ))?;
+        for (j, e) in entities.iter().enumerate() {
+            hints.push(Hint {
+                entity: text(e, "name").ok_or(format!(
+                    "eventNotifications[{i}].entities[{j}].name is missing"
+                ))?,
+                id: text(e, "id").ok_or(format!(
+                    "eventNotifications[{i}].entities[{j}].id is missing"
+                ))?,
+                operation: text(e, "operation").unwrap_or_default(),
+            });
+        }
+    }
+    Ok(hints)
+}
+
+fn capitalize(s: &str) -> String {
+    match s {
+        "creditmemo" => "CreditMemo".into(),
+        "journalentry" => "JournalEntry".into(),
+        "salesreceipt" => "SalesReceipt".into(),
+        _ => {
+            let mut c = s.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// Fetches each hinted record and applies it, then runs CDC to cover any gap.
+pub fn on_quickbooks_webhook(ctx: &mut Ctx<'_>, hints: Vec<Hint>) -> FlowResult {
+    let mut seen = BTreeSet::new();
+    for h in hints {
+        if !seen.insert((h.entity.clone(), h.id.clone())) {
+            continue;
+        }
+        if !matches!(h.entity.as_str(), "Customer" | "Invoice" | "Payment") {
+            ctx.report
+                .skipped(&h.entity, &h.id, None, "not synced to Salesforce");
+            continue;
+        }
+        match ctx.qbo.read(&h.entity, &h.id) {
+            Ok(Some(v)) => apply_change(ctx, &h.entity, &v)?,
+            Ok(None) if h.entity == "Payment" => {
+                let stub = serde_json::json!({"Id": h.id, "TxnDate": ctx.today().to_string(), "status": "Deleted"});
+                payments::apply(ctx, &stub, true)?;
+            }
+            Ok(None) => ctx
+                .report
+                .skipped(&h.entity, &h.id, None, "no longer in QBO"),
+            Err(ApiError::Throttled { retry_at }) => {
+                return Err(Failure::Api(ApiError::Throttled { retry_at }).into())
+            }
+            Err(e) => ctx.report.failed(&h.entity, &h.id, e.into()),
+        }
+    }
+    poll_quickbooks(ctx)
+}
+
+impl From<Failure> for super::context::Abort {
+    fn from(f: Failure) -> Self {
+        super::context::Abort(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_and_cloudevents_webhooks_name_their_entities() {
+        let legacy = r#"{"eventNotifications":[{"realmId":"1","dataChangeEvent":{"entities":[
+            {"name":"Payment","id":"5","operation":"Create","lastUpdated":"2026-01-01T00:00:00Z"}]}}]}"#;
+        assert_eq!(
+            parse_webhook(legacy).unwrap(),
+            vec![Hint {
+                entity: "Payment".into(),
+                id: "5".into(),
+                operation: "Create".into()
+            }]
+        );
+        let ce = r#"[{"specversion":"1.0","id":"x","type":"qbo.invoice.voided.v1","intuitentityid":"9","intuitaccountid":"1","data":{}}]"#;
+        assert_eq!(parse_webhook(ce).unwrap()[0].entity, "Invoice");
+        assert_eq!(parse_webhook(ce).unwrap()[0].operation, "Voided");
+        assert!(parse_webhook("{").unwrap_err().contains("not JSON"));
+        assert!(parse_webhook(r#"[{"type":"qbo.payment.created.v1"}]"#)
+            .unwrap_err()
+            .contains("intuitentityid"));
+    }
+}

@@ -1,0 +1,88 @@
+//! Closed Won -> Invoice end to end: a backfill invoices every Closed Won opportunity exactly
+//! once, writes the invoice back, and a rerun changes nothing.
+
+use ledgerlink::local::LocalOptions;
+use ledgerlink::runtime::exports::ledgerlink::sync::flows::Outcome;
+use ledgerlink_emulators::seed::SeedSpec;
+use ledgerlink_tests::{company, lines, report};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+fn small() -> LocalOptions {
+    LocalOptions {
+        seed: SeedSpec {
+            accounts: 6,
+            products: 5,
+            opportunities: 12,
+            closed_won_fraction: 0.5,
+            lines_per_opportunity: 2,
+            orders: 3,
+            seed: 7,
+        },
+        qbo: ledgerlink_emulators::qbo::QboConfig {
+            rate_limits: ledgerlink_emulators::qbo::RateLimits {
+                enabled: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        ..LocalOptions::default()
+    }
+}
+
+#[test]
+fn a_backfill_invoices_each_closed_won_opportunity_once_and_a_rerun_changes_nothing() {
+    let (c, _db) = company(small());
+    let first = report(&c, "backfill", json!({}));
+    assert!(
+        first.failed == 0,
+        "failures: {:#?}",
+        lines(&first, Outcome::Failed)
+    );
+    let won: Vec<Value> =
+        c.sf.records("Opportunity")
+            .into_iter()
+            .filter(|o| o["IsWon"] == json!(true))
+            .collect();
+    assert!(!won.is_empty());
+    let invoices = c.qbo.entities(&c.realm, "Invoice");
+    assert_eq!(
+        invoices.len(),
+        won.len(),
+        "one invoice per Closed Won opportunity"
+    );
+    let mut by_doc: BTreeMap<String, Value> = BTreeMap::new();
+    for inv in &invoices {
+        by_doc.insert(inv["DocNumber"].as_str().unwrap().to_string(), inv.clone());
+    }
+    for o in &won {
+        let id = o["Id"].as_str().unwrap();
+        let inv_id = o["QBO_Invoice_Id__c"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id} not written back"));
+        let inv = invoices.iter().find(|i| i["Id"] == json!(inv_id)).unwrap();
+        assert_eq!(o["QBO_Invoice_Number__c"], inv["DocNumber"]);
+        assert_eq!(
+            o["Amount"]
+                .to_string()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap(),
+            inv["TotalAmt"]
+                .to_string()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap(),
+            "Opportunity {id} total"
+        );
+    }
+    let customers = c.qbo.entities(&c.realm, "Customer");
+    assert_eq!(customers.len(), 6, "one customer per account");
+
+    let again = report(&c, "backfill", json!({}));
+    assert_eq!(
+        (again.created, again.failed),
+        (0, 0),
+        "{:#?}",
+        lines(&again, Outcome::Created)
+    );
+    assert_eq!(c.qbo.entities(&c.realm, "Invoice").len(), won.len());
+}
