@@ -6,6 +6,8 @@ use ledgerlink::jobs::{self, FlowResult};
 use ledgerlink::local::{LocalCompany, LocalOptions};
 use ledgerlink::runtime::exports::ledgerlink::sync::flows::{Outcome, RunReport};
 use ledgerlink::runtime::{Limits, Runtime};
+use ledgerlink_emulators::qbo::{QboConfig, RateLimits};
+use ledgerlink_emulators::seed::SeedSpec;
 use serde_json::Value;
 use std::sync::OnceLock;
 
@@ -60,4 +62,61 @@ pub fn lines(r: &RunReport, kind: Outcome) -> Vec<String> {
         .filter(|o| o.outcome == kind)
         .map(|o| format!("{} {}: {}", o.entity, o.record_id, o.detail))
         .collect()
+}
+
+/// A small seeded company with QBO throttling off (pacing is tested on its own).
+pub fn small() -> LocalOptions {
+    LocalOptions {
+        seed: SeedSpec {
+            accounts: 6,
+            products: 5,
+            opportunities: 12,
+            closed_won_fraction: 0.5,
+            lines_per_opportunity: 2,
+            orders: 4,
+            seed: 7,
+        },
+        qbo: QboConfig {
+            rate_limits: RateLimits {
+                enabled: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        ..LocalOptions::default()
+    }
+}
+
+/// A decimal from a JSON number or string.
+pub fn money(v: &Value) -> rust_decimal::Decimal {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    text.parse()
+        .unwrap_or_else(|_| panic!("{v} is not an amount"))
+}
+
+/// A legacy QBO webhook body naming one entity.
+pub fn webhook(realm: &str, entity: &str, id: &str, operation: &str) -> String {
+    serde_json::json!({"eventNotifications": [{"realmId": realm, "dataChangeEvent": {"entities": [
+        {"name": entity, "id": id, "operation": operation, "lastUpdated": "2026-01-01T00:00:00.000Z"}]}}]})
+    .to_string()
+}
+
+/// Hands a webhook body to the component.
+pub fn on_webhook(c: &LocalCompany, body: &str) -> RunReport {
+    match block_on(jobs::on_webhook(&runtime(), &c.tenant, "quickbooks", body)).expect("trap") {
+        Ok(r) => r,
+        Err(e) => panic!("on-webhook failed as a whole: {e:?}"),
+    }
+}
+
+/// A JSON value the component stored in the tenant's key-value state.
+pub fn stored(c: &LocalCompany, bucket: &str, key: &str) -> Option<Value> {
+    c.tenant
+        .storage
+        .get(&c.tenant.id, bucket, key)
+        .expect("storage")
+        .map(|b| serde_json::from_slice(&b).expect("stored JSON"))
 }

@@ -1,34 +1,10 @@
 //! Closed Won -> Invoice end to end: a backfill invoices every Closed Won opportunity exactly
 //! once, writes the invoice back, and a rerun changes nothing.
 
-use ledgerlink::local::LocalOptions;
 use ledgerlink::runtime::exports::ledgerlink::sync::flows::Outcome;
-use ledgerlink_emulators::seed::SeedSpec;
-use ledgerlink_tests::{company, lines, report};
+use ledgerlink_tests::{company, lines, report, small};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-
-fn small() -> LocalOptions {
-    LocalOptions {
-        seed: SeedSpec {
-            accounts: 6,
-            products: 5,
-            opportunities: 12,
-            closed_won_fraction: 0.5,
-            lines_per_opportunity: 2,
-            orders: 3,
-            seed: 7,
-        },
-        qbo: ledgerlink_emulators::qbo::QboConfig {
-            rate_limits: ledgerlink_emulators::qbo::RateLimits {
-                enabled: false,
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-        ..LocalOptions::default()
-    }
-}
 
 #[test]
 fn a_backfill_invoices_each_closed_won_opportunity_once_and_a_rerun_changes_nothing() {

@@ -1,0 +1,74 @@
+//! QBO -> Salesforce: a customer and an invoice created in QBO become an Account and a Closed
+//! Won Opportunity, once; the opportunity is not invoiced back. A name taken by a QBO vendor
+//! gets a deterministic suffix instead of a 6240 failure.
+
+use ledgerlink::runtime::exports::ledgerlink::sync::flows::Outcome;
+use ledgerlink_tests::{company, lines, report, small};
+use serde_json::json;
+
+#[test]
+fn qbo_customers_and_invoices_reach_salesforce_once_and_are_not_echoed_back() {
+    let (c, _db) = company(small());
+    report(&c, "backfill", json!({}));
+    let customer = c
+        .qbo
+        .insert(&c.realm, "Customer", json!({"DisplayName": "Walk-in Client", "PrimaryEmailAddr": {"Address": "a@walkin.example"}}))
+        .unwrap();
+    let invoice = c
+        .qbo
+        .insert(&c.realm, "Invoice", json!({"CustomerRef": {"value": customer["Id"]}, "DocNumber": "Q-1001",
+            "Line": [{"Amount": 250.0, "DetailType": "SalesItemLineDetail",
+                      "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 1, "UnitPrice": 250.0}}]}))
+        .unwrap();
+    let r = report(&c, "poll-quickbooks", json!({}));
+    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
+    let accounts: Vec<_> =
+        c.sf.records("Account")
+            .into_iter()
+            .filter(|a| a["QBO_Customer_Id__c"] == customer["Id"])
+            .collect();
+    assert_eq!(accounts.len(), 1, "one account for the QBO customer");
+    let opps: Vec<_> =
+        c.sf.records("Opportunity")
+            .into_iter()
+            .filter(|o| o["QBO_Invoice_Id__c"] == invoice["Id"])
+            .collect();
+    assert_eq!(opps.len(), 1);
+    assert_eq!(opps[0]["AccountId"], accounts[0]["Id"]);
+    assert_eq!(opps[0]["StageName"], "Closed Won");
+
+    // Polling again and syncing Salesforce: no second account, no invoice created back.
+    let invoices_before = c.qbo.entities(&c.realm, "Invoice").len();
+    report(&c, "poll-quickbooks", json!({}));
+    let r = report(&c, "sync-invoices", json!({"full": true}));
+    assert_eq!(r.created, 0, "{:#?}", lines(&r, Outcome::Created));
+    assert_eq!(c.qbo.entities(&c.realm, "Invoice").len(), invoices_before);
+    assert_eq!(
+        c.sf.records("Account")
+            .into_iter()
+            .filter(|a| a["QBO_Customer_Id__c"] == customer["Id"])
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_name_taken_by_a_vendor_gets_a_deterministic_suffix() {
+    let (c, _db) = company(small());
+    let account = c.sf.records("Account").into_iter().next().unwrap();
+    let name = account["Name"].as_str().unwrap().to_string();
+    c.qbo
+        .insert(&c.realm, "Vendor", json!({"DisplayName": name}))
+        .unwrap();
+    let r = report(&c, "sync-accounts", json!({"full": true}));
+    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
+    let id = account["Id"].as_str().unwrap();
+    let tail = &id[id.len() - 4..];
+    let customers = c.qbo.entities(&c.realm, "Customer");
+    assert!(
+        customers
+            .iter()
+            .any(|cu| cu["DisplayName"] == json!(format!("{name} ({tail})"))),
+        "{customers:#?}"
+    );
+}
