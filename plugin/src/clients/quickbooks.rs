@@ -6,6 +6,7 @@ use super::error::{is_throttle, retry_at, ApiError};
 use crate::platform::{Http, HttpRequest, HttpResponse, Method};
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
+use std::cell::RefCell;
 
 /// Most operations QBO takes in one `/batch`.
 pub const BATCH_MAX: usize = 30;
@@ -29,6 +30,9 @@ pub enum BatchOp {
 pub struct Quickbooks<'a> {
     http: &'a dyn Http,
     realm: String,
+    /// Set by the first throttled answer: later calls in the run fail fast instead of adding
+    /// to the storm.
+    throttled: RefCell<Option<String>>,
 }
 
 impl<'a> Quickbooks<'a> {
@@ -37,6 +41,7 @@ impl<'a> Quickbooks<'a> {
         Self {
             http,
             realm: realm.into(),
+            throttled: RefCell::new(None),
         }
     }
 
@@ -60,6 +65,9 @@ impl<'a> Quickbooks<'a> {
             headers.push(("content-type", "application/json".to_string()));
             b.to_string().into_bytes()
         });
+        if let Some(retry_at) = self.throttled.borrow().clone() {
+            return Err(ApiError::Throttled { retry_at });
+        }
         let response = self
             .http
             .send(HttpRequest {
@@ -69,7 +77,11 @@ impl<'a> Quickbooks<'a> {
                 body,
             })
             .map_err(ApiError::Transport)?;
-        decode(response)
+        let answer = decode(response);
+        if let Err(ApiError::Throttled { retry_at }) = &answer {
+            *self.throttled.borrow_mut() = Some(retry_at.clone());
+        }
+        answer
     }
 
     /// Runs a query, following pages; returns the rows of the queried entity.

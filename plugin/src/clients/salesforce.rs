@@ -6,6 +6,7 @@ use super::quickbooks::encode;
 use crate::platform::{Http, HttpRequest, HttpResponse, Method};
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
+use std::cell::RefCell;
 
 /// API version.
 pub const VERSION: &str = "v61.0";
@@ -18,12 +19,17 @@ pub type RecordResult = Result<String, ApiError>;
 /// The client.
 pub struct Salesforce<'a> {
     http: &'a dyn Http,
+    /// Set by the first throttled answer: later calls in the run fail fast.
+    throttled: RefCell<Option<String>>,
 }
 
 impl<'a> Salesforce<'a> {
     /// A client over the connection.
     pub fn new(http: &'a dyn Http) -> Self {
-        Self { http }
+        Self {
+            http,
+            throttled: RefCell::new(None),
+        }
     }
 
     fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ApiError> {
@@ -37,6 +43,9 @@ impl<'a> Salesforce<'a> {
             headers.push(("content-type", "application/json".to_string()));
             b.to_string().into_bytes()
         });
+        if let Some(retry_at) = self.throttled.borrow().clone() {
+            return Err(ApiError::Throttled { retry_at });
+        }
         let response = self
             .http
             .send(HttpRequest {
@@ -46,7 +55,11 @@ impl<'a> Salesforce<'a> {
                 body,
             })
             .map_err(ApiError::Transport)?;
-        decode(response)
+        let answer = decode(response);
+        if let Err(ApiError::Throttled { retry_at }) = &answer {
+            *self.throttled.borrow_mut() = Some(retry_at.clone());
+        }
+        answer
     }
 
     /// Runs a SOQL query, following `nextRecordsUrl`.

@@ -1,0 +1,135 @@
+//! Bad records, lost answers and throttling: each bad record is reported with its reason while
+//! the rest sync; a retry after a dropped connection or a 429 storm never doubles an invoice.
+
+use ledgerlink::runtime::exports::ledgerlink::sync::flows::Outcome;
+use ledgerlink_emulators::common::faults::{FaultKind, FaultRule};
+use ledgerlink_tests::{company, lines, report, run, small};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+fn won(c: &ledgerlink::local::LocalCompany) -> Vec<Value> {
+    c.sf.records("Opportunity")
+        .into_iter()
+        .filter(|o| o["IsWon"] == json!(true))
+        .collect()
+}
+
+/// Every Closed Won opportunity (with an account) has exactly one invoice.
+fn exactly_one_invoice_each(c: &ledgerlink::local::LocalCompany) {
+    let invoices = c.qbo.entities(&c.realm, "Invoice");
+    let mut per_doc: BTreeMap<String, usize> = BTreeMap::new();
+    for i in &invoices {
+        *per_doc
+            .entry(i["DocNumber"].as_str().unwrap_or_default().to_string())
+            .or_default() += 1;
+    }
+    for o in won(c).iter().filter(|o| o["AccountId"].is_string()) {
+        let id = o["Id"].as_str().unwrap();
+        let doc = format!("SF-{id}");
+        assert_eq!(
+            per_doc.get(&doc),
+            Some(&1),
+            "Opportunity {id}: {per_doc:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_record_is_reported_with_its_reason_and_the_rest_sync() {
+    let (c, _db) = company(small());
+    let bad = c
+        .sf
+        .insert(
+            "Opportunity",
+            json!({"Name": "No account", "StageName": "Closed Won", "CloseDate": "2025-05-05", "Amount": 10}),
+        )
+        .unwrap();
+    let r = report(&c, "backfill", json!({}));
+    let failed = lines(&r, Outcome::Failed);
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert!(
+        failed[0].contains(&bad) && failed[0].contains("AccountId"),
+        "{failed:#?}"
+    );
+    let failure = r
+        .records
+        .iter()
+        .find(|o| o.outcome == Outcome::Failed)
+        .unwrap();
+    assert_eq!(failure.code.as_deref(), Some("invalid-record"));
+    assert!(!failure.retryable);
+    exactly_one_invoice_each(&c);
+    assert!(
+        c.notify.messages().iter().any(|m| m.contains(&bad)),
+        "a permanent failure is notified"
+    );
+}
+
+#[test]
+fn a_dropped_batch_answer_is_retried_without_a_second_invoice() {
+    let (c, _db) = company(small());
+    report(&c, "sync-accounts", json!({"full": true}));
+    report(&c, "sync-products", json!({"full": true}));
+    c.qbo.faults().push(FaultRule {
+        method: Some("POST".into()),
+        path_contains: Some("/batch".into()),
+        fault: FaultKind::Status { status: 503 },
+        probability: 1.0,
+        times: Some(1),
+    });
+    let first = report(&c, "sync-invoices", json!({"full": true}));
+    let failed: Vec<_> = first
+        .records
+        .iter()
+        .filter(|o| o.outcome == Outcome::Failed)
+        .collect();
+    assert!(!failed.is_empty(), "the 503 fails the batch");
+    assert!(failed.iter().all(|f| f.retryable), "{failed:#?}");
+    // The retry the host's error ledger would make: only the failed records.
+    let only: Vec<_> = failed.iter().map(|f| f.record_id.clone()).collect();
+    let _ = run(&c, "sync-invoices", json!({ "only": only }));
+    exactly_one_invoice_each(&c);
+}
+
+#[test]
+fn a_429_storm_delays_but_never_loses_or_doubles_an_invoice() {
+    let (c, _db) = company(small());
+    // One QBO call in five answers 429: runs stop early, report the rest as retryable and
+    // ask to be run again; repeated runs finish the job.
+    c.qbo.faults().push(FaultRule {
+        method: None,
+        path_contains: Some("/v3/company".into()),
+        fault: FaultKind::Status { status: 429 },
+        probability: 0.2,
+        times: None,
+    });
+    let mut throttled_runs = 0;
+    let mut done = false;
+    for _ in 0..100 {
+        match run(&c, "backfill", json!({})) {
+            Ok(r) if r.failed == 0 => {
+                done = true;
+                break;
+            }
+            Ok(r) => {
+                throttled_runs += 1;
+                let failed: Vec<_> = r
+                    .records
+                    .iter()
+                    .filter(|o| o.outcome == Outcome::Failed)
+                    .collect();
+                assert!(
+                    failed.iter().all(|o| o.retryable),
+                    "{:#?}",
+                    lines(&r, Outcome::Failed)
+                );
+            }
+            Err(_) => throttled_runs += 1,
+        }
+    }
+    assert!(done, "the backfill completes through the storm");
+    assert!(throttled_runs > 0, "the storm throttled some runs");
+    assert!(c.qbo.faults().injected() > 0);
+    exactly_one_invoice_each(&c);
+    assert_eq!(c.qbo.entities(&c.realm, "Customer").len(), 6);
+}
