@@ -8,6 +8,7 @@
 //! | [`caps`] | one module per capability given to the guest: `http`, `storage`, `config`, `schedule` |
 //! | [`jobs`] | calling the component's flows (`describe`, `run-job`, `on-webhook`) for a tenant |
 //! | [`local`] | a tenant wired to in-process emulators (demo, end-to-end tests, benchmarks) |
+//! | [`reports`] | the reconciliation (CSV, HTML with a chart) and aging (CSV) reports rendered from what the component stored |
 //! | [`tenant`] | a tenant's configuration (TOML) and the capabilities built from it |
 //! | [`cli`] | the `ledgerlink` commands |
 #![deny(missing_docs)]
@@ -19,6 +20,7 @@ pub mod config;
 pub mod db;
 pub mod jobs;
 pub mod local;
+pub mod reports;
 pub mod runtime;
 pub mod tenant;
 pub mod webhooks;

@@ -71,4 +71,14 @@ fn a_name_taken_by_a_vendor_gets_a_deterministic_suffix() {
             .any(|cu| cu["DisplayName"] == json!(format!("{name} ({tail})"))),
         "{customers:#?}"
     );
+    // Later runs keep the suffix: no rename back into the vendor's name, no 6240.
+    for _ in 0..2 {
+        let again = report(&c, "sync-accounts", json!({"full": true}));
+        assert_eq!(
+            (again.updated, again.failed),
+            (0, 0),
+            "{:#?}",
+            again.records
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The `ledgerlink` command line.
 
 mod call;
+mod demo;
 mod emulate;
 mod init;
 
@@ -26,6 +27,8 @@ enum Command {
     Emulate(emulate::EmulateArgs),
     /// Write a commented example config file.
     Init(init::InitArgs),
+    /// Run every flow against seeded in-process emulators and write the reports: the main job.
+    Demo(demo::DemoArgs),
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -44,6 +47,7 @@ pub fn main() -> Result<i32> {
             Command::Call(args) => call::run(cli.plugin.as_deref(), args).await,
             Command::Emulate(args) => emulate::run(args).await,
             Command::Init(args) => init::run(args),
+            Command::Demo(args) => demo::run(cli.plugin.as_deref(), args).await,
         }
     })
 }

@@ -14,7 +14,7 @@ use crate::clients::salesforce_json::{account, ACCOUNT_FIELDS};
 use crate::clients::ApiError;
 use crate::mapping::account::display_name;
 use crate::mapping::{map_account, AccountInput, CustomerChange};
-use crate::model::{PartySnapshot, QboCustomer, SfAccount};
+use crate::model::{PartyField, PartySnapshot, QboCustomer, SfAccount};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -107,7 +107,17 @@ impl Directory {
 
     /// `name`, or `name (suffix)` when taken; the suffix is the end of the Salesforce Id.
     pub fn free_name(&self, name: &str, account_id: &str) -> String {
-        if !self.taken.contains_key(&name.to_lowercase()) {
+        self.free_name_for(name, account_id, None)
+    }
+
+    /// [`Self::free_name`], where a name held by customer `own` (the account's own) is free.
+    pub fn free_name_for(&self, name: &str, account_id: &str, own: Option<&str>) -> String {
+        let own = own.map(|id| format!("Customer {id}"));
+        let free = |n: &str| match self.taken.get(&n.to_lowercase()) {
+            None => true,
+            Some(holder) => Some(holder) == own.as_ref(),
+        };
+        if free(name) {
             return name.to_string();
         }
         for len in [4, 6, 8, 18] {
@@ -116,7 +126,7 @@ impl Directory {
                 .skip(account_id.len().saturating_sub(len))
                 .collect();
             let candidate = format!("{name} ({tail})");
-            if !self.taken.contains_key(&candidate.to_lowercase()) {
+            if free(&candidate) {
                 return candidate;
             }
         }
@@ -230,7 +240,8 @@ pub fn sync_one(
                     "(new)",
                     format!("would create customer {free:?}"),
                 );
-                return Ok(None);
+                // A placeholder id lets a dry run plan the invoices that need this customer.
+                return Ok(Some(format!("(new customer {free})")));
             }
             let body = customer_json(&c, false);
             let rid = request_id("cust", &a.id, &content_hash(&body));
@@ -252,7 +263,28 @@ pub fn sync_one(
                 }
             }
         }
-        CustomerChange::Update(u) => {
+        CustomerChange::Update(mut u) => {
+            // A name taken by someone else keeps its suffix; renaming to what it already is
+            // is no change.
+            if let Some(name) = u.customer.display_name.clone() {
+                let free = dir.free_name_for(&name, &a.id, Some(&u.id));
+                let current = existing.as_ref().and_then(|c| c.display_name.clone());
+                if Some(&free) == current.as_ref() {
+                    u.customer.display_name = None;
+                    u.fields.retain(|f| *f != PartyField::DisplayName);
+                } else {
+                    u.customer.display_name = Some(free);
+                }
+            }
+            if u.fields.is_empty() {
+                ctx.report.skipped(
+                    "Account",
+                    &a.id,
+                    Some(&u.id),
+                    "unchanged (its QBO name carries a suffix)",
+                );
+                return store_and_return(ctx, a, u.id.clone(), output.snapshot);
+            }
             if ctx.dry_run() {
                 ctx.report.updated(
                     "Account",
@@ -301,12 +333,24 @@ pub fn sync_one(
     if let Some(c) = c {
         dir.add(c);
     }
+    store_and_return(ctx, a, id, output.snapshot)
+}
+
+fn store_and_return(
+    ctx: &Ctx<'_>,
+    a: &SfAccount,
+    id: String,
+    snapshot: PartySnapshot,
+) -> Result<Option<String>, super::context::Abort> {
+    if ctx.dry_run() {
+        return Ok(Some(id));
+    }
     ctx.state.put(
         LINKS,
         &link_key(&a.id),
         &AccountLink {
             qbo_id: id.clone(),
-            snapshot: Some(output.snapshot),
+            snapshot: Some(snapshot),
         },
     )?;
     ctx.state.put(LINKS, &format!("customer/{id}"), &a.id)?;

@@ -127,7 +127,7 @@ pub fn sync_one(
                     "(new)",
                     format!("would create item {:?}", i.name),
                 );
-                return Ok(None);
+                return Ok(Some(format!("(new item {})", p.id)));
             }
             let body = item_json(&i, false);
             match ctx.qbo.create(

@@ -207,6 +207,13 @@ pub fn poll_salesforce(ctx: &mut Ctx<'_>) -> FlowResult {
 
 /// QBO changes since the CDC cursor: customers, then invoices, then payments.
 pub fn poll_quickbooks(ctx: &mut Ctx<'_>) -> FlowResult {
+    poll_quickbooks_covering(ctx).map(|_| ())
+}
+
+/// [`poll_quickbooks`], returning the `(entity, id)` pairs it applied.
+fn poll_quickbooks_covering(
+    ctx: &mut Ctx<'_>,
+) -> Result<BTreeSet<(String, String)>, super::context::Abort> {
     let since: String = ctx.state.get(CURSORS, "qbo-cdc")?.unwrap_or_else(|| {
         (Utc::now() - Duration::days(29)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     });
@@ -215,15 +222,19 @@ pub fn poll_quickbooks(ctx: &mut Ctx<'_>) -> FlowResult {
         .iter()
         .filter_map(|(_, v)| v.get("MetaData").and_then(|m| text(m, "LastUpdatedTime")))
         .max();
+    let mut covered = BTreeSet::new();
     for entity in ["Customer", "Invoice", "Payment"] {
         for (_, v) in changes.iter().filter(|(e, _)| e == entity) {
             apply_change(ctx, entity, v)?;
+            if let Some(id) = text(v, "Id") {
+                covered.insert((entity.to_string(), id));
+            }
         }
     }
     if let (Some(newest), false) = (newest, ctx.dry_run()) {
         ctx.state.put(CURSORS, "qbo-cdc", &newest)?;
     }
-    Ok(())
+    Ok(covered)
 }
 
 fn apply_change(ctx: &mut Ctx<'_>, entity: &str, v: &Value) -> FlowResult {
@@ -255,6 +266,8 @@ pub struct Hint {
     pub id: String,
     /// `Create`, `Update`, `Delete`, `Void`, `Merge`.
     pub operation: String,
+    /// When the change happened, if the webhook says.
+    pub last_updated: Option<String>,
 }
 
 /// The entities a QBO webhook names, legacy or CloudEvents; an error names what is malformed.
@@ -277,6 +290,7 @@ pub fn parse_webhook(body: &str) -> Result<Vec<Hint>, String> {
                 entity: capitalize(entity),
                 id,
                 operation: capitalize(op),
+                last_updated: text(e, "time"),
             });
         }
         return Ok(hints);
@@ -302,6 +316,7 @@ pub fn parse_webhook(body: &str) -> Result<Vec<Hint>, String> {
                     "eventNotifications[{i}].entities[{j}].id is missing"
                 ))?,
                 operation: text(e, "operation").unwrap_or_default(),
+                last_updated: text(e, "lastUpdated"),
             });
         }
     }
@@ -322,11 +337,18 @@ fn capitalize(s: &str) -> String {
     }
 }
 
-/// Fetches each hinted record and applies it, then runs CDC to cover any gap.
+/// A webhook is a hint: one CDC pass since the cursor fetches every changed record in full
+/// (covering anything a lost webhook missed); a hinted record CDC did not return is read on its
+/// own, and a payment that no longer exists is reversed.
 pub fn on_quickbooks_webhook(ctx: &mut Ctx<'_>, hints: Vec<Hint>) -> FlowResult {
+    let before: Option<String> = ctx.state.get(CURSORS, "qbo-cdc")?;
+    let covered = poll_quickbooks_covering(ctx)?;
     let mut seen = BTreeSet::new();
     for h in hints {
-        if !seen.insert((h.entity.clone(), h.id.clone())) {
+        if !seen.insert((h.entity.clone(), h.id.clone()))
+            || covered.contains(&(h.entity.clone(), h.id.clone()))
+            || at_or_before(h.last_updated.as_deref(), before.as_deref())
+        {
             continue;
         }
         if !matches!(h.entity.as_str(), "Customer" | "Invoice" | "Payment") {
@@ -349,7 +371,16 @@ pub fn on_quickbooks_webhook(ctx: &mut Ctx<'_>, hints: Vec<Hint>) -> FlowResult 
             Err(e) => ctx.report.failed(&h.entity, &h.id, e.into()),
         }
     }
-    poll_quickbooks(ctx)
+    Ok(())
+}
+
+/// True when a change at `at` was already covered by a CDC pass up to `cursor`.
+fn at_or_before(at: Option<&str>, cursor: Option<&str>) -> bool {
+    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+    match (at.and_then(parse), cursor.and_then(parse)) {
+        (Some(at), Some(cursor)) => at <= cursor,
+        _ => false,
+    }
 }
 
 impl From<Failure> for super::context::Abort {

@@ -1,0 +1,570 @@
+//! `ledgerlink demo`: the product's main job in one command, with no configuration. Starts both
+//! emulators in-process with a seeded company, runs every flow through the real component and
+//! the real webhook receiver, prints a summary, writes the reconciliation and aging reports, and
+//! exits 0 only when the books agree: every Closed Won opportunity has exactly one invoice.
+
+use crate::db::Database;
+use crate::jobs::{self, FlowResult};
+use crate::local::{LocalCompany, LocalOptions, TENANT};
+use crate::reports;
+use crate::runtime::exports::ledgerlink::sync::flows::{FlowError, Outcome, RunReport};
+use crate::runtime::{Limits, Runtime};
+use crate::webhooks::inbox::{Inbox, InboxItem};
+use crate::webhooks::metrics::Metrics;
+use crate::webhooks::routing::WebhookTenants;
+use crate::webhooks::{self, worker, WebhookConfig, WebhookState};
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use ledgerlink_emulators::qbo::QboConfig;
+use ledgerlink_emulators::seed::SeedSpec;
+use ledgerlink_plugin::mapping::{AgingReport, ReconcileReport};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Arguments of `ledgerlink demo`.
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Where the store and the reports are written (replaced on each run).
+    #[arg(long, default_value = "ledgerlink-demo")]
+    out: PathBuf,
+    /// Salesforce accounts to generate.
+    #[arg(long, default_value_t = 50)]
+    accounts: usize,
+    /// Products to generate.
+    #[arg(long, default_value_t = 20)]
+    products: usize,
+    /// Opportunities to generate (40 % Closed Won).
+    #[arg(long, default_value_t = 100)]
+    opportunities: usize,
+    /// Orders to generate.
+    #[arg(long, default_value_t = 10)]
+    orders: usize,
+    /// Payments to record in QBO (each sends a signed webhook).
+    #[arg(long, default_value_t = 12)]
+    payments: usize,
+}
+
+/// One step's outcome per record: the last attempt counts (a throttled record retried and
+/// created is "created").
+#[derive(Default)]
+struct Tally {
+    records: BTreeMap<(String, String), (Outcome, String)>,
+}
+
+impl Tally {
+    fn add(&mut self, r: &RunReport) {
+        for o in &r.records {
+            let key = (o.entity.clone(), o.record_id.clone());
+            // A rerun that finds a record unchanged does not undo what an earlier attempt did.
+            let keep = matches!(
+                (self.records.get(&key).map(|(k, _)| *k), o.outcome),
+                (Some(Outcome::Created | Outcome::Updated), Outcome::Skipped)
+            );
+            if !keep {
+                self.records.insert(key, (o.outcome, o.detail.clone()));
+            }
+        }
+    }
+
+    fn count(&self, kind: Outcome) -> usize {
+        self.records.values().filter(|(o, _)| *o == kind).count()
+    }
+
+    fn failures(&self) -> Vec<String> {
+        self.records
+            .iter()
+            .filter(|(_, (o, _))| *o == Outcome::Failed)
+            .map(|((e, id), (_, d))| format!("{e} {id}: {d}"))
+            .collect()
+    }
+}
+
+/// Runs the demo; returns the exit code.
+pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let store = args.out.join("ledgerlink.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", store.display()));
+    }
+    let db = Database::open(&store)?;
+    let limits = Limits {
+        cpu_deadline: Duration::from_secs(600),
+        wall_clock: Duration::from_secs(600),
+        ..Limits::default()
+    };
+    let runtime = match plugin {
+        Some(path) => Runtime::from_file(path, limits)?,
+        None => Runtime::embedded(limits)?,
+    };
+
+    // The webhook receiver first, so that QBO can be told where to send.
+    let inbox = Inbox::new(db.clone())?;
+    let tenants = WebhookTenants::new();
+    let metrics = Metrics::new();
+    let state = WebhookState::new(
+        inbox.clone(),
+        tenants.clone(),
+        metrics,
+        WebhookConfig::default(),
+    );
+    let receiver = webhooks::serve("127.0.0.1:0".parse()?, state).await?;
+    let qbo_config = QboConfig {
+        webhook_url: Some(format!("{}/webhooks/quickbooks", receiver.url())),
+        webhook_delay_ms: 100,
+        ..QboConfig::default()
+    };
+    let options = LocalOptions {
+        seed: SeedSpec {
+            accounts: args.accounts,
+            products: args.products,
+            opportunities: args.opportunities,
+            closed_won_fraction: 0.4,
+            lines_per_opportunity: 3,
+            orders: args.orders,
+            seed: 42,
+        },
+        qbo: qbo_config.clone(),
+        settings: BTreeMap::new(),
+    };
+    let company = {
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || LocalCompany::start(options, &db)).await??
+    };
+    tenants.insert(&company.realm, TENANT, &qbo_config.verifier_token);
+    seed_quickbooks_side(&company)?;
+
+    println!("Ledgerlink demo");
+    println!(
+        "  Salesforce emulator {}  QuickBooks emulator {}  webhooks {}",
+        company.sf_url(),
+        company.qbo_url(),
+        receiver.url()
+    );
+    let won = closed_won(&company);
+    println!(
+        "  seeded: {} accounts, {} products, {} opportunities ({} Closed Won), {} orders\n",
+        company.sf.records("Account").len(),
+        company.sf.records("Product2").len(),
+        company.sf.records("Opportunity").len(),
+        won.len(),
+        company.sf.records("Order").len()
+    );
+
+    let steps: [(&str, &str, Value); 5] = [
+        (
+            "Accounts -> QBO customers",
+            "sync-accounts",
+            json!({"full": true}),
+        ),
+        (
+            "Products -> QBO items",
+            "sync-products",
+            json!({"full": true}),
+        ),
+        (
+            "Closed Won -> QBO invoices",
+            "sync-invoices",
+            json!({"full": true}),
+        ),
+        (
+            "Activated orders -> journal entries",
+            "sync-orders",
+            json!({"full": true}),
+        ),
+        (
+            "QBO customers and invoices -> Salesforce",
+            "poll-quickbooks",
+            json!({}),
+        ),
+    ];
+    let bar = ProgressBar::new(steps.len() as u64 + 3);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut tallies: Vec<(String, Tally)> = Vec::new();
+    for (label, job, job_args) in &steps {
+        bar.set_message(label.to_string());
+        let tally = run_until_done(&runtime, &company, job, job_args.clone()).await?;
+        tallies.push((label.to_string(), tally));
+        bar.inc(1);
+    }
+
+    // Payments recorded in QBO reach Salesforce through signed webhooks and the inbox.
+    bar.set_message("QBO payments -> opportunity payment status (webhooks)");
+    let paid = record_payments(&company, args.payments)?;
+    let tally = drain_webhooks(&runtime, &company, &inbox, receiver.url()).await?;
+    tallies.push(("Payments via webhooks".into(), tally));
+    bar.inc(1);
+
+    bar.set_message("Invoice aging");
+    let today = Utc::now().date_naive();
+    let aging = run_until_done(&runtime, &company, "aging", json!({"as-of": today})).await?;
+    tallies.push(("Invoice aging".into(), aging));
+    bar.inc(1);
+
+    bar.set_message("Reconciliation");
+    let (start, end) = seeded_year(&won);
+    let rec = run_until_done(
+        &runtime,
+        &company,
+        "reconcile",
+        json!({"period-start": start, "period-end": end}),
+    )
+    .await?;
+    tallies.push(("Reconciliation".into(), rec));
+    bar.finish_and_clear();
+
+    // Reports.
+    let reconcile: ReconcileReport =
+        reports::stored(&company.tenant, "reconcile/latest")?.context("no reconciliation")?;
+    let aging: AgingReport =
+        reports::stored(&company.tenant, "aging/latest")?.context("no aging report")?;
+    let files = [
+        ("reconciliation.csv", reports::reconcile::csv(&reconcile)),
+        ("reconciliation.html", reports::reconcile::html(&reconcile)),
+        ("aging.csv", reports::aging::csv(&aging)),
+        ("notifications.txt", company.notify.messages().join("\n\n")),
+    ];
+    for (name, text) in &files {
+        std::fs::write(args.out.join(name), text)?;
+    }
+
+    println!(
+        "{:<44} {:>8} {:>8} {:>8} {:>7}",
+        "step", "created", "updated", "skipped", "failed"
+    );
+    for (label, t) in &tallies {
+        println!(
+            "{label:<44} {:>8} {:>8} {:>8} {:>7}",
+            t.count(Outcome::Created),
+            t.count(Outcome::Updated),
+            t.count(Outcome::Skipped),
+            t.count(Outcome::Failed)
+        );
+    }
+    let failures: Vec<String> = tallies.iter().flat_map(|(_, t)| t.failures()).collect();
+    for f in failures.iter().take(10) {
+        println!("  failed: {f}");
+    }
+
+    // The books: one invoice per Closed Won opportunity, written back, and totals that agree.
+    let invoices = company.qbo.entities(&company.realm, "Invoice");
+    let won = closed_won(&company);
+    let ours: Vec<&Value> = invoices
+        .iter()
+        .filter(|i| {
+            i["DocNumber"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("SF-"))
+        })
+        .collect();
+    let written_back = won
+        .iter()
+        .filter(|o| o["QBO_Invoice_Id__c"].is_string())
+        .count();
+    let per_opportunity_ok = won.iter().all(|o| {
+        let id = o["Id"].as_str().unwrap_or_default();
+        o["QBO_Invoice_Id__c"].is_string()
+            && ours
+                .iter()
+                .filter(|i| i["DocNumber"] == json!(format!("SF-{id}")))
+                .count()
+                == 1
+    });
+    println!();
+    println!(
+        "QuickBooks: {} customers, {} items, {} invoices ({} from Closed Won), {} journal entries, {} payments ({paid} recorded in this demo)",
+        company.qbo.entities(&company.realm, "Customer").len(),
+        company.qbo.entities(&company.realm, "Item").len(),
+        invoices.len(),
+        ours.len(),
+        company.qbo.entities(&company.realm, "JournalEntry").len(),
+        company.qbo.entities(&company.realm, "Payment").len(),
+    );
+    let log = company.qbo.log();
+    let sf_log = company.sf.log();
+    println!(
+        "API calls: QuickBooks {} ({} answered 429), Salesforce {}; {:.2} QuickBooks calls per invoice",
+        log.len(),
+        log.count(|r| r.status == 429),
+        sf_log.len(),
+        log.len() as f64 / ours.len().max(1) as f64
+    );
+    println!(
+        "Salesforce: {} of {} Closed Won opportunities carry their invoice; {} marked paid or partially paid",
+        written_back,
+        won.len(),
+        company
+            .sf
+            .records("Opportunity")
+            .iter()
+            .filter(|o| o["Payment_Status__c"].is_string())
+            .count()
+    );
+    println!(
+        "Reconciliation {} to {}: Salesforce {} vs QuickBooks {}, difference {}, {} discrepancies",
+        reconcile.period_start,
+        reconcile.period_end,
+        reconcile.salesforce_total,
+        reconcile.quickbooks_total,
+        reconcile.difference,
+        reconcile.discrepancies.len()
+    );
+    println!(
+        "Aging as of {}: {} open invoices, {} outstanding, {} alerts",
+        aging.as_of,
+        aging.invoices.len(),
+        aging.total_open,
+        company.notify.messages().len()
+    );
+    println!("Reports written to {}:", args.out.display());
+    for (name, _) in &files {
+        println!("  {}", args.out.join(name).display());
+    }
+    if std::env::var_os("LEDGERLINK_DEMO_CALLS").is_some() {
+        let mut by_path: BTreeMap<String, usize> = BTreeMap::new();
+        for r in log.entries() {
+            let path: String = r.path.split('/').skip(4).take(1).collect();
+            let q = r.query.clone().unwrap_or_default();
+            let kind = if path == "query" {
+                q.chars().skip(6).take(30).collect::<String>()
+            } else {
+                String::new()
+            };
+            *by_path
+                .entry(format!("{} {path} {kind} {}", r.method, r.status))
+                .or_default() += 1;
+        }
+        for (k, n) in by_path {
+            eprintln!("{n:>5} {k}");
+        }
+    }
+    receiver.shutdown().await?;
+    if per_opportunity_ok && ours.len() == won.len() {
+        println!("\nEvery Closed Won opportunity has exactly one invoice.");
+        Ok(0)
+    } else {
+        println!("\nThe books do not agree: see the failures above.");
+        Ok(1)
+    }
+}
+
+fn closed_won(company: &LocalCompany) -> Vec<Value> {
+    company
+        .sf
+        .records("Opportunity")
+        .into_iter()
+        .filter(|o| o["IsWon"] == json!(true) && o["AccountId"].is_string())
+        .filter(|o| {
+            !o["Name"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("QBO invoice")
+        })
+        .collect()
+}
+
+/// The first and last day of the year most Closed Won opportunities closed in.
+fn seeded_year(won: &[Value]) -> (String, String) {
+    let mut years: BTreeMap<String, usize> = BTreeMap::new();
+    for o in won {
+        if let Some(d) = o["CloseDate"].as_str() {
+            *years.entry(d.chars().take(4).collect()).or_default() += 1;
+        }
+    }
+    let year = years
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(y, _)| y)
+        .unwrap_or_else(|| "2025".into());
+    (format!("{year}-01-01"), format!("{year}-12-31"))
+}
+
+/// What exists in QBO before the first sync: a vendor whose name collides with an account (the
+/// customer gets a suffix, not a 6240), and a walk-in customer invoiced directly in QBO.
+fn seed_quickbooks_side(company: &LocalCompany) -> Result<()> {
+    if let Some(account) = company.sf.records("Account").first() {
+        company.qbo.insert(
+            &company.realm,
+            "Vendor",
+            json!({"DisplayName": account["Name"]}),
+        )?;
+    }
+    let walk_in = company.qbo.insert(
+        &company.realm,
+        "Customer",
+        json!({"DisplayName": "Walk-in Client", "PrimaryEmailAddr": {"Address": "ap@walkin.example"}}),
+    )?;
+    company.qbo.insert(
+        &company.realm,
+        "Invoice",
+        json!({"CustomerRef": {"value": walk_in["Id"]}, "DocNumber": "Q-1001",
+               "Line": [{"Amount": 480.0, "DetailType": "SalesItemLineDetail",
+                         "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 4, "UnitPrice": 120.0}}]}),
+    )?;
+    Ok(())
+}
+
+/// Records payments against the first `n` invoices Ledgerlink created: every other one in full,
+/// the rest in part. Returns how many.
+fn record_payments(company: &LocalCompany, n: usize) -> Result<usize> {
+    let invoices: Vec<Value> = company
+        .qbo
+        .entities(&company.realm, "Invoice")
+        .into_iter()
+        .filter(|i| {
+            i["DocNumber"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("SF-"))
+        })
+        .take(n)
+        .collect();
+    for (i, inv) in invoices.iter().enumerate() {
+        let total: rust_decimal::Decimal = inv["TotalAmt"].to_string().parse()?;
+        let amount = if i % 2 == 0 {
+            total
+        } else {
+            (total / rust_decimal::Decimal::from(3)).round_dp(2)
+        };
+        // The emulator takes JSON numbers; this is its input, not our arithmetic.
+        let number: Value = serde_json::from_str(&amount.to_string())?;
+        company.qbo.insert(
+            &company.realm,
+            "Payment",
+            json!({"CustomerRef": inv["CustomerRef"], "TotalAmt": number,
+                   "Line": [{"Amount": number, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}]}),
+        )?;
+    }
+    Ok(invoices.len())
+}
+
+/// Waits for QBO's webhooks to arrive, replays one (a duplicate delivery), and drains the inbox
+/// into the component.
+async fn drain_webhooks(
+    runtime: &Runtime,
+    company: &LocalCompany,
+    inbox: &Inbox,
+    receiver_url: String,
+) -> Result<Tally> {
+    let reports: Arc<Mutex<Vec<RunReport>>> = Arc::default();
+    let handler = {
+        let (runtime, tenant, reports) = (runtime.clone(), company.tenant.clone(), reports.clone());
+        move |item: InboxItem| {
+            let (runtime, tenant, reports) = (runtime.clone(), tenant.clone(), reports.clone());
+            async move {
+                let body = String::from_utf8(item.body).context("webhook body is not UTF-8")?;
+                for _ in 0..30 {
+                    let result = jobs::on_webhook(&runtime, &tenant, &item.source, &body).await?;
+                    let wait = match &result {
+                        Ok(r)
+                            if r.records
+                                .iter()
+                                .any(|o| o.retryable && o.outcome == Outcome::Failed) =>
+                        {
+                            Utc::now()
+                        }
+                        Ok(r) => {
+                            if let Ok(mut all) = reports.lock() {
+                                all.push(r.clone());
+                            }
+                            return Ok(());
+                        }
+                        Err(FlowError::Throttled(at)) => DateTime::parse_from_rfc3339(at)
+                            .map(|t| t.with_timezone(&Utc))
+                            .unwrap_or_else(|_| Utc::now()),
+                        Err(e) => anyhow::bail!("{}", jobs::summary("on-webhook", &Err(e.clone()))),
+                    };
+                    pause_until(wait).await;
+                }
+                anyhow::bail!("on-webhook kept being throttled")
+            }
+        }
+    };
+    let handler: Arc<dyn worker::InboxHandler> = Arc::new(handler);
+    let mut replayed = false;
+    let mut quiet = 0;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if !replayed {
+            if let Some(first) = company.qbo.webhook_deliveries().first() {
+                replay(&receiver_url, first).await;
+                replayed = true;
+            }
+        }
+        let report = worker::drain_once(inbox, handler.clone()).await?;
+        if report.claimed == 0 {
+            quiet += 1;
+            if quiet >= 5 {
+                break;
+            }
+        } else {
+            quiet = 0;
+        }
+    }
+    let mut tally = Tally::default();
+    for r in reports.lock().map(|r| r.clone()).unwrap_or_default() {
+        tally.add(&r);
+    }
+    Ok(tally)
+}
+
+/// Sends a delivery to the receiver again, as Intuit may.
+async fn replay(receiver_url: &str, delivery: &ledgerlink_emulators::qbo::Delivery) {
+    let _ = reqwest::Client::new()
+        .post(format!("{receiver_url}/webhooks/quickbooks"))
+        .header("intuit-signature", &delivery.signature)
+        .header("content-type", "application/json")
+        .body(delivery.body.clone())
+        .send()
+        .await;
+}
+
+/// Runs a job, waiting out throttles the way the scheduler does, until nothing is left to retry.
+async fn run_until_done(
+    runtime: &Runtime,
+    company: &LocalCompany,
+    job: &str,
+    args: Value,
+) -> Result<Tally> {
+    let mut tally = Tally::default();
+    for _ in 0..30 {
+        let result: FlowResult =
+            jobs::run_job(runtime, &company.tenant, job, &args.to_string()).await?;
+        let retry_at = match &result {
+            Ok(r) => {
+                let throttled: Vec<_> = r
+                    .records
+                    .iter()
+                    .filter(|o| o.outcome == Outcome::Failed && o.retryable)
+                    .collect();
+                tally.add(r);
+                if throttled.is_empty() {
+                    return Ok(tally);
+                }
+                Some(Utc::now() + chrono::Duration::seconds(1))
+            }
+            Err(FlowError::Throttled(at)) => DateTime::parse_from_rfc3339(at)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+            Err(e) => anyhow::bail!("{}", jobs::summary(job, &Err(e.clone()))),
+        };
+        pause_until(retry_at.unwrap_or_else(Utc::now)).await;
+    }
+    anyhow::bail!("{job} kept being throttled")
+}
+
+/// Waits for a retry time, at least half a second and at most two: the emulator's rate window
+/// is one second, so the demo does not sit out QBO's documented 60 s (the daemon does).
+async fn pause_until(at: DateTime<Utc>) {
+    let wait = (at - Utc::now())
+        .to_std()
+        .unwrap_or_default()
+        .clamp(Duration::from_millis(500), Duration::from_secs(2));
+    tokio::time::sleep(wait).await;
+}
