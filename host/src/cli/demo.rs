@@ -57,7 +57,8 @@ struct Tally {
 
 impl Tally {
     fn add(&mut self, r: &RunReport) {
-        for o in &r.records {
+        // "(run)" marks an attempt that stopped early; its records carry the outcome.
+        for o in r.records.iter().filter(|o| o.record_id != "(run)") {
             let key = (o.entity.clone(), o.record_id.clone());
             // A rerun that finds a record unchanged does not undo what an earlier attempt did.
             let keep = matches!(
@@ -317,7 +318,7 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
         reconcile.discrepancies.len()
     );
     println!(
-        "Aging as of {}: {} open invoices, {} outstanding, {} alerts",
+        "Aging as of {}: {} open invoices, {} outstanding; {} notifications sent",
         aging.as_of,
         aging.invoices.len(),
         aging.total_open,

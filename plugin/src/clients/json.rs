@@ -92,3 +92,23 @@ mod tests {
         assert_eq!(date(&v, "f"), None);
     }
 }
+
+/// A money amount for people: at least two decimal places (QBO's JSON drops trailing zeros).
+pub fn display_money(amount: Decimal) -> String {
+    let mut d = amount;
+    if d.scale() < 2 {
+        d.rescale(2);
+    }
+    d.to_string()
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn amounts_show_cents() {
+        assert_eq!(display_money(Decimal::new(166812, 1)), "16681.20");
+        assert_eq!(display_money(Decimal::new(1, 3)), "0.001");
+    }
+}

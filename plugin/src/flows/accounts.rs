@@ -5,10 +5,10 @@
 //! another account's customer gets a deterministic suffix instead of a 6240 failure.
 
 use super::context::{Ctx, FlowResult};
-use super::ids::{content_hash, request_id};
+use super::ids::{batch_request_id, content_hash, request_id};
 use super::report::Failure;
 use super::state::LINKS;
-use crate::clients::quickbooks::literal;
+use crate::clients::quickbooks::{literal, BatchOp, BATCH_MAX};
 use crate::clients::quickbooks_json::{customer, customer_json};
 use crate::clients::salesforce_json::{account, ACCOUNT_FIELDS};
 use crate::clients::ApiError;
@@ -39,6 +39,16 @@ pub struct Directory {
     customers: BTreeMap<String, QboCustomer>,
     /// Lower-cased DisplayNames of customers, vendors and employees.
     taken: BTreeMap<String, String>,
+    /// When set, creates are queued here and sent in `/batch` requests by [`flush`].
+    queue: Option<Vec<PendingCreate>>,
+}
+
+/// A customer create waiting for its batch.
+pub struct PendingCreate {
+    account: SfAccount,
+    body: serde_json::Value,
+    snapshot: PartySnapshot,
+    note: String,
 }
 
 impl Directory {
@@ -167,6 +177,7 @@ fn same_phone(a: Option<&str>, b: Option<&str>) -> bool {
 pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     let rows = super::triggers::select(ctx, "Account", ACCOUNT_FIELDS, "")?;
     let mut dir = Directory::load(ctx)?;
+    dir.queue = Some(Vec::new());
     let mut writebacks = Vec::new();
     for row in &rows {
         let Some(a) = account(row) else { continue };
@@ -175,9 +186,61 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
                 writebacks.push(json!({"Id": a.id, "QBO_Customer_Id__c": id}));
             }
         }
+        if dir.queue.as_ref().is_some_and(|q| q.len() >= BATCH_MAX) {
+            flush(ctx, &mut dir, &mut writebacks)?;
+        }
     }
+    flush(ctx, &mut dir, &mut writebacks)?;
     super::invoices::write_back(ctx, "Account", &writebacks);
     super::triggers::advance_modstamp(ctx, "Account", &rows)
+}
+
+/// Sends the queued creates in one `/batch` (its `requestid` derived from the accounts and
+/// their content), links what was created and reports each result.
+fn flush(
+    ctx: &mut Ctx<'_>,
+    dir: &mut Directory,
+    writebacks: &mut Vec<serde_json::Value>,
+) -> FlowResult {
+    let pending = dir.queue.replace(Vec::new()).unwrap_or_default();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let ops: Vec<BatchOp> = pending
+        .iter()
+        .map(|p| BatchOp::Create("Customer", p.body.clone()))
+        .collect();
+    let keys: Vec<String> = pending
+        .iter()
+        .map(|p| format!("{}:{}", p.account.id, content_hash(&p.body)))
+        .collect();
+    let results = match ctx.qbo.batch(&ops, Some(&batch_request_id("cust", &keys))) {
+        Ok(r) => r,
+        Err(e) => {
+            for p in &pending {
+                ctx.report
+                    .failed("Account", &p.account.id, e.clone().into());
+            }
+            return match e {
+                ApiError::Throttled { .. } => Err(Failure::Api(e).into()),
+                _ => Ok(()),
+            };
+        }
+    };
+    for (p, result) in pending.into_iter().zip(results) {
+        match result {
+            Ok(v) => {
+                let created = customer(&v);
+                let id = created.id.clone().unwrap_or_default();
+                ctx.report.created("Account", &p.account.id, &id, p.note);
+                dir.add(created);
+                store_and_return(ctx, &p.account, id.clone(), p.snapshot)?;
+                writebacks.push(json!({"Id": p.account.id, "QBO_Customer_Id__c": id}));
+            }
+            Err(e) => ctx.report.failed("Account", &p.account.id, e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Syncs one account; returns the linked QBO Customer Id when there is one. Only a failure to
@@ -244,16 +307,28 @@ pub fn sync_one(
                 return Ok(Some(format!("(new customer {free})")));
             }
             let body = customer_json(&c, false);
+            let note = if free != name {
+                format!("created customer {free:?} (the name {name:?} is taken in QBO)")
+            } else {
+                format!("created customer {free:?}")
+            };
+            if let Some(queue) = dir.queue.as_mut() {
+                // Reserve the name so that a later account in the same batch does not take it.
+                dir.taken
+                    .insert(free.to_lowercase(), format!("Account {}", a.id));
+                queue.push(PendingCreate {
+                    account: a.clone(),
+                    body,
+                    snapshot: output.snapshot,
+                    note,
+                });
+                return Ok(None);
+            }
             let rid = request_id("cust", &a.id, &content_hash(&body));
             match ctx.qbo.create("Customer", &body, &rid) {
                 Ok(v) => {
                     let created = customer(&v);
                     let id = created.id.clone().unwrap_or_default();
-                    let note = if free != name {
-                        format!("created customer {free:?} (the name {name:?} is taken in QBO)")
-                    } else {
-                        format!("created customer {free:?}")
-                    };
                     ctx.report.created("Account", &a.id, &id, note);
                     (id, Some(created))
                 }

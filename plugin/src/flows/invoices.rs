@@ -12,6 +12,7 @@ use super::ids::{batch_request_id, content_hash, request_id};
 use super::products::{self, Catalog};
 use super::report::Failure;
 use super::state::LINKS;
+use crate::clients::json::display_money;
 use crate::clients::quickbooks::{literal, BatchOp, BATCH_MAX};
 use crate::clients::quickbooks_json::{invoice_json, invoice_view, InvoiceView};
 use crate::clients::salesforce_json::{opportunity, OPPORTUNITY_FIELDS};
@@ -174,7 +175,12 @@ fn invoice_chunk(
     let results = match ctx.qbo.batch(&ops, Some(&batch_request_id("inv", &keys))) {
         Ok(r) => r,
         Err(ApiError::Throttled { retry_at }) => {
-            return Err(Abort(Failure::Api(ApiError::Throttled { retry_at })))
+            let throttled = ApiError::Throttled { retry_at };
+            for p in &creates {
+                ctx.report
+                    .failed("Opportunity", &p.opportunity.id, throttled.clone().into());
+            }
+            return Err(Abort(Failure::Api(throttled)));
         }
         Err(e) => {
             for p in &creates {
@@ -202,13 +208,13 @@ fn invoice_chunk(
                     format!(
                         "invoice {} for {}",
                         inv.doc_number.clone().unwrap_or_default(),
-                        inv.total_amt
+                        display_money(inv.total_amt)
                     ),
                 );
                 ctx.notice(format!(
                     "Invoice {} ({}) created for {}",
                     inv.doc_number.clone().unwrap_or_default(),
-                    inv.total_amt,
+                    display_money(inv.total_amt),
                     p.opportunity.name
                 ));
                 writebacks.push(writeback(ctx, &p.opportunity.id, &inv));
@@ -392,7 +398,7 @@ fn update(ctx: &mut Ctx<'_>, planned: &Planned, invoice_id: &str) -> FlowResult 
                     format!(
                         "invoice {} updated to {}",
                         inv.doc_number.clone().unwrap_or_default(),
-                        inv.total_amt
+                        display_money(inv.total_amt)
                     ),
                 );
                 let wb = writeback(ctx, &o.id, &inv);

@@ -6,6 +6,7 @@ use super::context::{Ctx, FlowResult};
 use super::invoices::opportunity_of;
 use super::report::Failure;
 use super::state::STATE;
+use crate::clients::json::display_money;
 use crate::clients::quickbooks_json::{invoice_view, payment};
 use crate::mapping::{apply_payment, InvoiceLedger, PaymentInput};
 use crate::model::{PaymentState, PaymentStatus, QboPayment};
@@ -125,8 +126,8 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
             p.id,
             u.opportunity_id,
             status_label(u.status),
-            u.amount_paid,
-            u.open_balance,
+            display_money(u.amount_paid),
+            display_money(u.open_balance),
             if u.reversed { ", reversed" } else { "" }
         ));
     }

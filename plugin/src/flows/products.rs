@@ -2,15 +2,16 @@
 //! Code), then Name; created on the fly when an invoice needs an item that is not there yet.
 
 use super::context::{Abort, Ctx, FlowResult};
-use super::ids::{content_hash, request_id};
+use super::ids::{batch_request_id, content_hash, request_id};
 use super::report::Failure;
 use super::state::LINKS;
-use crate::clients::quickbooks::literal;
+use crate::clients::quickbooks::{literal, BatchOp, BATCH_MAX};
 use crate::clients::quickbooks_json::{item, item_json};
 use crate::clients::salesforce_json::{product, PRODUCT_FIELDS};
+use crate::clients::ApiError;
 use crate::mapping::{map_product, ItemChange, ProductInput};
 use crate::model::{QboItem, SfPricebookEntry, SfProduct};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// The key of a product's link (value: the QBO Item Id).
@@ -22,6 +23,8 @@ pub fn link_key(product_id: &str) -> String {
 #[derive(Default)]
 pub struct Catalog {
     items: BTreeMap<String, QboItem>,
+    /// When set, creates are queued here (product, body) and sent in `/batch` by [`flush`].
+    queue: Option<Vec<(SfProduct, Value)>>,
 }
 
 impl Catalog {
@@ -64,6 +67,7 @@ impl Catalog {
 pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     let rows = super::triggers::select(ctx, "Product2", PRODUCT_FIELDS, "")?;
     let mut catalog = Catalog::load(ctx)?;
+    catalog.queue = Some(Vec::new());
     let mut writebacks = Vec::new();
     for row in &rows {
         let Some((p, price)) = product(row) else {
@@ -78,9 +82,60 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
                 writebacks.push(json!({"Id": p.id, "QBO_Item_Id__c": id}));
             }
         }
+        if catalog.queue.as_ref().is_some_and(|q| q.len() >= BATCH_MAX) {
+            flush(ctx, &mut catalog, &mut writebacks)?;
+        }
     }
+    flush(ctx, &mut catalog, &mut writebacks)?;
     super::invoices::write_back(ctx, "Product2", &writebacks);
     super::triggers::advance_modstamp(ctx, "Product2", &rows)
+}
+
+/// Sends the queued item creates in one `/batch` and links what was created.
+fn flush(ctx: &mut Ctx<'_>, catalog: &mut Catalog, writebacks: &mut Vec<Value>) -> FlowResult {
+    let pending = catalog.queue.replace(Vec::new()).unwrap_or_default();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let ops: Vec<BatchOp> = pending
+        .iter()
+        .map(|(_, body)| BatchOp::Create("Item", body.clone()))
+        .collect();
+    let keys: Vec<String> = pending
+        .iter()
+        .map(|(p, body)| format!("{}:{}", p.id, content_hash(body)))
+        .collect();
+    let results = match ctx.qbo.batch(&ops, Some(&batch_request_id("item", &keys))) {
+        Ok(r) => r,
+        Err(e) => {
+            for (p, _) in &pending {
+                ctx.report.failed("Product2", &p.id, e.clone().into());
+            }
+            return match e {
+                ApiError::Throttled { .. } => Err(Abort(Failure::Api(e))),
+                _ => Ok(()),
+            };
+        }
+    };
+    for ((p, _), result) in pending.into_iter().zip(results) {
+        match result {
+            Ok(v) => {
+                let created = item(&v);
+                let id = created.id.clone().unwrap_or_default();
+                ctx.report.created(
+                    "Product2",
+                    &p.id,
+                    &id,
+                    format!("created item {:?}", created.name),
+                );
+                catalog.add(created);
+                ctx.state.put(LINKS, &link_key(&p.id), &id)?;
+                writebacks.push(json!({"Id": p.id, "QBO_Item_Id__c": id}));
+            }
+            Err(e) => ctx.report.failed("Product2", &p.id, e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Syncs one product; returns its QBO Item Id when there is one.
@@ -130,6 +185,10 @@ pub fn sync_one(
                 return Ok(Some(format!("(new item {})", p.id)));
             }
             let body = item_json(&i, false);
+            if let Some(queue) = catalog.queue.as_mut() {
+                queue.push((p.clone(), body));
+                return Ok(None);
+            }
             match ctx.qbo.create(
                 "Item",
                 &body,
