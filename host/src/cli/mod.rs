@@ -4,6 +4,7 @@ mod call;
 mod demo;
 mod emulate;
 mod init;
+mod job;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -29,6 +30,10 @@ enum Command {
     Init(init::InitArgs),
     /// Run every flow against seeded in-process emulators and write the reports: the main job.
     Demo(demo::DemoArgs),
+    /// Run one of the component's jobs for a configured tenant, once.
+    Job(job::JobArgs),
+    /// Dry run: what every flow would create, update or skip, writing nothing.
+    Plan(job::TenantArgs),
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -48,6 +53,8 @@ pub fn main() -> Result<i32> {
             Command::Emulate(args) => emulate::run(args).await,
             Command::Init(args) => init::run(args),
             Command::Demo(args) => demo::run(cli.plugin.as_deref(), args).await,
+            Command::Job(args) => job::run(cli.plugin.as_deref(), args).await,
+            Command::Plan(args) => job::plan(cli.plugin.as_deref(), args).await,
         }
     })
 }

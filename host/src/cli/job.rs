@@ -1,0 +1,134 @@
+//! `ledgerlink job NAME` runs one of the component's jobs for a configured tenant, once, and
+//! prints what happened per record; `ledgerlink plan` runs the backfill as a dry run: every flow
+//! against live data, nothing written, and per record what it would create, update or skip.
+
+use crate::config::HostConfig;
+use crate::db::Database;
+use crate::jobs;
+use crate::runtime::exports::ledgerlink::sync::flows::{Outcome, RunReport};
+use crate::runtime::{Limits, Runtime};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the tenant comes from.
+#[derive(clap::Args)]
+pub struct TenantArgs {
+    /// The host config file.
+    #[arg(long, short, value_name = "FILE", default_value = "ledgerlink.toml")]
+    config: PathBuf,
+    /// The tenant (default: the only one configured).
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `ledgerlink job`.
+#[derive(clap::Args)]
+pub struct JobArgs {
+    /// The job, e.g. `backfill`, `poll`, `sync-invoices`, `aging`, `reconcile`.
+    name: String,
+    /// JSON arguments, e.g. `{"only": ["006..."]}` or `{"as-of": "2026-01-31"}`.
+    #[arg(long, default_value = "{}")]
+    args: String,
+    #[command(flatten)]
+    tenant: TenantArgs,
+}
+
+/// Exit code when some records failed (they are listed).
+pub const EXIT_RECORDS_FAILED: i32 = 1;
+/// Exit code when the job did not run (throttled before starting, bad arguments, failed).
+pub const EXIT_JOB_FAILED: i32 = 2;
+
+/// Runs `ledgerlink job`.
+pub async fn run(plugin: Option<&Path>, args: JobArgs) -> Result<i32> {
+    execute(plugin, &args.tenant, &args.name, &args.args).await
+}
+
+/// Runs `ledgerlink plan`.
+pub async fn plan(plugin: Option<&Path>, args: TenantArgs) -> Result<i32> {
+    execute(plugin, &args, "backfill", r#"{"dry-run": true}"#).await
+}
+
+async fn execute(plugin: Option<&Path>, t: &TenantArgs, name: &str, job_args: &str) -> Result<i32> {
+    let config = HostConfig::load(&t.config)?;
+    let tenant_id = match &t.tenant {
+        Some(id) => id.clone(),
+        None => match config.tenants.as_slice() {
+            [only] => only.id.clone(),
+            _ => anyhow::bail!("the config has several tenants: pass --tenant"),
+        },
+    };
+    let db = Database::open(&config.store.path)?;
+    let tenant = config.tenant_caps(&tenant_id, &db)?;
+    // Jobs block on the APIs for most of their time; the CPU deadline is the call's wall time.
+    let limits = Limits {
+        cpu_deadline: Duration::from_secs(3600),
+        wall_clock: Duration::from_secs(3600),
+        ..Limits::default()
+    };
+    let runtime = match plugin {
+        Some(path) => Runtime::from_file(path, limits)?,
+        None => Runtime::embedded(limits)?,
+    };
+    let result = jobs::run_job(&runtime, &tenant, name, job_args)
+        .await
+        .with_context(|| format!("running {name} for {tenant_id}"))?;
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{}", jobs::summary(name, &Err(e)));
+            return Ok(EXIT_JOB_FAILED);
+        }
+    };
+    if t.json {
+        println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
+    } else {
+        print_report(&report);
+    }
+    Ok(if report.failed > 0 {
+        EXIT_RECORDS_FAILED
+    } else {
+        0
+    })
+}
+
+fn outcome(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Created => "created",
+        Outcome::Updated => "updated",
+        Outcome::Skipped => "skipped",
+        Outcome::Failed => "failed",
+    }
+}
+
+fn report_json(r: &RunReport) -> serde_json::Value {
+    serde_json::json!({
+        "job": r.job,
+        "created": r.created, "updated": r.updated, "skipped": r.skipped, "failed": r.failed,
+        "records": r.records.iter().map(|o| serde_json::json!({
+            "entity": o.entity, "record-id": o.record_id, "outcome": outcome(o.outcome),
+            "target-id": o.target_id, "detail": o.detail, "code": o.code, "retryable": o.retryable,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// One line per record, then the totals.
+pub fn print_report(r: &RunReport) {
+    for o in &r.records {
+        println!(
+            "{:<8} {:<14} {:<20} {:<10} {}",
+            outcome(o.outcome),
+            o.entity,
+            o.record_id,
+            o.target_id.as_deref().unwrap_or("-"),
+            o.detail
+        );
+    }
+    println!(
+        "{}: {} created, {} updated, {} skipped, {} failed",
+        r.job, r.created, r.updated, r.skipped, r.failed
+    );
+}
