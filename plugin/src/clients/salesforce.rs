@@ -62,6 +62,17 @@ impl<'a> Salesforce<'a> {
         answer
     }
 
+    /// The first page of a SOQL query and the locator of the next one.
+    pub fn query_page(&self, soql: &str) -> Result<(Vec<Value>, Option<String>), ApiError> {
+        let answer = self.call(Method::Get, &format!("query?q={}", encode(soql)), None)?;
+        Ok(page(answer))
+    }
+
+    /// The page at a `nextRecordsUrl`.
+    pub fn next_page(&self, next: &str) -> Result<(Vec<Value>, Option<String>), ApiError> {
+        Ok(page(self.call(Method::Get, next, None)?))
+    }
+
     /// Runs a SOQL query, following `nextRecordsUrl`.
     pub fn query(&self, soql: &str) -> Result<Vec<Value>, ApiError> {
         let mut answer = self.call(Method::Get, &format!("query?q={}", encode(soql)), None)?;
@@ -206,6 +217,22 @@ impl<'a> Salesforce<'a> {
             .to_string();
         Ok((events, latest))
     }
+}
+
+fn page(answer: Value) -> (Vec<Value>, Option<String>) {
+    let rows = answer
+        .get("records")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let next = match answer.get("done") {
+        Some(Value::Bool(true)) => None,
+        _ => answer
+            .get("nextRecordsUrl")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    };
+    (rows, next)
 }
 
 /// One collection result.

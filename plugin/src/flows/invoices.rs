@@ -50,23 +50,30 @@ pub fn reverse_key(invoice_id: &str) -> String {
 
 /// Closed Won opportunities changed since the cursor (or `only`, or all with `full`).
 pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
-    let rows = super::triggers::select(ctx, "Opportunity", OPPORTUNITY_FIELDS, "IsWon = true")?;
-    let mut opportunities = Vec::new();
-    for row in &rows {
-        match opportunity(row) {
-            Ok(o) => opportunities.push(o),
-            Err(e) => {
-                let id = row.get("Id").and_then(Value::as_str).unwrap_or("?");
-                ctx.report.failed("Opportunity", id, Failure::Invalid(e));
-            }
-        }
-    }
     let mut dir = None;
     let mut catalog = None;
-    for chunk in opportunities.chunks(BATCH_MAX) {
-        invoice_chunk(ctx, &mut dir, &mut catalog, chunk)?;
-    }
-    super::triggers::advance_modstamp(ctx, "Opportunity", &rows)
+    super::triggers::select_pages(
+        ctx,
+        "Opportunity",
+        OPPORTUNITY_FIELDS,
+        "IsWon = true",
+        |ctx, rows| {
+            let mut opportunities = Vec::new();
+            for row in rows {
+                match opportunity(row) {
+                    Ok(o) => opportunities.push(o),
+                    Err(e) => {
+                        let id = row.get("Id").and_then(Value::as_str).unwrap_or("?");
+                        ctx.report.failed("Opportunity", id, Failure::Invalid(e));
+                    }
+                }
+            }
+            for chunk in opportunities.chunks(BATCH_MAX) {
+                invoice_chunk(ctx, &mut dir, &mut catalog, chunk)?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// One invoice to create or update.

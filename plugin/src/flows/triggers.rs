@@ -56,6 +56,46 @@ pub fn select(
     ))
 }
 
+/// [`select`] a page at a time (up to 2,000 rows), so that a large backfill never holds more
+/// than one page; `f` handles each page and the cursor advances after each.
+pub fn select_pages(
+    ctx: &mut Ctx<'_>,
+    object: &str,
+    fields: &str,
+    condition: &str,
+    mut f: impl FnMut(&mut Ctx<'_>, &[Value]) -> FlowResult,
+) -> FlowResult {
+    if ctx.args.only.is_some() {
+        let rows = select(ctx, object, fields, condition)?;
+        return f(ctx, &rows);
+    }
+    let mut clauses: Vec<String> = Vec::new();
+    if !condition.is_empty() {
+        clauses.push(condition.to_string());
+    }
+    if !ctx.args.full {
+        if let Some(since) = ctx.state.get::<String>(CURSORS, &modstamp_key(object))? {
+            clauses.push(format!("SystemModstamp >= {since}"));
+        }
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    let (mut rows, mut next) = ctx.sf.query_page(&format!(
+        "SELECT {fields} FROM {object}{filter} ORDER BY SystemModstamp, Id"
+    ))?;
+    loop {
+        f(ctx, &rows)?;
+        advance_modstamp(ctx, object, &rows)?;
+        match next {
+            Some(url) => (rows, next) = ctx.sf.next_page(&url)?,
+            None => return Ok(()),
+        }
+    }
+}
+
 /// Moves the object's cursor to the newest `SystemModstamp` read (not for `only` or dry runs).
 pub fn advance_modstamp(ctx: &Ctx<'_>, object: &str, rows: &[Value]) -> FlowResult {
     if ctx.args.only.is_some() || ctx.dry_run() {

@@ -1,0 +1,121 @@
+//! Backfill benchmark: 10,000 Closed Won opportunities (3 lines each, 2,000 accounts, 200
+//! products) through the real component and host against the emulators with QBO's rate limits
+//! on. Reports QBO and Salesforce requests per invoice and throughput against QBO's ceiling.
+//! Sizes can be lowered with `LEDGERLINK_BENCH_OPPORTUNITIES`, `..._ACCOUNTS`, `..._PRODUCTS`.
+//! Results and their reading are in BENCHMARKS.md.
+
+use chrono::{DateTime, Utc};
+use ledgerlink::db::Database;
+use ledgerlink::jobs;
+use ledgerlink::local::{LocalCompany, LocalOptions};
+use ledgerlink::runtime::exports::ledgerlink::sync::flows::{FlowError, Outcome};
+use ledgerlink::runtime::{Limits, Runtime};
+use ledgerlink_emulators::qbo::QboConfig;
+use ledgerlink_emulators::seed::SeedSpec;
+use std::time::{Duration, Instant};
+
+fn size(name: &str, default: usize) -> usize {
+    std::env::var(format!("LEDGERLINK_BENCH_{name}"))
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> anyhow::Result<()> {
+    if std::env::args().any(|a| a == "--list") {
+        println!("backfill: bench");
+        return Ok(());
+    }
+    let spec = SeedSpec {
+        accounts: size("ACCOUNTS", 2000),
+        products: size("PRODUCTS", 200),
+        opportunities: size("OPPORTUNITIES", 10_000),
+        closed_won_fraction: 1.0,
+        lines_per_opportunity: 3,
+        orders: 0,
+        seed: 2026,
+    };
+    let db = Database::in_memory()?;
+    let seeding = Instant::now();
+    let qbo = QboConfig::default();
+    let limits = qbo.rate_limits.clone();
+    let company = LocalCompany::start(
+        LocalOptions {
+            seed: spec.clone(),
+            qbo,
+            ..LocalOptions::default()
+        },
+        &db,
+    )?;
+    eprintln!("seeded in {:?}", seeding.elapsed());
+    let runtime = Runtime::embedded(Limits {
+        memory_bytes: 1 << 30,
+        cpu_deadline: Duration::from_secs(7200),
+        wall_clock: Duration::from_secs(7200),
+        ..Limits::default()
+    })?;
+    let tokio = tokio::runtime::Runtime::new()?;
+    let started = Instant::now();
+    let mut runs = 0;
+    let mut waited = Duration::ZERO;
+    loop {
+        runs += 1;
+        let result = tokio.block_on(jobs::run_job(&runtime, &company.tenant, "backfill", "{}"))?;
+        let retry_at = match &result {
+            Ok(r) if r.failed == 0 => break,
+            Ok(r) => {
+                let permanent: Vec<_> = r
+                    .records
+                    .iter()
+                    .filter(|o| o.outcome == Outcome::Failed && !o.retryable)
+                    .collect();
+                anyhow::ensure!(permanent.is_empty(), "permanent failures: {permanent:?}");
+                r.records
+                    .iter()
+                    .filter(|o| o.code.as_deref() == Some("throttled"))
+                    .filter_map(|o| o.detail.rsplit(' ').next())
+                    .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc))
+                    .min()
+            }
+            Err(FlowError::Throttled(at)) => DateTime::parse_from_rfc3339(at)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+            Err(e) => anyhow::bail!("backfill failed: {e:?}"),
+        };
+        // Honour the retry time the API (or the host's pacing) gave, as the scheduler does.
+        let wait = retry_at
+            .map(|t| (t - Utc::now()).to_std().unwrap_or_default())
+            .unwrap_or(Duration::from_secs(1))
+            .max(Duration::from_millis(200));
+        waited += wait;
+        std::thread::sleep(wait);
+    }
+    let elapsed = started.elapsed();
+    let qbo_log = company.qbo.log();
+    let invoices = company
+        .qbo
+        .entities(&company.realm, "Invoice")
+        .len();
+    let qbo_calls = qbo_log.len();
+    let throttled = qbo_log.count(|r| r.status == 429);
+    let batches = qbo_log.count(|r| r.path.ends_with("/batch") && r.status == 200);
+    let sf_calls = company.sf.log().len();
+    let minutes = elapsed.as_secs_f64() / 60.0;
+    let batch_rate = batches as f64 / minutes;
+    let request_rate = (qbo_calls - throttled) as f64 / minutes;
+    let fraction = (batch_rate / f64::from(limits.batch_per_minute))
+        .max(request_rate / f64::from(limits.per_minute));
+    println!("opportunities        {}", spec.opportunities);
+    println!("invoices created     {invoices}");
+    println!("wall time            {:.1} s ({runs} runs, {:.1} s waiting out throttles)", elapsed.as_secs_f64(), waited.as_secs_f64());
+    println!("QBO requests         {qbo_calls} ({throttled} answered 429, {batches} batches)");
+    println!("QBO per invoice      {:.4}", qbo_calls as f64 / invoices.max(1) as f64);
+    println!("Salesforce requests  {sf_calls} ({:.4} per invoice)", sf_calls as f64 / invoices.max(1) as f64);
+    println!("invoices per minute  {:.0}", invoices as f64 / minutes);
+    println!("batch requests/min   {batch_rate:.1} of {} allowed", limits.batch_per_minute);
+    println!("requests/min         {request_rate:.1} of {} allowed", limits.per_minute);
+    println!("fraction of ceiling  {:.0} %", fraction * 100.0);
+    anyhow::ensure!(invoices == spec.opportunities, "every opportunity is invoiced once");
+    Ok(())
+}
