@@ -8,6 +8,9 @@
 //! | [`caps`] | one module per capability given to the guest: `http`, `storage`, `config`, `schedule` |
 //! | [`jobs`] | calling the component's flows (`describe`, `run-job`, `on-webhook`) for a tenant |
 //! | [`tenant`] | a tenant's configuration (TOML) and the capabilities built from it |
+//! | [`scheduler`] | cron schedules, run-later and retries; `job_runs` and the error ledger |
+//! | [`daemon`] | `ledgerlink run`: the webhook server, inbox worker and scheduler together |
+//! | [`status`] | what `ledgerlink status` reports per tenant |
 //! | [`cli`] | the `ledgerlink` commands |
 #![deny(missing_docs)]
 
@@ -15,9 +18,12 @@ pub mod auth;
 pub mod caps;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod db;
 pub mod jobs;
 pub mod runtime;
+pub mod scheduler;
+pub mod status;
 pub mod tenant;
 pub mod webhooks;
 

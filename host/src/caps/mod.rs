@@ -11,6 +11,8 @@
 
 pub mod config;
 pub mod http;
+pub mod pacing;
+mod replay;
 pub mod schedule;
 pub mod storage;
 

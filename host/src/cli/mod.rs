@@ -1,8 +1,12 @@
 //! The `ledgerlink` command line.
 
 mod call;
+mod connect;
 mod emulate;
+mod errors;
 mod init;
+mod run;
+mod status;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -14,6 +18,9 @@ pub struct Cli {
     /// Load this component instead of the one built into the binary.
     #[arg(long, global = true, value_name = "PATH")]
     pub plugin: Option<std::path::PathBuf>,
+    /// Write logs as JSON lines (for log shippers).
+    #[arg(long, global = true, env = "LEDGERLINK_LOG_JSON")]
+    pub log_json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -26,24 +33,45 @@ enum Command {
     Emulate(emulate::EmulateArgs),
     /// Write a commented example config file.
     Init(init::InitArgs),
+    /// Run the host: webhook receiver, inbox worker and scheduler, until SIGTERM or Ctrl-C.
+    Run(run::RunArgs),
+    /// Show each tenant's connections, cursors, last runs, inbox depth and open errors.
+    Status(status::StatusArgs),
+    /// List, retry or dismiss record errors.
+    Errors(errors::ErrorsArgs),
+    /// Connect a tenant to QuickBooks Online (OAuth authorization code).
+    Connect(connect::ConnectArgs),
 }
 
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> Result<i32> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LEDGERLINK_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // The daemon reports what it does; one-shot commands only warn.
+    let default_level = if matches!(cli.command, Command::Run(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LEDGERLINK_LOG")
+        .unwrap_or_else(|_| default_level.into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         match cli.command {
             Command::Call(args) => call::run(cli.plugin.as_deref(), args).await,
             Command::Emulate(args) => emulate::run(args).await,
             Command::Init(args) => init::run(args),
+            Command::Run(args) => run::run(cli.plugin.as_deref(), args).await,
+            Command::Status(args) => status::run(args),
+            Command::Errors(args) => errors::run(cli.plugin.as_deref(), args).await,
+            Command::Connect(args) => connect::run(args).await,
         }
     })
 }
