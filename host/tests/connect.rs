@@ -84,7 +84,10 @@ async fn connect(config: &Path, emu: &QboEmulator, tamper: bool) -> (bool, Strin
     if tamper {
         let pairs: Vec<(String, String)> = location
             .query_pairs()
-            .map(|(k, v)| (k.into_owned(), if k == "state" { "forged".into() } else { v.into_owned() }))
+            .map(|(k, v)| {
+                let v = if k == "state" { "forged".to_string() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
             .collect();
         location.query_pairs_mut().clear().extend_pairs(pairs);
     }

@@ -29,6 +29,11 @@ fn child(test: &str, envs: &[(&str, String)]) -> std::process::Child {
     cmd.spawn().unwrap()
 }
 
+/// A child's acknowledgement without libtest's `test name ... ` prefix on the first line.
+fn ack(line: &str) -> &str {
+    line.rsplit(" ... ").next().unwrap_or(line)
+}
+
 /// The writer: alternates a kv set and an inbox write, printing an acknowledgement after each
 /// returns, forever (until killed).
 #[test]
@@ -64,7 +69,7 @@ fn acknowledged_writes_survive_kill_9_and_the_store_is_intact() {
     let (mut kv_acked, mut inbox_acked) = (Vec::new(), Vec::new());
     while kv_acked.len() < 400 {
         let line = lines.next().expect("the writer is writing").unwrap();
-        let parts: Vec<&str> = line.split_whitespace().collect();
+        let parts: Vec<&str> = ack(&line).split_whitespace().collect();
         match parts.as_slice() {
             ["kv", i] => kv_acked.push(i.parse::<u64>().unwrap()),
             ["inbox", i, id] => inbox_acked.push((i.parse::<u64>().unwrap(), id.parse::<i64>().unwrap())),
@@ -76,7 +81,7 @@ fn acknowledged_writes_survive_kill_9_and_the_store_is_intact() {
     writer.wait().unwrap();
     // Acknowledgements printed before the kill but not read yet count too.
     for line in lines.map_while(Result::ok) {
-        let parts: Vec<&str> = line.split_whitespace().collect();
+        let parts: Vec<&str> = ack(&line).split_whitespace().collect();
         match parts.as_slice() {
             ["kv", i] => kv_acked.push(i.parse().unwrap()),
             ["inbox", i, id] => inbox_acked.push((i.parse().unwrap(), id.parse().unwrap())),
@@ -196,7 +201,7 @@ async fn a_kill_9_during_a_token_refresh_recovers_without_reconnecting() {
         BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
-            .any(|l| l == "persisted")
+            .any(|l| ack(&l) == "persisted")
     });
     let saw = tokio::time::timeout(std::time::Duration::from_secs(60), saw)
         .await
