@@ -9,11 +9,11 @@ use crate::auth::salesforce::SalesforceOAuth;
 use crate::auth::{Secret, TokenBroker, Vault, VaultKey};
 use crate::caps::http::{Connection, CredentialSource, StaticToken};
 use crate::caps::pacing::{BudgetKind, Pacer, PacingConfig};
-use crate::webhooks::Metrics;
 use crate::caps::schedule::SqliteSchedule;
 use crate::caps::storage::sqlite::SqliteBackend;
 use crate::db::Database;
 use crate::tenant::TenantCaps;
+use crate::webhooks::Metrics;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -276,8 +276,7 @@ impl HostConfig {
         let mut opened = None;
         let mut connections = BTreeMap::new();
         for (name, conn) in &tenant.connections {
-            let credential: Option<Arc<dyn CredentialSource>> = match (&conn.token_env, conn.auth)
-            {
+            let credential: Option<Arc<dyn CredentialSource>> = match (&conn.token_env, conn.auth) {
                 (Some(var), _) => {
                     let token = std::env::var(var).with_context(|| {
                         format!(
@@ -562,7 +561,8 @@ mod tests {
         let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.connections.salesforce]\nbase-url = \"http://x\"\nauth = \"quickbooks-oauth\"\nclient-id-env = \"A\"\nclient-secret-env = \"B\"\n");
         let err = format!("{:#}", HostConfig::load(&path).unwrap_err());
         assert!(err.contains("is for the quickbooks connection"), "{err}");
-        let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.schedules]\npoll = \"*/5 * * * *\"\n");
+        let (_dir, path) =
+            write("[[tenant]]\nid = \"a\"\n[tenant.schedules]\npoll = \"*/5 * * * *\"\n");
         let err = format!("{:#}", HostConfig::load(&path).unwrap_err());
         assert!(err.contains("schedule of job poll"), "{err}");
     }

@@ -8,7 +8,9 @@ use crate::config::HostConfig;
 use crate::db::Database;
 use crate::runtime::{Limits, Runtime};
 use crate::scheduler::{Runner, Scheduler};
-use crate::webhooks::{self, Inbox, InboxItem, Metrics, WebhookConfig, WebhookState, WebhookTenants};
+use crate::webhooks::{
+    self, Inbox, InboxItem, Metrics, WebhookConfig, WebhookState, WebhookTenants,
+};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -138,7 +140,10 @@ pub async fn run(
     let scheduler_task = tokio::spawn(async move { sched.run(tick, grace, sched_stop).await });
 
     shutdown.await;
-    tracing::info!(?grace, "shutting down: no new work; letting runs in progress finish");
+    tracing::info!(
+        ?grace,
+        "shutting down: no new work; letting runs in progress finish"
+    );
     let _ = stop_tx.send(true);
     if let Err(e) = server.shutdown().await {
         tracing::warn!(error = %format!("{e:#}"), "stopping the webhook receiver");

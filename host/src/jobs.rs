@@ -15,7 +15,10 @@ pub async fn describe(runtime: &Runtime, tenant: &TenantCaps) -> Result<Vec<Job>
     runtime
         .with_timeout("describe", async {
             let (mut store, plugin) = runtime.instantiate(tenant).await?;
-            Ok(plugin.ledgerlink_sync_flows().call_describe(&mut store).await?)
+            Ok(plugin
+                .ledgerlink_sync_flows()
+                .call_describe(&mut store)
+                .await?)
         })
         .await
 }

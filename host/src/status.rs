@@ -153,8 +153,8 @@ pub fn render_text(statuses: &[TenantStatus]) -> String {
         );
         let _ = writeln!(
             out,
-            "  {:<12} {:<13} {:<16} {:<26} {}",
-            "CONNECTION", "AUTH", "STATE", "ACCESS EXPIRES", "NOTE"
+            "  {:<12} {:<13} {:<16} {:<26} NOTE",
+            "CONNECTION", "AUTH", "STATE", "ACCESS EXPIRES"
         );
         for c in &t.connections {
             let note = if c.needs_reconnect && c.auth == "oauth" {
@@ -184,7 +184,7 @@ pub fn render_text(statuses: &[TenantStatus]) -> String {
         if t.cursors.is_empty() {
             let _ = writeln!(out, "  cursors: none");
         } else {
-            let _ = writeln!(out, "  {:<30} {}", "CURSOR", "VALUE");
+            let _ = writeln!(out, "  {:<30} VALUE", "CURSOR");
             for (k, v) in &t.cursors {
                 let _ = writeln!(out, "  {:<30} {}", cut(k, 30), cut(v, 60));
             }
@@ -194,8 +194,8 @@ pub fn render_text(statuses: &[TenantStatus]) -> String {
         } else {
             let _ = writeln!(
                 out,
-                "  {:<22} {:<14} {:<26} {}",
-                "JOB", "STATUS", "STARTED", "SUMMARY"
+                "  {:<22} {:<14} {:<26} SUMMARY",
+                "JOB", "STATUS", "STARTED"
             );
             for r in &t.last_runs {
                 let _ = writeln!(

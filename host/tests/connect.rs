@@ -55,10 +55,21 @@ redirect-uri = "http://127.0.0.1:{port}/callback"
 /// redirect), and returns the exit success and the output.
 async fn connect(config: &Path, emu: &QboEmulator, tamper: bool) -> (bool, String) {
     let mut child = Command::new(BIN)
-        .args(["connect", "quickbooks", "--tenant", "acme", "--timeout-secs", "30", "--config"])
+        .args([
+            "connect",
+            "quickbooks",
+            "--tenant",
+            "acme",
+            "--timeout-secs",
+            "30",
+            "--config",
+        ])
         .arg(config)
         .env("LEDGERLINK_CONNECT_TEST_ID", &emu.config().client_id)
-        .env("LEDGERLINK_CONNECT_TEST_SECRET", &emu.config().client_secret)
+        .env(
+            "LEDGERLINK_CONNECT_TEST_SECRET",
+            &emu.config().client_secret,
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -66,7 +77,10 @@ async fn connect(config: &Path, emu: &QboEmulator, tamper: bool) -> (bool, Strin
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut printed = String::new();
     let url = loop {
-        let line = lines.next().expect("the command printed the authorize URL").unwrap();
+        let line = lines
+            .next()
+            .expect("the command printed the authorize URL")
+            .unwrap();
         printed.push_str(&line);
         printed.push('\n');
         if line.starts_with("http") {
@@ -85,7 +99,11 @@ async fn connect(config: &Path, emu: &QboEmulator, tamper: bool) -> (bool, Strin
         let pairs: Vec<(String, String)> = location
             .query_pairs()
             .map(|(k, v)| {
-                let v = if k == "state" { "forged".to_string() } else { v.into_owned() };
+                let v = if k == "state" {
+                    "forged".to_string()
+                } else {
+                    v.into_owned()
+                };
                 (k.into_owned(), v)
             })
             .collect();
@@ -93,7 +111,10 @@ async fn connect(config: &Path, emu: &QboEmulator, tamper: bool) -> (bool, Strin
     }
     let landed = browser.get(location).send().await.unwrap();
     assert_eq!(landed.status(), 200);
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
     for line in lines {
         printed.push_str(&line.unwrap());
         printed.push('\n');
@@ -114,7 +135,10 @@ async fn connect_stores_the_tokens_and_the_configured_broker_serves_the_guest() 
     assert!(!ok, "{out}");
     assert!(out.contains("state does not match"), "{out}");
     std::env::set_var("LEDGERLINK_CONNECT_TEST_ID", &emu.config().client_id);
-    std::env::set_var("LEDGERLINK_CONNECT_TEST_SECRET", &emu.config().client_secret);
+    std::env::set_var(
+        "LEDGERLINK_CONNECT_TEST_SECRET",
+        &emu.config().client_secret,
+    );
     let config = HostConfig::load(&config_path).unwrap();
     let db = Database::open(&config.store.path).unwrap();
     let vault = config.open_vault(&db).unwrap();
@@ -122,7 +146,12 @@ async fn connect_stores_the_tokens_and_the_configured_broker_serves_the_guest() 
 
     let (ok, out) = connect(&config_path, &emu, false).await;
     assert!(ok, "{out}");
-    assert!(out.contains(&format!("Connected tenant acme to QuickBooks realm {realm}")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "Connected tenant acme to QuickBooks realm {realm}"
+        )),
+        "{out}"
+    );
     let tokens = vault.load("acme", "quickbooks").unwrap().expect("stored");
     assert_eq!(tokens.realm.as_deref(), Some(realm.as_str()));
     assert!(tokens.refresh_token.is_some());
@@ -135,7 +164,11 @@ async fn connect_stores_the_tokens_and_the_configured_broker_serves_the_guest() 
         .await
         .unwrap()
         .unwrap();
-    assert!(report.records[0].detail.starts_with("200 "), "{}", report.records[0].detail);
+    assert!(
+        report.records[0].detail.starts_with("200 "),
+        "{}",
+        report.records[0].detail
+    );
 
     // status shows the connection and its expiry.
     let out = Command::new(BIN)
@@ -143,7 +176,11 @@ async fn connect_stores_the_tokens_and_the_configured_broker_serves_the_guest() 
         .arg(&config_path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let qbo = &status[0]["connections"][0];
     assert_eq!(qbo["name"], "quickbooks");

@@ -51,7 +51,9 @@ fn writer_child() {
             .unwrap();
         writeln!(out, "kv {i}").unwrap();
         let body = format!(r#"{{"n":{i}}}"#);
-        let stored = inbox.persist("acme", "quickbooks", "r1", body.as_bytes()).unwrap();
+        let stored = inbox
+            .persist("acme", "quickbooks", "r1", body.as_bytes())
+            .unwrap();
         writeln!(out, "inbox {i} {}", stored.id).unwrap();
         out.flush().unwrap();
     }
@@ -72,7 +74,9 @@ fn acknowledged_writes_survive_kill_9_and_the_store_is_intact() {
         let parts: Vec<&str> = ack(&line).split_whitespace().collect();
         match parts.as_slice() {
             ["kv", i] => kv_acked.push(i.parse::<u64>().unwrap()),
-            ["inbox", i, id] => inbox_acked.push((i.parse::<u64>().unwrap(), id.parse::<i64>().unwrap())),
+            ["inbox", i, id] => {
+                inbox_acked.push((i.parse::<u64>().unwrap(), id.parse::<i64>().unwrap()))
+            }
             _ => {}
         }
     }
@@ -99,11 +103,16 @@ fn acknowledged_writes_survive_kill_9_and_the_store_is_intact() {
     for i in &kv_acked {
         let value = kv.get("acme", "cursors", &format!("k{i}")).unwrap();
         let value = value.unwrap_or_else(|| panic!("acknowledged kv write {i} was lost"));
-        assert!(String::from_utf8(value).unwrap().starts_with(&format!("value-{i}-")));
+        assert!(String::from_utf8(value)
+            .unwrap()
+            .starts_with(&format!("value-{i}-")));
     }
     let inbox = Inbox::new(db).unwrap();
     for (i, id) in &inbox_acked {
-        let item = inbox.get(*id).unwrap().unwrap_or_else(|| panic!("acknowledged inbox row {id} was lost"));
+        let item = inbox
+            .get(*id)
+            .unwrap()
+            .unwrap_or_else(|| panic!("acknowledged inbox row {id} was lost"));
         assert_eq!(item.body, format!(r#"{{"n":{i}}}"#).into_bytes());
     }
     assert!(inbox.depth_of("acme").unwrap() >= inbox_acked.len() as u64);
@@ -131,7 +140,13 @@ fn broker(emulator: &str, path: &Path, key: &VaultKey) -> ledgerlink::auth::brok
         token: base.join("/oauth2/v1/tokens/bearer").unwrap(),
         revocation: None,
     };
-    let oauth = QboOAuth::new(endpoints, defaults.client_id, Secret::new(defaults.client_secret), "http://127.0.0.1:1/cb").unwrap();
+    let oauth = QboOAuth::new(
+        endpoints,
+        defaults.client_id,
+        Secret::new(defaults.client_secret),
+        "http://127.0.0.1:1/cb",
+    )
+    .unwrap();
     let vault = Vault::open(Database::open(path).unwrap(), key).unwrap();
     TokenBroker::qbo("acme", "quickbooks", oauth, vault)
 }
@@ -214,7 +229,10 @@ async fn a_kill_9_during_a_token_refresh_recovers_without_reconnecting() {
     // The old refresh token is dead at Intuit; the rotated one was stored before the kill.
     let restarted = broker(&server.url(), &path, &key).build().unwrap();
     let token = restarted.access_token().await.expect("no reconnect needed");
-    assert_eq!(restarted.state().0, ledgerlink::auth::ConnectionState::Connected);
+    assert_eq!(
+        restarted.state().0,
+        ledgerlink::auth::ConnectionState::Connected
+    );
     let stored = Vault::open(Database::open(&path).unwrap(), &key)
         .unwrap()
         .load("acme", "quickbooks")
@@ -223,10 +241,16 @@ async fn a_kill_9_during_a_token_refresh_recovers_without_reconnecting() {
     assert_ne!(stored.refresh_token.unwrap().expose(), pair.refresh_token);
     // And the stored refresh token works at Intuit.
     restarted.invalidate(token.expose());
-    let token = restarted.access_token().await.expect("refresh with the rotated token");
+    let token = restarted
+        .access_token()
+        .await
+        .expect("refresh with the rotated token");
     assert_eq!(restarted.endpoint_calls(), 1);
     let status = reqwest::Client::new()
-        .get(format!("{}/v3/company/{realm}/companyinfo/{realm}", server.url()))
+        .get(format!(
+            "{}/v3/company/{realm}/companyinfo/{realm}",
+            server.url()
+        ))
         .bearer_auth(token.expose())
         .header("accept", "application/json")
         .send()

@@ -46,7 +46,13 @@ flaky = "off"
 
 fn start(config: &Path) -> (Child, String) {
     let mut child = Command::new(BIN)
-        .args(["--plugin", ledgerlink::TEST_GUEST_PATH, "--log-json", "run", "--config"])
+        .args([
+            "--plugin",
+            ledgerlink::TEST_GUEST_PATH,
+            "--log-json",
+            "run",
+            "--config",
+        ])
         .arg(config)
         .env("LEDGERLINK_DAEMON_TEST_VERIFIER", VERIFIER)
         .env("LEDGERLINK_LOG", "info")
@@ -71,7 +77,11 @@ fn status_json(config: &Path) -> Value {
         .arg(config)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -89,7 +99,14 @@ async fn the_daemon_runs_cron_jobs_and_webhooks_and_stops_on_sigterm() {
     let config = write_config(dir.path());
     let (mut child, url) = start(&config);
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    assert_eq!(http.get(format!("{url}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.get(format!("{url}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     let body = format!(
         r#"{{"eventNotifications":[{{"realmId":"{REALM}","dataChangeEvent":{{"entities":[{{"name":"Invoice","id":"130","operation":"Update","lastUpdated":"2024-05-01T10:00:00.000Z"}}]}}}}]}}"#
@@ -112,14 +129,24 @@ async fn the_daemon_runs_cron_jobs_and_webhooks_and_stops_on_sigterm() {
         let status = status_json(&config);
         let tick_ok = last_run(&status, "tick").is_some_and(|r| r["status"] == "ok");
         let hook = last_run(&status, "webhook:quickbooks");
-        if tick_ok && hook.is_some() && status[0]["inbox_pending"] == 0 {
-            assert_eq!(hook.unwrap()["status"], "not-available", "{status}");
+        if let (true, Some(hook), true) = (tick_ok, hook, status[0]["inbox_pending"] == 0) {
+            assert_eq!(hook["status"], "not-available", "{status}");
             break;
         }
-        assert!(Instant::now() < deadline, "daemon did not run both: {status}");
+        assert!(
+            Instant::now() < deadline,
+            "daemon did not run both: {status}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let metrics = http.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("ledgerlink_calls_total"), "{metrics}");
 
     let killed = Command::new("kill")
@@ -132,26 +159,57 @@ async fn the_daemon_runs_cron_jobs_and_webhooks_and_stops_on_sigterm() {
         if let Some(exit) = child.try_wait().unwrap() {
             break exit;
         }
-        assert!(Instant::now() < deadline, "the daemon did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "{exit:?}");
-    assert!(http.get(format!("{url}/healthz")).send().await.is_err(), "no longer serving");
+    assert!(
+        http.get(format!("{url}/healthz")).send().await.is_err(),
+        "no longer serving"
+    );
     // Nothing was left running.
     let status = status_json(&config);
-    assert!(status[0]["last_runs"].as_array().unwrap().iter().all(|r| r["status"] != "running"), "{status}");
-    let text = Command::new(BIN).args(["status", "--config"]).arg(&config).output().unwrap();
+    assert!(
+        status[0]["last_runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] != "running"),
+        "{status}"
+    );
+    let text = Command::new(BIN)
+        .args(["status", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
-    assert!(text.contains("tenant acme") && text.contains("tick"), "{text}");
+    assert!(
+        text.contains("tenant acme") && text.contains("tick"),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_bad_config_is_a_clear_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(&path, "[[tenant]]\nid = \"acme\"\n[tenant.schedules]\npoll = \"every five minutes\"\n").unwrap();
-    let out = Command::new(BIN).args(["run", "--config"]).arg(&path).output().unwrap();
+    std::fs::write(
+        &path,
+        "[[tenant]]\nid = \"acme\"\n[tenant.schedules]\npoll = \"every five minutes\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("schedule of job poll") && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("schedule of job poll") && !err.contains("panicked"),
+        "{err}"
+    );
 }

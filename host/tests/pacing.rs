@@ -48,17 +48,29 @@ fn qbo() -> (QboEmulator, RunningServer, String) {
     (emu, server, realm)
 }
 
-fn paced(server: &RunningServer, token: Arc<dyn CredentialSource>, pacing: PacingConfig, metrics: &Metrics) -> Connection {
-    let pacer = Pacer::new(BudgetKind::Qbo, pacing).with_metrics(metrics.clone(), "acme", "quickbooks");
-    Connection::new(url::Url::parse(&server.url()).unwrap(), Some(token)).with_pacer(Arc::new(pacer))
+fn paced(
+    server: &RunningServer,
+    token: Arc<dyn CredentialSource>,
+    pacing: PacingConfig,
+    metrics: &Metrics,
+) -> Connection {
+    let pacer =
+        Pacer::new(BudgetKind::Qbo, pacing).with_metrics(metrics.clone(), "acme", "quickbooks");
+    Connection::new(url::Url::parse(&server.url()).unwrap(), Some(token))
+        .with_pacer(Arc::new(pacer))
 }
 
 /// Runs `fetch-many` and returns what the guest saw for each request.
 async fn fetch_many(caps: &TenantCaps, url: &str, count: u64) -> Vec<Value> {
-    let report = jobs::run_job(guest(), caps, "fetch-many", &json!({"url": url, "count": count}).to_string())
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("fetch-many failed: {e:?}"));
+    let report = jobs::run_job(
+        guest(),
+        caps,
+        "fetch-many",
+        &json!({"url": url, "count": count}).to_string(),
+    )
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("fetch-many failed: {e:?}"));
     serde_json::from_str::<Value>(&report.records[0].detail)
         .unwrap()
         .as_array()
@@ -89,7 +101,12 @@ async fn a_429_storm_answers_the_guest_at_once_and_stops_calling_qbo() {
     });
     let token = emu.issue_tokens(&realm).access_token;
     let metrics = Metrics::new();
-    let caps = tenant(paced(&server, Arc::new(StaticToken(token)), PacingConfig::default(), &metrics));
+    let caps = tenant(paced(
+        &server,
+        Arc::new(StaticToken(token)),
+        PacingConfig::default(),
+        &metrics,
+    ));
     let url = format!("http://quickbooks/v3/company/{realm}/companyinfo/{realm}");
     let started = Instant::now();
     let seen = fetch_many(&caps, &url, 6).await;
@@ -105,7 +122,10 @@ async fn a_429_storm_answers_the_guest_at_once_and_stops_calling_qbo() {
         assert!((55..=61).contains(&after), "{s}");
         assert!((55..=61).contains(&retry_in_secs(s)), "{s}");
     }
-    assert!(elapsed < Duration::from_secs(5), "the guest was not held: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "the guest was not held: {elapsed:?}"
+    );
     let upstream = emu.log().count(|r| r.path.contains("/companyinfo/"));
     assert_eq!(upstream, 1, "only the first request reached QBO");
     assert!(metrics.counter_total(metrics::THROTTLES) >= 6);
@@ -113,7 +133,12 @@ async fn a_429_storm_answers_the_guest_at_once_and_stops_calling_qbo() {
     // QBO still is in its storm; clearing it, a fresh pacer goes through.
     emu.faults().clear();
     let token = emu.issue_tokens(&realm).access_token;
-    let other = tenant(paced(&server, Arc::new(StaticToken(token)), PacingConfig::default(), &Metrics::new()));
+    let other = tenant(paced(
+        &server,
+        Arc::new(StaticToken(token)),
+        PacingConfig::default(),
+        &Metrics::new(),
+    ));
     assert_eq!(status(&fetch_many(&other, &url, 1).await[0]), 200);
 }
 
@@ -128,25 +153,41 @@ async fn the_budget_keeps_the_rate_under_qbos_limits() {
         per_minute: 22,
         ..PacingConfig::default()
     };
-    let caps = tenant(paced(&server, Arc::new(StaticToken(token)), pacing, &metrics));
+    let caps = tenant(paced(
+        &server,
+        Arc::new(StaticToken(token)),
+        pacing,
+        &metrics,
+    ));
     let url = format!("http://quickbooks/v3/company/{realm}/companyinfo/{realm}");
     let started = Instant::now();
     let seen = fetch_many(&caps, &url, 25).await;
     let elapsed = started.elapsed();
     let ok = seen.iter().filter(|s| status(s) == 200).count();
     assert_eq!(ok, 22, "{seen:?}");
-    assert!(elapsed >= Duration::from_secs(2), "10 a second: {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_secs(2),
+        "10 a second: {elapsed:?}"
+    );
     for s in &seen[22..] {
         assert_eq!(status(s), 429);
         assert!(s["ms"].as_u64().unwrap() < 200, "{s}");
         assert!((50..=61).contains(&retry_in_secs(s)), "{s}");
     }
-    assert_eq!(emu.log().count(|r| r.status == 429), 0, "QBO never throttled us");
+    assert_eq!(
+        emu.log().count(|r| r.status == 429),
+        0,
+        "QBO never throttled us"
+    );
     assert_eq!(emu.log().count(|r| r.path.contains("/companyinfo/")), 22);
     assert_eq!(
         metrics.counter(
             metrics::THROTTLES,
-            &[("tenant", "acme"), ("connection", "quickbooks"), ("reason", "budget")]
+            &[
+                ("tenant", "acme"),
+                ("connection", "quickbooks"),
+                ("reason", "budget")
+            ]
         ),
         3
     );
@@ -194,7 +235,12 @@ fn broker_for(emu: &QboEmulator, server: &RunningServer, realm: &str) -> TokenBr
 async fn a_401_renews_the_token_and_resends_the_request_with_its_body_once() {
     let (emu, server, realm) = qbo();
     let broker = broker_for(&emu, &server, &realm);
-    let caps = tenant(paced(&server, Arc::new(broker.clone()), PacingConfig::default(), &Metrics::new()));
+    let caps = tenant(paced(
+        &server,
+        Arc::new(broker.clone()),
+        PacingConfig::default(),
+        &Metrics::new(),
+    ));
     // QBO refuses the (still unexpired) access token once, as after a revocation.
     emu.faults().push(FaultRule {
         method: Some("POST".into()),
@@ -215,7 +261,10 @@ async fn a_401_renews_the_token_and_resends_the_request_with_its_body_once() {
         .unwrap();
     let detail = &report.records[0].detail;
     assert!(detail.starts_with("200 "), "{detail}");
-    assert!(detail.contains("QueryResponse"), "the body was sent again: {detail}");
+    assert!(
+        detail.contains("QueryResponse"),
+        "the body was sent again: {detail}"
+    );
     let queries: Vec<u16> = emu
         .log()
         .entries()
@@ -224,7 +273,11 @@ async fn a_401_renews_the_token_and_resends_the_request_with_its_body_once() {
         .map(|r| r.status)
         .collect();
     assert_eq!(queries, vec![401, 200]);
-    assert_eq!(emu.log().count(|r| r.path.ends_with("/tokens/bearer")), 1, "one refresh");
+    assert_eq!(
+        emu.log().count(|r| r.path.ends_with("/tokens/bearer")),
+        1,
+        "one refresh"
+    );
     assert_eq!(broker.endpoint_calls(), 1);
 
     // A static token cannot be renewed: the 401 goes to the guest, sent once.
@@ -244,6 +297,10 @@ async fn a_401_renews_the_token_and_resends_the_request_with_its_body_once() {
         .await
         .unwrap()
         .unwrap();
-    assert!(report.records[0].detail.starts_with("401 "), "{}", report.records[0].detail);
+    assert!(
+        report.records[0].detail.starts_with("401 "),
+        "{}",
+        report.records[0].detail
+    );
     assert_eq!(emu.log().count(|r| r.path.contains("/companyinfo/")), 1);
 }

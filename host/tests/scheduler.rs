@@ -86,7 +86,10 @@ async fn slots_missed_while_down_run_once_at_start_not_once_per_slot() {
         assert_eq!(s.cron_jobs().len(), 1);
         assert_eq!(s.cron_jobs()[0].job, "tick");
         s.start(t0).await.unwrap();
-        assert!(s.tick(t0).await.unwrap().started.is_empty(), "a first start does not catch up");
+        assert!(
+            s.tick(t0).await.unwrap().started.is_empty(),
+            "a first start does not catch up"
+        );
         let r = s.tick(t0 + Duration::seconds(3)).await.unwrap();
         assert_eq!(r.started.len(), 1, "{r:?}");
         assert!(s.wait_idle(IDLE).await);
@@ -97,13 +100,19 @@ async fn slots_missed_while_down_run_once_at_start_not_once_per_slot() {
     let later = t0 + Duration::minutes(10);
     s.start(later).await.unwrap();
     let r = s.tick(later).await.unwrap();
-    assert_eq!(r.started, vec![("acme".into(), "tick".into(), "cron".into())]);
+    assert_eq!(
+        r.started,
+        vec![("acme".into(), "tick".into(), "cron".into())]
+    );
     assert!(s.tick(later).await.unwrap().started.is_empty());
     assert!(s.wait_idle(IDLE).await);
     assert_eq!(ticks(&db), 2);
     let runs = s.runner().runs().history("acme", "tick", 10).unwrap();
     assert_eq!(runs.len(), 2);
-    assert!(runs.iter().all(|r| r.status == "ok" && r.trigger == "cron"), "{runs:?}");
+    assert!(
+        runs.iter().all(|r| r.status == "ok" && r.trigger == "cron"),
+        "{runs:?}"
+    );
     // Config can turn the job off.
     let (_db, off) = h.scheduler(&[("tick", "off")]).await;
     assert!(off.cron_jobs().is_empty());
@@ -135,7 +144,9 @@ async fn a_second_trigger_while_the_job_runs_is_skipped() {
     let r = s.tick(now + Duration::seconds(2)).await.unwrap();
     assert_eq!(r.skipped, vec![("acme".to_string(), "tick".to_string())]);
     assert!(r.started.is_empty());
-    assert!(matches!(slow.await.unwrap(), RunResult::Finished { ref status, .. } if status == "ok"));
+    assert!(
+        matches!(slow.await.unwrap(), RunResult::Finished { ref status, .. } if status == "ok")
+    );
     assert_eq!(ticks(&db), 1, "only the first trigger ran");
     // Once it finished, the job runs again.
     let r = s.tick(now + Duration::seconds(4)).await.unwrap();
@@ -151,23 +162,46 @@ async fn run_later_schedules_and_throttled_jobs_run_when_due() {
     let later = SqliteSchedule::new(db.clone());
     let t0 = Utc::now();
     s.start(t0).await.unwrap();
-    later.schedule("acme", "tick", "{}", t0 + Duration::seconds(30)).unwrap();
-    assert!(s.tick(t0 + Duration::seconds(10)).await.unwrap().started.is_empty());
+    later
+        .schedule("acme", "tick", "{}", t0 + Duration::seconds(30))
+        .unwrap();
+    assert!(s
+        .tick(t0 + Duration::seconds(10))
+        .await
+        .unwrap()
+        .started
+        .is_empty());
     let r = s.tick(t0 + Duration::seconds(31)).await.unwrap();
-    assert_eq!(r.started, vec![("acme".into(), "tick".into(), "run-later".into())]);
+    assert_eq!(
+        r.started,
+        vec![("acme".into(), "tick".into(), "run-later".into())]
+    );
     assert!(s.wait_idle(IDLE).await);
     assert_eq!(ticks(&db), 1);
-    assert!(later.due(t0 + Duration::seconds(31)).unwrap().is_empty(), "completed");
+    assert!(
+        later.due(t0 + Duration::seconds(31)).unwrap().is_empty(),
+        "completed"
+    );
 
     // A job answering throttled(T) is scheduled again at T with the same arguments.
     let at = (t0 + Duration::minutes(5)).to_rfc3339();
     let args = json!({"at": at}).to_string();
-    let result = s.runner().run("acme", "throttle", &args, "manual").await.unwrap();
-    assert!(matches!(result, RunResult::Finished { ref status, .. } if status == "throttled"), "{result:?}");
+    let result = s
+        .runner()
+        .run("acme", "throttle", &args, "manual")
+        .await
+        .unwrap();
+    assert!(
+        matches!(result, RunResult::Finished { ref status, .. } if status == "throttled"),
+        "{result:?}"
+    );
     assert!(later.due(t0 + Duration::minutes(4)).unwrap().is_empty());
     let due = later.due(t0 + Duration::minutes(5)).unwrap();
     assert_eq!(due.len(), 1);
-    assert_eq!((due[0].job.as_str(), due[0].args.as_str()), ("throttle", args.as_str()));
+    assert_eq!(
+        (due[0].job.as_str(), due[0].args.as_str()),
+        ("throttle", args.as_str())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,15 +219,27 @@ async fn failed_records_are_retried_with_only_until_they_succeed_and_permanent_o
     assert_eq!(open.len(), 2, "{open:?}");
     let a = open.iter().find(|e| e.record_id == "006A").unwrap();
     let b = open.iter().find(|e| e.record_id == "006B").unwrap();
-    assert_eq!((a.code.as_deref(), a.retryable, a.attempts), (Some("http-503"), true, 1));
-    assert_eq!((b.code.as_deref(), b.retryable, b.next_retry.as_deref()), (Some("mapping"), false, None));
+    assert_eq!(
+        (a.code.as_deref(), a.retryable, a.attempts),
+        (Some("http-503"), true, 1)
+    );
+    assert_eq!(
+        (b.code.as_deref(), b.retryable, b.next_retry.as_deref()),
+        (Some("mapping"), false, None)
+    );
 
     let now = Utc::now();
     s.start(now).await.unwrap();
-    assert!(s.tick(now).await.unwrap().started.is_empty(), "not before the backoff");
+    assert!(
+        s.tick(now).await.unwrap().started.is_empty(),
+        "not before the backoff"
+    );
     // Still failing at the first retry: attempts 2, retried later again.
     let r = s.tick(now + Duration::minutes(2)).await.unwrap();
-    assert_eq!(r.started, vec![("acme".into(), "flaky".into(), "retry".into())]);
+    assert_eq!(
+        r.started,
+        vec![("acme".into(), "flaky".into(), "retry".into())]
+    );
     assert!(s.wait_idle(IDLE).await);
     let last = runner.runs().history("acme", "flaky", 1).unwrap().remove(0);
     assert_eq!(last.args, r#"{"only":["006A"]}"#);
@@ -205,11 +251,102 @@ async fn failed_records_are_retried_with_only_until_they_succeed_and_permanent_o
     assert!(s.wait_idle(IDLE).await);
     assert_eq!(ledger.get(a.id).unwrap().unwrap().state, "resolved");
     assert_eq!(ledger.get(b.id).unwrap().unwrap().state, "open");
-    let attempts = |id: &str| {
-        String::from_utf8(kv.get("acme", "flaky-runs", id).unwrap().unwrap()).unwrap()
-    };
+    let attempts =
+        |id: &str| String::from_utf8(kv.get("acme", "flaky-runs", id).unwrap().unwrap()).unwrap();
     assert_eq!(attempts("006A"), "3");
-    assert_eq!(attempts("006B"), "1", "a permanent failure is never re-run automatically");
+    assert_eq!(
+        attempts("006B"),
+        "1",
+        "a permanent failure is never re-run automatically"
+    );
     assert_eq!(attempts("006C"), "1");
-    assert!(s.tick(now + Duration::hours(7)).await.unwrap().started.is_empty());
+    assert!(s
+        .tick(now + Duration::hours(7))
+        .await
+        .unwrap()
+        .started
+        .is_empty());
+}
+
+/// Runs the scheduler loop until `stop` fires; the run-later `tick` sleeps `sleep_ms`.
+async fn shutdown_during_a_run(h: &Harness, sleep_ms: u64, grace_ms: u64) -> Database {
+    let (db, s) = h.scheduler(&[("tick", "off")]).await;
+    let s = Arc::new(s);
+    SqliteSchedule::new(db.clone())
+        .schedule(
+            "acme",
+            "tick",
+            &json!({"sleep-ms": sleep_ms}).to_string(),
+            Utc::now(),
+        )
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.run(
+                std::time::Duration::from_millis(50),
+                std::time::Duration::from_millis(grace_ms),
+                async {
+                    let _ = stopped.await;
+                },
+            )
+            .await
+        })
+    };
+    // Wait until the run is in progress, then ask for shutdown.
+    let runs = s.runner().runs().clone();
+    let before = runs.history("acme", "tick", 100).unwrap().len();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while runs.history("acme", "tick", 100).unwrap().len() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run-later did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.send(()).unwrap();
+    task.await.unwrap();
+    db
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_a_run_finish_within_the_grace_and_keeps_an_unfinished_one_for_the_next_start(
+) {
+    let h = Harness::new();
+    // Within the grace: the run finishes and the schedule is done.
+    let db = shutdown_during_a_run(&h, 500, 10_000).await;
+    assert_eq!(ticks(&db), 1);
+    let (_, runner) = h.runner();
+    assert_eq!(
+        runner.runs().history("acme", "tick", 1).unwrap()[0].status,
+        "ok"
+    );
+    assert!(SqliteSchedule::new(db.clone())
+        .due(Utc::now())
+        .unwrap()
+        .is_empty());
+
+    // Past the grace: the run is dropped; its schedule stays pending and its row is marked
+    // interrupted at the next start, which runs it again.
+    let db = shutdown_during_a_run(&h, 5_000, 100).await;
+    assert_eq!(ticks(&db), 1, "the second run did not finish");
+    let pending = SqliteSchedule::new(db.clone()).due(Utc::now()).unwrap();
+    assert_eq!(pending.len(), 1);
+    let (_db, s) = h.scheduler(&[("tick", "off")]).await;
+    s.start(Utc::now()).await.unwrap();
+    let last = s
+        .runner()
+        .runs()
+        .history("acme", "tick", 1)
+        .unwrap()
+        .remove(0);
+    assert_eq!(last.status, "interrupted");
+    let r = s.tick(Utc::now()).await.unwrap();
+    assert_eq!(
+        r.started,
+        vec![("acme".into(), "tick".into(), "run-later".into())]
+    );
+    assert!(s.wait_idle(IDLE).await);
+    assert_eq!(ticks(&db), 2);
 }

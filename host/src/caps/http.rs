@@ -262,7 +262,8 @@ async fn send_on(
         *outgoing.uri_mut() = uri.clone();
         *outgoing.version_mut() = parts.version;
         *outgoing.headers_mut() = headers;
-        let (mut response, io) = wasmtime_wasi_http::default_send_request(outgoing, options).await?;
+        let (mut response, io) =
+            wasmtime_wasi_http::default_send_request(outgoing, options).await?;
         if response.status() == StatusCode::UNAUTHORIZED {
             if let (Some(source), Some(sent)) = (&connection.credential, &token) {
                 source.invalidate(sent);

@@ -344,8 +344,12 @@ impl Pacer {
             {
                 state.usage = Some((used, limit));
                 if limit.saturating_sub(used) <= self.config.daily_reserve {
-                    tracing::warn!(used, limit, reserve = self.config.daily_reserve,
-                        "Salesforce daily API quota is down to the reserve; pausing calls");
+                    tracing::warn!(
+                        used,
+                        limit,
+                        reserve = self.config.daily_reserve,
+                        "Salesforce daily API quota is down to the reserve; pausing calls"
+                    );
                     penalty = Some((
                         Duration::from_secs(self.config.quota_recheck_secs.max(1)),
                         ThrottleReason::DailyQuota,
@@ -396,11 +400,17 @@ fn backoff(strikes: u32) -> Duration {
 
 /// `Retry-After` as seconds or an HTTP date.
 pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs.min(86_400)));
     }
-    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     Some((at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
 }
 
@@ -489,7 +499,10 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(p.admit("r", false).await, Admission::Send);
         }
-        assert!(started.elapsed() >= Duration::from_secs(1), "the third waited");
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "the third waited"
+        );
         assert!(started.elapsed() < Duration::from_secs(2));
     }
 
@@ -526,7 +539,9 @@ mod tests {
             .observe("r", StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new())
             .unwrap();
         assert_eq!(t.retry_after_secs, 60);
-        assert!(matches!(p.admit("r", false).await, Admission::Throttled(t) if t.reason == ThrottleReason::Upstream));
+        assert!(
+            matches!(p.admit("r", false).await, Admission::Throttled(t) if t.reason == ThrottleReason::Upstream)
+        );
         let mut headers = HeaderMap::new();
         headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("7"));
         let t = p
@@ -573,7 +588,9 @@ mod tests {
         );
         let t = p.observe("", StatusCode::OK, &headers).unwrap();
         assert_eq!(t.reason, ThrottleReason::DailyQuota);
-        assert!(matches!(p.admit("", false).await, Admission::Throttled(t) if t.reason == ThrottleReason::DailyQuota));
+        assert!(
+            matches!(p.admit("", false).await, Admission::Throttled(t) if t.reason == ThrottleReason::DailyQuota)
+        );
         assert_eq!(p.usage(""), Some((900, 1000)));
     }
 

@@ -162,7 +162,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_large_body_is_streamed_once() {
-        let mut b = ReplayableBody::read(body("hello world"), 3).await.ok().unwrap();
+        let mut b = ReplayableBody::read(body("hello world"), 3)
+            .await
+            .ok()
+            .unwrap();
         assert!(!b.replayable());
         assert_eq!(text(b.take_attempt().unwrap()).await, "hello world");
         assert!(b.take_attempt().is_none());

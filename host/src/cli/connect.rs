@@ -70,13 +70,14 @@ pub async fn run(args: ConnectArgs) -> Result<i32> {
             tenant.id
         );
     }
-    let redirect = conn
-        .redirect_uri
-        .clone()
-        .unwrap_or_else(|| url::Url::parse(DEFAULT_REDIRECT_URI).unwrap_or_else(|_| unreachable!()));
+    let redirect = conn.redirect_uri.clone().unwrap_or_else(|| {
+        url::Url::parse(DEFAULT_REDIRECT_URI).unwrap_or_else(|_| unreachable!())
+    });
     let host = redirect.host_str().unwrap_or_default();
     if redirect.scheme() != "http" || !matches!(host, "127.0.0.1" | "localhost") {
-        bail!("redirect-uri {redirect} must be http://127.0.0.1:PORT/... (the command listens there)");
+        bail!(
+            "redirect-uri {redirect} must be http://127.0.0.1:PORT/... (the command listens there)"
+        );
     }
     let port = redirect
         .port()
@@ -129,7 +130,10 @@ pub async fn run(args: ConnectArgs) -> Result<i32> {
         );
     }
     let returned = params.get("state").map(String::as_str).unwrap_or_default();
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(returned.as_bytes(), state.as_bytes())) {
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        returned.as_bytes(),
+        state.as_bytes(),
+    )) {
         bail!("the redirect's state does not match: not our authorization request (possible CSRF); nothing was stored");
     }
     let code = params
@@ -149,6 +153,9 @@ pub async fn run(args: ConnectArgs) -> Result<i32> {
         .connect_with_code(code, realm)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("Connected tenant {} to QuickBooks realm {realm}.", tenant.id);
+    println!(
+        "Connected tenant {} to QuickBooks realm {realm}.",
+        tenant.id
+    );
     Ok(0)
 }

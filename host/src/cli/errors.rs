@@ -84,7 +84,11 @@ pub async fn run(plugin: Option<&Path>, args: ErrorsArgs) -> Result<i32> {
                         e.code.as_deref().unwrap_or("-"),
                         e.state,
                         e.attempts,
-                        e.next_retry.as_deref().unwrap_or(if e.retryable { "-" } else { "never (permanent)" }),
+                        e.next_retry.as_deref().unwrap_or(if e.retryable {
+                            "-"
+                        } else {
+                            "never (permanent)"
+                        }),
                         e.detail
                     );
                 }
@@ -106,7 +110,9 @@ pub async fn run(plugin: Option<&Path>, args: ErrorsArgs) -> Result<i32> {
             let ledger = host.runner.ledger();
             let errors = match id {
                 Some(id) => {
-                    let e = ledger.get(id)?.with_context(|| format!("there is no error {id}"))?;
+                    let e = ledger
+                        .get(id)?
+                        .with_context(|| format!("there is no error {id}"))?;
                     if e.state != "open" {
                         bail!("error {id} is {}; only open errors are retried", e.state);
                     }
@@ -124,13 +130,22 @@ pub async fn run(plugin: Option<&Path>, args: ErrorsArgs) -> Result<i32> {
             }
             let mut batches: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
             for e in errors {
-                batches.entry((e.tenant, e.job)).or_default().push(e.record_id);
+                batches
+                    .entry((e.tenant, e.job))
+                    .or_default()
+                    .push(e.record_id);
             }
             let mut code = 0;
             for ((tenant, job), ids) in batches {
                 let args = serde_json::json!({ "only": ids }).to_string();
-                match host.runner.run(&tenant, &job, &args, "manual-retry").await? {
-                    RunResult::Finished { status, summary, .. } => {
+                match host
+                    .runner
+                    .run(&tenant, &job, &args, "manual-retry")
+                    .await?
+                {
+                    RunResult::Finished {
+                        status, summary, ..
+                    } => {
                         println!("{tenant}: {summary}");
                         if status != "ok" {
                             code = 1;

@@ -172,7 +172,13 @@ impl ErrorLedger {
                  ORDER BY tenant, job, id",
             )?;
             let rows = stmt.query_map(params![stamp(now)], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
             })?;
             rows.collect::<Result<_, _>>()?
         };
@@ -208,7 +214,10 @@ impl ErrorLedger {
 
     /// One error.
     pub fn get(&self, id: i64) -> Result<Option<LedgerError>> {
-        Ok(self.select("WHERE id = ?1", params![id])?.into_iter().next())
+        Ok(self
+            .select("WHERE id = ?1", params![id])?
+            .into_iter()
+            .next())
     }
 
     /// Dismisses an error: it is never retried again. False when there is no such error.
@@ -222,8 +231,8 @@ impl ErrorLedger {
     /// Open errors per tenant.
     pub fn open_counts(&self) -> Result<BTreeMap<String, u64>> {
         let conn = self.db.lock();
-        let mut stmt =
-            conn.prepare("SELECT tenant, COUNT(*) FROM errors WHERE state = 'open' GROUP BY tenant")?;
+        let mut stmt = conn
+            .prepare("SELECT tenant, COUNT(*) FROM errors WHERE state = 'open' GROUP BY tenant")?;
         let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -294,7 +303,10 @@ mod tests {
             .record(
                 "acme",
                 "poll",
-                &report(&[("006A", Outcome::Failed, true), ("006B", Outcome::Failed, false)]),
+                &report(&[
+                    ("006A", Outcome::Failed, true),
+                    ("006B", Outcome::Failed, false),
+                ]),
                 t0,
             )
             .unwrap();
@@ -314,18 +326,39 @@ mod tests {
                 record_ids: vec!["006A".into()]
             }]
         );
-        assert!(ledger.claim_due(t0 + Duration::minutes(1)).unwrap().is_empty());
+        assert!(ledger
+            .claim_due(t0 + Duration::minutes(1))
+            .unwrap()
+            .is_empty());
         // It fails again: attempts 2, backoff 2 min.
         let t1 = t0 + Duration::minutes(1);
         ledger
-            .record("acme", "poll", &report(&[("006A", Outcome::Failed, true)]), t1)
+            .record(
+                "acme",
+                "poll",
+                &report(&[("006A", Outcome::Failed, true)]),
+                t1,
+            )
             .unwrap();
-        let a = ledger.list(None, None).unwrap().into_iter().find(|e| e.record_id == "006A").unwrap();
+        let a = ledger
+            .list(None, None)
+            .unwrap()
+            .into_iter()
+            .find(|e| e.record_id == "006A")
+            .unwrap();
         assert_eq!(a.attempts, 2);
-        assert_eq!(next_retry_of(&a), parse_stamp(&stamp(t1 + Duration::minutes(2))));
+        assert_eq!(
+            next_retry_of(&a),
+            parse_stamp(&stamp(t1 + Duration::minutes(2)))
+        );
         // Then succeeds.
         let u = ledger
-            .record("acme", "poll", &report(&[("006A", Outcome::Updated, false)]), t1)
+            .record(
+                "acme",
+                "poll",
+                &report(&[("006A", Outcome::Updated, false)]),
+                t1,
+            )
             .unwrap();
         assert_eq!(u.resolved, 1);
         assert_eq!(ledger.get(a.id).unwrap().unwrap().state, "resolved");

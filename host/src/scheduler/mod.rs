@@ -118,8 +118,15 @@ impl Scheduler {
             }
         }
         let mut resumed = HashSet::new();
-        for run in interrupted.into_iter().filter(|r| r.trigger == "cron" || r.trigger == "resume") {
-            let catching_up = match self.cron.iter().find(|c| c.tenant == run.tenant && c.job == run.job) {
+        for run in interrupted
+            .into_iter()
+            .filter(|r| r.trigger == "cron" || r.trigger == "resume")
+        {
+            let catching_up = match self
+                .cron
+                .iter()
+                .find(|c| c.tenant == run.tenant && c.job == run.job)
+            {
                 Some(c) => {
                     let last = self.slots.last(&c.tenant, &c.job)?.unwrap_or(now);
                     latest_due(&c.cron, last, now).is_some()
@@ -130,7 +137,10 @@ impl Scheduler {
                 continue;
             }
             tracing::info!(tenant = %run.tenant, job = %run.job, "resuming a run interrupted by a stop");
-            if self.spawn(&run.tenant, &run.job, run.args, "resume", None).await {
+            if self
+                .spawn(&run.tenant, &run.job, run.args, "resume", None)
+                .await
+            {
                 report.started.push((run.tenant, run.job, "resume".into()));
             }
         }
@@ -146,7 +156,10 @@ impl Scheduler {
                 continue;
             };
             self.slots.set(&job.tenant, &job.job, slot)?;
-            if self.spawn(&job.tenant, &job.job, "{}".into(), "cron", None).await {
+            if self
+                .spawn(&job.tenant, &job.job, "{}".into(), "cron", None)
+                .await
+            {
                 report
                     .started
                     .push((job.tenant.clone(), job.job.clone(), "cron".into()));
@@ -168,10 +181,18 @@ impl Scheduler {
                 continue;
             }
             if self
-                .spawn(&due.tenant, &due.job, due.args.clone(), "run-later", Some(due.id.clone()))
+                .spawn(
+                    &due.tenant,
+                    &due.job,
+                    due.args.clone(),
+                    "run-later",
+                    Some(due.id.clone()),
+                )
                 .await
             {
-                report.started.push((due.tenant, due.job, "run-later".into()));
+                report
+                    .started
+                    .push((due.tenant, due.job, "run-later".into()));
             } else {
                 // Busy: leave it pending for a later tick.
                 self.dispatched
@@ -185,8 +206,13 @@ impl Scheduler {
                 continue;
             }
             let args = serde_json::json!({ "only": batch.record_ids }).to_string();
-            if self.spawn(&batch.tenant, &batch.job, args, "retry", None).await {
-                report.started.push((batch.tenant, batch.job, "retry".into()));
+            if self
+                .spawn(&batch.tenant, &batch.job, args, "retry", None)
+                .await
+            {
+                report
+                    .started
+                    .push((batch.tenant, batch.job, "retry".into()));
             }
         }
         Ok(report)
@@ -230,7 +256,9 @@ impl Scheduler {
     pub async fn run(&self, every: Duration, grace: Duration, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         match self.start(Utc::now()).await {
-            Ok(r) if !r.started.is_empty() => tracing::info!(resumed = r.started.len(), "scheduler started"),
+            Ok(r) if !r.started.is_empty() => {
+                tracing::info!(resumed = r.started.len(), "scheduler started")
+            }
             Ok(_) => tracing::info!(jobs = self.cron.len(), "scheduler started"),
             Err(e) => tracing::error!(error = %format!("{e:#}"), "scheduler start"),
         }
@@ -258,11 +286,10 @@ impl Scheduler {
     /// Waits until no run is in progress, up to `grace`; true when idle. Aborts what is left.
     pub async fn wait_idle(&self, grace: Duration) -> bool {
         let mut tasks = self.tasks.lock().await;
-        let idle = tokio::time::timeout(grace, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await
-        .is_ok();
+        let idle =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+                .await
+                .is_ok();
         if !idle {
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}

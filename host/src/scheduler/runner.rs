@@ -121,9 +121,20 @@ impl Runner {
     }
 
     /// Runs `job` unless it is already running for `tenant`.
-    pub async fn run(&self, tenant: &str, job: &str, args: &str, trigger: &str) -> Result<RunResult> {
+    pub async fn run(
+        &self,
+        tenant: &str,
+        job: &str,
+        args: &str,
+        trigger: &str,
+    ) -> Result<RunResult> {
         let Some(reservation) = self.reserve(tenant, job) else {
-            tracing::info!(tenant, job, trigger, "job already running; this trigger is skipped");
+            tracing::info!(
+                tenant,
+                job,
+                trigger,
+                "job already running; this trigger is skipped"
+            );
             self.metrics.inc(
                 metrics::CALLS,
                 &[("tenant", tenant), ("what", job), ("outcome", "skipped")],
@@ -155,18 +166,30 @@ impl Runner {
             Ok(flow) => jobs::summary(&job, flow),
             Err(e) => format!("{job}: {e:#}"),
         };
+        // The run happened: whatever fails from here is logged, and the run is still recorded
+        // as finished.
         match &result {
-            Ok(Ok(report)) => {
-                let update = self.ledger.record(&tenant, &job, report, now)?;
-                if update.failed + update.resolved > 0 {
+            Ok(Ok(report)) => match self.ledger.record(&tenant, &job, report, now) {
+                Ok(update) if update.failed + update.resolved > 0 => {
                     tracing::info!(tenant = %tenant, job = %job, failed = update.failed,
                         resolved = update.resolved, "error ledger updated");
                 }
-            }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(tenant = %tenant, job = %job, error = %format!("{e:#}"),
+                        "recording the run's record outcomes in the error ledger failed");
+                    self.metrics
+                        .inc(metrics::ERRORS, &[("tenant", &tenant), ("what", "ledger")]);
+                }
+            },
             Ok(Err(FlowError::Throttled(at))) => {
                 let when = throttled_until(at, now);
-                caps.schedule.schedule(&tenant, &job, args, when)?;
-                tracing::info!(tenant = %tenant, job = %job, retry_at = %when.to_rfc3339(), "job throttled; scheduled again");
+                match caps.schedule.schedule(&tenant, &job, args, when) {
+                    Ok(_) => tracing::info!(tenant = %tenant, job = %job,
+                        retry_at = %when.to_rfc3339(), "job throttled; scheduled again"),
+                    Err(e) => tracing::error!(tenant = %tenant, job = %job,
+                        error = %format!("{e:#}"), "could not schedule the throttled job again"),
+                }
             }
             Err(e) => {
                 tracing::error!(tenant = %tenant, job = %job, error = %format!("{e:#}"), "job failed in the host");
