@@ -304,3 +304,64 @@ async fn a_401_renews_the_token_and_resends_the_request_with_its_body_once() {
     );
     assert_eq!(emu.log().count(|r| r.path.contains("/companyinfo/")), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn salesforce_calls_stop_at_the_daily_quota_reserve() {
+    use ledgerlink_emulators::salesforce::{SalesforceConfig, SalesforceEmulator};
+    let (emu, server) = SalesforceEmulator::start(
+        SalesforceConfig {
+            daily_api_limit: 10,
+            ..SalesforceConfig::default()
+        },
+        0,
+    )
+    .unwrap();
+    let pacing = PacingConfig {
+        daily_reserve: 3,
+        ..PacingConfig::default()
+    };
+    let metrics = Metrics::new();
+    let pacer = Pacer::new(BudgetKind::Salesforce, pacing).with_metrics(
+        metrics.clone(),
+        "acme",
+        "salesforce",
+    );
+    let connection = Connection::new(
+        url::Url::parse(&server.url()).unwrap(),
+        Some(Arc::new(StaticToken(emu.issue_token()))),
+    )
+    .with_pacer(Arc::new(pacer));
+    let db = Database::in_memory().unwrap();
+    let caps = TenantCaps {
+        id: "acme".into(),
+        settings: Arc::default(),
+        connections: Arc::new(BTreeMap::from([("salesforce".to_string(), connection)])),
+        storage: Arc::new(SqliteBackend::new(db.clone())),
+        schedule: Arc::new(SqliteSchedule::new(db)),
+    };
+    let seen = fetch_many(&caps, "http://salesforce/services/data/v61.0/sobjects", 10).await;
+    let statuses: Vec<u64> = seen.iter().map(status).collect();
+    // 7 of 10 used leaves the reserve of 3: nothing more is sent today.
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 200, 200, 200, 429, 429, 429],
+        "{seen:?}"
+    );
+    for s in &seen[7..] {
+        assert!(s["ms"].as_u64().unwrap() < 200, "{s}");
+        assert!((250..=301).contains(&retry_in_secs(s)), "{s}");
+    }
+    assert_eq!(emu.log().count(|r| r.path.ends_with("/sobjects")), 7);
+    assert_eq!(
+        metrics.counter(
+            metrics::THROTTLES,
+            &[
+                ("tenant", "acme"),
+                ("connection", "salesforce"),
+                ("reason", "daily_quota")
+            ]
+        ),
+        4,
+        "the answer that reached the reserve and the three refused calls"
+    );
+}

@@ -272,6 +272,8 @@ async fn failed_records_are_retried_with_only_until_they_succeed_and_permanent_o
 async fn shutdown_during_a_run(h: &Harness, sleep_ms: u64, grace_ms: u64) -> Database {
     let (db, s) = h.scheduler(&[("tick", "off")]).await;
     let s = Arc::new(s);
+    let runs = s.runner().runs().clone();
+    let before = runs.history("acme", "tick", 100).unwrap().len();
     SqliteSchedule::new(db.clone())
         .schedule(
             "acme",
@@ -295,8 +297,6 @@ async fn shutdown_during_a_run(h: &Harness, sleep_ms: u64, grace_ms: u64) -> Dat
         })
     };
     // Wait until the run is in progress, then ask for shutdown.
-    let runs = s.runner().runs().clone();
-    let before = runs.history("acme", "tick", 100).unwrap().len();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while runs.history("acme", "tick", 100).unwrap().len() == before {
         assert!(
