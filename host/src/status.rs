@@ -212,3 +212,86 @@ pub fn render_text(statuses: &[TenantStatus]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{Secret, StoredTokens};
+    use crate::caps::storage::KeyValueBackend;
+
+    #[test]
+    fn a_dead_grant_reads_as_needs_reconnect_with_cursors_runs_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledgerlink.toml");
+        std::fs::write(
+            &path,
+            "[[tenant]]\nid = \"acme\"\n[tenant.connections.quickbooks]\nbase-url = \"http://127.0.0.1:9\"\nauth = \"quickbooks-oauth\"\nclient-id-env = \"X_ID\"\nclient-secret-env = \"X_SECRET\"\n[tenant.connections.notify]\nbase-url = \"http://127.0.0.1:9/hook\"\n",
+        )
+        .unwrap();
+        let config = HostConfig::load(&path).unwrap();
+        let db = Database::open(&config.store.path).unwrap();
+        let vault = config.open_vault(&db).unwrap();
+        let now = chrono::Utc::now();
+        vault
+            .store(
+                "acme",
+                "quickbooks",
+                &StoredTokens {
+                    access_token: Secret::new("a-secret-access-token"),
+                    issued_at: now,
+                    access_expires_at: Some(now + chrono::Duration::hours(1)),
+                    refresh_token: Some(Secret::new("r")),
+                    refresh_expires_at: None,
+                    instance_url: None,
+                    realm: Some("123".into()),
+                },
+                now,
+            )
+            .unwrap();
+        vault
+            .mark_needs_reconnect("acme", "quickbooks", "invalid_grant", now)
+            .unwrap();
+        SqliteBackend::new(db.clone())
+            .set(
+                "acme",
+                CURSOR_BUCKET,
+                "opportunities",
+                b"2026-01-01T00:00:00Z",
+            )
+            .unwrap();
+        let runs = JobRuns::new(db.clone()).unwrap();
+        let id = runs.start("acme", "poll", "{}", "cron", now).unwrap();
+        runs.finish(id, "ok", "poll: 1 created", now).unwrap();
+
+        let statuses = collect(&config, &db).unwrap();
+        let acme = &statuses[0];
+        let qbo = acme
+            .connections
+            .iter()
+            .find(|c| c.name == "quickbooks")
+            .unwrap();
+        assert!(qbo.needs_reconnect);
+        assert_eq!(qbo.state, "needs_reconnect");
+        assert_eq!(qbo.realm.as_deref(), Some("123"));
+        assert!(qbo.access_expires_at.is_some());
+        let notify = acme
+            .connections
+            .iter()
+            .find(|c| c.name == "notify")
+            .unwrap();
+        assert_eq!(
+            (notify.auth.as_str(), notify.needs_reconnect),
+            ("none", false)
+        );
+        assert_eq!(acme.cursors["opportunities"], "2026-01-01T00:00:00Z");
+        assert_eq!(acme.last_runs[0].summary, "poll: 1 created");
+        assert_eq!((acme.inbox_pending, acme.open_errors), (0, 0));
+        let text = render_text(&statuses);
+        assert!(text.contains("needs reconnect: invalid_grant"), "{text}");
+        assert!(
+            text.contains("opportunities") && text.contains("poll"),
+            "{text}"
+        );
+        assert!(!text.contains("a-secret-access-token"));
+    }
+}
