@@ -350,3 +350,39 @@ async fn shutdown_lets_a_run_finish_within_the_grace_and_keeps_an_unfinished_one
     assert!(s.wait_idle(IDLE).await);
     assert_eq!(ticks(&db), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_failed_in_a_webhook_is_retried_through_the_job_the_component_names() {
+    let h = Harness::new();
+    let (db, s) = h.scheduler(&[("tick", "off")]).await;
+    let runner = s.runner().clone();
+    // The component reports record 006W of job `flaky` as failed while handling a webhook.
+    let err = runner
+        .run_webhook("acme", "test", r#"{"failed": "006W"}"#)
+        .await;
+    assert!(err.is_ok(), "{err:?}");
+    let open = runner.ledger().list(Some("acme"), Some("open")).unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        (open[0].job.as_str(), open[0].record_id.as_str()),
+        ("flaky", "006W")
+    );
+    SqliteBackend::new(db.clone())
+        .set("acme", "flaky", "006W", b"ok")
+        .unwrap();
+    let now = Utc::now();
+    s.start(now).await.unwrap();
+    let r = s.tick(now + Duration::minutes(2)).await.unwrap();
+    assert_eq!(
+        r.started,
+        vec![("acme".into(), "flaky".into(), "retry".into())]
+    );
+    assert!(s.wait_idle(IDLE).await);
+    assert_eq!(
+        runner.ledger().get(open[0].id).unwrap().unwrap().state,
+        "resolved"
+    );
+    // The webhook run itself is in job_runs.
+    let hook = runner.runs().history("acme", "webhook:test", 1).unwrap();
+    assert_eq!(hook[0].status, "ok");
+}

@@ -116,12 +116,22 @@ pub async fn run(plugin: Option<&Path>, args: ErrorsArgs) -> Result<i32> {
                     if e.state != "open" {
                         bail!("error {id} is {}; only open errors are retried", e.state);
                     }
+                    if e.job
+                        .starts_with(crate::scheduler::ledger::NOT_A_JOB_PREFIX)
+                    {
+                        bail!("error {id} came from a webhook the component did not name a job for; it cannot be re-run (dismiss it once handled)");
+                    }
                     vec![e]
                 }
                 None => ledger
                     .list(None, Some("open"))?
                     .into_iter()
-                    .filter(|e| e.retryable)
+                    .filter(|e| {
+                        e.retryable
+                            && !e
+                                .job
+                                .starts_with(crate::scheduler::ledger::NOT_A_JOB_PREFIX)
+                    })
                     .collect(),
             };
             if errors.is_empty() {

@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS errors (
 CREATE INDEX IF NOT EXISTS errors_due ON errors (state, next_retry);
 ";
 
+/// Ledger job names starting with this (`webhook:quickbooks`) are not `run-job` names: their
+/// errors are listed but never retried automatically.
+pub const NOT_A_JOB_PREFIX: &str = "webhook:";
+
 /// After this many failed attempts a retryable error is no longer retried automatically.
 pub const MAX_ATTEMPTS: i64 = 10;
 
@@ -134,8 +138,11 @@ impl ErrorLedger {
                     Some((n, s)) if s == "dismissed" => (n + 1, s),
                     _ => (1, "open".to_string()),
                 };
-                let next = (r.retryable && state == "open" && attempts < MAX_ATTEMPTS)
-                    .then(|| stamp(now + backoff(attempts)));
+                let next = (r.retryable
+                    && state == "open"
+                    && attempts < MAX_ATTEMPTS
+                    && !job.starts_with(NOT_A_JOB_PREFIX))
+                .then(|| stamp(now + backoff(attempts)));
                 tx.execute(
                     "INSERT INTO errors (tenant, job, entity, record_id, code, detail, retryable, attempts, first_seen, last_seen, next_retry, state)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)
@@ -365,6 +372,23 @@ mod tests {
         assert_eq!(ledger.open_counts().unwrap()["acme"], 1);
         assert!(ledger.dismiss(b.id, t1).unwrap());
         assert!(ledger.open_counts().unwrap().is_empty());
+    }
+
+    #[test]
+    fn errors_of_a_webhook_without_a_job_are_listed_but_never_retried() {
+        let ledger = ErrorLedger::new(Database::in_memory().unwrap()).unwrap();
+        let t0 = Utc::now();
+        ledger
+            .record(
+                "acme",
+                "webhook:quickbooks",
+                &report(&[("130", Outcome::Failed, true)]),
+                t0,
+            )
+            .unwrap();
+        let e = &ledger.list(None, Some("open")).unwrap()[0];
+        assert_eq!(e.next_retry, None);
+        assert!(ledger.claim_due(t0 + Duration::days(1)).unwrap().is_empty());
     }
 
     #[test]

@@ -233,7 +233,22 @@ impl Runner {
             Ok(flow) => jobs::summary(&job, flow),
             Err(e) => format!("{job}: {e:#}"),
         };
-        self.runs.finish(run_id, status, &summary, Utc::now())?;
+        let now = Utc::now();
+        if let Ok(Ok(report)) = &result {
+            // Failed records go to the ledger under the job the component names as having
+            // handled them (its retry is that job with `only`), else under `webhook:<source>`,
+            // which is not re-run automatically.
+            let ledger_job = if report.job.is_empty() {
+                job.as_str()
+            } else {
+                report.job.as_str()
+            };
+            if let Err(e) = self.ledger.record(tenant, ledger_job, report, now) {
+                tracing::error!(tenant, job = %job, error = %format!("{e:#}"),
+                    "recording the webhook's record outcomes in the error ledger failed");
+            }
+        }
+        self.runs.finish(run_id, status, &summary, now)?;
         self.metrics.inc(
             metrics::CALLS,
             &[("tenant", tenant), ("what", &job), ("outcome", status)],

@@ -14,6 +14,9 @@
 //! | `tick` | `{"sleep-ms"}` | counts its runs in kv `test/ticks` (after sleeping); `describe` schedules it every second |
 //! | `flaky` | `{"only"?}` | one outcome per key of bucket `flaky` (value `ok`, `retryable` or `permanent`), only the `only` ids when given; counts attempts in bucket `flaky-runs` |
 //! | `throttle` | `{"at"}` | answers `throttled(at)` |
+//!
+//! `on-webhook` from source `test` with `{"failed": "<id>"}` reports that record of job `flaky`
+//! as failed and retryable; other sources answer `not-available`.
 
 #[allow(warnings)]
 #[rustfmt::skip]
@@ -293,8 +296,30 @@ mod guest {
             }
         }
 
-        fn on_webhook(source: String, _body: String) -> Result<RunReport, FlowError> {
-            Err(FlowError::NotAvailable(source))
+        fn on_webhook(source: String, body: String) -> Result<RunReport, FlowError> {
+            // Source `test`: `{"failed": "<id>"}` reports that record of job `flaky` as failed
+            // (retryable), as a plugin handling a webhook with a record-level job would.
+            if source != "test" {
+                return Err(FlowError::NotAvailable(source));
+            }
+            let body: Value =
+                serde_json::from_str(&body).map_err(|e| FlowError::InvalidArgs(e.to_string()))?;
+            Ok(RunReport {
+                job: "flaky".into(),
+                records: vec![RecordOutcome {
+                    entity: "Opportunity".into(),
+                    record_id: arg(&body, "failed").to_string(),
+                    outcome: Outcome::Failed,
+                    target_id: None,
+                    detail: "from a webhook".into(),
+                    code: Some("http-503".into()),
+                    retryable: true,
+                }],
+                created: 0,
+                updated: 0,
+                skipped: 0,
+                failed: 1,
+            })
         }
     }
 
