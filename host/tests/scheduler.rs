@@ -385,4 +385,14 @@ async fn a_record_failed_in_a_webhook_is_retried_through_the_job_the_component_n
     // The webhook run itself is in job_runs.
     let hook = runner.runs().history("acme", "webhook:test", 1).unwrap();
     assert_eq!(hook[0].status, "ok");
+    // A throttled webhook is postponed until the time the component names, not failed.
+    let at = (Utc::now() + Duration::minutes(3)).to_rfc3339();
+    let err = runner
+        .run_webhook("acme", "test", &json!({ "throttle": at }).to_string())
+        .await
+        .unwrap_err();
+    let postpone = err
+        .downcast_ref::<ledgerlink::webhooks::worker::Postpone>()
+        .expect("a postponement");
+    assert_eq!(postpone.until.to_rfc3339(), at);
 }

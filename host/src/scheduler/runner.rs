@@ -9,6 +9,7 @@ use crate::runtime::exports::ledgerlink::sync::flows::FlowError;
 use crate::runtime::Runtime;
 use crate::tenant::TenantCaps;
 use crate::webhooks::metrics::{self, Metrics};
+use crate::webhooks::worker::Postpone;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashSet};
@@ -218,7 +219,8 @@ impl Runner {
     }
 
     /// Hands a verified webhook body to the component, recorded in `job_runs` as job
-    /// `webhook:<source>`; an answer other than a report is an error (the inbox row fails).
+    /// `webhook:<source>`. `throttled(T)` is a [`Postpone`] (the inbox row waits until T); any
+    /// other answer but a report is an error (the row fails).
     pub async fn run_webhook(&self, tenant: &str, source: &str, body: &str) -> Result<()> {
         let caps = self
             .tenants
@@ -260,6 +262,10 @@ impl Runner {
         );
         match result {
             Ok(Ok(_)) => Ok(()),
+            Ok(Err(FlowError::Throttled(at))) => Err(anyhow::Error::new(Postpone {
+                until: throttled_until(&at, now),
+                reason: summary,
+            })),
             _ => anyhow::bail!("{summary}"),
         }
     }

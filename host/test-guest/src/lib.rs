@@ -16,7 +16,8 @@
 //! | `throttle` | `{"at"}` | answers `throttled(at)` |
 //!
 //! `on-webhook` from source `test` with `{"failed": "<id>"}` reports that record of job `flaky`
-//! as failed and retryable; other sources answer `not-available`.
+//! as failed and retryable, and with `{"throttle": "<RFC 3339>"}` answers `throttled`; other
+//! sources answer `not-available`.
 
 #[allow(warnings)]
 #[rustfmt::skip]
@@ -304,6 +305,9 @@ mod guest {
             }
             let body: Value =
                 serde_json::from_str(&body).map_err(|e| FlowError::InvalidArgs(e.to_string()))?;
+            if body.get("throttle").is_some() {
+                return Err(FlowError::Throttled(arg(&body, "throttle").to_string()));
+            }
             Ok(RunReport {
                 job: "flaky".into(),
                 records: vec![RecordOutcome {
