@@ -1,12 +1,19 @@
-//! The host's configuration file (TOML): where the store lives and, per tenant, its settings
-//! (given to the guest through `wasi:config`) and its connections. Secrets are never written in
-//! the file: a connection names the environment variable that holds its credential.
+//! The host's configuration file (TOML): where the store lives, the daemon's server, and per
+//! tenant its settings (given to the guest through `wasi:config`), connections, schedules and
+//! webhook verifier. Secrets are never written in the file: a connection names the environment
+//! variables holding its token or OAuth client, and OAuth tokens live in the encrypted vault
+//! beside the store.
 
-use crate::caps::http::{Connection, StaticToken};
+use crate::auth::qbo::{QboEndpoints, QboOAuth};
+use crate::auth::salesforce::SalesforceOAuth;
+use crate::auth::{Secret, TokenBroker, Vault, VaultKey};
+use crate::caps::http::{Connection, CredentialSource, StaticToken};
+use crate::caps::pacing::{BudgetKind, Pacer, PacingConfig};
 use crate::caps::schedule::SqliteSchedule;
 use crate::caps::storage::sqlite::SqliteBackend;
 use crate::db::Database;
 use crate::tenant::TenantCaps;
+use crate::webhooks::Metrics;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -20,9 +27,50 @@ pub struct HostConfig {
     /// The durable store.
     #[serde(default)]
     pub store: StoreConfig,
+    /// The daemon (`ledgerlink run`).
+    #[serde(default)]
+    pub server: ServerConfig,
     /// The tenants.
     #[serde(default, rename = "tenant")]
     pub tenants: Vec<TenantConfig>,
+}
+
+/// The daemon's settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServerConfig {
+    /// Where the webhook receiver, `/healthz` and `/metrics` listen (loopback by default; put
+    /// a TLS-terminating proxy in front for Intuit).
+    #[serde(default = "default_listen")]
+    pub listen: std::net::SocketAddr,
+    /// How long in-flight runs may take to finish after SIGTERM or Ctrl-C, in seconds.
+    #[serde(default = "default_grace")]
+    pub shutdown_grace_secs: u64,
+    /// How often the scheduler looks for due work, in milliseconds.
+    #[serde(default = "default_tick")]
+    pub scheduler_tick_ms: u64,
+}
+
+fn default_listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 8787))
+}
+
+fn default_grace() -> u64 {
+    30
+}
+
+fn default_tick() -> u64 {
+    1000
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            shutdown_grace_secs: default_grace(),
+            scheduler_tick_ms: default_tick(),
+        }
+    }
 }
 
 /// Where the SQLite store lives.
@@ -30,13 +78,27 @@ pub struct HostConfig {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct StoreConfig {
     /// Path of the SQLite file, relative to the config file.
+    #[serde(default = "default_store_path")]
     pub path: PathBuf,
+    /// The vault key file (created with mode 0600 when missing), relative to the config file.
+    /// `LEDGERLINK_KEY` (base64) overrides it.
+    #[serde(default = "default_key_file")]
+    pub key_file: PathBuf,
+}
+
+fn default_store_path() -> PathBuf {
+    PathBuf::from("ledgerlink.db")
+}
+
+fn default_key_file() -> PathBuf {
+    PathBuf::from("ledgerlink.key")
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
-            path: PathBuf::from("ledgerlink.db"),
+            path: default_store_path(),
+            key_file: default_key_file(),
         }
     }
 }
@@ -53,6 +115,21 @@ pub struct TenantConfig {
     /// Connections by name: `quickbooks`, `salesforce`, `notify`.
     #[serde(default)]
     pub connections: BTreeMap<String, ConnectionConfig>,
+    /// Job schedules overriding the component's defaults: `job = "sec min hour day month
+    /// weekday"` or `job = "off"`.
+    #[serde(default)]
+    pub schedules: BTreeMap<String, String>,
+    /// The QBO webhook verifier of this tenant's realm (`settings.realm-id`).
+    #[serde(default)]
+    pub webhooks: Option<WebhookTenantConfig>,
+}
+
+/// A tenant's webhook settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WebhookTenantConfig {
+    /// Environment variable holding the Intuit app's verifier token.
+    pub verifier_token_env: String,
 }
 
 /// One connection.
@@ -61,10 +138,49 @@ pub struct TenantConfig {
 pub struct ConnectionConfig {
     /// The real base URL (an emulator's URL in tests).
     pub base_url: url::Url,
-    /// Environment variable holding a bearer token (until the token broker manages it).
+    /// Environment variable holding a static bearer token (tests, simple setups).
     #[serde(default)]
     pub token_env: Option<String>,
+    /// OAuth managed by the token broker instead of a static token.
+    #[serde(default)]
+    pub auth: Option<AuthKind>,
+    /// Environment variable holding the OAuth client id.
+    #[serde(default)]
+    pub client_id_env: Option<String>,
+    /// Environment variable holding the OAuth client secret.
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// QBO token endpoint (default: Intuit production); an emulator's in tests.
+    #[serde(default)]
+    pub token_url: Option<url::Url>,
+    /// QBO authorize endpoint (default: Intuit production).
+    #[serde(default)]
+    pub authorize_url: Option<url::Url>,
+    /// QBO redirect URI registered for the app; `ledgerlink connect` listens on its
+    /// 127.0.0.1 port.
+    #[serde(default)]
+    pub redirect_uri: Option<url::Url>,
+    /// Salesforce My Domain for the token endpoint (default: `base-url`).
+    #[serde(default)]
+    pub login_url: Option<url::Url>,
+    /// Rate budget (QBO) or daily-quota reserve (Salesforce); defaults to the documented limits.
+    #[serde(default)]
+    pub pacing: PacingConfig,
 }
+
+/// How a connection authenticates when the broker manages it.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthKind {
+    /// Intuit OAuth 2.0 authorization code (`ledgerlink connect quickbooks`), rotating refresh
+    /// tokens.
+    QuickbooksOauth,
+    /// Salesforce OAuth 2.0 client credentials.
+    SalesforceClientCredentials,
+}
+
+/// The default redirect URI of `ledgerlink connect quickbooks`.
+pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
 
 /// The connection names the guest may address.
 pub const CONNECTION_NAMES: [&str; 3] = ["quickbooks", "salesforce", "notify"];
@@ -76,9 +192,12 @@ impl HostConfig {
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let mut config: HostConfig = toml::from_str(&text)
             .with_context(|| format!("{} is not a valid Ledgerlink config", path.display()))?;
-        if config.store.path.is_relative() {
-            if let Some(dir) = path.parent() {
+        if let Some(dir) = path.parent() {
+            if config.store.path.is_relative() {
                 config.store.path = dir.join(&config.store.path);
+            }
+            if config.store.key_file.is_relative() {
+                config.store.key_file = dir.join(&config.store.key_file);
             }
         }
         config.validate()?;
@@ -111,6 +230,20 @@ impl HostConfig {
                     );
                 }
             }
+            for (name, conn) in &tenant.connections {
+                conn.validate(name)
+                    .with_context(|| format!("tenant {}: connection {name}", tenant.id))?;
+            }
+            for (job, expr) in &tenant.schedules {
+                crate::scheduler::spec::parse(expr)
+                    .with_context(|| format!("tenant {}: schedule of job {job}", tenant.id))?;
+            }
+            if tenant.webhooks.is_some() && !tenant.settings.contains_key("realm-id") {
+                bail!(
+                    "tenant {}: [tenant.webhooks] needs the realm in settings.realm-id",
+                    tenant.id
+                );
+            }
             for key in tenant.settings.keys() {
                 let lower = key.to_ascii_lowercase();
                 if ["secret", "password", "token"]
@@ -126,31 +259,56 @@ impl HostConfig {
 
     /// The capabilities of tenant `id`, over the shared store `db`.
     pub fn tenant_caps(&self, id: &str, db: &Database) -> Result<TenantCaps> {
-        let tenant = self
-            .tenants
-            .iter()
-            .find(|t| t.id == id)
-            .with_context(|| format!("no tenant {id:?} in the config"))?;
+        self.tenant_caps_with(id, db, None, None)
+    }
+
+    /// [`HostConfig::tenant_caps`], counting throttles in `metrics`, with OAuth tokens in
+    /// `vault` (opened from the key file when `None` and a connection needs it). Build a
+    /// tenant's caps once and reuse them: the pacing budgets and token caches live in them.
+    pub fn tenant_caps_with(
+        &self,
+        id: &str,
+        db: &Database,
+        vault: Option<&Vault>,
+        metrics: Option<&Metrics>,
+    ) -> Result<TenantCaps> {
+        let tenant = self.tenant(id)?;
+        let mut opened = None;
         let mut connections = BTreeMap::new();
         for (name, conn) in &tenant.connections {
-            let credential = match &conn.token_env {
-                Some(var) => {
+            let credential: Option<Arc<dyn CredentialSource>> = match (&conn.token_env, conn.auth) {
+                (Some(var), _) => {
                     let token = std::env::var(var).with_context(|| {
                         format!(
                             "tenant {id}: connection {name} needs the environment variable {var}"
                         )
                     })?;
-                    Some(Arc::new(StaticToken(token))
-                        as Arc<dyn crate::caps::http::CredentialSource>)
+                    Some(Arc::new(StaticToken(token)))
                 }
-                None => None,
+                (None, Some(_)) => {
+                    let vault = match vault {
+                        Some(v) => v.clone(),
+                        None => match &opened {
+                            Some(v) => Clone::clone(v),
+                            None => {
+                                let v = self.open_vault(db)?;
+                                opened = Some(v.clone());
+                                v
+                            }
+                        },
+                    };
+                    Some(Arc::new(self.broker(id, name, vault)?))
+                }
+                (None, None) => None,
+            };
+            let pacer = Pacer::new(BudgetKind::for_connection(name), conn.pacing.clone());
+            let pacer = match metrics {
+                Some(m) => pacer.with_metrics(m.clone(), id, name),
+                None => pacer,
             };
             connections.insert(
                 name.clone(),
-                Connection {
-                    base_url: conn.base_url.clone(),
-                    credential,
-                },
+                Connection::new(conn.base_url.clone(), credential).with_pacer(Arc::new(pacer)),
             );
         }
         Ok(TenantCaps {
@@ -161,15 +319,133 @@ impl HostConfig {
             schedule: Arc::new(SqliteSchedule::new(db.clone())),
         })
     }
+
+    /// Tenant `id`.
+    pub fn tenant(&self, id: &str) -> Result<&TenantConfig> {
+        self.tenants
+            .iter()
+            .find(|t| t.id == id)
+            .with_context(|| format!("no tenant {id:?} in the config"))
+    }
+
+    /// True when some connection keeps OAuth tokens in the vault.
+    pub fn needs_vault(&self) -> bool {
+        self.tenants
+            .iter()
+            .any(|t| t.connections.values().any(|c| c.auth.is_some()))
+    }
+
+    /// The token vault in `db`, keyed by `LEDGERLINK_KEY` or the key file.
+    pub fn open_vault(&self, db: &Database) -> Result<Vault> {
+        let key = VaultKey::from_env_or_file(&self.store.key_file)?;
+        Vault::open(db.clone(), &key)
+    }
+
+    /// The Intuit OAuth client of tenant `id`'s `quickbooks` connection.
+    pub fn qbo_oauth(&self, id: &str) -> Result<QboOAuth> {
+        let tenant = self.tenant(id)?;
+        let conn = tenant
+            .connections
+            .get("quickbooks")
+            .with_context(|| format!("tenant {id} has no quickbooks connection"))?;
+        if conn.auth != Some(AuthKind::QuickbooksOauth) {
+            bail!("tenant {id}: the quickbooks connection does not use quickbooks-oauth");
+        }
+        let (client_id, client_secret) = self.client(id, "quickbooks", conn)?;
+        let mut endpoints = QboEndpoints::production();
+        if let Some(url) = &conn.token_url {
+            endpoints.token = url.clone();
+        }
+        if let Some(url) = &conn.authorize_url {
+            endpoints.authorization = url.clone();
+        }
+        let redirect = conn
+            .redirect_uri
+            .as_ref()
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| DEFAULT_REDIRECT_URI.to_string());
+        QboOAuth::new(endpoints, client_id, client_secret, redirect)
+    }
+
+    fn client(&self, id: &str, name: &str, conn: &ConnectionConfig) -> Result<(String, Secret)> {
+        let env = |what: &str, var: &Option<String>| -> Result<String> {
+            let var = var
+                .as_deref()
+                .with_context(|| format!("tenant {id}: connection {name} needs {what}"))?;
+            std::env::var(var).with_context(|| {
+                format!("tenant {id}: connection {name} needs the environment variable {var}")
+            })
+        };
+        Ok((
+            env("client-id-env", &conn.client_id_env)?,
+            Secret::new(env("client-secret-env", &conn.client_secret_env)?),
+        ))
+    }
+
+    /// The token broker of connection `name` of tenant `id` (a connection with `auth`).
+    pub fn broker(&self, id: &str, name: &str, vault: Vault) -> Result<TokenBroker> {
+        let tenant = self.tenant(id)?;
+        let conn = tenant
+            .connections
+            .get(name)
+            .with_context(|| format!("tenant {id} has no connection {name}"))?;
+        let built = match conn.auth {
+            Some(AuthKind::QuickbooksOauth) => {
+                TokenBroker::qbo(id, name, self.qbo_oauth(id)?, vault).build()
+            }
+            Some(AuthKind::SalesforceClientCredentials) => {
+                let (client_id, client_secret) = self.client(id, name, conn)?;
+                let login = conn.login_url.as_ref().unwrap_or(&conn.base_url);
+                let oauth = SalesforceOAuth::new(login, client_id, client_secret)?;
+                TokenBroker::salesforce(id, name, oauth, vault).build()
+            }
+            None => bail!("tenant {id}: connection {name} has no `auth`"),
+        };
+        built.map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+impl ConnectionConfig {
+    fn validate(&self, name: &str) -> Result<()> {
+        self.pacing.validate()?;
+        match (self.auth, &self.token_env) {
+            (Some(_), Some(_)) => bail!("give either token-env or auth, not both"),
+            (Some(kind), None) => {
+                if self.client_id_env.is_none() || self.client_secret_env.is_none() {
+                    bail!("auth needs client-id-env and client-secret-env");
+                }
+                let expected = match kind {
+                    AuthKind::QuickbooksOauth => "quickbooks",
+                    AuthKind::SalesforceClientCredentials => "salesforce",
+                };
+                if name != expected {
+                    bail!("auth {kind:?} is for the {expected} connection");
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// A commented example, as `ledgerlink init` writes it.
 pub const EXAMPLE: &str = r#"# Ledgerlink host configuration.
-# Secrets never go in this file: a connection names the environment variable holding its token.
+# Secrets never go in this file: a connection names the environment variables holding its token
+# or OAuth client, and OAuth tokens are kept encrypted in the vault beside the store.
 
 [store]
 # SQLite file (WAL mode), relative to this file.
 path = "ledgerlink.db"
+# Vault key (created with mode 0600 when missing); LEDGERLINK_KEY (base64) overrides it.
+key-file = "ledgerlink.key"
+
+[server]
+# `ledgerlink run`: webhook receiver, /healthz and /metrics. Loopback by default; put a
+# TLS-terminating proxy in front for Intuit's webhooks.
+listen = "127.0.0.1:8787"
+# On SIGTERM/Ctrl-C, runs in progress get this long to finish (the rest run again at start).
+shutdown-grace-secs = 30
+scheduler-tick-ms = 1000
 
 [[tenant]]
 id = "acme"
@@ -180,14 +456,45 @@ realm-id = "9130355377151526"
 closed-won-stage = "Closed Won"
 income-account = "79"
 
+[tenant.schedules]
+# Override the component's default schedules: "sec min hour day month weekday", or "off".
+# poll = "0 */5 * * * *"
+# aging = "off"
+
+[tenant.webhooks]
+# Intuit's webhook verifier token for realm-id above.
+verifier-token-env = "ACME_QBO_VERIFIER"
+
 [tenant.connections.quickbooks]
 # Production: https://quickbooks.api.intuit.com  Sandbox: https://sandbox-quickbooks.api.intuit.com
 base-url = "https://sandbox-quickbooks.api.intuit.com"
-token-env = "ACME_QBO_TOKEN"
+# OAuth 2.0 with rotating refresh tokens; run `ledgerlink connect quickbooks --tenant acme` once.
+auth = "quickbooks-oauth"
+client-id-env = "ACME_QBO_CLIENT_ID"
+client-secret-env = "ACME_QBO_CLIENT_SECRET"
+# Registered with the Intuit app; `connect` listens on this 127.0.0.1 port for the redirect.
+redirect-uri = "http://127.0.0.1:8765/callback"
+# token-url / authorize-url default to Intuit production (override for the emulator).
+# Instead of auth: token-env = "ACME_QBO_TOKEN" (a static bearer token).
+
+[tenant.connections.quickbooks.pacing]
+# QBO's documented per-realm limits; the host waits up to max-wait-ms for a permit, else
+# answers the component 429 with Retry-After and x-ledgerlink-retry-at.
+per-minute = 500
+per-second = 10
+batch-per-minute = 40
+max-wait-ms = 2000
 
 [tenant.connections.salesforce]
 base-url = "https://acme.my.salesforce.com"
-token-env = "ACME_SF_TOKEN"
+# Client credentials of the connected app (token endpoint: base-url or login-url).
+auth = "salesforce-client-credentials"
+client-id-env = "ACME_SF_CLIENT_ID"
+client-secret-env = "ACME_SF_CLIENT_SECRET"
+
+[tenant.connections.salesforce.pacing]
+# Stop calling when fewer daily API calls than this remain (Sforce-Limit-Info).
+daily-reserve = 1000
 
 [tenant.connections.notify]
 # A Slack-style incoming-webhook URL.
@@ -210,10 +517,23 @@ mod tests {
         let (dir, path) = write(EXAMPLE);
         let config = HostConfig::load(&path).unwrap();
         assert_eq!(config.store.path, dir.path().join("ledgerlink.db"));
-        std::env::set_var("ACME_QBO_TOKEN", "t1");
-        std::env::set_var("ACME_SF_TOKEN", "t2");
+        for var in [
+            "ACME_QBO_CLIENT_ID",
+            "ACME_QBO_CLIENT_SECRET",
+            "ACME_SF_CLIENT_ID",
+            "ACME_SF_CLIENT_SECRET",
+        ] {
+            std::env::set_var(var, "x");
+        }
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8787");
+        assert!(config.needs_vault());
         let db = Database::in_memory().unwrap();
-        let caps = config.tenant_caps("acme", &db).unwrap();
+        let vault = Vault::open(db.clone(), &VaultKey::generate()).unwrap();
+        let caps = config
+            .tenant_caps_with("acme", &db, Some(&vault), None)
+            .unwrap();
+        assert!(caps.connections["quickbooks"].credential.is_some());
+        assert!(caps.connections["quickbooks"].pacer.is_some());
         assert_eq!(
             caps.settings.get("realm-id").map(String::as_str),
             Some("9130355377151526")
@@ -231,6 +551,20 @@ mod tests {
         let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.connections.quickbooks]\nbase-url = \"http://x\"\ntoken = \"abc\"\n");
         let err = format!("{:#}", HostConfig::load(&path).unwrap_err());
         assert!(err.contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn oauth_settings_are_checked() {
+        let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.connections.quickbooks]\nbase-url = \"http://x\"\nauth = \"quickbooks-oauth\"\n");
+        let err = format!("{:#}", HostConfig::load(&path).unwrap_err());
+        assert!(err.contains("client-id-env"), "{err}");
+        let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.connections.salesforce]\nbase-url = \"http://x\"\nauth = \"quickbooks-oauth\"\nclient-id-env = \"A\"\nclient-secret-env = \"B\"\n");
+        let err = format!("{:#}", HostConfig::load(&path).unwrap_err());
+        assert!(err.contains("is for the quickbooks connection"), "{err}");
+        let (_dir, path) =
+            write("[[tenant]]\nid = \"a\"\n[tenant.schedules]\npoll = \"*/5 * * * *\"\n");
+        let err = format!("{:#}", HostConfig::load(&path).unwrap_err());
+        assert!(err.contains("schedule of job poll"), "{err}");
     }
 
     #[test]

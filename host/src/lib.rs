@@ -10,6 +10,9 @@
 //! | [`local`] | a tenant wired to in-process emulators (demo, end-to-end tests, benchmarks) |
 //! | [`reports`] | the reconciliation (CSV, HTML with a chart) and aging (CSV) reports rendered from what the component stored |
 //! | [`tenant`] | a tenant's configuration (TOML) and the capabilities built from it |
+//! | [`scheduler`] | cron schedules, run-later and retries; `job_runs` and the error ledger |
+//! | [`daemon`] | `ledgerlink run`: the webhook server, inbox worker and scheduler together |
+//! | [`status`] | what `ledgerlink status` reports per tenant |
 //! | [`cli`] | the `ledgerlink` commands |
 #![deny(missing_docs)]
 
@@ -17,11 +20,14 @@ pub mod auth;
 pub mod caps;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod db;
 pub mod jobs;
 pub mod local;
 pub mod reports;
 pub mod runtime;
+pub mod scheduler;
+pub mod status;
 pub mod tenant;
 pub mod webhooks;
 

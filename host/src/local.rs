@@ -3,6 +3,7 @@
 //! tests and the backfill benchmark run against.
 
 use crate::caps::http::{Connection, CredentialSource, StaticToken};
+use crate::caps::pacing::{BudgetKind, Pacer, PacingConfig};
 use crate::caps::schedule::SqliteSchedule;
 use crate::caps::storage::sqlite::SqliteBackend;
 use crate::db::Database;
@@ -80,6 +81,9 @@ pub struct LocalOptions {
     pub qbo: QboConfig,
     /// Extra tenant settings (over the defaults).
     pub settings: BTreeMap<String, String>,
+    /// Pace requests under QBO's documented limits, as `ledgerlink run` does (off only to test
+    /// the flows' own handling of throttles).
+    pub pacing: bool,
 }
 
 impl Default for LocalOptions {
@@ -88,6 +92,7 @@ impl Default for LocalOptions {
             seed: SeedSpec::default(),
             qbo: QboConfig::default(),
             settings: BTreeMap::new(),
+            pacing: true,
         }
     }
 }
@@ -110,26 +115,33 @@ impl LocalCompany {
             Arc::new(StaticToken(qbo.issue_tokens(&realm).access_token));
         let sf_token: Arc<dyn CredentialSource> = Arc::new(StaticToken(sf.issue_token()));
         let mut connections = BTreeMap::new();
+        let pace = |c: Connection, kind: BudgetKind| {
+            if options.pacing {
+                c.with_pacer(Arc::new(Pacer::new(kind, PacingConfig::default())))
+            } else {
+                c
+            }
+        };
         connections.insert(
             "quickbooks".to_string(),
-            Connection {
-                base_url: Url::parse(&qbo_server.url())?,
-                credential: Some(qbo_token),
-            },
+            pace(
+                Connection::new(Url::parse(&qbo_server.url())?, Some(qbo_token)),
+                BudgetKind::Qbo,
+            ),
         );
         connections.insert(
             "salesforce".to_string(),
-            Connection {
-                base_url: Url::parse(&sf_server.url())?,
-                credential: Some(sf_token),
-            },
+            pace(
+                Connection::new(Url::parse(&sf_server.url())?, Some(sf_token)),
+                BudgetKind::Salesforce,
+            ),
         );
         connections.insert(
             "notify".to_string(),
-            Connection {
-                base_url: Url::parse(&notify_server.url())?,
-                credential: None,
-            },
+            pace(
+                Connection::new(Url::parse(&notify_server.url())?, None),
+                BudgetKind::PenaltyOnly,
+            ),
         );
         let mut settings = BTreeMap::new();
         settings.insert("realm-id".to_string(), realm.clone());

@@ -164,10 +164,7 @@ fn a_connection_is_rewritten_to_its_base_url_with_the_hosts_credential() {
     let mut connections = BTreeMap::new();
     connections.insert(
         "quickbooks".to_string(),
-        Connection {
-            base_url: base,
-            credential: Some(Arc::new(StaticToken(token))),
-        },
+        Connection::new(base, Some(Arc::new(StaticToken(token)))),
     );
     let db = Database::in_memory().unwrap();
     let acme = tenant("acme", &db, &[], connections);

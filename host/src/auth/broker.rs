@@ -640,6 +640,10 @@ impl CredentialSource for TokenBroker {
             Ok(Some(token.expose().to_string()))
         })
     }
+
+    fn invalidate(&self, token: &str) {
+        TokenBroker::invalidate(self, token);
+    }
 }
 
 #[cfg(test)]

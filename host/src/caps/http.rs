@@ -12,10 +12,15 @@
 //! | anything else | refused with `HTTP-request-denied` |
 //!
 //! Any `Authorization` or `Cookie` header the guest set is dropped before the host's own
-//! credential is injected.
+//! credential is injected. Calls are paced by the connection's [`Pacer`]
+//! ([`super::pacing`]); a 401 invalidates the credential and the request is sent once more with
+//! a fresh one (its body is kept for that, up to [`MAX_REPLAY_BYTES`]).
 
+use super::pacing::{add_retry_headers, throttled_response, Admission, Pacer};
+use super::replay::{ReplayableBody, MAX_REPLAY_BYTES};
 use http::header::{HeaderValue, AUTHORIZATION, COOKIE, HOST};
 use http::uri::{Authority, PathAndQuery, Scheme, Uri};
+use http::StatusCode;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -28,6 +33,13 @@ pub trait CredentialSource: Send + Sync {
     /// The current bearer token (refreshed by the implementation as needed), if the connection
     /// is authenticated.
     fn bearer(&self) -> Pin<Box<dyn Future<Output = anyhow::Result<Option<String>>> + Send + '_>>;
+
+    /// Reports that `token` (given out by [`CredentialSource::bearer`]) was refused with a 401:
+    /// the next `bearer` should renew it. Reporting a token that was already replaced must do
+    /// nothing, so that many concurrent 401s cause one renewal.
+    fn invalidate(&self, token: &str) {
+        let _ = token;
+    }
 }
 
 /// A fixed token (from an environment variable or a test).
@@ -46,6 +58,25 @@ pub struct Connection {
     pub base_url: Url,
     /// Where its credential comes from (none for `notify`).
     pub credential: Option<Arc<dyn CredentialSource>>,
+    /// Its rate budget, shared by every call of the tenant (none: unpaced).
+    pub pacer: Option<Arc<Pacer>>,
+}
+
+impl Connection {
+    /// A connection to `base_url` with an optional credential, unpaced.
+    pub fn new(base_url: Url, credential: Option<Arc<dyn CredentialSource>>) -> Self {
+        Self {
+            base_url,
+            credential,
+            pacer: None,
+        }
+    }
+
+    /// Paces the connection with `pacer`.
+    pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Self {
+        self.pacer = Some(pacer);
+        self
+    }
 }
 
 /// The connections of one tenant, by name (`quickbooks`, `salesforce`, `notify`).
@@ -131,7 +162,7 @@ impl WasiHttpHooks for ConnectionHooks {
 
     fn send_request(
         &mut self,
-        mut request: http::Request<WasiBody>,
+        request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
@@ -160,38 +191,117 @@ impl WasiHttpHooks for ConnectionHooks {
                 tracing::warn!(destination = %name, "guest egress refused: not a connection");
                 return Err(HttpError::HttpRequestDenied);
             };
-            let uri = rewrite_uri(&connection.base_url, request.uri())?;
-            let headers = request.headers_mut();
-            headers.remove(AUTHORIZATION);
-            headers.remove(COOKIE);
-            if let Some(authority) = uri.authority() {
-                headers.insert(
-                    HOST,
-                    HeaderValue::from_str(authority.as_str())
-                        .map_err(|_| HttpError::HttpRequestUriInvalid)?,
-                );
-            }
-            if let Some(source) = &connection.credential {
-                let token = source.bearer().await.map_err(|e| {
-                    HttpError::InternalError(Some(format!("credential for {name}: {e:#}")))
-                })?;
-                if let Some(token) = token {
-                    let value =
-                        HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-                            HttpError::InternalError(Some("token is not a valid header".into()))
-                        })?;
-                    headers.insert(AUTHORIZATION, value);
-                }
-            }
-            *request.uri_mut() = uri;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            use http_body_util::BodyExt;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = _> + Send>,
-            ))
+            send_on(&name, &connection, request, options).await
         })
     }
+}
+
+/// Sends a guest request on `connection`: paced, with the host's credential, and once more
+/// with a fresh credential after a 401 when the body could be kept for it.
+async fn send_on(
+    name: &str,
+    connection: &Connection,
+    request: http::Request<WasiBody>,
+    options: Option<RequestOptions>,
+) -> SendResult {
+    let guest_path = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let uri = rewrite_uri(&connection.base_url, request.uri())?;
+    let (parts, body) = request.into_parts();
+    let mut headers = parts.headers;
+    headers.remove(AUTHORIZATION);
+    headers.remove(COOKIE);
+    if let Some(authority) = uri.authority() {
+        headers.insert(
+            HOST,
+            HeaderValue::from_str(authority.as_str())
+                .map_err(|_| HttpError::HttpRequestUriInvalid)?,
+        );
+    }
+    let mut body = ReplayableBody::read(body, MAX_REPLAY_BYTES).await?;
+    let (lane, batch) = match &connection.pacer {
+        Some(p) => (p.lane_of(&guest_path), p.is_batch(&guest_path)),
+        None => (String::new(), false),
+    };
+    let mut fresh_token: Option<String> = None;
+    for attempt in 0..2 {
+        if let Some(pacer) = &connection.pacer {
+            if let Admission::Throttled(throttle) = pacer.admit(&lane, batch).await {
+                tracing::info!(connection = %name, lane = %lane, reason = throttle.reason.as_str(),
+                    retry_at = %throttle.retry_at_header(), "guest call throttled by the host");
+                return Ok((
+                    throttled_response(&throttle, name),
+                    Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
+                ));
+            }
+        }
+        let mut headers = headers.clone();
+        let token = match (fresh_token.take(), &connection.credential) {
+            (Some(token), _) => Some(token),
+            (None, Some(source)) => source.bearer().await.map_err(|e| {
+                HttpError::InternalError(Some(format!("credential for {name}: {e:#}")))
+            })?,
+            (None, None) => None,
+        };
+        if let Some(token) = &token {
+            let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                HttpError::InternalError(Some("token is not a valid header".into()))
+            })?;
+            headers.insert(AUTHORIZATION, value);
+        }
+        let Some(this_body) = body.take_attempt() else {
+            return Err(HttpError::InternalError(Some(
+                "the request body was already sent".into(),
+            )));
+        };
+        let mut outgoing = http::Request::new(this_body);
+        *outgoing.method_mut() = parts.method.clone();
+        *outgoing.uri_mut() = uri.clone();
+        *outgoing.version_mut() = parts.version;
+        *outgoing.headers_mut() = headers;
+        let (mut response, io) =
+            wasmtime_wasi_http::default_send_request(outgoing, options).await?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            if let (Some(source), Some(sent)) = (&connection.credential, &token) {
+                source.invalidate(sent);
+                if attempt == 0 && body.replayable() {
+                    // Resend only with a token other than the refused one.
+                    if let Ok(Some(fresh)) = source.bearer().await {
+                        if &fresh != sent {
+                            tracing::info!(connection = %name,
+                                "401 from the API; resending once with a renewed credential");
+                            drop((response, io));
+                            fresh_token = Some(fresh);
+                            continue;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(pacer) = &connection.pacer {
+            if let Some(throttle) = pacer.observe(&lane, response.status(), response.headers()) {
+                if matches!(
+                    response.status(),
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                ) {
+                    tracing::info!(connection = %name, lane = %lane, status = response.status().as_u16(),
+                        retry_at = %throttle.retry_at_header(), "API throttled the call");
+                    add_retry_headers(response.headers_mut(), &throttle);
+                }
+            }
+        }
+        use http_body_util::BodyExt;
+        return Ok((
+            response.map(BodyExt::boxed_unsync),
+            Box::new(io) as Box<dyn Future<Output = _> + Send>,
+        ));
+    }
+    Err(HttpError::InternalError(Some(format!(
+        "{name}: the credential was refused twice"
+    ))))
 }
 
 #[cfg(test)]

@@ -5,12 +5,15 @@
 //! | capability | WIT | module | backends |
 //! |---|---|---|---|
 //! | outgoing HTTP to named connections | `wasi:http/outgoing-handler@0.2.2` | [`http`] | hyper (wasmtime-wasi-http) |
+//! | rate budgets and throttling of those calls | (inside `http`) | [`pacing`] | in memory, per tenant connection |
 //! | durable key-value state | `wasi:keyvalue/store@0.2.0-draft` | [`storage`] | SQLite, in-memory |
 //! | tenant settings | `wasi:config/store@0.2.0-rc.1` | [`config`] | TOML file |
 //! | delayed jobs | `ledgerlink:sync/schedule` | [`schedule`] | SQLite, in-memory |
 
 pub mod config;
 pub mod http;
+pub mod pacing;
+mod replay;
 pub mod schedule;
 pub mod storage;
 

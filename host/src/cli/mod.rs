@@ -1,10 +1,14 @@
 //! The `ledgerlink` command line.
 
 mod call;
+mod connect;
 mod demo;
 mod emulate;
+mod errors;
 mod init;
 mod job;
+mod run;
+mod status;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -16,6 +20,9 @@ pub struct Cli {
     /// Load this component instead of the one built into the binary.
     #[arg(long, global = true, value_name = "PATH")]
     pub plugin: Option<std::path::PathBuf>,
+    /// Write logs as JSON lines (for log shippers).
+    #[arg(long, global = true, env = "LEDGERLINK_LOG_JSON")]
+    pub log_json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,18 +41,35 @@ enum Command {
     Job(job::JobArgs),
     /// Dry run: what every flow would create, update or skip, writing nothing.
     Plan(job::TenantArgs),
+    /// Run the host: webhook receiver, inbox worker and scheduler, until SIGTERM or Ctrl-C.
+    Run(run::RunArgs),
+    /// Show each tenant's connections, cursors, last runs, inbox depth and open errors.
+    Status(status::StatusArgs),
+    /// List, retry or dismiss record errors.
+    Errors(errors::ErrorsArgs),
+    /// Connect a tenant to QuickBooks Online (OAuth authorization code).
+    Connect(connect::ConnectArgs),
 }
 
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> Result<i32> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LEDGERLINK_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // The daemon reports what it does; one-shot commands only warn.
+    let default_level = if matches!(cli.command, Command::Run(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LEDGERLINK_LOG")
+        .unwrap_or_else(|_| default_level.into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         match cli.command {
@@ -55,6 +79,10 @@ pub fn main() -> Result<i32> {
             Command::Demo(args) => demo::run(cli.plugin.as_deref(), args).await,
             Command::Job(args) => job::run(cli.plugin.as_deref(), args).await,
             Command::Plan(args) => job::plan(cli.plugin.as_deref(), args).await,
+            Command::Run(args) => run::run(cli.plugin.as_deref(), args).await,
+            Command::Status(args) => status::run(args),
+            Command::Errors(args) => errors::run(cli.plugin.as_deref(), args).await,
+            Command::Connect(args) => connect::run(args).await,
         }
     })
 }

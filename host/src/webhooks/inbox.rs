@@ -258,6 +258,19 @@ impl Inbox {
         Ok(())
     }
 
+    /// Leaves a claimed row pending but not claimable before `until` (the component answered
+    /// `throttled(until)`), noting `reason`.
+    pub fn postpone(&self, id: i64, until: DateTime<Utc>, reason: &str) -> Result<()> {
+        self.db
+            .lock()
+            .execute(
+                "UPDATE webhook_inbox SET claimed_until = ?2, last_error = ?3 WHERE id = ?1 AND state = 'pending'",
+                params![id, now_text(until), reason],
+            )
+            .context("postponing a webhook body")?;
+        Ok(())
+    }
+
     /// Puts a failed row back to pending (a replay after the cause was fixed); false when the
     /// row is not failed.
     pub fn requeue(&self, id: i64) -> Result<bool> {
@@ -330,6 +343,28 @@ mod tests {
 
     fn inbox() -> Inbox {
         Inbox::new(Database::in_memory().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_postponed_row_stays_pending_and_is_claimed_again_after_its_time() {
+        let inbox = inbox();
+        let id = inbox.persist("t", "quickbooks", "r", b"x").unwrap().id;
+        let now = Utc::now();
+        assert_eq!(inbox.claim_pending_at(10, now).unwrap().len(), 1);
+        inbox
+            .postpone(id, now + chrono::Duration::minutes(10), "throttled")
+            .unwrap();
+        assert_eq!(inbox.depth_of("t").unwrap(), 1);
+        let later = now + chrono::Duration::minutes(6);
+        assert!(
+            inbox.claim_pending_at(10, later).unwrap().is_empty(),
+            "not before its time"
+        );
+        let again = inbox
+            .claim_pending_at(10, now + chrono::Duration::minutes(11))
+            .unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].last_error.as_deref(), Some("throttled"));
     }
 
     #[test]

@@ -12,6 +12,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// A handler error meaning "not now": the row stays pending and is handed out again after
+/// `until` (the component answered `throttled(until)`) instead of failing.
+#[derive(Debug, thiserror::Error)]
+#[error("postponed until {until}: {reason}")]
+pub struct Postpone {
+    /// When to try again.
+    pub until: chrono::DateTime<chrono::Utc>,
+    /// Why.
+    pub reason: String,
+}
+
 /// How many rows one [`drain_once`] takes by default.
 pub const DEFAULT_BATCH: usize = 100;
 
@@ -44,6 +55,8 @@ pub struct DrainReport {
     pub done: Vec<i64>,
     /// Row ids that failed, with the reason.
     pub failed: Vec<(i64, String)>,
+    /// Row ids postponed by a [`Postpone`] answer.
+    pub postponed: Vec<i64>,
 }
 
 /// Claims up to [`DEFAULT_BATCH`] pending rows and hands each to `handler`, in order.
@@ -73,9 +86,12 @@ pub async fn drain_batch(
         // Spawned so that a panicking handler fails its row, not the batch.
         let outcome = match tokio::spawn(handler.handle(item)).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("{e:#}")),
-            Err(join) if join.is_panic() => Err("the handler panicked".to_string()),
-            Err(join) => Err(format!("the handler was cancelled: {join}")),
+            Ok(Err(e)) => match e.downcast::<Postpone>() {
+                Ok(postpone) => Err(Ok(postpone)),
+                Err(e) => Err(Err(format!("{e:#}"))),
+            },
+            Err(join) if join.is_panic() => Err(Err("the handler panicked".to_string())),
+            Err(join) => Err(Err(format!("the handler was cancelled: {join}"))),
         };
         let mark = inbox.clone();
         let outcome_label = match outcome {
@@ -84,7 +100,17 @@ pub async fn drain_batch(
                 report.done.push(id);
                 "done"
             }
-            Err(reason) => {
+            Err(Ok(postpone)) => {
+                tracing::info!(id, tenant = %tenant, until = %postpone.until, reason = %postpone.reason,
+                    "webhook body postponed");
+                tokio::task::spawn_blocking(move || {
+                    mark.postpone(id, postpone.until, &postpone.reason)
+                })
+                .await??;
+                report.postponed.push(id);
+                "postponed"
+            }
+            Err(Err(reason)) => {
                 tracing::warn!(id, tenant = %tenant, %reason, "webhook body failed");
                 let r = reason.clone();
                 tokio::task::spawn_blocking(move || mark.mark_failed(id, &r)).await??;
@@ -197,6 +223,28 @@ mod tests {
             ),
             2
         );
+    }
+
+    #[tokio::test]
+    async fn a_postponed_row_stays_pending() {
+        let inbox = Inbox::new(Database::in_memory().unwrap()).unwrap();
+        inbox.persist("t", "quickbooks", "r", b"x").unwrap();
+        let until = chrono::Utc::now() + chrono::Duration::minutes(5);
+        let handler = Arc::new(move |_item: InboxItem| async move {
+            Err(anyhow::Error::new(Postpone {
+                until,
+                reason: "throttled".into(),
+            }))
+        });
+        let report = drain_batch(&inbox, handler.clone(), 10, None)
+            .await
+            .unwrap();
+        assert_eq!(report.postponed.len(), 1);
+        assert!(report.failed.is_empty());
+        assert_eq!(inbox.depth_of("t").unwrap(), 1);
+        // Not handed out again before its time.
+        let again = drain_batch(&inbox, handler, 10, None).await.unwrap();
+        assert_eq!(again.claimed, 0);
     }
 
     #[tokio::test]

@@ -10,6 +10,14 @@
 //! | `kv-set` / `kv-get` | `{"bucket", "key", "value"}` | key-value storage |
 //! | `config` | `{"key"}` | reads a setting |
 //! | `schedule` | `{"job", "args", "at"}` | asks for a run later |
+//! | `fetch-many` | `{"url", "count"}` | `count` GETs in a row; detail = JSON `[{status, retry-at, retry-after, ms}]` |
+//! | `tick` | `{"sleep-ms"}` | counts its runs in kv `test/ticks` (after sleeping); `describe` schedules it every second |
+//! | `flaky` | `{"only"?}` | one outcome per key of bucket `flaky` (value `ok`, `retryable` or `permanent`), only the `only` ids when given; counts attempts in bucket `flaky-runs` |
+//! | `throttle` | `{"at"}` | answers `throttled(at)` |
+//!
+//! `on-webhook` from source `test` with `{"failed": "<id>"}` reports that record of job `flaky`
+//! as failed and retryable, and with `{"throttle": "<RFC 3339>"}` answers `throttled`; other
+//! sources answer `not-available`.
 
 #[allow(warnings)]
 #[rustfmt::skip]
@@ -100,7 +108,18 @@ mod guest {
 
     impl flows::Guest for TestGuest {
         fn describe() -> Vec<Job> {
-            Vec::new()
+            vec![
+                Job {
+                    name: "tick".into(),
+                    description: "counts its runs".into(),
+                    default_schedule: Some("* * * * * *".into()),
+                },
+                Job {
+                    name: "flaky".into(),
+                    description: "outcomes chosen by the test".into(),
+                    default_schedule: None,
+                },
+            ]
         }
 
         fn run_job(name: String, args: String) -> Result<RunReport, FlowError> {
@@ -176,12 +195,135 @@ mod guest {
                     .map_err(FlowError::Failed)?;
                     Ok(report(&name, id))
                 }
+                "fetch-many" => {
+                    let url = arg(&args, "url");
+                    let count = args.get("count").and_then(Value::as_u64).unwrap_or(1);
+                    let client = waki::Client::new();
+                    let mut seen = Vec::new();
+                    for _ in 0..count {
+                        let started = std::time::Instant::now();
+                        let response = client.get(url).send().map_err(failed)?;
+                        let header = |name: &str| {
+                            response
+                                .header(name)
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_string)
+                        };
+                        let entry = serde_json::json!({
+                            "status": response.status_code(),
+                            "retry-at": header("x-ledgerlink-retry-at"),
+                            "retry-after": header("retry-after"),
+                            "ms": started.elapsed().as_millis() as u64,
+                        });
+                        let _ = response.body();
+                        seen.push(entry);
+                    }
+                    Ok(report(&name, Value::Array(seen).to_string()))
+                }
+                "tick" => {
+                    if let Some(ms) = args.get("sleep-ms").and_then(Value::as_u64) {
+                        std::thread::sleep(std::time::Duration::from_millis(ms));
+                    }
+                    let bucket = kv::open("test").map_err(failed)?;
+                    let n = bucket
+                        .get("ticks")
+                        .map_err(failed)?
+                        .and_then(|v| String::from_utf8(v).ok())
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0);
+                    bucket
+                        .set("ticks", (n + 1).to_string().as_bytes())
+                        .map_err(failed)?;
+                    Ok(report(&name, (n + 1).to_string()))
+                }
+                "flaky" => {
+                    let bucket = kv::open("flaky").map_err(failed)?;
+                    let runs = kv::open("flaky-runs").map_err(failed)?;
+                    let ids: Vec<String> = match args.get("only").and_then(Value::as_array) {
+                        Some(only) => only
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect(),
+                        None => bucket.list_keys(None).map_err(failed)?.keys,
+                    };
+                    let mut records = Vec::new();
+                    let (mut updated, mut failed_n) = (0, 0);
+                    for id in ids {
+                        let n = runs
+                            .get(&id)
+                            .map_err(failed)?
+                            .and_then(|v| String::from_utf8(v).ok())
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .unwrap_or(0);
+                        runs.set(&id, (n + 1).to_string().as_bytes())
+                            .map_err(failed)?;
+                        let mode = bucket
+                            .get(&id)
+                            .map_err(failed)?
+                            .map(|v| String::from_utf8_lossy(&v).into_owned())
+                            .unwrap_or_default();
+                        let (outcome, code, retryable) = match mode.as_str() {
+                            "ok" => (Outcome::Updated, None, false),
+                            "retryable" => (Outcome::Failed, Some("http-503".to_string()), true),
+                            _ => (Outcome::Failed, Some("mapping".to_string()), false),
+                        };
+                        if matches!(outcome, Outcome::Failed) {
+                            failed_n += 1;
+                        } else {
+                            updated += 1;
+                        }
+                        records.push(RecordOutcome {
+                            entity: "Opportunity".into(),
+                            record_id: id.clone(),
+                            outcome,
+                            target_id: None,
+                            detail: format!("{mode} attempt {}", n + 1),
+                            code,
+                            retryable,
+                        });
+                    }
+                    Ok(RunReport {
+                        job: name.clone(),
+                        records,
+                        created: 0,
+                        updated,
+                        skipped: 0,
+                        failed: failed_n,
+                    })
+                }
+                "throttle" => Err(FlowError::Throttled(arg(&args, "at").to_string())),
                 other => Err(FlowError::NotAvailable(other.into())),
             }
         }
 
-        fn on_webhook(source: String, _body: String) -> Result<RunReport, FlowError> {
-            Err(FlowError::NotAvailable(source))
+        fn on_webhook(source: String, body: String) -> Result<RunReport, FlowError> {
+            // Source `test`: `{"failed": "<id>"}` reports that record of job `flaky` as failed
+            // (retryable), as a plugin handling a webhook with a record-level job would.
+            if source != "test" {
+                return Err(FlowError::NotAvailable(source));
+            }
+            let body: Value =
+                serde_json::from_str(&body).map_err(|e| FlowError::InvalidArgs(e.to_string()))?;
+            if body.get("throttle").is_some() {
+                return Err(FlowError::Throttled(arg(&body, "throttle").to_string()));
+            }
+            Ok(RunReport {
+                job: "flaky".into(),
+                records: vec![RecordOutcome {
+                    entity: "Opportunity".into(),
+                    record_id: arg(&body, "failed").to_string(),
+                    outcome: Outcome::Failed,
+                    target_id: None,
+                    detail: "from a webhook".into(),
+                    code: Some("http-503".into()),
+                    retryable: true,
+                }],
+                created: 0,
+                updated: 0,
+                skipped: 0,
+                failed: 1,
+            })
         }
     }
 

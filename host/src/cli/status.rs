@@ -1,0 +1,30 @@
+//! `ledgerlink status --config FILE [--json]`.
+
+use crate::config::HostConfig;
+use crate::db::Database;
+use anyhow::Result;
+use std::path::PathBuf;
+
+/// Arguments of `ledgerlink status`.
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    /// The config file.
+    #[arg(long, short, value_name = "FILE", default_value = "ledgerlink.toml")]
+    config: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Prints the status of every tenant.
+pub fn run(args: StatusArgs) -> Result<i32> {
+    let config = HostConfig::load(&args.config)?;
+    let db = Database::open(&config.store.path)?;
+    let statuses = crate::status::collect(&config, &db)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&statuses)?);
+    } else {
+        print!("{}", crate::status::render_text(&statuses));
+    }
+    Ok(0)
+}

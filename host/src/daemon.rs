@@ -1,0 +1,183 @@
+//! `ledgerlink run`: one process serving every configured tenant. The webhook receiver answers
+//! Intuit, the inbox worker hands stored bodies to the component's `on-webhook`, and the
+//! scheduler runs cron jobs, run-later schedules and error retries. On shutdown the server stops
+//! accepting, in-flight runs get a grace period, and anything unfinished stays in the store
+//! (inbox rows pending, run-later rows pending, `job_runs` rows resumed) to run again.
+
+use crate::config::HostConfig;
+use crate::db::Database;
+use crate::runtime::{Limits, Runtime};
+use crate::scheduler::{Runner, Scheduler};
+use crate::webhooks::{
+    self, Inbox, InboxItem, Metrics, WebhookConfig, WebhookState, WebhookTenants,
+};
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long the inbox worker sleeps when nothing wakes it.
+const INBOX_IDLE: Duration = Duration::from_secs(5);
+
+/// Loads the component (the embedded one, or `plugin`).
+pub fn load_runtime(plugin: Option<&Path>) -> Result<Runtime> {
+    match plugin {
+        Some(path) => Runtime::from_file(path, Limits::default()),
+        None => Runtime::embedded(Limits::default()),
+    }
+}
+
+/// Everything the daemon and the one-shot commands share: the store, the runner with every
+/// tenant's capabilities built once, and the metrics.
+pub struct Host {
+    /// The store.
+    pub db: Database,
+    /// Runs jobs.
+    pub runner: Arc<Runner>,
+    /// Counters.
+    pub metrics: Metrics,
+}
+
+impl Host {
+    /// Opens the store and builds every tenant.
+    pub fn open(config: &HostConfig, runtime: Runtime) -> Result<Self> {
+        let db = Database::open(&config.store.path)?;
+        let metrics = Metrics::new();
+        let vault = if config.needs_vault() {
+            Some(config.open_vault(&db)?)
+        } else {
+            None
+        };
+        let mut tenants = BTreeMap::new();
+        for tenant in &config.tenants {
+            let caps = config.tenant_caps_with(&tenant.id, &db, vault.as_ref(), Some(&metrics))?;
+            tenants.insert(tenant.id.clone(), caps);
+        }
+        let runner = Arc::new(Runner::new(runtime, tenants, &db, metrics.clone())?);
+        Ok(Self {
+            db,
+            runner,
+            metrics,
+        })
+    }
+}
+
+/// The realm → tenant routing of the webhook receiver, from `[tenant.webhooks]`.
+pub fn webhook_tenants(config: &HostConfig) -> Result<WebhookTenants> {
+    let mut routes = WebhookTenants::new();
+    for tenant in &config.tenants {
+        let Some(hooks) = &tenant.webhooks else {
+            continue;
+        };
+        let realm = tenant
+            .settings
+            .get("realm-id")
+            .with_context(|| format!("tenant {}: webhooks need settings.realm-id", tenant.id))?;
+        let token = std::env::var(&hooks.verifier_token_env).with_context(|| {
+            format!(
+                "tenant {}: the webhook verifier needs the environment variable {}",
+                tenant.id, hooks.verifier_token_env
+            )
+        })?;
+        routes = routes.with(realm, &tenant.id, &token);
+    }
+    Ok(routes)
+}
+
+/// Runs the daemon until `shutdown` resolves. `on_listening` gets the bound address.
+pub async fn run(
+    config: &HostConfig,
+    runtime: Runtime,
+    on_listening: impl FnOnce(std::net::SocketAddr),
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let host = Host::open(config, runtime)?;
+    let overrides: BTreeMap<String, BTreeMap<String, String>> = config
+        .tenants
+        .iter()
+        .map(|t| (t.id.clone(), t.schedules.clone()))
+        .collect();
+    let scheduler = Arc::new(Scheduler::new(host.runner.clone(), &host.db, &overrides).await?);
+    let inbox = Inbox::new(host.db.clone())?;
+    let state = WebhookState::new(
+        inbox.clone(),
+        webhook_tenants(config)?,
+        host.metrics.clone(),
+        WebhookConfig::default(),
+    );
+    let server = webhooks::serve(config.server.listen, state.clone()).await?;
+    tracing::info!(addr = %server.addr(), tenants = config.tenants.len(), "ledgerlink is running");
+    on_listening(server.addr());
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let runner = host.runner.clone();
+    let handler = Arc::new(move |item: InboxItem| {
+        let runner = runner.clone();
+        async move {
+            let body = String::from_utf8(item.body)
+                .map_err(|_| anyhow::anyhow!("the webhook body is not UTF-8"))?;
+            runner.run_webhook(&item.tenant, &item.source, &body).await
+        }
+    });
+    let worker = tokio::spawn(webhooks::worker::run(
+        inbox,
+        handler,
+        Some(host.metrics.clone()),
+        state.wake.clone(),
+        INBOX_IDLE,
+        stopped(stop_rx.clone()),
+    ));
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let tick = Duration::from_millis(config.server.scheduler_tick_ms.max(10));
+    let sched = scheduler.clone();
+    let sched_stop = stopped(stop_rx.clone());
+    let scheduler_task = tokio::spawn(async move { sched.run(tick, grace, sched_stop).await });
+
+    shutdown.await;
+    tracing::info!(
+        ?grace,
+        "shutting down: no new work; letting runs in progress finish"
+    );
+    let _ = stop_tx.send(true);
+    if let Err(e) = server.shutdown().await {
+        tracing::warn!(error = %format!("{e:#}"), "stopping the webhook receiver");
+    }
+    match tokio::time::timeout(grace, worker).await {
+        Ok(_) => {}
+        Err(_) => tracing::warn!(
+            "the inbox worker did not finish within the grace period; its rows are claimed again after their lease"
+        ),
+    }
+    let _ = scheduler_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C (SIGINT).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

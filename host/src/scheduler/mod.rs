@@ -1,0 +1,299 @@
+//! The scheduler: what runs when, without a person.
+//!
+//! | trigger | source | rule |
+//! |---|---|---|
+//! | `cron` | [`spec`]: `describe`'s default schedules, overridden or turned off by config | slots missed while the host was down run once at start, not once per slot ([`slots`]) |
+//! | `run-later` | the guest's `schedule.run-later`, and jobs that answered `throttled(T)` | completed only after the run, so a crash runs it again |
+//! | `retry` | the [`ledger`]'s due retryable errors | `run-job(job, {"only": [ids]})` |
+//! | `resume` | a cron run interrupted by a crash (`job_runs` still `running` at start) | once, unless a missed slot runs anyway |
+//!
+//! One run per tenant and job at a time ([`runner`]): a trigger that finds the job running is
+//! skipped (cron, retries) or left pending (run-later).
+
+pub mod ledger;
+pub mod runner;
+pub mod runs;
+pub mod slots;
+pub mod spec;
+
+pub use ledger::ErrorLedger;
+pub use runner::{RunResult, Runner};
+pub use runs::JobRuns;
+
+use crate::caps::schedule::{ScheduleBackend, SqliteSchedule};
+use crate::db::Database;
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use slots::{latest_due, CronSlots};
+use spec::Cron;
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+/// One recurring job of one tenant.
+#[derive(Clone)]
+pub struct CronJob {
+    /// Tenant.
+    pub tenant: String,
+    /// Job name.
+    pub job: String,
+    /// When.
+    pub cron: Cron,
+}
+
+/// What one [`Scheduler::tick`] started.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// (tenant, job, trigger) of every run started.
+    pub started: Vec<(String, String, String)>,
+    /// (tenant, job) of cron slots skipped because the job was still running.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// The scheduler of a host. Share it in an `Arc`.
+pub struct Scheduler {
+    runner: Arc<Runner>,
+    cron: Vec<CronJob>,
+    slots: CronSlots,
+    later: SqliteSchedule,
+    /// run-later ids handed to a task and not finished yet.
+    dispatched: Arc<Mutex<HashSet<String>>>,
+    tasks: tokio::sync::Mutex<JoinSet<()>>,
+}
+
+impl Scheduler {
+    /// A scheduler for `runner`'s tenants: each tenant's jobs are described by the component and
+    /// `overrides[tenant]` (`job = "cron"` or `"off"`) applied.
+    pub async fn new(
+        runner: Arc<Runner>,
+        db: &Database,
+        overrides: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> Result<Self> {
+        let mut cron = Vec::new();
+        for (tenant, caps) in runner.tenants() {
+            let described = crate::jobs::describe(runner.runtime(), caps).await?;
+            let empty = BTreeMap::new();
+            let effective = spec::effective(&described, overrides.get(tenant).unwrap_or(&empty))
+                .map_err(|e| e.context(format!("tenant {tenant}")))?;
+            for (job, c) in effective {
+                tracing::info!(tenant = %tenant, job = %job, cron = %c.source(), "job scheduled");
+                cron.push(CronJob {
+                    tenant: tenant.clone(),
+                    job,
+                    cron: c,
+                });
+            }
+        }
+        Ok(Self {
+            runner,
+            cron,
+            slots: CronSlots::new(db.clone())?,
+            later: SqliteSchedule::new(db.clone()),
+            dispatched: Arc::default(),
+            tasks: tokio::sync::Mutex::new(JoinSet::new()),
+        })
+    }
+
+    /// The recurring jobs.
+    pub fn cron_jobs(&self) -> &[CronJob] {
+        &self.cron
+    }
+
+    /// The runner.
+    pub fn runner(&self) -> &Arc<Runner> {
+        &self.runner
+    }
+
+    /// Call once at start: runs left `running` by a dead process are marked `interrupted` and
+    /// interrupted cron runs are resumed (unless a missed slot will run anyway); jobs never
+    /// scheduled before start counting from `now` (no catch-up for a first start).
+    pub async fn start(&self, now: DateTime<Utc>) -> Result<TickReport> {
+        let mut report = TickReport::default();
+        let interrupted = self.runner.runs().interrupt_unfinished(now)?;
+        for job in &self.cron {
+            if self.slots.last(&job.tenant, &job.job)?.is_none() {
+                self.slots.set(&job.tenant, &job.job, now)?;
+            }
+        }
+        let mut resumed = HashSet::new();
+        for run in interrupted
+            .into_iter()
+            .filter(|r| r.trigger == "cron" || r.trigger == "resume")
+        {
+            let catching_up = match self
+                .cron
+                .iter()
+                .find(|c| c.tenant == run.tenant && c.job == run.job)
+            {
+                Some(c) => {
+                    let last = self.slots.last(&c.tenant, &c.job)?.unwrap_or(now);
+                    latest_due(&c.cron, last, now).is_some()
+                }
+                None => false,
+            };
+            if catching_up || !resumed.insert((run.tenant.clone(), run.job.clone())) {
+                continue;
+            }
+            tracing::info!(tenant = %run.tenant, job = %run.job, "resuming a run interrupted by a stop");
+            if self
+                .spawn(&run.tenant, &run.job, run.args, "resume", None)
+                .await
+            {
+                report.started.push((run.tenant, run.job, "resume".into()));
+            }
+        }
+        Ok(report)
+    }
+
+    /// Starts what is due at `now`: cron slots, run-later schedules, error retries.
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport> {
+        let mut report = TickReport::default();
+        for job in &self.cron {
+            let last = self.slots.last(&job.tenant, &job.job)?.unwrap_or(now);
+            let Some(slot) = latest_due(&job.cron, last, now) else {
+                continue;
+            };
+            self.slots.set(&job.tenant, &job.job, slot)?;
+            if self
+                .spawn(&job.tenant, &job.job, "{}".into(), "cron", None)
+                .await
+            {
+                report
+                    .started
+                    .push((job.tenant.clone(), job.job.clone(), "cron".into()));
+            } else {
+                tracing::info!(tenant = %job.tenant, job = %job.job, "cron slot skipped: the job is still running");
+                report.skipped.push((job.tenant.clone(), job.job.clone()));
+            }
+        }
+        for due in self.later.due(now)? {
+            if !self.runner.tenants().contains_key(&due.tenant) {
+                continue;
+            }
+            let fresh = self
+                .dispatched
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(due.id.clone());
+            if !fresh {
+                continue;
+            }
+            if self
+                .spawn(
+                    &due.tenant,
+                    &due.job,
+                    due.args.clone(),
+                    "run-later",
+                    Some(due.id.clone()),
+                )
+                .await
+            {
+                report
+                    .started
+                    .push((due.tenant, due.job, "run-later".into()));
+            } else {
+                // Busy: leave it pending for a later tick.
+                self.dispatched
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&due.id);
+            }
+        }
+        for batch in self.runner.ledger().claim_due(now)? {
+            if !self.runner.tenants().contains_key(&batch.tenant) {
+                continue;
+            }
+            let args = serde_json::json!({ "only": batch.record_ids }).to_string();
+            if self
+                .spawn(&batch.tenant, &batch.job, args, "retry", None)
+                .await
+            {
+                report
+                    .started
+                    .push((batch.tenant, batch.job, "retry".into()));
+            }
+        }
+        Ok(report)
+    }
+
+    /// Spawns a run if the (tenant, job) slot is free; false when it is busy.
+    async fn spawn(
+        &self,
+        tenant: &str,
+        job: &str,
+        args: String,
+        trigger: &'static str,
+        later_id: Option<String>,
+    ) -> bool {
+        let Some(reservation) = self.runner.reserve(tenant, job) else {
+            return false;
+        };
+        let runner = self.runner.clone();
+        let later = self.later.clone();
+        let dispatched = self.dispatched.clone();
+        self.tasks.lock().await.spawn(async move {
+            let result = runner.run_reserved(reservation, &args, trigger).await;
+            if let Err(e) = &result {
+                tracing::error!(error = %format!("{e:#}"), trigger, "recording a run failed");
+            }
+            if let Some(id) = later_id {
+                if result.is_ok() {
+                    if let Err(e) = later.complete(&id) {
+                        tracing::error!(error = %format!("{e:#}"), id, "completing a run-later schedule");
+                    }
+                }
+                dispatched.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            }
+        });
+        true
+    }
+
+    /// Ticks every `every` until `shutdown` resolves; then waits up to `grace` for runs in
+    /// progress. Runs still going after the grace are dropped: their `job_runs` rows stay
+    /// `running` (resumed at the next start) and run-later rows stay pending.
+    pub async fn run(&self, every: Duration, grace: Duration, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        match self.start(Utc::now()).await {
+            Ok(r) if !r.started.is_empty() => {
+                tracing::info!(resumed = r.started.len(), "scheduler started")
+            }
+            Ok(_) => tracing::info!(jobs = self.cron.len(), "scheduler started"),
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "scheduler start"),
+        }
+        loop {
+            if let Err(e) = self.tick(Utc::now()).await {
+                tracing::error!(error = %format!("{e:#}"), "scheduler tick");
+            }
+            self.reap().await;
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+        if !self.wait_idle(grace).await {
+            tracing::warn!(?grace, "runs still in progress after the grace period were stopped; they run again at the next start");
+        }
+    }
+
+    /// Collects finished tasks.
+    async fn reap(&self) {
+        let mut tasks = self.tasks.lock().await;
+        while tasks.try_join_next().is_some() {}
+    }
+
+    /// Waits until no run is in progress, up to `grace`; true when idle. Aborts what is left.
+    pub async fn wait_idle(&self, grace: Duration) -> bool {
+        let mut tasks = self.tasks.lock().await;
+        let idle =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+                .await
+                .is_ok();
+        if !idle {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        idle
+    }
+}

@@ -1,0 +1,285 @@
+//! Running one job for one tenant, at most once at a time per tenant and job: the run is
+//! recorded in `job_runs`, its failed records go to the error ledger, and a job that answers
+//! `throttled(T)` is scheduled again at T (through the `run-later` table).
+
+use super::ledger::ErrorLedger;
+use super::runs::JobRuns;
+use crate::jobs::{self, FlowResult};
+use crate::runtime::exports::ledgerlink::sync::flows::FlowError;
+use crate::runtime::Runtime;
+use crate::tenant::TenantCaps;
+use crate::webhooks::metrics::{self, Metrics};
+use crate::webhooks::worker::Postpone;
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What became of a request to run a job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunResult {
+    /// The same job of the same tenant was already running: this trigger was skipped.
+    Skipped,
+    /// It ran; the `job_runs` row, its status and summary.
+    Finished {
+        /// `job_runs.id`.
+        run_id: i64,
+        /// `job_runs.status`.
+        status: String,
+        /// `job_runs.summary`.
+        summary: String,
+    },
+}
+
+/// The right to run one (tenant, job); dropping it frees the slot.
+pub struct Reservation {
+    key: (String, String),
+    running: Arc<Mutex<HashSet<(String, String)>>>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
+    }
+}
+
+/// Runs jobs for the configured tenants.
+pub struct Runner {
+    runtime: Runtime,
+    tenants: BTreeMap<String, TenantCaps>,
+    runs: JobRuns,
+    ledger: ErrorLedger,
+    running: Arc<Mutex<HashSet<(String, String)>>>,
+    metrics: Metrics,
+}
+
+/// The status stored for a flow's answer.
+pub fn status_of(result: &Result<FlowResult>) -> &'static str {
+    match result {
+        Ok(Ok(_)) => "ok",
+        Ok(Err(FlowError::Throttled(_))) => "throttled",
+        Ok(Err(FlowError::NotAvailable(_))) => "not-available",
+        Ok(Err(FlowError::InvalidArgs(_))) => "invalid-args",
+        Ok(Err(FlowError::Failed(_))) => "failed",
+        Err(_) => "error",
+    }
+}
+
+impl Runner {
+    /// A runner over `tenants` (built once: their pacing budgets live in them).
+    pub fn new(
+        runtime: Runtime,
+        tenants: BTreeMap<String, TenantCaps>,
+        db: &crate::db::Database,
+        metrics: Metrics,
+    ) -> Result<Self> {
+        Ok(Self {
+            runtime,
+            tenants,
+            runs: JobRuns::new(db.clone())?,
+            ledger: ErrorLedger::new(db.clone())?,
+            running: Arc::default(),
+            metrics,
+        })
+    }
+
+    /// The tenants.
+    pub fn tenants(&self) -> &BTreeMap<String, TenantCaps> {
+        &self.tenants
+    }
+
+    /// The runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The `job_runs` table.
+    pub fn runs(&self) -> &JobRuns {
+        &self.runs
+    }
+
+    /// The error ledger.
+    pub fn ledger(&self) -> &ErrorLedger {
+        &self.ledger
+    }
+
+    /// Takes the (tenant, job) slot, or `None` while a run of it is in progress.
+    pub fn reserve(&self, tenant: &str, job: &str) -> Option<Reservation> {
+        let key = (tenant.to_string(), job.to_string());
+        let fresh = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone());
+        fresh.then(|| Reservation {
+            key,
+            running: self.running.clone(),
+        })
+    }
+
+    /// Runs `job` unless it is already running for `tenant`.
+    pub async fn run(
+        &self,
+        tenant: &str,
+        job: &str,
+        args: &str,
+        trigger: &str,
+    ) -> Result<RunResult> {
+        let Some(reservation) = self.reserve(tenant, job) else {
+            tracing::info!(
+                tenant,
+                job,
+                trigger,
+                "job already running; this trigger is skipped"
+            );
+            self.metrics.inc(
+                metrics::CALLS,
+                &[("tenant", tenant), ("what", job), ("outcome", "skipped")],
+            );
+            return Ok(RunResult::Skipped);
+        };
+        self.run_reserved(reservation, args, trigger).await
+    }
+
+    /// Runs the reserved job.
+    pub async fn run_reserved(
+        &self,
+        reservation: Reservation,
+        args: &str,
+        trigger: &str,
+    ) -> Result<RunResult> {
+        let (tenant, job) = (reservation.key.0.clone(), reservation.key.1.clone());
+        let caps = self
+            .tenants
+            .get(&tenant)
+            .with_context(|| format!("no tenant {tenant:?} in the config"))?;
+        let run_id = self.runs.start(&tenant, &job, args, trigger, Utc::now())?;
+        tracing::info!(tenant = %tenant, job = %job, trigger, run_id, "job started");
+        let started = Instant::now();
+        let result = jobs::run_job(&self.runtime, caps, &job, args).await;
+        let now = Utc::now();
+        let status = status_of(&result);
+        let summary = match &result {
+            Ok(flow) => jobs::summary(&job, flow),
+            Err(e) => format!("{job}: {e:#}"),
+        };
+        // The run happened: whatever fails from here is logged, and the run is still recorded
+        // as finished.
+        match &result {
+            Ok(Ok(report)) => match self.ledger.record(&tenant, &job, report, now) {
+                Ok(update) if update.failed + update.resolved > 0 => {
+                    tracing::info!(tenant = %tenant, job = %job, failed = update.failed,
+                        resolved = update.resolved, "error ledger updated");
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(tenant = %tenant, job = %job, error = %format!("{e:#}"),
+                        "recording the run's record outcomes in the error ledger failed");
+                    self.metrics
+                        .inc(metrics::ERRORS, &[("tenant", &tenant), ("what", "ledger")]);
+                }
+            },
+            Ok(Err(FlowError::Throttled(at))) => {
+                let when = throttled_until(at, now);
+                match caps.schedule.schedule(&tenant, &job, args, when) {
+                    Ok(_) => tracing::info!(tenant = %tenant, job = %job,
+                        retry_at = %when.to_rfc3339(), "job throttled; scheduled again"),
+                    Err(e) => tracing::error!(tenant = %tenant, job = %job,
+                        error = %format!("{e:#}"), "could not schedule the throttled job again"),
+                }
+            }
+            Err(e) => {
+                tracing::error!(tenant = %tenant, job = %job, error = %format!("{e:#}"), "job failed in the host");
+                self.metrics
+                    .inc(metrics::ERRORS, &[("tenant", &tenant), ("what", "job")]);
+            }
+            Ok(Err(_)) => {}
+        }
+        self.runs.finish(run_id, status, &summary, now)?;
+        self.metrics.inc(
+            metrics::CALLS,
+            &[("tenant", &tenant), ("what", &job), ("outcome", status)],
+        );
+        self.metrics.observe(
+            metrics::CALL_SECONDS,
+            &[("tenant", &tenant), ("what", &job)],
+            started.elapsed(),
+        );
+        tracing::info!(tenant = %tenant, job = %job, run_id, status, summary = %summary, "job finished");
+        drop(reservation);
+        Ok(RunResult::Finished {
+            run_id,
+            status: status.to_string(),
+            summary,
+        })
+    }
+
+    /// Hands a verified webhook body to the component, recorded in `job_runs` as job
+    /// `webhook:<source>`. `throttled(T)` is a [`Postpone`] (the inbox row waits until T); any
+    /// other answer but a report is an error (the row fails).
+    pub async fn run_webhook(&self, tenant: &str, source: &str, body: &str) -> Result<()> {
+        let caps = self
+            .tenants
+            .get(tenant)
+            .with_context(|| format!("no tenant {tenant:?} in the config"))?;
+        let job = format!("webhook:{source}");
+        let run_id = self.runs.start(tenant, &job, "{}", "webhook", Utc::now())?;
+        let started = Instant::now();
+        let result = jobs::on_webhook(&self.runtime, caps, source, body).await;
+        let status = status_of(&result);
+        let summary = match &result {
+            Ok(flow) => jobs::summary(&job, flow),
+            Err(e) => format!("{job}: {e:#}"),
+        };
+        let now = Utc::now();
+        if let Ok(Ok(report)) = &result {
+            // Failed records go to the ledger under the job the component names as having
+            // handled them (its retry is that job with `only`), else under `webhook:<source>`,
+            // which is not re-run automatically.
+            let ledger_job = if report.job.is_empty() {
+                job.as_str()
+            } else {
+                report.job.as_str()
+            };
+            if let Err(e) = self.ledger.record(tenant, ledger_job, report, now) {
+                tracing::error!(tenant, job = %job, error = %format!("{e:#}"),
+                    "recording the webhook's record outcomes in the error ledger failed");
+            }
+        }
+        self.runs.finish(run_id, status, &summary, now)?;
+        self.metrics.inc(
+            metrics::CALLS,
+            &[("tenant", tenant), ("what", &job), ("outcome", status)],
+        );
+        self.metrics.observe(
+            metrics::CALL_SECONDS,
+            &[("tenant", tenant), ("what", &job)],
+            started.elapsed(),
+        );
+        match result {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(FlowError::Throttled(at))) => Err(anyhow::Error::new(Postpone {
+                until: throttled_until(&at, now),
+                reason: summary,
+            })),
+            _ => anyhow::bail!("{summary}"),
+        }
+    }
+}
+
+/// The time a `throttled(T)` answer names, or a minute from now when T is not RFC 3339 or is
+/// in the past.
+pub fn throttled_until(at: &str, now: DateTime<Utc>) -> DateTime<Utc> {
+    match DateTime::parse_from_rfc3339(at) {
+        Ok(t) if t.with_timezone(&Utc) > now => t.with_timezone(&Utc),
+        Ok(_) => now,
+        Err(_) => {
+            tracing::warn!(at, "throttled() time is not RFC 3339; retrying in a minute");
+            now + chrono::Duration::minutes(1)
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! What `ledgerlink status` reports per tenant, read from the store without starting anything:
+//! connection health and token expiry (the vault), cursors (the guest's kv bucket `cursors`),
+//! the last run of each job (`job_runs`), inbox depth and open errors (the error ledger).
+
+use crate::auth::ConnectionState;
+use crate::caps::storage::{sqlite::SqliteBackend, KeyValueBackend};
+use crate::config::HostConfig;
+use crate::db::Database;
+use crate::scheduler::runs::JobRun;
+use crate::scheduler::{ErrorLedger, JobRuns};
+use crate::webhooks::Inbox;
+use anyhow::Result;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// The kv bucket where the plugin keeps its sync cursors.
+pub const CURSOR_BUCKET: &str = "cursors";
+
+/// One connection.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConnectionStatus {
+    /// `quickbooks`, `salesforce`, `notify`.
+    pub name: String,
+    /// `oauth`, `static-token` or `none`.
+    pub auth: String,
+    /// `connected`, `not_connected`, `needs_reconnect` (OAuth), else `configured`.
+    pub state: String,
+    /// True when a person must reconnect it.
+    pub needs_reconnect: bool,
+    /// Why, when it needs a reconnect.
+    pub reason: Option<String>,
+    /// Access token expiry (RFC 3339).
+    pub access_expires_at: Option<String>,
+    /// Refresh token expiry (RFC 3339).
+    pub refresh_expires_at: Option<String>,
+    /// The QBO realm of the grant.
+    pub realm: Option<String>,
+}
+
+/// One tenant.
+#[derive(Clone, Debug, Serialize)]
+pub struct TenantStatus {
+    /// Tenant id.
+    pub tenant: String,
+    /// Connections.
+    pub connections: Vec<ConnectionStatus>,
+    /// Cursor key → value.
+    pub cursors: BTreeMap<String, String>,
+    /// The latest run of each job.
+    pub last_runs: Vec<JobRun>,
+    /// Webhook bodies waiting.
+    pub inbox_pending: u64,
+    /// Open errors in the ledger.
+    pub open_errors: u64,
+}
+
+/// Reads the status of every tenant of `config` from `db`.
+pub fn collect(config: &HostConfig, db: &Database) -> Result<Vec<TenantStatus>> {
+    let vault = if config.needs_vault() {
+        Some(config.open_vault(db)?)
+    } else {
+        None
+    };
+    let runs = JobRuns::new(db.clone())?;
+    let ledger = ErrorLedger::new(db.clone())?;
+    let inbox = Inbox::new(db.clone())?;
+    let open = ledger.open_counts()?;
+    let kv = SqliteBackend::new(db.clone());
+    let mut out = Vec::new();
+    for tenant in &config.tenants {
+        let mut connections = Vec::new();
+        for (name, conn) in &tenant.connections {
+            let mut status = ConnectionStatus {
+                name: name.clone(),
+                auth: if conn.auth.is_some() {
+                    "oauth"
+                } else if conn.token_env.is_some() {
+                    "static-token"
+                } else {
+                    "none"
+                }
+                .into(),
+                state: "configured".into(),
+                needs_reconnect: false,
+                reason: None,
+                access_expires_at: None,
+                refresh_expires_at: None,
+                realm: None,
+            };
+            if let (Some(_), Some(vault)) = (conn.auth, &vault) {
+                let tokens = vault.load(&tenant.id, name)?;
+                let (state, reason) = match vault.state(&tenant.id, name)? {
+                    Some(s) => s,
+                    None if tokens.is_some() => (ConnectionState::Connected, None),
+                    None => (ConnectionState::NotConnected, None),
+                };
+                status.state = state.as_str().into();
+                status.needs_reconnect = state != ConnectionState::Connected;
+                status.reason = reason;
+                if let Some(t) = tokens {
+                    status.access_expires_at = t.access_expires_at.map(|t| t.to_rfc3339());
+                    status.refresh_expires_at = t.refresh_expires_at.map(|t| t.to_rfc3339());
+                    status.realm = t.realm;
+                }
+            }
+            connections.push(status);
+        }
+        let mut cursors = BTreeMap::new();
+        let mut cursor = 0;
+        loop {
+            let (keys, next) = kv.list_keys(&tenant.id, CURSOR_BUCKET, cursor)?;
+            for key in keys {
+                if let Some(value) = kv.get(&tenant.id, CURSOR_BUCKET, &key)? {
+                    cursors.insert(key, String::from_utf8_lossy(&value).into_owned());
+                }
+            }
+            match next {
+                Some(n) => cursor = n,
+                None => break,
+            }
+        }
+        out.push(TenantStatus {
+            tenant: tenant.id.clone(),
+            connections,
+            cursors,
+            last_runs: runs.last_per_job(&tenant.id)?,
+            inbox_pending: inbox.depth_of(&tenant.id)?,
+            open_errors: open.get(&tenant.id).copied().unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// The plain-text report.
+pub fn render_text(statuses: &[TenantStatus]) -> String {
+    let mut out = String::new();
+    for t in statuses {
+        let _ = writeln!(
+            out,
+            "tenant {}   inbox pending: {}   open errors: {}",
+            t.tenant, t.inbox_pending, t.open_errors
+        );
+        let _ = writeln!(
+            out,
+            "  {:<12} {:<13} {:<16} {:<26} NOTE",
+            "CONNECTION", "AUTH", "STATE", "ACCESS EXPIRES"
+        );
+        for c in &t.connections {
+            let note = if c.needs_reconnect && c.auth == "oauth" {
+                format!(
+                    "needs reconnect{}",
+                    c.reason
+                        .as_deref()
+                        .map(|r| format!(": {}", cut(r, 60)))
+                        .unwrap_or_default()
+                )
+            } else {
+                c.realm
+                    .as_deref()
+                    .map(|r| format!("realm {r}"))
+                    .unwrap_or_default()
+            };
+            let _ = writeln!(
+                out,
+                "  {:<12} {:<13} {:<16} {:<26} {}",
+                c.name,
+                c.auth,
+                c.state,
+                c.access_expires_at.as_deref().unwrap_or("-"),
+                note
+            );
+        }
+        if t.cursors.is_empty() {
+            let _ = writeln!(out, "  cursors: none");
+        } else {
+            let _ = writeln!(out, "  {:<30} VALUE", "CURSOR");
+            for (k, v) in &t.cursors {
+                let _ = writeln!(out, "  {:<30} {}", cut(k, 30), cut(v, 60));
+            }
+        }
+        if t.last_runs.is_empty() {
+            let _ = writeln!(out, "  runs: none yet");
+        } else {
+            let _ = writeln!(
+                out,
+                "  {:<22} {:<14} {:<26} SUMMARY",
+                "JOB", "STATUS", "STARTED"
+            );
+            for r in &t.last_runs {
+                let _ = writeln!(
+                    out,
+                    "  {:<22} {:<14} {:<26} {}",
+                    cut(&r.job, 22),
+                    r.status,
+                    r.started,
+                    cut(&r.summary, 70)
+                );
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{Secret, StoredTokens};
+    use crate::caps::storage::KeyValueBackend;
+
+    #[test]
+    fn a_dead_grant_reads_as_needs_reconnect_with_cursors_runs_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledgerlink.toml");
+        std::fs::write(
+            &path,
+            "[[tenant]]\nid = \"acme\"\n[tenant.connections.quickbooks]\nbase-url = \"http://127.0.0.1:9\"\nauth = \"quickbooks-oauth\"\nclient-id-env = \"X_ID\"\nclient-secret-env = \"X_SECRET\"\n[tenant.connections.notify]\nbase-url = \"http://127.0.0.1:9/hook\"\n",
+        )
+        .unwrap();
+        let config = HostConfig::load(&path).unwrap();
+        let db = Database::open(&config.store.path).unwrap();
+        let vault = config.open_vault(&db).unwrap();
+        let now = chrono::Utc::now();
+        vault
+            .store(
+                "acme",
+                "quickbooks",
+                &StoredTokens {
+                    access_token: Secret::new("a-secret-access-token"),
+                    issued_at: now,
+                    access_expires_at: Some(now + chrono::Duration::hours(1)),
+                    refresh_token: Some(Secret::new("r")),
+                    refresh_expires_at: None,
+                    instance_url: None,
+                    realm: Some("123".into()),
+                },
+                now,
+            )
+            .unwrap();
+        vault
+            .mark_needs_reconnect("acme", "quickbooks", "invalid_grant", now)
+            .unwrap();
+        SqliteBackend::new(db.clone())
+            .set(
+                "acme",
+                CURSOR_BUCKET,
+                "opportunities",
+                b"2026-01-01T00:00:00Z",
+            )
+            .unwrap();
+        let runs = JobRuns::new(db.clone()).unwrap();
+        let id = runs.start("acme", "poll", "{}", "cron", now).unwrap();
+        runs.finish(id, "ok", "poll: 1 created", now).unwrap();
+
+        let statuses = collect(&config, &db).unwrap();
+        let acme = &statuses[0];
+        let qbo = acme
+            .connections
+            .iter()
+            .find(|c| c.name == "quickbooks")
+            .unwrap();
+        assert!(qbo.needs_reconnect);
+        assert_eq!(qbo.state, "needs_reconnect");
+        assert_eq!(qbo.realm.as_deref(), Some("123"));
+        assert!(qbo.access_expires_at.is_some());
+        let notify = acme
+            .connections
+            .iter()
+            .find(|c| c.name == "notify")
+            .unwrap();
+        assert_eq!(
+            (notify.auth.as_str(), notify.needs_reconnect),
+            ("none", false)
+        );
+        assert_eq!(acme.cursors["opportunities"], "2026-01-01T00:00:00Z");
+        assert_eq!(acme.last_runs[0].summary, "poll: 1 created");
+        assert_eq!((acme.inbox_pending, acme.open_errors), (0, 0));
+        let text = render_text(&statuses);
+        assert!(text.contains("needs reconnect: invalid_grant"), "{text}");
+        assert!(
+            text.contains("opportunities") && text.contains("poll"),
+            "{text}"
+        );
+        assert!(!text.contains("a-secret-access-token"));
+    }
+}
