@@ -10,7 +10,8 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 pub struct Limits {
     /// Maximum linear memory of the guest, in bytes.
     pub memory_bytes: usize,
-    /// CPU time before the epoch deadline traps a spinning guest.
+    /// Guest execution time (in epoch ticks during which it ran; time blocked in host calls
+    /// does not count) before a spinning guest is trapped.
     pub cpu_deadline: Duration,
     /// Wall-clock time for a whole call, including time blocked on HTTP.
     pub wall_clock: Duration,
@@ -24,8 +25,9 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             memory_bytes: 128 << 20,
-            cpu_deadline: Duration::from_secs(10),
-            wall_clock: Duration::from_secs(120),
+            cpu_deadline: Duration::from_secs(30),
+            // A backfill waits on the APIs (and their rate limits) for most of its time.
+            wall_clock: Duration::from_secs(30 * 60),
             pooling: true,
             pool_instances: 16,
         }

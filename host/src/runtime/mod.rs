@@ -84,8 +84,20 @@ impl Runtime {
     pub async fn instantiate(&self, tenant: &TenantCaps) -> Result<(Store<HostState>, PluginCore)> {
         let mut store = Store::new(&self.engine, HostState::new(tenant, &self.limits));
         store.limiter(|state| &mut state.limits);
-        store.set_epoch_deadline(self.limits.deadline_ticks());
-        store.epoch_deadline_trap();
+        // The CPU budget counts ticks in which the guest ran: the callback fires at most once
+        // per tick of execution, so time blocked in a host call (an API round trip) is not
+        // spent. Each tick also yields, so one busy guest cannot hold the executor.
+        let budget = self.limits.deadline_ticks();
+        let mut used = 0u64;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            used += 1;
+            Ok(if used >= budget {
+                wasmtime::UpdateDeadline::Interrupt
+            } else {
+                wasmtime::UpdateDeadline::Yield(1)
+            })
+        });
         let instance = self.pre.instantiate_async(&mut store).await?;
         Ok((store, instance))
     }

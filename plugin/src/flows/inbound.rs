@@ -16,6 +16,7 @@ use crate::mapping::invoice::doc_number;
 use crate::mapping::{map_customer, AccountChange, CustomerInput, QboOwnedFields};
 use crate::model::{SfField, SfValue};
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
 /// Customers and invoices by id (`only`, as `Customer:<id>` or `Invoice:<id>`).
 pub fn run_ids(ctx: &mut Ctx<'_>) -> FlowResult {
@@ -53,8 +54,87 @@ fn fields_json(fields: &[SfField]) -> Value {
     Value::Object(m)
 }
 
+/// Account updates waiting for one sObject Collections request: (QBO id, fields with `Id`,
+/// the link to store once written, what changed).
+type PendingUpdate = (String, Value, AccountLink, String);
+
+/// Many QBO customers to their Salesforce Accounts: the linked Accounts are read with one query
+/// per 200 and the updates written with one collection request per 200.
+pub fn customers_to_accounts(ctx: &mut Ctx<'_>, values: &[&Value]) -> FlowResult {
+    let mut ids = Vec::new();
+    for v in values {
+        let c = customer(v);
+        if let Some(qbo_id) = &c.id {
+            if let Some(id) = ctx
+                .state
+                .get::<String>(LINKS, &format!("customer/{qbo_id}"))?
+                .or(c.salesforce_id.clone())
+            {
+                ids.push(id);
+            }
+        }
+    }
+    let mut cache = BTreeMap::new();
+    for chunk in ids.chunks(200) {
+        for row in ctx.sf.query(&format!(
+            "SELECT {ACCOUNT_FIELDS} FROM Account WHERE Id IN ({})",
+            invoices::quoted(chunk)
+        ))? {
+            if let Some(a) = account(&row) {
+                cache.insert(a.id.clone(), a);
+            }
+        }
+    }
+    let mut updates = Vec::new();
+    for v in values {
+        sync_customer(ctx, v, Some(&cache), &mut updates)?;
+    }
+    flush_updates(ctx, updates)
+}
+
+fn flush_updates(ctx: &mut Ctx<'_>, updates: Vec<PendingUpdate>) -> FlowResult {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let records: Vec<Value> = updates.iter().map(|(_, f, _, _)| f.clone()).collect();
+    let results = ctx.sf.update_many("Account", &records);
+    for ((qbo_id, fields, link, names), result) in updates.into_iter().zip(results) {
+        let id = fields
+            .get("Id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        match result {
+            Ok(_) => {
+                ctx.report.updated(
+                    "Customer",
+                    &qbo_id,
+                    &id,
+                    format!("Account updated: {names}"),
+                );
+                ctx.state.put(LINKS, &format!("customer/{qbo_id}"), &id)?;
+                ctx.state.put(LINKS, &accounts::link_key(&id), &link)?;
+            }
+            Err(e) => ctx.report.failed("Customer", &qbo_id, e.into()),
+        }
+    }
+    Ok(())
+}
+
 /// One QBO customer to its Salesforce Account; returns the Account Id.
 pub fn customer_to_account(ctx: &mut Ctx<'_>, value: &Value) -> Result<Option<String>, Abort> {
+    let mut updates = Vec::new();
+    let id = sync_customer(ctx, value, None, &mut updates)?;
+    flush_updates(ctx, updates)?;
+    Ok(id)
+}
+
+fn sync_customer(
+    ctx: &mut Ctx<'_>,
+    value: &Value,
+    cache: Option<&BTreeMap<String, crate::model::SfAccount>>,
+    updates: &mut Vec<PendingUpdate>,
+) -> Result<Option<String>, Abort> {
     let c = customer(value);
     let Some(qbo_id) = c.id.clone() else {
         return Ok(None);
@@ -65,15 +145,19 @@ pub fn customer_to_account(ctx: &mut Ctx<'_>, value: &Value) -> Result<Option<St
         .or_else(|| c.salesforce_id.clone());
     let (existing, snapshot) = match &account_id {
         Some(id) => {
-            let rows = ctx.sf.query(&format!(
-                "SELECT {ACCOUNT_FIELDS} FROM Account WHERE Id = {}",
-                literal(id)
-            ))?;
+            let existing = match cache {
+                Some(cache) => cache.get(id).cloned(),
+                None => ctx
+                    .sf
+                    .query(&format!(
+                        "SELECT {ACCOUNT_FIELDS} FROM Account WHERE Id = {}",
+                        literal(id)
+                    ))?
+                    .first()
+                    .and_then(account),
+            };
             let link: Option<AccountLink> = ctx.state.get(LINKS, &accounts::link_key(id))?;
-            (
-                rows.first().and_then(account),
-                link.and_then(|l| l.snapshot),
-            )
+            (existing, link.and_then(|l| l.snapshot))
         }
         None => (None, None),
     };
@@ -137,21 +221,16 @@ pub fn customer_to_account(ctx: &mut Ctx<'_>, value: &Value) -> Result<Option<St
         }
         AccountChange::Update((id, fields)) => {
             let names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
-            match ctx.sf.update("Account", &id, &fields_json(&fields)) {
-                Ok(()) => {
-                    ctx.report.updated(
-                        "Customer",
-                        &qbo_id,
-                        &id,
-                        format!("Account updated: {}", names.join(", ")),
-                    );
-                    id
-                }
-                Err(e) => {
-                    ctx.report.failed("Customer", &qbo_id, e.into());
-                    return Ok(None);
-                }
+            let mut body = fields_json(&fields);
+            if let Some(o) = body.as_object_mut() {
+                o.insert("Id".into(), json!(id));
             }
+            let link = AccountLink {
+                qbo_id: qbo_id.clone(),
+                snapshot: Some(output.snapshot),
+            };
+            updates.push((qbo_id, body, link, names.join(", ")));
+            return Ok(Some(id));
         }
     };
     ctx.state.put(LINKS, &format!("customer/{qbo_id}"), &id)?;

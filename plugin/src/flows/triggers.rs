@@ -263,9 +263,21 @@ fn poll_quickbooks_covering(
         .filter_map(|(_, v)| v.get("MetaData").and_then(|m| text(m, "LastUpdatedTime")))
         .max();
     let mut covered = BTreeSet::new();
+    let customers: Vec<&Value> = changes
+        .iter()
+        .filter(|(e, v)| {
+            e == "Customer" && v.get("status").and_then(Value::as_str) != Some("Deleted")
+        })
+        .map(|(_, v)| v)
+        .collect();
+    inbound::customers_to_accounts(ctx, &customers)?;
     for entity in ["Customer", "Invoice", "Payment"] {
         for (_, v) in changes.iter().filter(|(e, _)| e == entity) {
-            apply_change(ctx, entity, v)?;
+            let already =
+                entity == "Customer" && v.get("status").and_then(Value::as_str) != Some("Deleted");
+            if !already {
+                apply_change(ctx, entity, v)?;
+            }
             if let Some(id) = text(v, "Id") {
                 covered.insert((entity.to_string(), id));
             }
