@@ -454,13 +454,17 @@ mod tests {
             vec![Hint {
                 entity: "Payment".into(),
                 id: "5".into(),
-                operation: "Create".into()
+                operation: "Create".into(),
+                last_updated: Some("2026-01-01T00:00:00Z".into()),
             }]
         );
         let ce = r#"[{"specversion":"1.0","id":"x","type":"qbo.invoice.voided.v1","intuitentityid":"9","intuitaccountid":"1","data":{}}]"#;
         assert_eq!(parse_webhook(ce).unwrap()[0].entity, "Invoice");
         assert_eq!(parse_webhook(ce).unwrap()[0].operation, "Voided");
         assert!(parse_webhook("{").unwrap_err().contains("not JSON"));
+        assert!(at_or_before(Some("2026-01-01T00:00:00Z"), Some("2026-01-01T00:00:01Z")));
+        assert!(!at_or_before(Some("2026-01-01T00:00:02Z"), Some("2026-01-01T00:00:01Z")));
+        assert!(!at_or_before(None, Some("2026-01-01T00:00:01Z")));
         assert!(parse_webhook(r#"[{"type":"qbo.payment.created.v1"}]"#)
             .unwrap_err()
             .contains("intuitentityid"));
