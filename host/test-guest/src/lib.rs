@@ -10,6 +10,8 @@
 //! | `kv-set` / `kv-get` | `{"bucket", "key", "value"}` | key-value storage |
 //! | `config` | `{"key"}` | reads a setting |
 //! | `schedule` | `{"job", "args", "at"}` | asks for a run later |
+//! | `env` | | detail = the environment variable names it sees, as a JSON array |
+//! | `fs` | `{"path"}` | lists a directory; detail = `ok <n>` or `err <reason>` |
 
 #[allow(warnings)]
 #[rustfmt::skip]
@@ -176,6 +178,17 @@ mod guest {
                     .map_err(FlowError::Failed)?;
                     Ok(report(&name, id))
                 }
+                "env" => {
+                    let names: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+                    Ok(report(&name, Value::from(names).to_string()))
+                }
+                "fs" => Ok(report(
+                    &name,
+                    match std::fs::read_dir(arg(&args, "path")) {
+                        Ok(entries) => format!("ok {}", entries.count()),
+                        Err(e) => format!("err {e}"),
+                    },
+                )),
                 other => Err(FlowError::NotAvailable(other.into())),
             }
         }
