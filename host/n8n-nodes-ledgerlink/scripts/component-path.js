@@ -28,4 +28,5 @@ module.exports = {
   REPO,
   pluginComponent: () => findComponent('ledgerlink_plugin.wasm', 'LEDGERLINK_COMPONENT'),
   testGuestComponent: () => findComponent('ledgerlink_test_guest.wasm', 'LEDGERLINK_TEST_GUEST'),
+  cliScheduleComponent: () => findComponent('ledgerlink_cli_schedule.wasm', 'LEDGERLINK_CLI_SCHEDULE'),
 };
