@@ -2,8 +2,9 @@
 /**
  * The WASI the guest gets in Node: `@bytecodealliance/preview2-shim`, locked down.
  *
- * By default the shim hands the guest the whole host process: `process.env`, the host's working
- * directory, `process.exit`, and network sockets. Here the guest gets:
+ * By default the shim (0.23) hands the guest the whole host: every variable of `process.env`, the
+ * host's root directory preopened as `/`, the host's working directory, `process.exit`, and
+ * network sockets. Here the guest gets:
  *
  * | capability | given |
  * |---|---|
