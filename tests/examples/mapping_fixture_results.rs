@@ -31,8 +31,8 @@ fn main() {
         files.sort();
         for file in files {
             let text = std::fs::read_to_string(&file).unwrap();
-            let fixture: Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let fixture: Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
             let result = ledgerlink_plugin::native::call_json(&function, &fixture["input"])
                 .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
             let name = file.file_name().unwrap().to_string_lossy();
