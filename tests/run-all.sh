@@ -17,3 +17,27 @@ if [ ! -x "$PY" ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check -r host/emulators/conformance/requirements.txt
 fi
 "$PY" -m pytest -q host/emulators/conformance
+
+# The component in hosts no one here wrote: the stock wasmtime CLI and Node through jco (the n8n
+# node). They run the release component `cargo test` built above (host/build.rs puts it in
+# target/plugin-component; this is the same command, so it is up to date) against the native
+# results of the same fixtures.
+TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
+cargo build --lib --release --target wasm32-wasip2 -p ledgerlink-plugin -p ledgerlink-test-guest \
+  -p ledgerlink-cli-schedule --target-dir "$TARGET/plugin-component"
+export LEDGERLINK_COMPONENT="$TARGET/plugin-component/wasm32-wasip2/release/ledgerlink_plugin.wasm"
+export LEDGERLINK_TEST_GUEST="$TARGET/plugin-component/wasm32-wasip2/release/ledgerlink_test_guest.wasm"
+export LEDGERLINK_CLI_SCHEDULE="$TARGET/plugin-component/wasm32-wasip2/release/ledgerlink_cli_schedule.wasm"
+export LEDGERLINK_NATIVE_RESULTS="$TARGET/mapping-fixture-results.json"
+cargo run -q -p ledgerlink-tests --example mapping_fixture_results > "$LEDGERLINK_NATIVE_RESULTS"
+
+bash tests/wasmtime-cli/install.sh
+export WASMTIME="$PWD/.tools/bin/wasmtime"
+"$PY" -m pip install --quiet --disable-pip-version-check -r tests/wasmtime-cli/requirements.txt
+export WASM_TOOLS="$PWD/.venv/bin/wasm-tools"
+if [ ! -d host/n8n-nodes-ledgerlink/node_modules ]; then
+  echo "node: installing host/n8n-nodes-ledgerlink's dependencies (npm ci)"
+  (cd host/n8n-nodes-ledgerlink && npm ci --no-audit --no-fund)
+fi
+(cd host/n8n-nodes-ledgerlink && npm run --silent build:test)
+node --test host/n8n-nodes-ledgerlink/test/*.test.js tests/wasmtime-cli/*.test.js tests/versions/*.test.js

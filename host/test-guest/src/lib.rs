@@ -14,6 +14,8 @@
 //! | `tick` | `{"sleep-ms"}` | counts its runs in kv `test/ticks` (after sleeping); `describe` schedules it every second |
 //! | `flaky` | `{"only"?}` | one outcome per key of bucket `flaky` (value `ok`, `retryable` or `permanent`), only the `only` ids when given; counts attempts in bucket `flaky-runs` |
 //! | `throttle` | `{"at"}` | answers `throttled(at)` |
+//! | `env` | | detail = the environment variable names it sees, as a JSON array |
+//! | `fs` | `{"path"}` | lists a directory; detail = `ok <n>` or `err <reason>` |
 //!
 //! `on-webhook` from source `test` with `{"failed": "<id>"}` reports that record of job `flaky`
 //! as failed and retryable, and with `{"throttle": "<RFC 3339>"}` answers `throttled`; other
@@ -293,6 +295,17 @@ mod guest {
                     })
                 }
                 "throttle" => Err(FlowError::Throttled(arg(&args, "at").to_string())),
+                "env" => {
+                    let names: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+                    Ok(report(&name, Value::from(names).to_string()))
+                }
+                "fs" => Ok(report(
+                    &name,
+                    match std::fs::read_dir(arg(&args, "path")) {
+                        Ok(entries) => format!("ok {}", entries.count()),
+                        Err(e) => format!("err {e}"),
+                    },
+                )),
                 other => Err(FlowError::NotAvailable(other.into())),
             }
         }

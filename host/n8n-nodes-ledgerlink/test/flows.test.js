@@ -1,0 +1,88 @@
+'use strict';
+// Closed Won -> Invoice in Node: the component's flows, run through the JS host's capabilities
+// against the QuickBooks and Salesforce emulators (child processes: the guest's synchronous HTTP
+// blocks this thread). Skips, saying why, only while the component answers `not-available`.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { createLedgerlink } = require('../lib/host');
+const { startEmulator } = require('./support');
+
+const SF_API = '/services/data/v61.0';
+
+async function sf(base, token, method, path, body) {
+  const res = await fetch(`${base}${SF_API}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`Salesforce ${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** A Closed Won Opportunity with two lines, created through the Salesforce emulator's REST API. */
+async function seedClosedWon(salesforce) {
+  const { url, access_token: token } = salesforce;
+  const account = (await sf(url, token, 'POST', '/sobjects/Account', { Name: 'Acme Node Corp' })).id;
+  const pricebook = (await sf(url, token, 'GET', `/query?q=${encodeURIComponent('SELECT Id FROM Pricebook2 WHERE IsStandard = true')}`)).records[0].Id;
+  const lines = [];
+  for (const [code, price, qty] of [['CONS-1', 150, 3], ['LIC-1', 1200.5, 1]]) {
+    const product = (await sf(url, token, 'POST', '/sobjects/Product2', { Name: `Product ${code}`, ProductCode: code, IsActive: true })).id;
+    const entry = (await sf(url, token, 'POST', '/sobjects/PricebookEntry', { Pricebook2Id: pricebook, Product2Id: product, UnitPrice: price, IsActive: true })).id;
+    lines.push({ entry, price, qty });
+  }
+  const opportunity = (await sf(url, token, 'POST', '/sobjects/Opportunity', {
+    Name: 'Acme Node Corp - 2 lines', AccountId: account, StageName: 'Closed Won', CloseDate: '2025-03-31', Pricebook2Id: pricebook,
+  })).id;
+  for (const l of lines) {
+    await sf(url, token, 'POST', '/sobjects/OpportunityLineItem', { OpportunityId: opportunity, PricebookEntryId: l.entry, Quantity: l.qty, UnitPrice: l.price });
+  }
+  const amount = lines.reduce((sum, l) => sum + l.price * l.qty, 0).toFixed(2);
+  return { opportunity, amount };
+}
+
+test('Closed Won -> Invoice runs in Node against the emulators', async (t) => {
+  const qbo = await startEmulator('quickbooks', '--no-rate-limits');
+  t.after(qbo.stop);
+  const salesforce = await startEmulator('salesforce');
+  t.after(salesforce.stop);
+  const { opportunity, amount } = await seedClosedWon(salesforce.info);
+
+  const ll = await createLedgerlink({
+    settings: { 'realm-id': qbo.info.realm_id, 'closed-won-stage': 'Closed Won', 'income-account': '79' },
+    connections: {
+      quickbooks: { baseUrl: qbo.info.url, token: qbo.info.access_token },
+      salesforce: { baseUrl: salesforce.info.url, token: salesforce.info.access_token },
+    },
+  });
+  const jobs = ll.describe();
+  const job = jobs.find((j) => j.name === 'poll') || jobs.find((j) => /invoice|opportunit/i.test(`${j.name} ${j.description}`));
+  const name = job ? job.name : 'poll';
+  const out = ll.runJob(name, '{}');
+  if (out.err && 'not-available' in out.err) {
+    t.skip(`the component's flows are not built yet (run-job ${name}: ${out.err['not-available']}); the emulators, the seed and the host are ready`);
+    return;
+  }
+  assert.ok('ok' in out, `run-job ${name}: ${JSON.stringify(out)}`);
+  const report = out.ok;
+  const mine = report.records.find((r) => r['record-id'] === opportunity);
+  assert.ok(mine, `the report names Opportunity ${opportunity}: ${JSON.stringify(report)}`);
+  assert.equal(mine.outcome, 'created', JSON.stringify(mine));
+  assert.ok(mine['target-id'], 'the created invoice id');
+  assert.ok(ll.egress.some((e) => e.connection === 'salesforce') && ll.egress.some((e) => e.connection === 'quickbooks'));
+  assert.ok(ll.egress.every((e) => !e.refused), JSON.stringify(ll.egress));
+
+  const res = await fetch(`${qbo.info.url}/v3/company/${qbo.info.realm_id}/invoice/${mine['target-id']}`, {
+    headers: { authorization: `Bearer ${qbo.info.access_token}`, accept: 'application/json' },
+  });
+  assert.equal(res.status, 200);
+  const invoice = (await res.json()).Invoice;
+  assert.equal(Number(invoice.TotalAmt).toFixed(2), amount);
+
+  // Running again creates nothing new: the flow remembers the invoice in its storage.
+  const again = ll.runJob(name, '{}');
+  assert.ok('ok' in again, JSON.stringify(again));
+  const rerun = again.ok.records.find((r) => r['record-id'] === opportunity);
+  assert.ok(!rerun || rerun.outcome !== 'created', `Opportunity ${opportunity} invoiced twice: ${JSON.stringify(again.ok)}`);
+});
