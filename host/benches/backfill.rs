@@ -26,10 +26,14 @@ fn main() -> anyhow::Result<()> {
         println!("backfill: bench");
         return Ok(());
     }
+    // `cargo test --all-targets` runs this without `--bench`: a smoke run of a small company.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let scale =
+        |name: &str, full: usize, small: usize| size(name, if smoke { small } else { full });
     let spec = SeedSpec {
-        accounts: size("ACCOUNTS", 2000),
-        products: size("PRODUCTS", 200),
-        opportunities: size("OPPORTUNITIES", 10_000),
+        accounts: scale("ACCOUNTS", 2000, 10),
+        products: scale("PRODUCTS", 200, 5),
+        opportunities: scale("OPPORTUNITIES", 10_000, 40),
         closed_won_fraction: 1.0,
         lines_per_opportunity: 3,
         orders: 0,

@@ -149,28 +149,45 @@ fn ill_typed_json_names_the_path() {
 }
 
 #[test]
-fn flows_answer_not_available_until_they_are_built() {
+fn flows_describe_their_jobs_and_refuse_bad_calls_by_name() {
+    use ledgerlink::runtime::exports::ledgerlink::sync::flows::FlowError;
     block_on(async {
         let rt = runtime();
-        let (mut store, plugin) = rt
-            .instantiate(&TenantCaps::ephemeral("t").unwrap())
-            .await
-            .unwrap();
-        let out = plugin
-            .ledgerlink_sync_flows()
-            .call_run_job(&mut store, "backfill", "{}")
+        let tenant = TenantCaps::ephemeral("t").unwrap();
+        let jobs = ledgerlink::jobs::describe(&rt, &tenant).await.unwrap();
+        let poll = jobs.iter().find(|j| j.name == "poll").expect("a poll job");
+        assert_eq!(poll.default_schedule.as_deref(), Some("0 */5 * * * *"));
+        assert!(jobs
+            .iter()
+            .any(|j| j.name == "reconcile" && j.default_schedule.is_some()));
+
+        let run = |name: &'static str, args: &'static str| {
+            let (rt, tenant) = (rt.clone(), tenant.clone());
+            async move {
+                ledgerlink::jobs::run_job(&rt, &tenant, name, args)
+                    .await
+                    .unwrap()
+            }
+        };
+        match run("no-such-job", "{}").await {
+            Err(FlowError::NotAvailable(m)) => assert!(m.contains("backfill"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match run("backfill", "{\"olny\": []}").await {
+            Err(FlowError::InvalidArgs(m)) => assert!(m.contains("olny"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // No realm configured: the job says which setting is missing.
+        match run("backfill", "{}").await {
+            Err(FlowError::Failed(m)) => assert!(m.contains("realm-id"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let hook = ledgerlink::jobs::on_webhook(&rt, &tenant, "quickbooks", "{not json")
             .await
             .unwrap();
         assert!(
-            matches!(
-                out,
-                Err(
-                    ledgerlink::runtime::exports::ledgerlink::sync::flows::FlowError::NotAvailable(
-                        _
-                    )
-                )
-            ),
-            "{out:?}"
+            matches!(hook, Err(FlowError::InvalidArgs(ref m)) if m.contains("not JSON")),
+            "{hook:?}"
         );
     });
 }

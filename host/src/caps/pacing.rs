@@ -6,6 +6,9 @@
 //! | `quickbooks` | per realm: 500 requests/min, 10/s, 40 batch requests/min (paths ending in `/batch`) | api-facts A10 |
 //! | `salesforce` | the org's daily API quota, read from every answer's `Sforce-Limit-Info: api-usage=N/M`; nothing is sent while fewer than [`PacingConfig::daily_reserve`] calls remain | api-facts B8 |
 //!
+//! Batch requests are also spread evenly (one every 60 s / `batch-per-minute`), so a backfill
+//! runs at the batch ceiling without pauses.
+//!
 //! The contract with the guest: when a permit is available within [`PacingConfig::max_wait`]
 //! (2 s) the host waits and sends; otherwise it answers the guest itself, without contacting the
 //! API, with `429`, `Retry-After: <seconds>` and `x-ledgerlink-retry-at: <RFC 3339 UTC>`. An
@@ -297,6 +300,15 @@ impl Pacer {
                     lane.batches[b - c.batch_per_minute as usize] + minute,
                     ThrottleReason::Budget,
                 );
+            }
+            // Batches are spread evenly over the minute (one every 1.5 s at 40/min) when that
+            // spacing fits in the wait: a bulk sync then flows at the ceiling instead of
+            // spending the minute's budget at once and being turned away for the rest of it.
+            let spacing = Duration::from_secs(60) / c.batch_per_minute.max(1);
+            if batch && spacing <= c.max_wait() {
+                if let Some(last) = lane.batches.back() {
+                    later(*last + spacing, ThrottleReason::Budget);
+                }
             }
         }
         free

@@ -462,8 +462,14 @@ mod tests {
         assert_eq!(parse_webhook(ce).unwrap()[0].entity, "Invoice");
         assert_eq!(parse_webhook(ce).unwrap()[0].operation, "Voided");
         assert!(parse_webhook("{").unwrap_err().contains("not JSON"));
-        assert!(at_or_before(Some("2026-01-01T00:00:00Z"), Some("2026-01-01T00:00:01Z")));
-        assert!(!at_or_before(Some("2026-01-01T00:00:02Z"), Some("2026-01-01T00:00:01Z")));
+        assert!(at_or_before(
+            Some("2026-01-01T00:00:00Z"),
+            Some("2026-01-01T00:00:01Z")
+        ));
+        assert!(!at_or_before(
+            Some("2026-01-01T00:00:02Z"),
+            Some("2026-01-01T00:00:01Z")
+        ));
         assert!(!at_or_before(None, Some("2026-01-01T00:00:01Z")));
         assert!(parse_webhook(r#"[{"type":"qbo.payment.created.v1"}]"#)
             .unwrap_err()
