@@ -154,7 +154,7 @@ fn flows_describe_their_jobs_and_refuse_bad_calls_by_name() {
     block_on(async {
         let rt = runtime();
         let tenant = TenantCaps::ephemeral("t").unwrap();
-        let jobs = ledgerlink::jobs::describe(&rt, &tenant).await.unwrap();
+        let jobs = ledgerlink::jobs::describe(rt, &tenant).await.unwrap();
         let poll = jobs.iter().find(|j| j.name == "poll").expect("a poll job");
         assert_eq!(poll.default_schedule.as_deref(), Some("0 */5 * * * *"));
         assert!(jobs
@@ -182,7 +182,7 @@ fn flows_describe_their_jobs_and_refuse_bad_calls_by_name() {
             Err(FlowError::Failed(m)) => assert!(m.contains("realm-id"), "{m}"),
             other => panic!("{other:?}"),
         }
-        let hook = ledgerlink::jobs::on_webhook(&rt, &tenant, "quickbooks", "{not json")
+        let hook = ledgerlink::jobs::on_webhook(rt, &tenant, "quickbooks", "{not json")
             .await
             .unwrap();
         assert!(
