@@ -59,10 +59,17 @@ fn a_bad_record_is_reported_with_its_reason_and_the_rest_sync() {
     assert_eq!(failure.code.as_deref(), Some("invalid-record"));
     assert!(!failure.retryable);
     exactly_one_invoice_each(&c);
-    assert!(
-        c.notify.messages().iter().any(|m| m.contains(&bad)),
-        "a permanent failure is notified"
-    );
+    let notified = |c: &ledgerlink::local::LocalCompany| {
+        c.notify
+            .messages()
+            .iter()
+            .filter(|m| m.contains(&bad))
+            .count()
+    };
+    assert_eq!(notified(&c), 1, "a permanent failure is notified");
+    let again = report(&c, "backfill", json!({}));
+    assert_eq!(again.failed, 1, "still reported in the run");
+    assert_eq!(notified(&c), 1, "but notified once");
 }
 
 #[test]

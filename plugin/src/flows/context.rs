@@ -3,7 +3,7 @@
 
 use super::report::{Failure, Report};
 use super::settings::FlowSettings;
-use super::state::State;
+use super::state::{State, STATE};
 use super::JobError;
 use crate::clients::{notify, ApiError, Quickbooks, Salesforce};
 use crate::platform::{Http, Platform, Scheduler};
@@ -142,13 +142,26 @@ impl<'a> Ctx<'a> {
         if let Some(at) = self.report.throttled_until.clone() {
             self.reschedule(job, at);
         }
-        let failures: Vec<String> = self
+        // A permanent failure is notified once per record and reason, not on every run.
+        let mut failures: Vec<String> = Vec::new();
+        for r in self
             .report
             .records
             .iter()
             .filter(|r| r.kind == super::Kind::Failed && !r.retryable)
-            .map(|r| format!("{} {}: {}", r.entity, r.record_id, r.detail))
-            .collect();
+        {
+            let key = format!(
+                "notified/{}/{}/{}",
+                r.entity,
+                r.record_id,
+                super::ids::fingerprint(r.detail.as_bytes())
+            );
+            if self.dry_run() || matches!(self.state.get::<bool>(STATE, &key), Ok(Some(true))) {
+                continue;
+            }
+            let _ = self.state.put(STATE, &key, &true);
+            failures.push(format!("{} {}: {}", r.entity, r.record_id, r.detail));
+        }
         if !failures.is_empty() {
             self.notices.push(format!(
                 "{} record(s) need attention:\n{}",
