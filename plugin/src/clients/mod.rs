@@ -8,6 +8,7 @@ pub mod quickbooks;
 pub mod quickbooks_json;
 pub mod salesforce;
 pub mod salesforce_json;
+pub mod transport;
 
 pub use error::ApiError;
 pub use quickbooks::{BatchOp, Quickbooks};

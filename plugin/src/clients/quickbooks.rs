@@ -3,10 +3,10 @@
 //! answered from QBO's replay cache instead of being done twice.
 
 use super::error::{is_throttle, retry_at, ApiError};
-use crate::platform::{Http, HttpRequest, HttpResponse, Method};
+use super::transport::Transport;
+use crate::platform::{Http, HttpResponse, Method};
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
-use std::cell::RefCell;
 
 /// Most operations QBO takes in one `/batch`.
 pub const BATCH_MAX: usize = 30;
@@ -28,20 +28,16 @@ pub enum BatchOp {
 
 /// The client for one realm.
 pub struct Quickbooks<'a> {
-    http: &'a dyn Http,
+    transport: Transport<'a>,
     realm: String,
-    /// Set by the first throttled answer: later calls in the run fail fast instead of adding
-    /// to the storm.
-    throttled: RefCell<Option<String>>,
 }
 
 impl<'a> Quickbooks<'a> {
     /// A client for `realm`.
     pub fn new(http: &'a dyn Http, realm: impl Into<String>) -> Self {
         Self {
-            http,
+            transport: Transport::new(http),
             realm: realm.into(),
-            throttled: RefCell::new(None),
         }
     }
 
@@ -60,28 +56,7 @@ impl<'a> Quickbooks<'a> {
     }
 
     fn call(&self, method: Method, url: String, body: Option<&Value>) -> Result<Value, ApiError> {
-        let mut headers = vec![("accept", "application/json".to_string())];
-        let body = body.map(|b| {
-            headers.push(("content-type", "application/json".to_string()));
-            b.to_string().into_bytes()
-        });
-        if let Some(retry_at) = self.throttled.borrow().clone() {
-            return Err(ApiError::Throttled { retry_at });
-        }
-        let response = self
-            .http
-            .send(HttpRequest {
-                method,
-                url,
-                headers,
-                body,
-            })
-            .map_err(ApiError::Transport)?;
-        let answer = decode(response);
-        if let Err(ApiError::Throttled { retry_at }) = &answer {
-            *self.throttled.borrow_mut() = Some(retry_at.clone());
-        }
-        answer
+        self.transport.call(method, url, body, decode)
     }
 
     /// Runs a query, following pages; returns the rows of the queried entity.

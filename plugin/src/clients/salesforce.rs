@@ -3,10 +3,10 @@
 
 use super::error::{is_throttle, retry_at, ApiError};
 use super::quickbooks::encode;
-use crate::platform::{Http, HttpRequest, HttpResponse, Method};
+use super::transport::Transport;
+use crate::platform::{Http, HttpResponse, Method};
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
-use std::cell::RefCell;
 
 /// API version.
 pub const VERSION: &str = "v61.0";
@@ -18,17 +18,14 @@ pub type RecordResult = Result<String, ApiError>;
 
 /// The client.
 pub struct Salesforce<'a> {
-    http: &'a dyn Http,
-    /// Set by the first throttled answer: later calls in the run fail fast.
-    throttled: RefCell<Option<String>>,
+    transport: Transport<'a>,
 }
 
 impl<'a> Salesforce<'a> {
     /// A client over the connection.
     pub fn new(http: &'a dyn Http) -> Self {
         Self {
-            http,
-            throttled: RefCell::new(None),
+            transport: Transport::new(http),
         }
     }
 
@@ -38,28 +35,41 @@ impl<'a> Salesforce<'a> {
         } else {
             format!("http://salesforce/services/data/{VERSION}/{path}")
         };
-        let mut headers = vec![("accept", "application/json".to_string())];
-        let body = body.map(|b| {
-            headers.push(("content-type", "application/json".to_string()));
-            b.to_string().into_bytes()
-        });
-        if let Some(retry_at) = self.throttled.borrow().clone() {
-            return Err(ApiError::Throttled { retry_at });
+        self.transport.call(method, url, body, decode)
+    }
+
+    /// One sObject Collections write per [`COLLECTION_MAX`] records at `path`, not
+    /// all-or-none: one result per record, in order.
+    fn collection(&self, path: &str, sobject: &str, records: &[Value]) -> Vec<RecordResult> {
+        let mut out = Vec::with_capacity(records.len());
+        for chunk in records.chunks(COLLECTION_MAX) {
+            let typed: Vec<Value> = chunk
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    if let Some(obj) = r.as_object_mut() {
+                        obj.insert("attributes".into(), json!({ "type": sobject }));
+                    }
+                    r
+                })
+                .collect();
+            let body = json!({"allOrNone": false, "records": typed});
+            match self.call(Method::Patch, path, Some(&body)) {
+                Ok(Value::Array(results)) => {
+                    out.extend(results.iter().map(record_result));
+                    for _ in results.len()..chunk.len() {
+                        out.push(Err(ApiError::Decode("collection result missing".into())));
+                    }
+                }
+                Ok(_) => out.extend(
+                    chunk
+                        .iter()
+                        .map(|_| Err(ApiError::Decode("collection answer is not a list".into()))),
+                ),
+                Err(e) => out.extend(chunk.iter().map(|_| Err(e.clone()))),
+            }
         }
-        let response = self
-            .http
-            .send(HttpRequest {
-                method,
-                url,
-                headers,
-                body,
-            })
-            .map_err(ApiError::Transport)?;
-        let answer = decode(response);
-        if let Err(ApiError::Throttled { retry_at }) = &answer {
-            *self.throttled.borrow_mut() = Some(retry_at.clone());
-        }
-        answer
+        out
     }
 
     /// The first page of a SOQL query and the locator of the next one.
@@ -136,65 +146,16 @@ impl<'a> Salesforce<'a> {
     /// Updates many records by id (each `{"Id": ..., field: value}`), [`COLLECTION_MAX`] per
     /// request, not all-or-none: one result per record, in order.
     pub fn update_many(&self, sobject: &str, records: &[Value]) -> Vec<RecordResult> {
-        let mut out = Vec::with_capacity(records.len());
-        for chunk in records.chunks(COLLECTION_MAX) {
-            let body = json!({
-                "allOrNone": false,
-                "records": chunk.iter().map(|r| {
-                    let mut r = r.clone();
-                    if let Some(obj) = r.as_object_mut() {
-                        obj.insert("attributes".into(), json!({"type": sobject}));
-                    }
-                    r
-                }).collect::<Vec<_>>(),
-            });
-            match self.call(Method::Patch, "composite/sobjects", Some(&body)) {
-                Ok(Value::Array(results)) => {
-                    out.extend(results.iter().map(record_result));
-                    for _ in results.len()..chunk.len() {
-                        out.push(Err(ApiError::Decode("collection result missing".into())));
-                    }
-                }
-                Ok(_) => out.extend(
-                    chunk
-                        .iter()
-                        .map(|_| Err(ApiError::Decode("collection answer is not a list".into()))),
-                ),
-                Err(e) => out.extend(chunk.iter().map(|_| Err(e.clone()))),
-            }
-        }
-        out
+        self.collection("composite/sobjects", sobject, records)
     }
 
     /// Upserts many records on an external id field, [`COLLECTION_MAX`] per request.
     pub fn upsert_many(&self, sobject: &str, field: &str, records: &[Value]) -> Vec<RecordResult> {
-        let mut out = Vec::with_capacity(records.len());
-        for chunk in records.chunks(COLLECTION_MAX) {
-            let body = json!({
-                "allOrNone": false,
-                "records": chunk.iter().map(|r| {
-                    let mut r = r.clone();
-                    if let Some(obj) = r.as_object_mut() {
-                        obj.insert("attributes".into(), json!({"type": sobject}));
-                    }
-                    r
-                }).collect::<Vec<_>>(),
-            });
-            match self.call(
-                Method::Patch,
-                &format!("composite/sobjects/{sobject}/{field}"),
-                Some(&body),
-            ) {
-                Ok(Value::Array(results)) => out.extend(results.iter().map(record_result)),
-                Ok(_) => out.extend(
-                    chunk
-                        .iter()
-                        .map(|_| Err(ApiError::Decode("collection answer is not a list".into()))),
-                ),
-                Err(e) => out.extend(chunk.iter().map(|_| Err(e.clone()))),
-            }
-        }
-        out
+        self.collection(
+            &format!("composite/sobjects/{sobject}/{field}"),
+            sobject,
+            records,
+        )
     }
 
     /// Change events after `replay_id` (`-2`: the earliest retained) from the emulator's stream
