@@ -164,6 +164,25 @@ impl LocalCompany {
         })
     }
 
+    /// Issues fresh access tokens for both APIs (after the emulators' clocks were moved past
+    /// their lifetimes), keeping everything else of the tenant.
+    pub fn reissue_tokens(&mut self) {
+        let mut connections = (*self.tenant.connections).clone();
+        let fresh: [(&str, Arc<dyn CredentialSource>); 2] = [
+            (
+                "quickbooks",
+                Arc::new(StaticToken(self.qbo.issue_tokens(&self.realm).access_token)),
+            ),
+            ("salesforce", Arc::new(StaticToken(self.sf.issue_token()))),
+        ];
+        for (name, credential) in fresh {
+            if let Some(c) = connections.get_mut(name) {
+                c.credential = Some(credential);
+            }
+        }
+        self.tenant.connections = Arc::new(connections);
+    }
+
     /// Base URL of the QBO emulator.
     pub fn qbo_url(&self) -> String {
         self.servers[0].url()

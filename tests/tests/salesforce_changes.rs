@@ -74,3 +74,33 @@ fn change_events_invoice_new_wins_and_update_changed_ones() {
     let again = report(&c, "poll-salesforce", json!({}));
     assert_eq!(again.created + again.updated, 0, "{:#?}", again.records);
 }
+
+#[test]
+fn an_expired_replay_id_falls_back_to_get_updated_and_get_deleted() {
+    let (mut c, _db) = company(small());
+    report(&c, "backfill", json!({}));
+    let open =
+        c.sf.records("Opportunity")
+            .into_iter()
+            .find(|o| o["IsWon"] == json!(false) && o["IsClosed"] == json!(false))
+            .expect("an open opportunity");
+    let open_id = open["Id"].as_str().unwrap().to_string();
+    c.sf.update("Opportunity", &open_id, json!({"StageName": "Closed Won"}))
+        .unwrap();
+    // Four days pass: the change events (kept 72 h) are gone, and the stored replay id with them.
+    c.sf.clock().advance(chrono::Duration::days(4));
+    c.reissue_tokens();
+    let r = report(&c, "poll-salesforce", json!({}));
+    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
+    assert!(
+        r.records
+            .iter()
+            .any(|o| o.entity == "ChangeEvents" && o.detail.contains("Get Updated")),
+        "{:#?}",
+        r.records
+    );
+    assert!(
+        c.sf.get("Opportunity", &open_id).unwrap()["QBO_Invoice_Id__c"].is_string(),
+        "the change was found through Get Updated"
+    );
+}

@@ -158,6 +158,60 @@ impl<'a> Salesforce<'a> {
         )
     }
 
+    /// Get Updated: ids of `sobject` changed in `[start, end)` and the end the API covered.
+    pub fn updated(
+        &self,
+        sobject: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<(Vec<String>, String), ApiError> {
+        let answer = self.call(
+            Method::Get,
+            &format!(
+                "sobjects/{sobject}/updated/?start={}&end={}",
+                encode(start),
+                encode(end)
+            ),
+            None,
+        )?;
+        let ids = answer
+            .get("ids")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        Ok((ids, covered(&answer, end)))
+    }
+
+    /// Get Deleted: ids of `sobject` deleted in `[start, end)` and the end the API covered.
+    pub fn deleted(
+        &self,
+        sobject: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<(Vec<String>, String), ApiError> {
+        let answer = self.call(
+            Method::Get,
+            &format!(
+                "sobjects/{sobject}/deleted/?start={}&end={}",
+                encode(start),
+                encode(end)
+            ),
+            None,
+        )?;
+        let ids = answer
+            .get("deletedRecords")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.get("id").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect();
+        Ok((ids, covered(&answer, end)))
+    }
+
     /// Change events after `replay_id` (`-2`: the earliest retained) from the emulator's stream
     /// (a stand-in for Pub/Sub), at most 1000; returns the events and the position to resume at.
     pub fn change_events(&self, replay_id: &str) -> Result<(Vec<Value>, String), ApiError> {
@@ -178,6 +232,14 @@ impl<'a> Salesforce<'a> {
             .to_string();
         Ok((events, latest))
     }
+}
+
+fn covered(answer: &Value, asked: &str) -> String {
+    answer
+        .get("latestDateCovered")
+        .and_then(Value::as_str)
+        .unwrap_or(asked)
+        .to_string()
 }
 
 fn page(answer: Value) -> (Vec<Value>, Option<String>) {

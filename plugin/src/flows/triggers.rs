@@ -116,6 +116,11 @@ pub fn backfill(ctx: &mut Ctx<'_>) -> FlowResult {
         // Start the event stream from here: everything before is covered.
         if let Ok((_, latest)) = ctx.sf.change_events("-1") {
             ctx.state.put(CURSORS, "sf-replay", &latest)?;
+            ctx.state.put(
+                CURSORS,
+                REPLICATED_UNTIL,
+                &replication_time(Utc::now() - Duration::minutes(1)),
+            )?;
         }
     }
     poll_quickbooks(ctx)
@@ -150,6 +155,11 @@ pub fn poll_salesforce(ctx: &mut Ctx<'_>) -> FlowResult {
         if !ctx.dry_run() {
             let (_, latest) = ctx.sf.change_events("-1")?;
             ctx.state.put(CURSORS, "sf-replay", &latest)?;
+            ctx.state.put(
+                CURSORS,
+                REPLICATED_UNTIL,
+                &replication_time(Utc::now() - Duration::minutes(1)),
+            )?;
         }
         return Ok(());
     };
@@ -160,14 +170,10 @@ pub fn poll_salesforce(ctx: &mut Ctx<'_>) -> FlowResult {
         let (events, latest) = match ctx.sf.change_events(&position) {
             Ok(page) => page,
             Err(ApiError::Api { code, .. }) if code == "REPLAY_ID_EXPIRED" => {
-                ctx.report.skipped(
-                    "ChangeEvents",
-                    &position,
-                    None,
-                    "replay id expired: fell back to SystemModstamp polling",
-                );
-                salesforce_flows(ctx)?;
+                // Resubscribe from now, then cover the gap with Get Updated / Get Deleted, or
+                // with the SystemModstamp cursors when the gap is beyond their windows.
                 let (_, latest) = ctx.sf.change_events("-1")?;
+                poll_replication(ctx, &position)?;
                 if !ctx.dry_run() {
                     ctx.state.put(CURSORS, "sf-replay", &latest)?;
                 }
@@ -228,8 +234,32 @@ pub fn poll_salesforce(ctx: &mut Ctx<'_>) -> FlowResult {
                 .extend(rows.iter().filter_map(|r| text(r, field)));
         }
     }
+    run_touched(ctx, &touched)?;
+    if !ctx.dry_run() {
+        ctx.state.put(CURSORS, "sf-replay", &position)?;
+        ctx.state.put(
+            CURSORS,
+            REPLICATED_UNTIL,
+            &replication_time(Utc::now() - Duration::minutes(1)),
+        )?;
+    }
+    Ok(())
+}
+
+/// Where Get Updated / Get Deleted would start if the replay id expires.
+const REPLICATED_UNTIL: &str = "sf-replicated-until";
+
+fn replication_time(t: chrono::DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Runs each flow over the ids its objects' changes touched.
+fn run_touched(
+    ctx: &mut Ctx<'_>,
+    touched: &BTreeMap<&'static str, BTreeSet<String>>,
+) -> FlowResult {
     let saved = ctx.args.only.clone();
-    for (flow, ids) in &touched {
+    for (flow, ids) in touched {
         ctx.args.only = Some(ids.iter().cloned().collect());
         match *flow {
             "Account" => accounts::run(ctx)?,
@@ -239,10 +269,65 @@ pub fn poll_salesforce(ctx: &mut Ctx<'_>) -> FlowResult {
         }
     }
     ctx.args.only = saved;
-    if !ctx.dry_run() {
-        ctx.state.put(CURSORS, "sf-replay", &position)?;
+    Ok(())
+}
+
+/// The second tier, after an expired replay id: Get Updated (and Get Deleted for orders, whose
+/// deletion reverses their entry) since the last covered time; beyond their windows, the
+/// SystemModstamp cursors.
+fn poll_replication(ctx: &mut Ctx<'_>, expired: &str) -> FlowResult {
+    let Some(start) = ctx.state.get::<String>(CURSORS, REPLICATED_UNTIL)? else {
+        ctx.report.skipped(
+            "ChangeEvents",
+            expired,
+            None,
+            "replay id expired: fell back to SystemModstamp polling",
+        );
+        return salesforce_flows(ctx);
+    };
+    let end = replication_time(Utc::now() + Duration::days(1));
+    let mut touched: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    let mut covered: Option<String> = None;
+    for object in ["Account", "Product2", "Opportunity", "Order"] {
+        let mut pages = vec![ctx.sf.updated(object, &start, &end)];
+        if object == "Order" {
+            pages.push(ctx.sf.deleted(object, &start, &end));
+        }
+        for page in pages {
+            match page {
+                Ok((ids, until)) => {
+                    touched.entry(object).or_default().extend(ids);
+                    if covered.as_ref().is_none_or(|c| until < *c) {
+                        covered = Some(until);
+                    }
+                }
+                Err(ApiError::Api { code, .. }) if code == "INVALID_REPLICATION_DATE" => {
+                    ctx.report.skipped("ChangeEvents", expired, None, "replay id expired beyond Get Updated's window: fell back to SystemModstamp polling");
+                    return salesforce_flows(ctx);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    ctx.report.skipped(
+        "ChangeEvents",
+        expired,
+        None,
+        format!("replay id expired: covered the gap since {start} with Get Updated / Get Deleted"),
+    );
+    let touched = touched
+        .into_iter()
+        .map(|(k, v)| (route_flow(k), v))
+        .collect();
+    run_touched(ctx, &touched)?;
+    if let (Some(covered), false) = (covered, ctx.dry_run()) {
+        ctx.state.put(CURSORS, REPLICATED_UNTIL, &covered)?;
     }
     Ok(())
+}
+
+fn route_flow(object: &str) -> &'static str {
+    route(object).map(|(flow, _)| flow).unwrap_or("Account")
 }
 
 /// QBO changes since the CDC cursor: customers, then invoices, then payments.
