@@ -165,24 +165,7 @@ impl<'a> Salesforce<'a> {
         start: &str,
         end: &str,
     ) -> Result<(Vec<String>, String), ApiError> {
-        let answer = self.call(
-            Method::Get,
-            &format!(
-                "sobjects/{sobject}/updated/?start={}&end={}",
-                encode(start),
-                encode(end)
-            ),
-            None,
-        )?;
-        let ids = answer
-            .get("ids")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect();
-        Ok((ids, covered(&answer, end)))
+        self.replication("updated", sobject, start, end)
     }
 
     /// Get Deleted: ids of `sobject` deleted in `[start, end)` and the end the API covered.
@@ -192,21 +175,33 @@ impl<'a> Salesforce<'a> {
         start: &str,
         end: &str,
     ) -> Result<(Vec<String>, String), ApiError> {
+        self.replication("deleted", sobject, start, end)
+    }
+
+    fn replication(
+        &self,
+        kind: &str,
+        sobject: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<(Vec<String>, String), ApiError> {
         let answer = self.call(
             Method::Get,
             &format!(
-                "sobjects/{sobject}/deleted/?start={}&end={}",
+                "sobjects/{sobject}/{kind}/?start={}&end={}",
                 encode(start),
                 encode(end)
             ),
             None,
         )?;
+        // Get Updated lists ids; Get Deleted lists `{id, deletedDate}` records.
         let ids = answer
-            .get("deletedRecords")
+            .get("ids")
+            .or_else(|| answer.get("deletedRecords"))
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .filter_map(|r| r.get("id").and_then(Value::as_str))
+            .filter_map(|v| v.as_str().or_else(|| v.get("id").and_then(Value::as_str)))
             .map(str::to_string)
             .collect();
         Ok((ids, covered(&answer, end)))

@@ -115,12 +115,7 @@ pub fn backfill(ctx: &mut Ctx<'_>) -> FlowResult {
     if !ctx.dry_run() {
         // Start the event stream from here: everything before is covered.
         if let Ok((_, latest)) = ctx.sf.change_events("-1") {
-            ctx.state.put(CURSORS, "sf-replay", &latest)?;
-            ctx.state.put(
-                CURSORS,
-                REPLICATED_UNTIL,
-                &replication_time(Utc::now() - Duration::minutes(1)),
-            )?;
+            subscribed(ctx, &latest)?;
         }
     }
     poll_quickbooks(ctx)
@@ -154,12 +149,7 @@ pub fn poll_salesforce(ctx: &mut Ctx<'_>) -> FlowResult {
         salesforce_flows(ctx)?;
         if !ctx.dry_run() {
             let (_, latest) = ctx.sf.change_events("-1")?;
-            ctx.state.put(CURSORS, "sf-replay", &latest)?;
-            ctx.state.put(
-                CURSORS,
-                REPLICATED_UNTIL,
-                &replication_time(Utc::now() - Duration::minutes(1)),
-            )?;
+            subscribed(ctx, &latest)?;
         }
         return Ok(());
     };
@@ -236,18 +226,24 @@ pub fn poll_salesforce(ctx: &mut Ctx<'_>) -> FlowResult {
     }
     run_touched(ctx, &touched)?;
     if !ctx.dry_run() {
-        ctx.state.put(CURSORS, "sf-replay", &position)?;
-        ctx.state.put(
-            CURSORS,
-            REPLICATED_UNTIL,
-            &replication_time(Utc::now() - Duration::minutes(1)),
-        )?;
+        subscribed(ctx, &position)?;
     }
     Ok(())
 }
 
 /// Where Get Updated / Get Deleted would start if the replay id expires.
 const REPLICATED_UNTIL: &str = "sf-replicated-until";
+
+/// Stores the stream position and, a minute back for clock skew, the time it covers.
+fn subscribed(ctx: &Ctx<'_>, replay_id: &str) -> FlowResult {
+    ctx.state.put(CURSORS, "sf-replay", &replay_id)?;
+    ctx.state.put(
+        CURSORS,
+        REPLICATED_UNTIL,
+        &replication_time(Utc::now() - Duration::minutes(1)),
+    )?;
+    Ok(())
+}
 
 fn replication_time(t: chrono::DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
