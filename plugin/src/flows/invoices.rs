@@ -92,12 +92,13 @@ fn invoice_chunk(
 ) -> FlowResult {
     // Recover links lost to a crash: opportunities without a link whose DocNumber exists.
     let mut unlinked = BTreeSet::new();
-    for o in chunk {
-        if ctx
-            .state
-            .get::<InvoiceLink>(LINKS, &link_key(&o.id))?
-            .is_none()
-        {
+    // Each link is read once: planning resolves customers and items, never invoice links.
+    let links = chunk
+        .iter()
+        .map(|o| ctx.state.get::<InvoiceLink>(LINKS, &link_key(&o.id)))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (o, link) in chunk.iter().zip(&links) {
+        if link.is_none() {
             if let Ok(Some(doc)) = doc_number(&ctx.settings.invoice.doc_number, &o.id) {
                 unlinked.insert(doc);
             }
@@ -116,8 +117,8 @@ fn invoice_chunk(
             .collect();
     }
     let mut creates: Vec<Planned> = Vec::new();
-    for o in chunk {
-        if let Some(link) = ctx.state.get::<InvoiceLink>(LINKS, &link_key(&o.id))? {
+    for (o, link) in chunk.iter().zip(links) {
+        if let Some(link) = &link {
             if link.hash == EXTERNAL {
                 ctx.report.skipped(
                     "Opportunity",
@@ -131,7 +132,6 @@ fn invoice_chunk(
         let Some(planned) = plan(ctx, dir, catalog, o)? else {
             continue;
         };
-        let link = ctx.state.get::<InvoiceLink>(LINKS, &link_key(&o.id))?;
         let recovered = found
             .iter()
             .find(|f| f.doc_number.is_some() && f.doc_number == planned.doc_number);

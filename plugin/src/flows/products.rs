@@ -91,6 +91,20 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     super::triggers::advance_modstamp(ctx, "Product2", &rows)
 }
 
+/// Reports and catalogs an item QBO created for product `p`; returns its Id.
+fn record_created(ctx: &mut Ctx<'_>, catalog: &mut Catalog, p: &SfProduct, v: &Value) -> String {
+    let created = item(v);
+    let id = created.id.clone().unwrap_or_default();
+    ctx.report.created(
+        "Product2",
+        &p.id,
+        &id,
+        format!("created item {:?}", created.name),
+    );
+    catalog.add(created);
+    id
+}
+
 /// Sends the queued item creates in one `/batch` and links what was created.
 fn flush(ctx: &mut Ctx<'_>, catalog: &mut Catalog, writebacks: &mut Vec<Value>) -> FlowResult {
     let pending = catalog.queue.replace(Vec::new()).unwrap_or_default();
@@ -120,15 +134,7 @@ fn flush(ctx: &mut Ctx<'_>, catalog: &mut Catalog, writebacks: &mut Vec<Value>) 
     for ((p, _), result) in pending.into_iter().zip(results) {
         match result {
             Ok(v) => {
-                let created = item(&v);
-                let id = created.id.clone().unwrap_or_default();
-                ctx.report.created(
-                    "Product2",
-                    &p.id,
-                    &id,
-                    format!("created item {:?}", created.name),
-                );
-                catalog.add(created);
+                let id = record_created(ctx, catalog, &p, &v);
                 ctx.state.put(LINKS, &link_key(&p.id), &id)?;
                 writebacks.push(json!({"Id": p.id, "QBO_Item_Id__c": id}));
             }
@@ -194,18 +200,7 @@ pub fn sync_one(
                 &body,
                 &request_id("item", &p.id, &content_hash(&body)),
             ) {
-                Ok(v) => {
-                    let created = item(&v);
-                    let id = created.id.clone().unwrap_or_default();
-                    ctx.report.created(
-                        "Product2",
-                        &p.id,
-                        &id,
-                        format!("created item {:?}", created.name),
-                    );
-                    catalog.add(created);
-                    id
-                }
+                Ok(v) => record_created(ctx, catalog, p, &v),
                 Err(e) => {
                     ctx.report.failed("Product2", &p.id, e.into());
                     return Ok(None);
