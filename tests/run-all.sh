@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo test --workspace --all-targets
+cargo test --workspace --all-targets --no-fail-fast
 
 # The conformance suites start the emulator binary themselves.
 cargo build -p ledgerlink-emulators --bin ledgerlink-emulate

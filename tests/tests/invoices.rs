@@ -62,3 +62,35 @@ fn a_backfill_invoices_each_closed_won_opportunity_once_and_a_rerun_changes_noth
     );
     assert_eq!(c.qbo.entities(&c.realm, "Invoice").len(), won.len());
 }
+
+#[test]
+fn a_write_back_lost_after_the_invoice_was_linked_is_repaired_without_a_second_invoice() {
+    let (c, _db) = company(small());
+    report(&c, "backfill", json!({}));
+    let invoices_before = c.qbo.entities(&c.realm, "Invoice").len();
+    let won =
+        c.sf.records("Opportunity")
+            .into_iter()
+            .find(|o| o["IsWon"] == json!(true))
+            .unwrap();
+    let id = won["Id"].as_str().unwrap().to_string();
+    let invoice_id = won["QBO_Invoice_Id__c"].clone();
+    // What a kill between storing the link and the Salesforce write-back leaves behind.
+    c.sf.update(
+        "Opportunity",
+        &id,
+        json!({"QBO_Invoice_Id__c": null, "QBO_Invoice_Number__c": null, "QBO_Invoice_Link__c": null}),
+    )
+    .unwrap();
+
+    let again = report(&c, "sync-invoices", json!({"full": true}));
+    assert_eq!((again.created, again.failed), (0, 0));
+    let repaired = c.sf.get("Opportunity", &id).unwrap();
+    assert_eq!(repaired["QBO_Invoice_Id__c"], invoice_id);
+    assert!(repaired["QBO_Invoice_Number__c"]
+        .as_str()
+        .is_some_and(|n| n.starts_with("SF-")));
+    assert_eq!(c.qbo.entities(&c.realm, "Invoice").len(), invoices_before);
+    let line = lines(&again, Outcome::Updated).join("\n");
+    assert!(line.contains(&id), "{line}");
+}

@@ -4,7 +4,9 @@
 //! looked up in QBO by its deterministic DocNumber (a crash after the create but before the link
 //! was stored is recovered here); creates go in `/batch` requests whose `requestid` is derived
 //! from the opportunities and their content. A change after invoicing updates the invoice
-//! (SyncToken; on 5010 re-read and retry) unless it is paid or voided, which is reported.
+//! (a sparse update with the SyncToken; on 5010 re-read and retry, so fields others set in QBO
+//! survive) unless it is paid or voided, which is reported. An opportunity whose write-back was
+//! lost (a crash after the link was stored) gets it again on the next run.
 
 use super::accounts::{self, soql_in, Directory};
 use super::context::{Abort, Ctx, FlowResult};
@@ -117,6 +119,7 @@ fn invoice_chunk(
             .collect();
     }
     let mut creates: Vec<Planned> = Vec::new();
+    let mut repairs = Vec::new();
     for (o, link) in chunk.iter().zip(links) {
         if let Some(link) = &link {
             if link.hash == EXTERNAL {
@@ -137,12 +140,29 @@ fn invoice_chunk(
             .find(|f| f.doc_number.is_some() && f.doc_number == planned.doc_number);
         match (link, recovered) {
             (Some(link), _) if link.hash == planned.hash => {
-                ctx.report.skipped(
-                    "Opportunity",
-                    &o.id,
-                    Some(&link.qbo_id),
-                    "already invoiced; unchanged",
-                );
+                // A crash between storing the link and the write-back leaves the opportunity
+                // without its invoice fields: write them again, whatever else is unchanged.
+                if o.qbo_invoice_id.as_deref() != Some(link.qbo_id.as_str()) {
+                    repairs.push(writeback(
+                        ctx,
+                        &o.id,
+                        &link.qbo_id,
+                        link.doc_number.as_deref(),
+                    ));
+                    ctx.report.updated(
+                        "Opportunity",
+                        &o.id,
+                        &link.qbo_id,
+                        "invoice fields written back (missing in Salesforce)",
+                    );
+                } else {
+                    ctx.report.skipped(
+                        "Opportunity",
+                        &o.id,
+                        Some(&link.qbo_id),
+                        "already invoiced; unchanged",
+                    );
+                }
             }
             (Some(link), _) => update(ctx, &planned, &link.qbo_id)?,
             (None, Some(existing)) => {
@@ -154,6 +174,7 @@ fn invoice_chunk(
             (None, None) => creates.push(planned),
         }
     }
+    write_back(ctx, "Opportunity", &repairs);
     if creates.is_empty() {
         return Ok(());
     }
@@ -224,7 +245,12 @@ fn invoice_chunk(
                     display_money(inv.total_amt),
                     p.opportunity.name
                 ));
-                writebacks.push(writeback(ctx, &p.opportunity.id, &inv));
+                writebacks.push(writeback(
+                    ctx,
+                    &p.opportunity.id,
+                    &inv.id,
+                    inv.doc_number.as_deref(),
+                ));
                 if ctx.settings.send_invoices {
                     if let Err(e) = ctx
                         .qbo
@@ -370,6 +396,9 @@ fn update(ctx: &mut Ctx<'_>, planned: &Planned, invoice_id: &str) -> FlowResult 
         if let Some(obj) = body.as_object_mut() {
             obj.insert("Id".into(), json!(view.id));
             obj.insert("SyncToken".into(), json!(view.sync_token));
+            // Sparse: fields Salesforce does not own (a memo, a custom field a bookkeeper set in
+            // QBO) survive the update, including the retry after a 5010.
+            obj.insert("sparse".into(), json!(true));
         }
         if view.voided || view.balance < view.total_amt {
             let why = if view.voided {
@@ -408,7 +437,7 @@ fn update(ctx: &mut Ctx<'_>, planned: &Planned, invoice_id: &str) -> FlowResult 
                         display_money(inv.total_amt)
                     ),
                 );
-                let wb = writeback(ctx, &o.id, &inv);
+                let wb = writeback(ctx, &o.id, &inv.id, inv.doc_number.as_deref());
                 write_back(ctx, "Opportunity", &[wb]);
                 return Ok(());
             }
@@ -446,12 +475,17 @@ pub fn store_link(
     Ok(())
 }
 
-fn writeback(ctx: &Ctx<'_>, opportunity_id: &str, inv: &InvoiceView) -> Value {
+fn writeback(
+    ctx: &Ctx<'_>,
+    opportunity_id: &str,
+    invoice_id: &str,
+    doc_number: Option<&str>,
+) -> Value {
     json!({
         "Id": opportunity_id,
-        "QBO_Invoice_Id__c": inv.id,
-        "QBO_Invoice_Number__c": inv.doc_number,
-        "QBO_Invoice_Link__c": format!("{}{}", ctx.settings.invoice_link_base, inv.id),
+        "QBO_Invoice_Id__c": invoice_id,
+        "QBO_Invoice_Number__c": doc_number,
+        "QBO_Invoice_Link__c": format!("{}{invoice_id}", ctx.settings.invoice_link_base),
     })
 }
 

@@ -366,6 +366,49 @@ impl QboEmulator {
         result.map_err(fault_to_anyhow)
     }
 
+    /// Another user's sparse edit of an existing object (as if saved in the QBO UI): it gets the
+    /// next SyncToken, so a client still holding the old one gets a genuine 5010.
+    pub fn edit(
+        &self,
+        realm: &str,
+        entity: &str,
+        id: &str,
+        fields: Value,
+    ) -> anyhow::Result<Value> {
+        let def = entities::lookup(entity)
+            .ok_or_else(|| anyhow::anyhow!("unknown QBO entity {entity}"))?;
+        let now = self.inner.clock.now();
+        let tz = self.inner.tz();
+        let mut state = self.inner.lock();
+        let company = state
+            .companies
+            .get_mut(realm)
+            .ok_or_else(|| anyhow::anyhow!("unknown realm {realm}"))?;
+        let current = company
+            .get(def.name, id)
+            .map(|r| r.sync_token())
+            .ok_or_else(|| anyhow::anyhow!("no {entity} {id} in realm {realm}"))?;
+        let mut events = Vec::new();
+        let options = operations::Options {
+            allow_duplicate_doc_number: false,
+            rename_on_deactivate: self.inner.config.rename_deleted_customers,
+        };
+        let mut ops = operations::Ops {
+            company,
+            realm,
+            now,
+            tz,
+            events: &mut events,
+            options,
+        };
+        let mut obj: Map<String, Value> =
+            operations::body_object(def.name, fields).map_err(fault_to_anyhow)?;
+        obj.insert("Id".into(), json!(id));
+        obj.insert("SyncToken".into(), json!(current.to_string()));
+        obj.insert("sparse".into(), json!(true));
+        ops.update(def, obj).map_err(fault_to_anyhow)
+    }
+
     /// Loads `{"Customer": [...], "Item": [...], ...}` into `realm`, referenced entities first.
     pub fn load_seed(&self, realm: &str, seed: &Value) -> anyhow::Result<()> {
         let map = seed
