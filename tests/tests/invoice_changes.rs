@@ -57,10 +57,10 @@ fn a_5010_from_a_concurrent_edit_is_re_read_merged_and_retried() {
     let (opp_id, invoice_id, line) = invoiced(&c);
     add_one_to_quantity(&c, &line);
 
-    // Hold our update long enough for a bookkeeper to save the invoice first.
+    // Hold our batched update long enough for a bookkeeper to save the invoice first.
     c.qbo.faults().push(FaultRule {
         method: Some("POST".into()),
-        path_contains: Some("/invoice".into()),
+        path_contains: Some("/batch".into()),
         fault: FaultKind::Latency { ms: 800 },
         probability: 1.0,
         times: Some(1),
@@ -88,11 +88,12 @@ fn a_5010_from_a_concurrent_edit_is_re_read_merged_and_retried() {
     let r = report(&c, "sync-invoices", json!({}));
     bookkeeper.join().unwrap();
     assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
-    let stale = c
+    // The batch item met a genuine 5010; the invoice was re-read and updated on its own.
+    let retried = c
         .qbo
         .log()
-        .count(|q| q.method == "POST" && q.path.ends_with("/invoice") && q.status == 400);
-    assert_eq!(stale, 1, "our first update met a genuine 5010");
+        .count(|q| q.method == "POST" && q.path.ends_with("/invoice") && q.status == 200);
+    assert_eq!(retried, 1, "one update after the 5010");
     let updated = lines(&r, Outcome::Updated).join("\n");
     assert!(updated.contains(&opp_id), "{updated}");
 
@@ -135,4 +136,46 @@ fn a_change_after_the_invoice_is_paid_is_reported_and_the_invoice_left_alone() {
     let after = invoice(&c, &invoice_id);
     assert_eq!(after["SyncToken"], paid["SyncToken"], "not updated");
     assert_eq!(money(&after["TotalAmt"]), money(&before["TotalAmt"]));
+}
+
+#[test]
+fn changes_to_many_invoiced_opportunities_go_in_one_read_and_one_batch() {
+    let (c, _db) = company(small());
+    report(&c, "backfill", json!({}));
+    let won: Vec<String> =
+        c.sf.records("Opportunity")
+            .into_iter()
+            .filter(|o| o["IsWon"] == json!(true))
+            .map(|o| o["Id"].as_str().unwrap().to_string())
+            .collect();
+    assert!(won.len() >= 3, "the seed has several won opportunities");
+    for id in &won {
+        let line =
+            c.sf.records("OpportunityLineItem")
+                .into_iter()
+                .find(|l| l["OpportunityId"] == json!(id))
+                .unwrap();
+        add_one_to_quantity(&c, &line);
+    }
+    c.qbo.log().clear();
+
+    let r = report(&c, "sync-invoices", json!({}));
+    assert_eq!(
+        (r.updated, r.failed),
+        (won.len() as u32, 0),
+        "{:#?}",
+        r.records
+    );
+    let log = c.qbo.log();
+    assert_eq!(log.count(|q| q.path.ends_with("/batch")), 1);
+    assert_eq!(
+        log.count(|q| q.path.contains("/invoice")),
+        0,
+        "no single reads or updates"
+    );
+    for id in &won {
+        let opp = c.sf.get("Opportunity", id).unwrap();
+        let inv = invoice(&c, opp["QBO_Invoice_Id__c"].as_str().unwrap());
+        assert_eq!(money(&inv["TotalAmt"]), money(&opp["Amount"]), "{id}");
+    }
 }

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 /// Customers and invoices by id (`only`, as `Customer:<id>` or `Invoice:<id>`).
 pub fn run_ids(ctx: &mut Ctx<'_>) -> FlowResult {
+    let mut wanted: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     for key in ctx.args.only.clone().unwrap_or_default() {
         let (entity, id) = key.split_once(':').unwrap_or(("Customer", key.as_str()));
         let entity = if entity.eq_ignore_ascii_case("invoice") {
@@ -27,13 +28,27 @@ pub fn run_ids(ctx: &mut Ctx<'_>) -> FlowResult {
         } else {
             "Customer"
         };
-        match ctx.qbo.read(entity, id) {
-            Ok(Some(v)) if entity == "Invoice" => invoice_to_opportunity(ctx, &v)?,
-            Ok(Some(v)) => {
-                customer_to_account(ctx, &v)?;
+        wanted.entry(entity).or_default().push(id.to_string());
+    }
+    // Customers first, so that an invoice finds its customer's account already there.
+    for (entity, ids) in wanted {
+        let found = match ctx.qbo.read_many(entity, &ids) {
+            Ok(found) => found,
+            Err(e) => {
+                for id in &ids {
+                    ctx.report.failed(entity, id, e.clone().into());
+                }
+                continue;
             }
-            Ok(None) => ctx.report.skipped(entity, id, None, "no longer in QBO"),
-            Err(e) => ctx.report.failed(entity, id, e.into()),
+        };
+        for id in &ids {
+            match found.get(id) {
+                Some(v) if entity == "Invoice" => invoice_to_opportunity(ctx, v)?,
+                Some(v) => {
+                    customer_to_account(ctx, v)?;
+                }
+                None => ctx.report.skipped(entity, id, None, "no longer in QBO"),
+            }
         }
     }
     Ok(())

@@ -10,7 +10,8 @@
 
 use super::accounts::{self, soql_in, Directory};
 use super::context::{Abort, Ctx, FlowResult};
-use super::ids::{batch_request_id, content_hash, request_id};
+use super::ids::{batch_request_id, content_hash};
+use super::invoice_updates::{self, Change};
 use super::products::{self, Catalog};
 use super::report::Failure;
 use super::state::LINKS;
@@ -79,11 +80,13 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
 }
 
 /// One invoice to create or update.
-struct Planned {
-    opportunity: SfOpportunity,
-    body: Value,
-    hash: String,
-    doc_number: Option<String>,
+pub struct Planned {
+    pub opportunity: SfOpportunity,
+    /// The full invoice as built from the opportunity.
+    pub body: Value,
+    /// Its fingerprint (stored in the link once written).
+    pub hash: String,
+    pub doc_number: Option<String>,
 }
 
 fn invoice_chunk(
@@ -120,6 +123,7 @@ fn invoice_chunk(
     }
     let mut creates: Vec<Planned> = Vec::new();
     let mut repairs = Vec::new();
+    let mut changes = Vec::new();
     for (o, link) in chunk.iter().zip(links) {
         if let Some(link) = &link {
             if link.hash == EXTERNAL {
@@ -164,17 +168,26 @@ fn invoice_chunk(
                     );
                 }
             }
-            (Some(link), _) => update(ctx, &planned, &link.qbo_id)?,
+            (Some(link), _) => changes.push(Change {
+                planned,
+                invoice_id: link.qbo_id,
+                current: None,
+            }),
             (None, Some(existing)) => {
-                // Created before a crash: adopt it, then bring it up to date if it differs.
+                // Created before a crash: adopt it, then bring it up to date.
                 let existing = existing.clone();
                 store_link(ctx, &o.id, &existing.id, existing.doc_number.clone(), "")?;
-                update(ctx, &planned, &existing.id)?;
+                changes.push(Change {
+                    planned,
+                    invoice_id: existing.id.clone(),
+                    current: Some(existing),
+                });
             }
             (None, None) => creates.push(planned),
         }
     }
     write_back(ctx, "Opportunity", &repairs);
+    invoice_updates::update_all(ctx, changes)?;
     if creates.is_empty() {
         return Ok(());
     }
@@ -368,89 +381,6 @@ fn plan(
     }
 }
 
-/// Updates an invoice already linked, unless it is paid or voided.
-fn update(ctx: &mut Ctx<'_>, planned: &Planned, invoice_id: &str) -> FlowResult {
-    let o = &planned.opportunity;
-    for attempt in 0..2 {
-        let current = match ctx.qbo.read("Invoice", invoice_id) {
-            Ok(Some(v)) => v,
-            Ok(None) => {
-                ctx.report.failed(
-                    "Opportunity",
-                    &o.id,
-                    Failure::Invalid(format!(
-                        "linked invoice {invoice_id} no longer exists in QBO"
-                    )),
-                );
-                return Ok(());
-            }
-            Err(e) => {
-                ctx.report.failed("Opportunity", &o.id, e.into());
-                return Ok(());
-            }
-        };
-        let Some(view) = invoice_view(&current) else {
-            return Ok(());
-        };
-        let mut body = planned.body.clone();
-        if let Some(obj) = body.as_object_mut() {
-            obj.insert("Id".into(), json!(view.id));
-            obj.insert("SyncToken".into(), json!(view.sync_token));
-            // Sparse: fields Salesforce does not own (a memo, a custom field a bookkeeper set in
-            // QBO) survive the update, including the retry after a 5010.
-            obj.insert("sparse".into(), json!(true));
-        }
-        if view.voided || view.balance < view.total_amt {
-            let why = if view.voided {
-                "voided"
-            } else {
-                "paid (in part or in full)"
-            };
-            ctx.report.failed(
-                "Opportunity",
-                &o.id,
-                Failure::Invalid(format!(
-                    "Opportunity {} changed after invoice {} was {why}; the invoice was not changed",
-                    o.id,
-                    view.doc_number.clone().unwrap_or(view.id.clone())
-                )),
-            );
-            return Ok(());
-        }
-        if ctx.dry_run() {
-            ctx.report
-                .updated("Opportunity", &o.id, &view.id, "would update the invoice");
-            return Ok(());
-        }
-        let rid = request_id("invu", &o.id, &content_hash(&body));
-        match ctx.qbo.update("Invoice", &body, &rid) {
-            Ok(v) => {
-                let inv = invoice_view(&v).unwrap_or(view);
-                store_link(ctx, &o.id, &inv.id, inv.doc_number.clone(), &planned.hash)?;
-                ctx.report.updated(
-                    "Opportunity",
-                    &o.id,
-                    &inv.id,
-                    format!(
-                        "invoice {} updated to {}",
-                        inv.doc_number.clone().unwrap_or_default(),
-                        display_money(inv.total_amt)
-                    ),
-                );
-                let wb = writeback(ctx, &o.id, &inv.id, inv.doc_number.as_deref());
-                write_back(ctx, "Opportunity", &[wb]);
-                return Ok(());
-            }
-            Err(e) if e.is_stale() && attempt == 0 => continue,
-            Err(e) => {
-                ctx.report.failed("Opportunity", &o.id, e.into());
-                return Ok(());
-            }
-        }
-    }
-    Ok(())
-}
-
 pub fn store_link(
     ctx: &Ctx<'_>,
     opportunity_id: &str,
@@ -475,7 +405,7 @@ pub fn store_link(
     Ok(())
 }
 
-fn writeback(
+pub fn writeback(
     ctx: &Ctx<'_>,
     opportunity_id: &str,
     invoice_id: &str,

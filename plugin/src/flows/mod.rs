@@ -9,6 +9,7 @@ pub mod aging;
 pub mod context;
 pub mod ids;
 pub mod inbound;
+pub mod invoice_updates;
 pub mod invoices;
 pub mod orders;
 pub mod payments;

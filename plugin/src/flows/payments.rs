@@ -24,15 +24,23 @@ fn payment_key(payment_id: &str) -> String {
 /// Payments by id (`only`), read fresh from QBO; one that no longer exists is a delete.
 pub fn run_ids(ctx: &mut Ctx<'_>) -> FlowResult {
     let ids = ctx.args.only.clone().unwrap_or_default();
+    let found = match ctx.qbo.read_many("Payment", &ids) {
+        Ok(found) => found,
+        Err(e) => {
+            for id in &ids {
+                ctx.report.failed("Payment", id, e.clone().into());
+            }
+            return Ok(());
+        }
+    };
     for id in ids {
-        match ctx.qbo.read("Payment", &id) {
-            Ok(Some(v)) => apply(ctx, &v, false)?,
-            Ok(None) => apply(
+        match found.get(&id) {
+            Some(v) => apply(ctx, v, false)?,
+            None => apply(
                 ctx,
                 &json!({"Id": id, "TxnDate": ctx.today().to_string()}),
                 true,
             )?,
-            Err(e) => ctx.report.failed("Payment", &id, e.into()),
         }
     }
     Ok(())

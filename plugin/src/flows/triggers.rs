@@ -471,12 +471,15 @@ fn capitalize(s: &str) -> String {
 }
 
 /// A webhook is a hint: one CDC pass since the cursor fetches every changed record in full
-/// (covering anything a lost webhook missed); a hinted record CDC did not return is read on its
-/// own, and a payment that no longer exists is reversed.
+/// (covering anything a lost webhook missed); the hinted records CDC did not return are read,
+/// one query per entity, and a payment that no longer exists is reversed.
 pub fn on_quickbooks_webhook(ctx: &mut Ctx<'_>, hints: Vec<Hint>) -> FlowResult {
     let before: Option<String> = ctx.state.get(CURSORS, "qbo-cdc")?;
     let covered = poll_quickbooks_covering(ctx)?;
     let mut seen = BTreeSet::new();
+    // The hinted records CDC did not cover, read in one query per entity; customers first, so
+    // that invoices and payments find what they refer to.
+    let mut uncovered: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     for h in hints {
         if !seen.insert((h.entity.clone(), h.id.clone()))
             || covered.contains(&(h.entity.clone(), h.id.clone()))
@@ -484,24 +487,41 @@ pub fn on_quickbooks_webhook(ctx: &mut Ctx<'_>, hints: Vec<Hint>) -> FlowResult 
         {
             continue;
         }
-        if !matches!(h.entity.as_str(), "Customer" | "Invoice" | "Payment") {
+        let Some(entity) = ["Customer", "Invoice", "Payment"]
+            .into_iter()
+            .find(|e| *e == h.entity)
+        else {
             ctx.report
                 .skipped(&h.entity, &h.id, None, "not synced to Salesforce");
             continue;
-        }
-        match ctx.qbo.read(&h.entity, &h.id) {
-            Ok(Some(v)) => apply_change(ctx, &h.entity, &v)?,
-            Ok(None) if h.entity == "Payment" => {
-                let stub = serde_json::json!({"Id": h.id, "TxnDate": ctx.today().to_string(), "status": "Deleted"});
-                payments::apply(ctx, &stub, true)?;
-            }
-            Ok(None) => ctx
-                .report
-                .skipped(&h.entity, &h.id, None, "no longer in QBO"),
+        };
+        uncovered.entry(entity).or_default().push(h.id);
+    }
+    for entity in ["Customer", "Invoice", "Payment"] {
+        let Some(ids) = uncovered.remove(entity) else {
+            continue;
+        };
+        let found = match ctx.qbo.read_many(entity, &ids) {
+            Ok(found) => found,
             Err(ApiError::Throttled { retry_at }) => {
                 return Err(Failure::Api(ApiError::Throttled { retry_at }).into())
             }
-            Err(e) => ctx.report.failed(&h.entity, &h.id, e.into()),
+            Err(e) => {
+                for id in &ids {
+                    ctx.report.failed(entity, id, e.clone().into());
+                }
+                continue;
+            }
+        };
+        for id in ids {
+            match found.get(&id) {
+                Some(v) => apply_change(ctx, entity, v)?,
+                None if entity == "Payment" => {
+                    let stub = serde_json::json!({"Id": id, "TxnDate": ctx.today().to_string(), "status": "Deleted"});
+                    payments::apply(ctx, &stub, true)?;
+                }
+                None => ctx.report.skipped(entity, &id, None, "no longer in QBO"),
+            }
         }
     }
     Ok(())
