@@ -42,6 +42,16 @@ fn payments_move_the_opportunity_through_partial_paid_and_reversed() {
     };
     let first = pay(Decimal::new(1000, 2));
     let first_id = first["Id"].as_str().unwrap().to_string();
+    // The opportunity's owner is named in the payment notice.
+    let owner =
+        c.sf.insert(
+            "User",
+            json!({"Username": "jane.doe@acme.example", "FirstName": "Jane", "LastName": "Doe",
+                   "Email": "jane.doe@acme.example", "Alias": "jdoe"}),
+        )
+        .unwrap();
+    c.sf.update("Opportunity", &opp_id, json!({"OwnerId": owner}))
+        .unwrap();
     let body = webhook(&c.realm, "Payment", &first_id, "Create");
     let r = on_webhook(&c, &body);
     assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
@@ -85,5 +95,14 @@ fn payments_move_the_opportunity_through_partial_paid_and_reversed() {
     let o = opportunity(&c, &opp_id);
     assert_eq!(o["Payment_Status__c"], "Partially Paid");
     assert_eq!(money(&o["Amount_Paid__c"]), Decimal::new(1000, 2));
-    assert!(c.notify.messages().iter().any(|m| m.contains("Paid")));
+    let name = opportunity(&c, &opp_id)["Name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        c.notify.messages().iter().any(|m| m.contains("Paid")
+            && m.contains(&format!("Opportunity {name} ({opp_id}), owner Jane Doe"))),
+        "{:#?}",
+        c.notify.messages()
+    );
 }

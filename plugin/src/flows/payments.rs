@@ -3,15 +3,15 @@
 //! in state, so a duplicate or out-of-order event re-applies to the same result.
 
 use super::context::{Ctx, FlowResult};
-use super::invoices::opportunity_of;
+use super::invoices::{opportunity_of, quoted};
 use super::report::Failure;
 use super::state::STATE;
 use crate::clients::json::display_money;
 use crate::clients::quickbooks_json::{invoice_view, payment};
-use crate::mapping::{apply_payment, InvoiceLedger, PaymentInput};
+use crate::mapping::{apply_payment, InvoiceLedger, OpportunityPaymentUpdate, PaymentInput};
 use crate::model::{PaymentState, PaymentStatus, QboPayment};
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 fn ledger_key(invoice_id: &str) -> String {
     format!("ledger/{invoice_id}")
@@ -115,6 +115,7 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
         }
     };
     let mut writes = Vec::new();
+    let owners = owners(ctx, &output.updates);
     for u in &output.updates {
         let mut fields = json!({
             "Id": u.opportunity_id,
@@ -130,9 +131,12 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
         }
         writes.push(fields);
         ctx.notice(format!(
-            "Payment {}: Opportunity {} is {} (paid {}, open {}){}",
+            "Payment {}: {} is {} (paid {}, open {}){}",
             p.id,
-            u.opportunity_id,
+            owners
+                .get(&u.opportunity_id)
+                .cloned()
+                .unwrap_or_else(|| format!("Opportunity {}", u.opportunity_id)),
             status_label(u.status),
             display_money(u.amount_paid),
             display_money(u.open_balance),
@@ -183,6 +187,34 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
         ctx.report.updated("Payment", &p.id, &target, detail);
     }
     Ok(())
+}
+
+/// "Opportunity <name> (<id>), owner <name>" per opportunity, for the notice that tells the
+/// owner their deal was paid; one query per payment. Names are a courtesy: when they cannot be
+/// read the notice names the opportunity by id and the payment still applies.
+fn owners(ctx: &mut Ctx<'_>, updates: &[OpportunityPaymentUpdate]) -> BTreeMap<String, String> {
+    if updates.is_empty() || ctx.dry_run() {
+        return BTreeMap::new();
+    }
+    let ids: Vec<String> = updates.iter().map(|u| u.opportunity_id.clone()).collect();
+    let soql = format!(
+        "SELECT Id, Name, Owner.Name FROM Opportunity WHERE Id IN ({})",
+        quoted(&ids)
+    );
+    let Ok(rows) = ctx.sf.query(&soql) else {
+        return BTreeMap::new();
+    };
+    rows.iter()
+        .filter_map(|r| {
+            let id = r.get("Id")?.as_str()?;
+            let name = r.get("Name").and_then(Value::as_str).unwrap_or(id);
+            let label = match r.pointer("/Owner/Name").and_then(Value::as_str) {
+                Some(owner) => format!("Opportunity {name} ({id}), owner {owner},"),
+                None => format!("Opportunity {name} ({id})"),
+            };
+            Some((id.to_string(), label))
+        })
+        .collect()
 }
 
 fn describe(p: &QboPayment, n: usize, unapplied: rust_decimal::Decimal) -> String {
