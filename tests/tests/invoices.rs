@@ -2,7 +2,7 @@
 //! once, writes the invoice back, and a rerun changes nothing.
 
 use ledgerlink::runtime::exports::ledgerlink::sync::flows::Outcome;
-use ledgerlink_tests::{company, lines, report, small};
+use ledgerlink_tests::{company, lines, report, small, stored};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -61,6 +61,13 @@ fn a_backfill_invoices_each_closed_won_opportunity_once_and_a_rerun_changes_noth
         lines(&again, Outcome::Created)
     );
     assert_eq!(c.qbo.entities(&c.realm, "Invoice").len(), won.len());
+
+    // The progress record a host shows as a bar ends at every selected opportunity.
+    report(&c, "sync-invoices", json!({"full": true}));
+    assert_eq!(
+        stored(&c, "state", "progress"),
+        Some(json!({"step": "Opportunity", "done": won.len(), "total": won.len()}))
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! prints what happened per record; `ledgerlink plan` runs the backfill as a dry run: every flow
 //! against live data, nothing written, and per record what it would create, update or skip.
 
+use super::progress::ProgressWatch;
 use crate::config::HostConfig;
 use crate::db::Database;
 use crate::jobs;
@@ -73,9 +74,14 @@ async fn execute(plugin: Option<&Path>, t: &TenantArgs, name: &str, job_args: &s
         Some(path) => Runtime::from_file(path, limits)?,
         None => Runtime::embedded(limits)?,
     };
-    let result = jobs::run_job(&runtime, &tenant, name, job_args)
-        .await
-        .with_context(|| format!("running {name} for {tenant_id}"))?;
+    let bar = ProgressWatch::start(
+        tenant.storage.clone(),
+        &tenant.id,
+        indicatif::ProgressBar::new(0),
+    );
+    let result = jobs::run_job(&runtime, &tenant, name, job_args).await;
+    bar.finish();
+    let result = result.with_context(|| format!("running {name} for {tenant_id}"))?;
     let report = match result {
         Ok(r) => r,
         Err(e) => {

@@ -7,6 +7,7 @@ mod emulate;
 mod errors;
 mod init;
 mod job;
+mod progress;
 mod run;
 mod status;
 

@@ -73,13 +73,13 @@ impl<'a> Salesforce<'a> {
     }
 
     /// The first page of a SOQL query and the locator of the next one.
-    pub fn query_page(&self, soql: &str) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    pub fn query_page(&self, soql: &str) -> Result<Page, ApiError> {
         let answer = self.call(Method::Get, &format!("query?q={}", encode(soql)), None)?;
         Ok(page(answer))
     }
 
     /// The page at a `nextRecordsUrl`.
-    pub fn next_page(&self, next: &str) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    pub fn next_page(&self, next: &str) -> Result<Page, ApiError> {
         Ok(page(self.call(Method::Get, next, None)?))
     }
 
@@ -237,8 +237,17 @@ fn covered(answer: &Value, asked: &str) -> String {
         .to_string()
 }
 
-fn page(answer: Value) -> (Vec<Value>, Option<String>) {
-    let rows = answer
+/// One page of a SOQL result.
+pub struct Page {
+    pub rows: Vec<Value>,
+    /// The `nextRecordsUrl` while there are more.
+    pub next: Option<String>,
+    /// `totalSize`: rows in the whole result.
+    pub total: usize,
+}
+
+fn page(answer: Value) -> Page {
+    let rows: Vec<Value> = answer
         .get("records")
         .and_then(Value::as_array)
         .cloned()
@@ -250,7 +259,11 @@ fn page(answer: Value) -> (Vec<Value>, Option<String>) {
             .and_then(Value::as_str)
             .map(str::to_string),
     };
-    (rows, next)
+    let total = answer
+        .get("totalSize")
+        .and_then(Value::as_u64)
+        .map_or(rows.len(), |n| n as usize);
+    Page { rows, next, total }
 }
 
 /// One collection result.

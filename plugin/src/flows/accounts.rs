@@ -179,7 +179,8 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     let mut dir = Directory::load(ctx)?;
     dir.queue = Some(Vec::new());
     let mut writebacks = Vec::new();
-    for row in &rows {
+    ctx.progress("Account", 0, rows.len());
+    for (n, row) in rows.iter().enumerate() {
         let Some(a) = account(row) else { continue };
         if let Some(id) = sync_one(ctx, &mut dir, &a)? {
             if a.qbo_customer_id.as_deref() != Some(id.as_str()) {
@@ -188,9 +189,11 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
         }
         if dir.queue.as_ref().is_some_and(|q| q.len() >= BATCH_MAX) {
             flush(ctx, &mut dir, &mut writebacks)?;
+            ctx.progress("Account", n + 1, rows.len());
         }
     }
     flush(ctx, &mut dir, &mut writebacks)?;
+    ctx.progress("Account", rows.len(), rows.len());
     super::invoices::write_back(ctx, "Account", &writebacks);
     super::triggers::advance_modstamp(ctx, "Account", &rows)
 }

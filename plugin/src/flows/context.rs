@@ -63,6 +63,21 @@ impl From<String> for Abort {
 /// The result of a flow step.
 pub type FlowResult = Result<(), Abort>;
 
+/// Where a long run is: stored under `state/progress` after every batch, so that a host can
+/// show a progress bar while the (single, blocking) job call runs.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Progress {
+    /// The records being worked on, e.g. "Opportunity".
+    pub step: String,
+    /// How many of them are done.
+    pub done: u64,
+    /// How many there are (this run's selection).
+    pub total: u64,
+}
+
+/// The key of [`Progress`] in the `state` bucket.
+pub const PROGRESS_KEY: &str = "progress";
+
 /// A run in progress.
 pub struct Ctx<'a> {
     /// Outgoing HTTP (notifications).
@@ -118,6 +133,16 @@ impl<'a> Ctx<'a> {
             .only
             .as_ref()
             .is_none_or(|only| only.iter().any(|o| o == id))
+    }
+
+    /// Records progress for the host; a store error only loses the bar, never the run.
+    pub fn progress(&self, step: &str, done: usize, total: usize) {
+        let p = Progress {
+            step: step.to_string(),
+            done: done.min(total) as u64,
+            total: total as u64,
+        };
+        let _ = self.state.put(STATE, PROGRESS_KEY, &p);
     }
 
     /// Queues a notification line.

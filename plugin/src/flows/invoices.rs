@@ -60,7 +60,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
         "Opportunity",
         OPPORTUNITY_FIELDS,
         "IsWon = true",
-        |ctx, rows| {
+        |ctx, rows, window| {
             let mut opportunities = Vec::new();
             for row in rows {
                 match opportunity(row) {
@@ -71,8 +71,11 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
                     }
                 }
             }
+            let mut done = window.offset + rows.len() - opportunities.len();
             for chunk in opportunities.chunks(BATCH_MAX) {
                 invoice_chunk(ctx, &mut dir, &mut catalog, chunk)?;
+                done += chunk.len();
+                ctx.progress("Opportunity", done, window.total);
             }
             Ok(())
         },

@@ -34,7 +34,10 @@ fn link_key(order_id: &str) -> String {
 pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     let rows = super::triggers::select(ctx, "Order", ORDER_FIELDS, "")?;
     let mut seen = Vec::new();
-    for row in &rows {
+    for (n, row) in rows.iter().enumerate() {
+        if n % 25 == 0 {
+            ctx.progress("Order", n, rows.len());
+        }
         match order(row) {
             Ok(o) => {
                 seen.push(o.id.clone());
@@ -51,6 +54,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
             sync_one(ctx, None, &id)?;
         }
     }
+    ctx.progress("Order", rows.len(), rows.len());
     super::triggers::advance_modstamp(ctx, "Order", &rows)
 }
 

@@ -69,7 +69,8 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     let mut catalog = Catalog::load(ctx)?;
     catalog.queue = Some(Vec::new());
     let mut writebacks = Vec::new();
-    for row in &rows {
+    ctx.progress("Product2", 0, rows.len());
+    for (n, row) in rows.iter().enumerate() {
         let Some((p, price)) = product(row) else {
             continue;
         };
@@ -84,9 +85,11 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
         }
         if catalog.queue.as_ref().is_some_and(|q| q.len() >= BATCH_MAX) {
             flush(ctx, &mut catalog, &mut writebacks)?;
+            ctx.progress("Product2", n + 1, rows.len());
         }
     }
     flush(ctx, &mut catalog, &mut writebacks)?;
+    ctx.progress("Product2", rows.len(), rows.len());
     super::invoices::write_back(ctx, "Product2", &writebacks);
     super::triggers::advance_modstamp(ctx, "Product2", &rows)
 }

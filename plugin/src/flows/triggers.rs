@@ -63,11 +63,12 @@ pub fn select_pages(
     object: &str,
     fields: &str,
     condition: &str,
-    mut f: impl FnMut(&mut Ctx<'_>, &[Value]) -> FlowResult,
+    mut f: impl FnMut(&mut Ctx<'_>, &[Value], Window) -> FlowResult,
 ) -> FlowResult {
     if ctx.args.only.is_some() {
         let rows = select(ctx, object, fields, condition)?;
-        return f(ctx, &rows);
+        let total = rows.len();
+        return f(ctx, &rows, Window { offset: 0, total });
     }
     let mut clauses: Vec<String> = Vec::new();
     if !condition.is_empty() {
@@ -83,17 +84,31 @@ pub fn select_pages(
     } else {
         format!(" WHERE {}", clauses.join(" AND "))
     };
-    let (mut rows, mut next) = ctx.sf.query_page(&format!(
+    let mut page = ctx.sf.query_page(&format!(
         "SELECT {fields} FROM {object}{filter} ORDER BY SystemModstamp, Id"
     ))?;
+    let total = page.total;
+    let mut offset = 0;
+    ctx.progress(object, 0, total);
     loop {
-        f(ctx, &rows)?;
-        advance_modstamp(ctx, object, &rows)?;
-        match next {
-            Some(url) => (rows, next) = ctx.sf.next_page(&url)?,
+        f(ctx, &page.rows, Window { offset, total })?;
+        advance_modstamp(ctx, object, &page.rows)?;
+        offset += page.rows.len();
+        ctx.progress(object, offset, total);
+        match page.next {
+            Some(url) => page = ctx.sf.next_page(&url)?,
             None => return Ok(()),
         }
     }
+}
+
+/// Where a page sits in the whole selection, for progress.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    /// Rows before this page.
+    pub offset: usize,
+    /// Rows in the selection.
+    pub total: usize,
 }
 
 /// Moves the object's cursor to the newest `SystemModstamp` read (not for `only` or dry runs).
