@@ -41,12 +41,17 @@ fn main() -> anyhow::Result<()> {
     };
     let db = Database::in_memory()?;
     let seeding = Instant::now();
-    let qbo = QboConfig::default();
+    // `LEDGERLINK_BENCH_UNLIMITED=1`: no QBO limits and no pacing, for a CPU profile of the
+    // sync itself (the figures against the ceiling then mean nothing).
+    let unlimited = std::env::var("LEDGERLINK_BENCH_UNLIMITED").is_ok_and(|v| v == "1");
+    let mut qbo = QboConfig::default();
+    qbo.rate_limits.enabled = !unlimited;
     let limits = qbo.rate_limits.clone();
     let company = LocalCompany::start(
         LocalOptions {
             seed: spec.clone(),
             qbo,
+            pacing: !unlimited,
             ..LocalOptions::default()
         },
         &db,

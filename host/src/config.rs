@@ -478,12 +478,14 @@ redirect-uri = "http://127.0.0.1:8765/callback"
 # Instead of auth: token-env = "ACME_QBO_TOKEN" (a static bearer token).
 
 [tenant.connections.quickbooks.pacing]
-# QBO's documented per-realm limits; the host waits up to max-wait-ms for a permit, else
-# answers the component 429 with Retry-After and x-ledgerlink-retry-at.
+# QBO's documented per-realm limits; the host waits up to max-wait-ms for a permit
+# (batch-max-wait-ms for a /batch request), else answers the component 429 with Retry-After
+# and x-ledgerlink-retry-at.
 per-minute = 500
 per-second = 10
 batch-per-minute = 40
 max-wait-ms = 2000
+batch-max-wait-ms = 20000
 
 [tenant.connections.salesforce]
 base-url = "https://acme.my.salesforce.com"
