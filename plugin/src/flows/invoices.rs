@@ -71,9 +71,10 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
                     }
                 }
             }
+            let (links, found) = links_of(ctx, &opportunities)?;
             let mut done = window.offset + rows.len() - opportunities.len();
-            for chunk in opportunities.chunks(BATCH_MAX) {
-                invoice_chunk(ctx, &mut dir, &mut catalog, chunk)?;
+            for (chunk, links) in opportunities.chunks(BATCH_MAX).zip(links.chunks(BATCH_MAX)) {
+                invoice_chunk(ctx, &mut dir, &mut catalog, chunk, links, &found)?;
                 done += chunk.len();
                 ctx.progress("Opportunity", done, window.total);
             }
@@ -92,42 +93,55 @@ pub struct Planned {
     pub doc_number: Option<String>,
 }
 
+/// DocNumbers per look-up query (keeps the query's URL a few kilobytes long).
+const LOOKUP_MAX: usize = 100;
+
+/// The stored link of each opportunity (each read once: planning resolves customers and items,
+/// never invoice links), and the QBO invoices of those without one whose DocNumber exists: a
+/// crash after a create but before its link was stored. One look-up per [`LOOKUP_MAX`]
+/// opportunities of a SOQL page, not per batch.
+fn links_of(
+    ctx: &mut Ctx<'_>,
+    opportunities: &[SfOpportunity],
+) -> Result<(Vec<Option<InvoiceLink>>, Vec<InvoiceView>), Abort> {
+    let links = opportunities
+        .iter()
+        .map(|o| ctx.state.get::<InvoiceLink>(LINKS, &link_key(&o.id)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let unlinked: Vec<String> = opportunities
+        .iter()
+        .zip(&links)
+        .filter(|(_, link)| link.is_none())
+        .filter_map(|(o, _)| doc_number(&ctx.settings.invoice.doc_number, &o.id).ok()?)
+        .collect();
+    let mut found = Vec::new();
+    for docs in unlinked.chunks(LOOKUP_MAX) {
+        let docs: BTreeSet<String> = docs.iter().cloned().collect();
+        found.extend(
+            ctx.qbo
+                .query(&format!(
+                    "select * from Invoice where DocNumber in ({})",
+                    soql_in(&docs)
+                ))?
+                .iter()
+                .filter_map(invoice_view),
+        );
+    }
+    Ok((links, found))
+}
+
 fn invoice_chunk(
     ctx: &mut Ctx<'_>,
     dir: &mut Option<Directory>,
     catalog: &mut Option<Catalog>,
     chunk: &[SfOpportunity],
+    links: &[Option<InvoiceLink>],
+    found: &[InvoiceView],
 ) -> FlowResult {
-    // Recover links lost to a crash: opportunities without a link whose DocNumber exists.
-    let mut unlinked = BTreeSet::new();
-    // Each link is read once: planning resolves customers and items, never invoice links.
-    let links = chunk
-        .iter()
-        .map(|o| ctx.state.get::<InvoiceLink>(LINKS, &link_key(&o.id)))
-        .collect::<Result<Vec<_>, _>>()?;
-    for (o, link) in chunk.iter().zip(&links) {
-        if link.is_none() {
-            if let Ok(Some(doc)) = doc_number(&ctx.settings.invoice.doc_number, &o.id) {
-                unlinked.insert(doc);
-            }
-        }
-    }
-    let mut found: Vec<InvoiceView> = Vec::new();
-    if !unlinked.is_empty() {
-        found = ctx
-            .qbo
-            .query(&format!(
-                "select * from Invoice where DocNumber in ({})",
-                soql_in(&unlinked)
-            ))?
-            .iter()
-            .filter_map(invoice_view)
-            .collect();
-    }
     let mut creates: Vec<Planned> = Vec::new();
     let mut repairs = Vec::new();
     let mut changes = Vec::new();
-    for (o, link) in chunk.iter().zip(links) {
+    for (o, link) in chunk.iter().zip(links.iter().cloned()) {
         if let Some(link) = &link {
             if link.hash == EXTERNAL {
                 ctx.report.skipped(
