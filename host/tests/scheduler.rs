@@ -242,7 +242,7 @@ async fn failed_records_are_retried_with_only_until_they_succeed_and_permanent_o
     );
     assert!(s.wait_idle(IDLE).await);
     let last = runner.runs().history("acme", "flaky", 1).unwrap().remove(0);
-    assert_eq!(last.args, r#"{"only":["006A"]}"#);
+    assert_eq!(last.args, r#"{"only":["Opportunity:006A"]}"#);
     assert_eq!(ledger.get(a.id).unwrap().unwrap().attempts, 2);
     // The cause is fixed; the next retry resolves it.
     kv.set("acme", "flaky", "006A", b"ok").unwrap();

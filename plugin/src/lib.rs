@@ -92,7 +92,7 @@ impl flows_api::Guest for Component {
     fn on_webhook(source: String, body: String) -> Result<RunReport, FlowError> {
         let platform = imports::platform();
         flows::on_webhook(&platform.as_platform(), &source, &body)
-            .map(|r| run_report("on-webhook", r))
+            .map(|r| run_report(flows::WEBHOOK_REPORT_JOB, r))
             .map_err(flow_error)
     }
 }

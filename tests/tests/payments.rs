@@ -2,9 +2,15 @@
 //! deliveries, full payment, and a delete that reverses it.
 
 use ledgerlink::runtime::exports::ledgerlink::sync::flows::Outcome;
+use ledgerlink_emulators::{FaultKind, FaultRule};
 use ledgerlink_tests::{company, lines, money, on_webhook, report, small, webhook};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
+
+/// A JSON number from a decimal's text, never through a float.
+fn number(d: Decimal) -> Value {
+    serde_json::from_str(&d.to_string()).unwrap()
+}
 
 fn opportunity(c: &ledgerlink::local::LocalCompany, id: &str) -> Value {
     c.sf.get("Opportunity", id).expect("opportunity")
@@ -34,8 +40,8 @@ fn payments_move_the_opportunity_through_partial_paid_and_reversed() {
             .insert(
                 &c.realm,
                 "Payment",
-                json!({"CustomerRef": invoice["CustomerRef"], "TotalAmt": amount.to_string().parse::<f64>().unwrap(),
-                       "Line": [{"Amount": amount.to_string().parse::<f64>().unwrap(),
+                json!({"CustomerRef": invoice["CustomerRef"], "TotalAmt": number(amount),
+                       "Line": [{"Amount": number(amount),
                                  "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}]}),
             )
             .unwrap()
@@ -105,4 +111,80 @@ fn payments_move_the_opportunity_through_partial_paid_and_reversed() {
         "{:#?}",
         c.notify.messages()
     );
+}
+
+#[test]
+fn a_payment_that_failed_in_a_webhook_run_is_redone_by_the_job_its_report_names() {
+    let (c, _db) = company(small());
+    report(&c, "backfill", json!({}));
+    let opp =
+        c.sf.records("Opportunity")
+            .into_iter()
+            .find(|o| o["IsWon"] == json!(true))
+            .unwrap();
+    let opp_id = opp["Id"].as_str().unwrap().to_string();
+    let invoice_id = opp["QBO_Invoice_Id__c"].as_str().unwrap().to_string();
+    let invoice = c
+        .qbo
+        .entities(&c.realm, "Invoice")
+        .into_iter()
+        .find(|i| i["Id"] == json!(invoice_id))
+        .unwrap();
+    let part = Decimal::new(2500, 2);
+    let payment = c
+        .qbo
+        .insert(
+            &c.realm,
+            "Payment",
+            json!({"CustomerRef": invoice["CustomerRef"], "TotalAmt": number(part),
+                   "Line": [{"Amount": number(part),
+                             "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}]}),
+        )
+        .unwrap();
+    let payment_id = payment["Id"].as_str().unwrap().to_string();
+    // Salesforce is down for the opportunity update.
+    c.sf.faults().push(FaultRule {
+        method: Some("PATCH".into()),
+        path_contains: Some("composite/sobjects".into()),
+        fault: FaultKind::Status { status: 503 },
+        probability: 1.0,
+        times: None,
+    });
+    let r = on_webhook(&c, &webhook(&c.realm, "Payment", &payment_id, "Create"));
+    c.sf.faults().clear();
+    assert_eq!(r.job, "sync-quickbooks");
+    let failed = r
+        .records
+        .iter()
+        .find(|o| o.outcome == Outcome::Failed)
+        .expect("the payment failed");
+    assert_eq!(
+        (
+            failed.entity.as_str(),
+            failed.record_id.as_str(),
+            failed.retryable
+        ),
+        ("Payment", payment_id.as_str(), true)
+    );
+    assert!(opportunity(&c, &opp_id)["Payment_Status__c"].is_null());
+
+    // What the error ledger's retry runs: the report's job, `only` <entity>:<id>, once the
+    // host's 5 s backoff after the 503 has passed (a throttled attempt is tried again).
+    let only = format!("{}:{}", failed.entity, failed.record_id);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let retry = loop {
+        let retry = report(&c, &r.job, json!({ "only": [only] }));
+        let throttled = retry
+            .records
+            .iter()
+            .any(|o| o.code.as_deref() == Some("throttled"));
+        if !throttled || std::time::Instant::now() > deadline {
+            break retry;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(retry.failed, 0, "{:#?}", lines(&retry, Outcome::Failed));
+    let o = opportunity(&c, &opp_id);
+    assert_eq!(o["Payment_Status__c"], "Partially Paid");
+    assert_eq!(money(&o["Amount_Paid__c"]), part);
 }

@@ -4,6 +4,7 @@
 use crate::config::HostConfig;
 use crate::daemon::{load_runtime, Host};
 use crate::db::Database;
+use crate::scheduler::ledger::only_entry;
 use crate::scheduler::{ErrorLedger, RunResult};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -143,7 +144,7 @@ pub async fn run(plugin: Option<&Path>, args: ErrorsArgs) -> Result<i32> {
                 batches
                     .entry((e.tenant, e.job))
                     .or_default()
-                    .push(e.record_id);
+                    .push(only_entry(&e.entity, &e.record_id));
             }
             let mut code = 0;
             for ((tenant, job), ids) in batches {

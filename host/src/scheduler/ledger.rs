@@ -85,6 +85,17 @@ pub struct LedgerUpdate {
     pub resolved: usize,
 }
 
+/// How a ledger row names its record in a retry's `{"only": [...]}`: `<entity>:<record id>`, so
+/// that a job handling several kinds of record (e.g. `sync-quickbooks`: customers, invoices,
+/// payments) knows which one is meant.
+pub fn only_entry(entity: &str, record_id: &str) -> String {
+    if entity.is_empty() {
+        record_id.to_string()
+    } else {
+        format!("{entity}:{record_id}")
+    }
+}
+
 /// Due retries of one tenant and job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryBatch {
@@ -92,7 +103,7 @@ pub struct RetryBatch {
     pub tenant: String,
     /// Job.
     pub job: String,
-    /// Record ids to pass as `{"only": [...]}`.
+    /// Records to pass as `{"only": [...]}` ([`only_entry`]).
     pub record_ids: Vec<String>,
 }
 
@@ -174,7 +185,7 @@ impl ErrorLedger {
         let tx = conn.transaction()?;
         let rows: Vec<(i64, String, String, String, i64)> = {
             let mut stmt = tx.prepare(
-                "SELECT id, tenant, job, record_id, attempts FROM errors
+                "SELECT id, tenant, job, entity, record_id, attempts FROM errors
                  WHERE state = 'open' AND retryable = 1 AND next_retry IS NOT NULL AND next_retry <= ?1
                  ORDER BY tenant, job, id",
             )?;
@@ -183,8 +194,8 @@ impl ErrorLedger {
                     row.get(0)?,
                     row.get(1)?,
                     row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
+                    only_entry(&row.get::<_, String>(3)?, &row.get::<_, String>(4)?),
+                    row.get(5)?,
                 ))
             })?;
             rows.collect::<Result<_, _>>()?
@@ -330,7 +341,7 @@ mod tests {
             vec![RetryBatch {
                 tenant: "acme".into(),
                 job: "poll".into(),
-                record_ids: vec!["006A".into()]
+                record_ids: vec!["Opportunity:006A".into()]
             }]
         );
         assert!(ledger

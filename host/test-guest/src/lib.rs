@@ -242,10 +242,11 @@ mod guest {
                     let bucket = kv::open("flaky").map_err(failed)?;
                     let runs = kv::open("flaky-runs").map_err(failed)?;
                     let ids: Vec<String> = match args.get("only").and_then(Value::as_array) {
+                        // The ledger names records `<entity>:<id>`.
                         Some(only) => only
                             .iter()
                             .filter_map(Value::as_str)
-                            .map(str::to_string)
+                            .map(|o| o.split_once(':').map_or(o, |(_, id)| id).to_string())
                             .collect(),
                         None => bucket.list_keys(None).map_err(failed)?.keys,
                     };

@@ -9,14 +9,19 @@ use crate::clients::{notify, ApiError, Quickbooks, Salesforce};
 use crate::platform::{Http, Platform, Scheduler};
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// A job's arguments (JSON).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Args {
-    /// Redo just these source records.
+    /// Redo just these source records: ids, or `<entity>:<id>` as the error ledger passes them
+    /// (the entity is kept in [`Args::entities`], the id here).
     #[serde(default)]
     pub only: Option<Vec<String>>,
+    /// The entity a qualified `only` entry named, by id (`Invoice:130` -> "130" -> "Invoice").
+    #[serde(skip)]
+    pub entities: BTreeMap<String, String>,
     /// Compute and report without writing anything (`ledgerlink plan`).
     #[serde(default)]
     pub dry_run: bool,
@@ -40,7 +45,33 @@ impl Args {
         if args.trim().is_empty() {
             return Ok(Self::default());
         }
-        serde_json::from_str(args).map_err(|e| JobError::InvalidArgs(format!("arguments: {e}")))
+        let mut parsed: Self = serde_json::from_str(args)
+            .map_err(|e| JobError::InvalidArgs(format!("arguments: {e}")))?;
+        for entry in parsed.only.iter_mut().flatten() {
+            // Salesforce and QBO ids never contain ':'.
+            if let Some((entity, id)) = entry.split_once(':') {
+                if entity.is_empty() || id.is_empty() {
+                    return Err(JobError::InvalidArgs(format!(
+                        "arguments: only entry {entry:?} is neither an id nor <entity>:<id>"
+                    )));
+                }
+                parsed.entities.insert(id.to_string(), entity.to_string());
+                *entry = id.to_string();
+            }
+        }
+        Ok(parsed)
+    }
+
+    /// `only` as passed, with entities (for a rerun of the same records).
+    pub fn qualified_only(&self) -> Option<Vec<String>> {
+        self.only.as_ref().map(|ids| {
+            ids.iter()
+                .map(|id| match self.entities.get(id) {
+                    Some(entity) => format!("{entity}:{id}"),
+                    None => id.clone(),
+                })
+                .collect()
+        })
     }
 }
 
@@ -209,7 +240,7 @@ impl<'a> Ctx<'a> {
         if self.dry_run() {
             return;
         }
-        let args = serde_json::json!({"only": self.args.only}).to_string();
+        let args = serde_json::json!({"only": self.args.qualified_only()}).to_string();
         if let Err(e) = self.schedule.run_later(job, &args, &at) {
             self.report.skipped(
                 "Schedule",
@@ -218,5 +249,36 @@ impl<'a> Ctx<'a> {
                 format!("could not ask for a rerun: {e}"),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_takes_ids_and_entity_qualified_ids() {
+        let args = Args::parse(r#"{"only": ["006A", "Payment:130", "Invoice:7"]}"#).unwrap();
+        assert_eq!(
+            args.only,
+            Some(vec!["006A".into(), "130".into(), "7".into()])
+        );
+        assert_eq!(
+            args.entities.get("130").map(String::as_str),
+            Some("Payment")
+        );
+        assert_eq!(args.entities.get("006A"), None);
+        assert_eq!(
+            args.qualified_only(),
+            Some(vec![
+                "006A".into(),
+                "Payment:130".into(),
+                "Invoice:7".into()
+            ])
+        );
+        assert!(matches!(
+            Args::parse(r#"{"only": [":130"]}"#),
+            Err(JobError::InvalidArgs(m)) if m.contains(":130")
+        ));
     }
 }

@@ -6,6 +6,7 @@
 use super::accounts::{self, AccountLink};
 use super::context::{Abort, Ctx, FlowResult};
 use super::invoices::{self, opportunity_of};
+use super::payments;
 use super::report::Failure;
 use super::state::LINKS;
 use crate::clients::json::number;
@@ -18,20 +19,30 @@ use crate::model::{SfField, SfValue};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-/// Customers and invoices by id (`only`, as `Customer:<id>` or `Invoice:<id>`).
+/// QBO records by id (`only`, as `Customer:<id>`, `Invoice:<id>` or `Payment:<id>`; a bare id
+/// is a customer): customers and invoices to Salesforce, payments to their opportunities. This
+/// is the job that redoes a webhook's failed records.
 pub fn run_ids(ctx: &mut Ctx<'_>) -> FlowResult {
     let mut wanted: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-    for key in ctx.args.only.clone().unwrap_or_default() {
-        let (entity, id) = key.split_once(':').unwrap_or(("Customer", key.as_str()));
-        let entity = if entity.eq_ignore_ascii_case("invoice") {
-            "Invoice"
-        } else {
-            "Customer"
+    for id in ctx.args.only.clone().unwrap_or_default() {
+        let entity = match ctx.args.entities.get(&id).map(|e| e.to_ascii_lowercase()) {
+            Some(e) if e == "invoice" => "Invoice",
+            Some(e) if e == "payment" => "Payment",
+            _ => "Customer",
         };
-        wanted.entry(entity).or_default().push(id.to_string());
+        wanted.entry(entity).or_default().push(id);
     }
     // Customers first, so that an invoice finds its customer's account already there.
-    for (entity, ids) in wanted {
+    for (entity, ids) in [
+        ("Customer", wanted.remove("Customer")),
+        ("Invoice", wanted.remove("Invoice")),
+        ("Payment", wanted.remove("Payment")),
+    ] {
+        let Some(ids) = ids else { continue };
+        if entity == "Payment" {
+            payments::apply_ids(ctx, &ids)?;
+            continue;
+        }
         let found = match ctx.qbo.read_many(entity, &ids) {
             Ok(found) => found,
             Err(e) => {

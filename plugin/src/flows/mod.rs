@@ -60,7 +60,7 @@ pub const JOBS: [JobInfo; 12] = [
     JobInfo { name: "poll-salesforce", description: "Salesforce change events (replay id), falling back to SystemModstamp polling", default_schedule: None },
     JobInfo { name: "poll-quickbooks", description: "QBO CDC since the cursor: payments, customers and invoices to Salesforce", default_schedule: None },
     JobInfo { name: "sync-payments", description: "QBO Payments (by id) -> Opportunity payment status", default_schedule: None },
-    JobInfo { name: "sync-quickbooks", description: "QBO Customers and Invoices (by id) -> Salesforce Accounts and Opportunities", default_schedule: None },
+    JobInfo { name: "sync-quickbooks", description: "QBO records by id (Customer:<id>, Invoice:<id>, Payment:<id>) -> Salesforce; redoes a webhook's failed records", default_schedule: None },
     JobInfo { name: "aging", description: "Invoice aging: Days Outstanding on the Opportunity, alerts on newly crossed 30/60/90 days", default_schedule: Some("0 0 6 * * *") },
     JobInfo { name: "reconcile", description: "Closed Won vs invoiced for a period (default: last month), stored and summarised", default_schedule: Some("0 0 7 1 * *") },
 ];
@@ -105,5 +105,10 @@ pub fn on_webhook(platform: &Platform<'_>, source: &str, body: &str) -> Result<R
     let hints = triggers::parse_webhook(body).map_err(JobError::InvalidArgs)?;
     let mut ctx = Ctx::new(platform, Args::default())?;
     let outcome = triggers::on_quickbooks_webhook(&mut ctx, hints);
-    ctx.finish("on-webhook", outcome)
+    // A throttled webhook run asks for a CDC pass later, which covers everything it missed.
+    ctx.finish("poll-quickbooks", outcome)
 }
+
+/// The job a webhook run's report is filed under: it redoes the run's failed records by
+/// `{"only": ["Payment:<id>", "Invoice:<id>", "Customer:<id>"]}` (the error ledger's retry).
+pub const WEBHOOK_REPORT_JOB: &str = "sync-quickbooks";

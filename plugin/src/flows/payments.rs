@@ -24,17 +24,22 @@ fn payment_key(payment_id: &str) -> String {
 /// Payments by id (`only`), read fresh from QBO; one that no longer exists is a delete.
 pub fn run_ids(ctx: &mut Ctx<'_>) -> FlowResult {
     let ids = ctx.args.only.clone().unwrap_or_default();
-    let found = match ctx.qbo.read_many("Payment", &ids) {
+    apply_ids(ctx, &ids)
+}
+
+/// Applies payments `ids`, read in one query; one that no longer exists is a delete.
+pub fn apply_ids(ctx: &mut Ctx<'_>, ids: &[String]) -> FlowResult {
+    let found = match ctx.qbo.read_many("Payment", ids) {
         Ok(found) => found,
         Err(e) => {
-            for id in &ids {
+            for id in ids {
                 ctx.report.failed("Payment", id, e.clone().into());
             }
             return Ok(());
         }
     };
     for id in ids {
-        match found.get(&id) {
+        match found.get(id) {
             Some(v) => apply(ctx, v, false)?,
             None => apply(
                 ctx,
@@ -161,7 +166,7 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
             ctx.report.failed(
                 "Payment",
                 &p.id,
-                Failure::Invalid(format!("Opportunity {opp}: {e}")),
+                Failure::Related(format!("Opportunity {opp}"), e.clone()),
             );
         }
     }

@@ -71,7 +71,9 @@ impl Report {
 
     /// A failure with its code and retryability.
     pub fn failed(&mut self, entity: &str, id: &str, failure: Failure) {
-        if let Failure::Api(ApiError::Throttled { retry_at }) = &failure {
+        if let Failure::Api(ApiError::Throttled { retry_at })
+        | Failure::Related(_, ApiError::Throttled { retry_at }) = &failure
+        {
             if self
                 .throttled_until
                 .as_deref()
@@ -106,6 +108,9 @@ pub enum Failure {
     Api(ApiError),
     /// The record itself is unusable (missing field, unknown reference).
     Invalid(String),
+    /// An API call about a related record failed (e.g. the opportunity a payment updates); the
+    /// text names that record, the error keeps its code and whether it is retryable.
+    Related(String, ApiError),
 }
 
 impl Failure {
@@ -113,14 +118,14 @@ impl Failure {
     pub fn code(&self) -> String {
         match self {
             Failure::Mapping(_) => "mapping".into(),
-            Failure::Api(e) => e.code(),
+            Failure::Api(e) | Failure::Related(_, e) => e.code(),
             Failure::Invalid(_) => "invalid-record".into(),
         }
     }
 
     /// True when the same attempt may succeed later.
     pub fn retryable(&self) -> bool {
-        matches!(self, Failure::Api(e) if e.retryable())
+        matches!(self, Failure::Api(e) | Failure::Related(_, e) if e.retryable())
     }
 }
 
@@ -130,6 +135,7 @@ impl std::fmt::Display for Failure {
             Failure::Mapping(e) => write!(f, "{e}"),
             Failure::Api(e) => write!(f, "{e}"),
             Failure::Invalid(m) => write!(f, "{m}"),
+            Failure::Related(what, e) => write!(f, "{what}: {e}"),
         }
     }
 }
