@@ -120,3 +120,41 @@ pub fn stored(c: &LocalCompany, bucket: &str, key: &str) -> Option<Value> {
         .expect("storage")
         .map(|b| serde_json::from_slice(&b).expect("stored JSON"))
 }
+
+/// A JSON number from a decimal's text, never through a float.
+pub fn number(d: rust_decimal::Decimal) -> Value {
+    serde_json::from_str(&d.to_string()).expect("a decimal is a JSON number")
+}
+
+/// The first Closed Won opportunity that was invoiced, and its QBO invoice.
+pub fn invoiced_opportunity(c: &LocalCompany) -> (Value, Value) {
+    let opp =
+        c.sf.records("Opportunity")
+            .into_iter()
+            .find(|o| o["IsWon"] == serde_json::json!(true) && o["QBO_Invoice_Id__c"].is_string())
+            .expect("an invoiced opportunity");
+    let invoice = qbo_invoice(c, opp["QBO_Invoice_Id__c"].as_str().unwrap_or_default());
+    (opp, invoice)
+}
+
+/// The QBO invoice with Id `id`.
+pub fn qbo_invoice(c: &LocalCompany, id: &str) -> Value {
+    c.qbo
+        .entities(&c.realm, "Invoice")
+        .into_iter()
+        .find(|i| i["Id"] == serde_json::json!(id))
+        .unwrap_or_else(|| panic!("no invoice {id}"))
+}
+
+/// Records in QBO a payment of `amount` on `invoice` (no webhook is sent); returns it.
+pub fn pay(c: &LocalCompany, invoice: &Value, amount: rust_decimal::Decimal) -> Value {
+    c.qbo
+        .insert(
+            &c.realm,
+            "Payment",
+            serde_json::json!({"CustomerRef": invoice["CustomerRef"], "TotalAmt": number(amount),
+                   "Line": [{"Amount": number(amount),
+                             "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]}),
+        )
+        .expect("payment recorded")
+}

@@ -4,23 +4,16 @@
 
 use ledgerlink::runtime::exports::ledgerlink::sync::flows::Outcome;
 use ledgerlink_emulators::{FaultKind, FaultRule};
-use ledgerlink_tests::{company, lines, money, report, small};
+use ledgerlink_tests::{
+    company, invoiced_opportunity, lines, money, number, pay, qbo_invoice, report, small,
+};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-/// A JSON number from a decimal, without going through a float.
-fn number(d: Decimal) -> Value {
-    serde_json::from_str(&d.to_string()).unwrap()
-}
-
 /// An invoiced opportunity, its invoice id, and one of its line items.
 fn invoiced(c: &ledgerlink::local::LocalCompany) -> (String, String, Value) {
-    let opp =
-        c.sf.records("Opportunity")
-            .into_iter()
-            .find(|o| o["IsWon"] == json!(true))
-            .unwrap();
+    let (opp, _) = invoiced_opportunity(c);
     let id = opp["Id"].as_str().unwrap().to_string();
     let invoice_id = opp["QBO_Invoice_Id__c"].as_str().unwrap().to_string();
     let line =
@@ -29,14 +22,6 @@ fn invoiced(c: &ledgerlink::local::LocalCompany) -> (String, String, Value) {
             .find(|l| l["OpportunityId"] == json!(id))
             .unwrap();
     (id, invoice_id, line)
-}
-
-fn invoice(c: &ledgerlink::local::LocalCompany, id: &str) -> Value {
-    c.qbo
-        .entities(&c.realm, "Invoice")
-        .into_iter()
-        .find(|i| i["Id"] == json!(id))
-        .unwrap()
 }
 
 fn add_one_to_quantity(c: &ledgerlink::local::LocalCompany, line: &Value) {
@@ -97,7 +82,7 @@ fn a_5010_from_a_concurrent_edit_is_re_read_merged_and_retried() {
     let updated = lines(&r, Outcome::Updated).join("\n");
     assert!(updated.contains(&opp_id), "{updated}");
 
-    let after = invoice(&c, &invoice_id);
+    let after = qbo_invoice(&c, &invoice_id);
     let opp = c.sf.get("Opportunity", &opp_id).unwrap();
     assert_eq!(money(&after["TotalAmt"]), money(&opp["Amount"]));
     assert_eq!(
@@ -113,18 +98,9 @@ fn a_change_after_the_invoice_is_paid_is_reported_and_the_invoice_left_alone() {
     let (c, _db) = company(small());
     report(&c, "backfill", json!({}));
     let (opp_id, invoice_id, line) = invoiced(&c);
-    let before = invoice(&c, &invoice_id);
-    let part = Decimal::new(1000, 2);
-    c.qbo
-        .insert(
-            &c.realm,
-            "Payment",
-            json!({"CustomerRef": before["CustomerRef"], "TotalAmt": number(part),
-                   "Line": [{"Amount": number(part),
-                             "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}]}),
-        )
-        .unwrap();
-    let paid = invoice(&c, &invoice_id);
+    let before = qbo_invoice(&c, &invoice_id);
+    pay(&c, &before, Decimal::new(1000, 2));
+    let paid = qbo_invoice(&c, &invoice_id);
     add_one_to_quantity(&c, &line);
 
     let r = report(&c, "sync-invoices", json!({}));
@@ -133,7 +109,7 @@ fn a_change_after_the_invoice_is_paid_is_reported_and_the_invoice_left_alone() {
         failed.contains(&opp_id) && failed.contains("paid"),
         "the change is reported: {failed}"
     );
-    let after = invoice(&c, &invoice_id);
+    let after = qbo_invoice(&c, &invoice_id);
     assert_eq!(after["SyncToken"], paid["SyncToken"], "not updated");
     assert_eq!(money(&after["TotalAmt"]), money(&before["TotalAmt"]));
 }
@@ -175,7 +151,7 @@ fn changes_to_many_invoiced_opportunities_go_in_one_read_and_one_batch() {
     );
     for id in &won {
         let opp = c.sf.get("Opportunity", id).unwrap();
-        let inv = invoice(&c, opp["QBO_Invoice_Id__c"].as_str().unwrap());
+        let inv = qbo_invoice(&c, opp["QBO_Invoice_Id__c"].as_str().unwrap());
         assert_eq!(money(&inv["TotalAmt"]), money(&opp["Amount"]), "{id}");
     }
 }

@@ -3,14 +3,11 @@
 
 use ledgerlink::runtime::exports::ledgerlink::sync::flows::Outcome;
 use ledgerlink_emulators::{FaultKind, FaultRule};
-use ledgerlink_tests::{company, lines, money, on_webhook, report, small, webhook};
+use ledgerlink_tests::{
+    company, invoiced_opportunity, lines, money, on_webhook, pay, report, small, webhook,
+};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-
-/// A JSON number from a decimal's text, never through a float.
-fn number(d: Decimal) -> Value {
-    serde_json::from_str(&d.to_string()).unwrap()
-}
 
 fn opportunity(c: &ledgerlink::local::LocalCompany, id: &str) -> Value {
     c.sf.get("Opportunity", id).expect("opportunity")
@@ -21,31 +18,10 @@ fn payments_move_the_opportunity_through_partial_paid_and_reversed() {
     let (c, _db) = company(small());
     let r = report(&c, "backfill", json!({}));
     assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
-    let opp =
-        c.sf.records("Opportunity")
-            .into_iter()
-            .find(|o| o["IsWon"] == json!(true))
-            .unwrap();
+    let (opp, invoice) = invoiced_opportunity(&c);
     let opp_id = opp["Id"].as_str().unwrap().to_string();
-    let invoice_id = opp["QBO_Invoice_Id__c"].as_str().unwrap().to_string();
-    let invoice = c
-        .qbo
-        .entities(&c.realm, "Invoice")
-        .into_iter()
-        .find(|i| i["Id"] == json!(invoice_id))
-        .unwrap();
     let total = money(&invoice["TotalAmt"]);
-    let pay = |amount: Decimal| {
-        c.qbo
-            .insert(
-                &c.realm,
-                "Payment",
-                json!({"CustomerRef": invoice["CustomerRef"], "TotalAmt": number(amount),
-                       "Line": [{"Amount": number(amount),
-                                 "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}]}),
-            )
-            .unwrap()
-    };
+    let pay = |amount: Decimal| pay(&c, &invoice, amount);
     let first = pay(Decimal::new(1000, 2));
     let first_id = first["Id"].as_str().unwrap().to_string();
     // The opportunity's owner is named in the payment notice.
@@ -117,30 +93,10 @@ fn payments_move_the_opportunity_through_partial_paid_and_reversed() {
 fn a_payment_that_failed_in_a_webhook_run_is_redone_by_the_job_its_report_names() {
     let (c, _db) = company(small());
     report(&c, "backfill", json!({}));
-    let opp =
-        c.sf.records("Opportunity")
-            .into_iter()
-            .find(|o| o["IsWon"] == json!(true))
-            .unwrap();
+    let (opp, invoice) = invoiced_opportunity(&c);
     let opp_id = opp["Id"].as_str().unwrap().to_string();
-    let invoice_id = opp["QBO_Invoice_Id__c"].as_str().unwrap().to_string();
-    let invoice = c
-        .qbo
-        .entities(&c.realm, "Invoice")
-        .into_iter()
-        .find(|i| i["Id"] == json!(invoice_id))
-        .unwrap();
     let part = Decimal::new(2500, 2);
-    let payment = c
-        .qbo
-        .insert(
-            &c.realm,
-            "Payment",
-            json!({"CustomerRef": invoice["CustomerRef"], "TotalAmt": number(part),
-                   "Line": [{"Amount": number(part),
-                             "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}]}),
-        )
-        .unwrap();
+    let payment = pay(&c, &invoice, part);
     let payment_id = payment["Id"].as_str().unwrap().to_string();
     // Salesforce is down for the opportunity update.
     c.sf.faults().push(FaultRule {
