@@ -20,9 +20,10 @@ use super::entities::{self, EntityDef, Kind};
 use super::errors::{gateway_fault, throttle_xml, QboError};
 use super::idempotency;
 use super::oauth::{bearer, TokenProblem};
-use super::operations::{customer_balances, render, Ops, Options};
+use super::operations::{render, Balances, Ops, Options};
 use super::query;
 use super::reply::Reply;
+use super::store::{By, Company, IdKey, Record};
 use super::timefmt;
 use super::webhooks::ChangeEvent;
 use super::{QboEmulator, State as EmulatorState};
@@ -32,7 +33,8 @@ use axum::{
     http::{HeaderMap, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
 };
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
 /// Runs a query against the company of `ops`; the answer is the `QueryResponse` object.
 pub(crate) fn run_query(ops: &Ops, sql: &str) -> Result<Value, QboError> {
@@ -40,14 +42,63 @@ pub(crate) fn run_query(ops: &Ops, sql: &str) -> Result<Value, QboError> {
     let def = entities::lookup(&parsed.entity).ok_or_else(|| {
         QboError::invalid_query(format!("Entity {} is not supported", parsed.entity))
     })?;
-    let balances = customer_balances(ops.company);
-    let rows: Vec<Value> = ops
-        .company
-        .list(def.name)
-        .into_iter()
-        .map(|(id, r)| render(def.name, id, r, &balances))
-        .collect();
-    query::run(&parsed, def.name, rows, def.kind == Kind::NameList, ops.tz)
+    let company = &*ops.company;
+    let filter = query::Filter::new(&parsed, def.kind == Kind::NameList, ops.tz);
+    let candidates = candidates(company, def.name, &filter);
+    let selected: Vec<Cow<Map<String, Value>>> = if def.name == "Customer" {
+        // Balance is added when rendering: filter on the stored fields first, then render the
+        // rest and filter again.
+        let stored: Vec<_> = candidates
+            .filter(|(_, r)| filter.accepts_without(&r.value, &["Balance", "BalanceWithJobs"]))
+            .collect();
+        let balances = Balances::of(company, def.name, stored.iter().map(|(id, _)| id.as_str()));
+        stored
+            .into_iter()
+            .map(|(id, r)| render(def.name, id, r, &balances))
+            .filter(|obj| filter.accepts(obj))
+            .map(Cow::Owned)
+            .collect()
+    } else {
+        // Other objects are returned as stored: they are filtered before they are copied.
+        candidates
+            .filter(|(_, r)| filter.accepts(&r.value))
+            .map(|(_, r)| Cow::Borrowed(&r.value))
+            .collect()
+    };
+    query::respond(&parsed, def.name, selected, ops.tz)
+}
+
+/// The records of `entity` a query may select, in Id order. An `=` or `IN` condition on `Id` or
+/// on an invoice's `DocNumber` names its few candidates through the table's look-ups; other
+/// queries read the whole table. The filter then checks every condition on each candidate.
+fn candidates<'c>(
+    company: &'c Company,
+    entity: &str,
+    filter: &query::Filter,
+) -> Box<dyn Iterator<Item = (&'c String, &'c Record)> + 'c> {
+    let Some(table) = company.get_table(entity) else {
+        return Box::new(std::iter::empty());
+    };
+    let mut found: Vec<(&IdKey, &Record)> = Vec::new();
+    if let Some(values) = filter.number_values("Id") {
+        // A record's `Id` field is its key. Ids the emulator did not allocate ("TAX", "07") can
+        // equal a value in other ways, so they are always candidates.
+        found.extend(values.iter().filter_map(|v| table.get_keyed(v)));
+        found.extend(table.odd_ids());
+    } else if let Some(values) = filter
+        .plain_text_values("DocNumber")
+        .filter(|_| table.unkeyed(By::DocNumber) == Some(0))
+    {
+        // Every record has a text DocNumber, and these values can only equal one ignoring case.
+        for value in values {
+            found.extend(table.find_keyed(By::DocNumber, &value.to_lowercase()));
+        }
+    } else {
+        return Box::new(table.iter());
+    }
+    found.sort_by(|a, b| a.0.cmp(b.0));
+    found.dedup_by(|a, b| a.0 == b.0);
+    Box::new(found.into_iter().map(|(k, r)| (k.text(), r)))
 }
 
 /// `/v3/company/{realm}` with nothing after it.
@@ -431,4 +482,58 @@ fn pdf(invoice: &Value) -> Vec<u8> {
         stream.len()
     )
     .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::seed;
+    use super::*;
+    use chrono::Utc;
+
+    #[test]
+    fn look_ups_answer_as_a_full_scan_would() {
+        let mut company = Company::default();
+        let mut events = Vec::new();
+        let mut ops = Ops {
+            company: &mut company,
+            realm: "1",
+            now: Utc::now(),
+            tz: timefmt::offset(-480),
+            events: &mut events,
+            options: Options::default(),
+        };
+        seed::default_company("1", &mut ops).unwrap();
+        let customers = entities::lookup("Customer").unwrap();
+        let customer = ops.save(customers, json!({"DisplayName": "A"})).unwrap();
+        let invoices = entities::lookup("Invoice").unwrap();
+        for (id, doc) in [
+            (None, "SF-1"),
+            (None, "sf-2"),
+            (Some("07"), "1001"),
+            (Some("TAX1"), "SF-3"),
+            (None, "2024-05-01"),
+            (Some("12"), "12"),
+        ] {
+            let body = json!({"CustomerRef": {"value": customer["Id"]}, "DocNumber": doc,
+                              "Line": [{"DetailType": "SalesItemLineDetail", "Amount": 5}]});
+            let body = body.as_object().cloned().unwrap();
+            ops.create(invoices, body, id.map(str::to_string)).unwrap();
+        }
+        // `id` and `docnumber` reach the same fields without the look-ups.
+        for (field, condition, matches) in [
+            ("Id", "in ('1', '07', '7.0', 'tax1', '12')", 4),
+            ("Id", "= '12.00'", 1),
+            ("DocNumber", "in ('SF-1', 'SF-2', 'sf-3', '1001.0')", 4),
+            ("DocNumber", "= '2024-05-01T00:00:00'", 1),
+            ("DocNumber", "in ('12', 'nothing')", 1),
+        ] {
+            let sql =
+                |f: &str| format!("select * from Invoice where {f} {condition} orderby TxnDate");
+            let fast = run_query(&ops, &sql(field)).unwrap();
+            let slow = run_query(&ops, &sql(&field.to_lowercase())).unwrap();
+            assert_eq!(fast, slow, "{}", sql(field));
+            let found = fast["Invoice"].as_array().map_or(0, Vec::len);
+            assert_eq!(found, matches, "{}", sql(field));
+        }
+    }
 }

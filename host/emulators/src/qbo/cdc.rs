@@ -5,8 +5,8 @@
 
 use super::entities;
 use super::errors::QboError;
-use super::operations::{customer_balances, render};
-use super::store::Company;
+use super::operations::{render, Balances};
+use super::store::{Company, Record, Tombstone};
 use super::timefmt;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{json, Map, Value};
@@ -57,6 +57,12 @@ pub(crate) fn parse_request(
     Ok((names, since))
 }
 
+/// A change CDC reports.
+enum Change<'c> {
+    Live(&'c String, &'c Record),
+    Deleted(&'c Tombstone),
+}
+
 /// The `QueryResponse` list of a CDC answer (`[{}]` when nothing changed).
 pub(crate) fn changes(
     company: &Company,
@@ -64,12 +70,11 @@ pub(crate) fn changes(
     since: DateTime<Utc>,
     tz: FixedOffset,
 ) -> Vec<Value> {
-    let balances = customer_balances(company);
-    let mut found: Vec<(DateTime<Utc>, &'static str, Value)> = Vec::new();
+    let mut found: Vec<(DateTime<Utc>, &'static str, Change)> = Vec::new();
     for name in entity_names {
         for (id, record) in company.list(name) {
             if record.updated_at >= since {
-                found.push((record.updated_at, name, render(name, id, record, &balances)));
+                found.push((record.updated_at, name, Change::Live(id, record)));
             }
         }
         for stone in company
@@ -77,19 +82,29 @@ pub(crate) fn changes(
             .iter()
             .filter(|t| t.entity == *name && t.at >= since)
         {
-            let stub = json!({"domain": "QBO", "status": "Deleted", "Id": stone.id,
-                              "MetaData": {"LastUpdatedTime": timefmt::entity_time(stone.at, tz)}});
-            found.push((stone.at, name, stub));
+            found.push((stone.at, name, Change::Deleted(stone)));
         }
     }
     found.sort_by_key(|(at, _, _)| *at);
     found.truncate(MAX_OBJECTS);
+    // Only what is answered is rendered.
+    let customers = found.iter().filter_map(|(_, name, change)| match change {
+        Change::Live(id, _) if *name == "Customer" => Some(id.as_str()),
+        _ => None,
+    });
+    let balances = Balances::of(company, "Customer", customers);
     let mut responses = Vec::new();
     for name in entity_names {
         let objects: Vec<Value> = found
             .iter()
             .filter(|(_, n, _)| n == name)
-            .map(|(_, _, v)| v.clone())
+            .map(|(_, _, change)| match change {
+                Change::Live(id, record) => Value::Object(render(name, id, record, &balances)),
+                Change::Deleted(stone) => {
+                    json!({"domain": "QBO", "status": "Deleted", "Id": stone.id,
+                           "MetaData": {"LastUpdatedTime": timefmt::entity_time(stone.at, tz)}})
+                }
+            })
             .collect();
         if objects.is_empty() {
             continue;

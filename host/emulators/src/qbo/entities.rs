@@ -12,7 +12,7 @@
 
 use super::errors::QboError;
 use super::fields::{check_ref, default, flag, text};
-use super::store::Company;
+use super::store::{By, Company};
 use serde_json::{json, Map, Value};
 
 /// How an entity may be written.
@@ -175,17 +175,13 @@ fn person(
             }
         }
     }
+    let key = display.to_ascii_lowercase();
     for other in PEOPLE {
-        for (id, record) in company.list(other) {
-            if other == entity && id == ctx.id {
-                continue;
-            }
-            if record
-                .str("DisplayName")
-                .is_some_and(|n| n.trim().eq_ignore_ascii_case(&display))
-            {
-                return Err(QboError::duplicate_name(&other.to_ascii_lowercase()));
-            }
+        if company
+            .find(other, By::DisplayName, &key)
+            .any(|(id, _)| other != entity || id != ctx.id)
+        {
+            return Err(QboError::duplicate_name(&other.to_ascii_lowercase()));
         }
     }
     obj.insert("DisplayName".into(), json!(display));
@@ -254,14 +250,11 @@ fn unique_name(
     obj_id: &str,
     company: &Company,
 ) -> Result<(), QboError> {
-    for (id, record) in company.list(entity) {
-        if id != obj_id
-            && record
-                .str("Name")
-                .is_some_and(|n| n.trim().eq_ignore_ascii_case(name))
-        {
-            return Err(QboError::duplicate_name(what));
-        }
+    if company
+        .find(entity, By::Name, &name.to_ascii_lowercase())
+        .any(|(id, _)| id != obj_id)
+    {
+        return Err(QboError::duplicate_name(what));
     }
     Ok(())
 }

@@ -4,7 +4,8 @@
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
 
 /// Longest requestid on a normal request.
 pub(crate) const MAX_LEN: usize = 50;
@@ -24,6 +25,8 @@ pub(crate) struct StoredReply {
 #[derive(Default)]
 pub(crate) struct ReplayCache {
     entries: HashMap<(String, String), StoredReply>,
+    /// The same keys by age, so that expiring them does not read every entry.
+    by_age: BTreeSet<(DateTime<Utc>, (String, String))>,
 }
 
 impl ReplayCache {
@@ -36,7 +39,17 @@ impl ReplayCache {
         ttl_secs: u64,
     ) -> Option<StoredReply> {
         let ttl = super::timefmt::bounded_secs(i64::try_from(ttl_secs).unwrap_or(i64::MAX));
-        self.entries.retain(|_, r| now - r.at < ttl);
+        // Expired: `now - at >= ttl`, that is `at <= now - ttl`.
+        if let Some(oldest_kept) = now.checked_sub_signed(ttl) {
+            while let Some(first) = self.by_age.first() {
+                if first.0 > oldest_kept {
+                    break;
+                }
+                if let Some((_, key)) = self.by_age.pop_first() {
+                    self.entries.remove(&key);
+                }
+            }
+        }
         self.entries
             .get(&(realm.to_string(), request_id.to_string()))
             .cloned()
@@ -44,9 +57,11 @@ impl ReplayCache {
 
     /// Stores the first answer for a pair.
     pub fn put(&mut self, realm: &str, request_id: &str, reply: StoredReply) {
-        self.entries
-            .entry((realm.to_string(), request_id.to_string()))
-            .or_insert(reply);
+        let key = (realm.to_string(), request_id.to_string());
+        if let Entry::Vacant(slot) = self.entries.entry(key.clone()) {
+            self.by_age.insert((reply.at, key));
+            slot.insert(reply);
+        }
     }
 }
 
@@ -76,5 +91,25 @@ mod tests {
         assert!(cache
             .get("r", "id", t0 + Duration::seconds(61), 60)
             .is_none());
+    }
+
+    #[test]
+    fn an_answer_expires_when_exactly_the_ttl_has_passed() {
+        let mut cache = ReplayCache::default();
+        let t0 = Utc::now();
+        for (id, at) in [("a", t0), ("b", t0 + Duration::seconds(5))] {
+            let reply = StoredReply {
+                status: 200,
+                content_type: "application/json".into(),
+                body: Bytes::from_static(b"{}"),
+                at,
+            };
+            cache.put("r", id, reply);
+        }
+        let t1 = t0 + Duration::seconds(60);
+        assert!(cache.get("r", "a", t1, 60).is_none());
+        assert!(cache.get("r", "b", t1, 60).is_some());
+        // Gone for good, even for a longer TTL.
+        assert!(cache.get("r", "a", t1, 600).is_none());
     }
 }

@@ -60,7 +60,7 @@ use axum::{
 };
 use chrono::{Duration, FixedOffset};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -315,55 +315,33 @@ impl QboEmulator {
         let Some(company) = state.companies.get(realm) else {
             return Vec::new();
         };
-        let balances = operations::customer_balances(company);
+        let ids = company.list(def.name).map(|(id, _)| id.as_str());
+        let balances = operations::Balances::of(company, def.name, ids);
         company
             .list(def.name)
-            .into_iter()
-            .map(|(id, r)| operations::render(def.name, id, r, &balances))
+            .map(|(id, r)| Value::Object(operations::render(def.name, id, r, &balances)))
             .collect()
     }
 
     /// Stores one object with the API's validation (no webhook is sent). An `Id` in `body` is kept.
     pub fn insert(&self, realm: &str, entity: &str, body: Value) -> anyhow::Result<Value> {
-        let def = entities::lookup(entity)
-            .ok_or_else(|| anyhow::anyhow!("unknown QBO entity {entity}"))?;
-        let now = self.inner.clock.now();
-        let tz = self.inner.tz();
-        let mut state = self.inner.lock();
-        let company = state
-            .companies
-            .get_mut(realm)
-            .ok_or_else(|| anyhow::anyhow!("unknown realm {realm}"))?;
-        let mut events = Vec::new();
-        let options = operations::Options {
-            allow_duplicate_doc_number: false,
-            rename_on_deactivate: self.inner.config.rename_deleted_customers,
-        };
-        let mut ops = operations::Ops {
-            company,
-            realm,
-            now,
-            tz,
-            events: &mut events,
-            options,
-        };
-        let mut obj: Map<String, Value> =
-            operations::body_object(def.name, body).map_err(fault_to_anyhow)?;
-        let result = if def.kind == entities::Kind::Singleton {
-            let current = ops
-                .company
-                .get(def.name, "1")
-                .map(|r| r.sync_token())
-                .unwrap_or(0);
-            obj.insert("Id".into(), json!("1"));
-            obj.insert("SyncToken".into(), json!(current.to_string()));
-            obj.insert("sparse".into(), json!(true));
-            ops.update(def, obj)
-        } else {
-            let id = obj.get("Id").and_then(fields::id_text);
-            ops.create(def, obj, id)
-        };
-        result.map_err(fault_to_anyhow)
+        self.direct(realm, entity, |ops, def| {
+            let mut obj = operations::body_object(def.name, body)?;
+            if def.kind == entities::Kind::Singleton {
+                let current = ops
+                    .company
+                    .get(def.name, "1")
+                    .map(|r| r.sync_token())
+                    .unwrap_or(0);
+                obj.insert("Id".into(), json!("1"));
+                obj.insert("SyncToken".into(), json!(current.to_string()));
+                obj.insert("sparse".into(), json!(true));
+                ops.update(def, obj)
+            } else {
+                let id = obj.get("Id").and_then(fields::id_text);
+                ops.create(def, obj, id)
+            }
+        })
     }
 
     /// Another user's sparse edit of an existing object (as if saved in the QBO UI): it gets the
@@ -375,6 +353,30 @@ impl QboEmulator {
         id: &str,
         fields: Value,
     ) -> anyhow::Result<Value> {
+        self.direct(realm, entity, |ops, def| {
+            let current = ops
+                .company
+                .get(def.name, id)
+                .map(|r| r.sync_token())
+                .ok_or_else(|| QboError::object_not_found(def.name, id))?;
+            let mut obj = operations::body_object(def.name, fields)?;
+            obj.insert("Id".into(), json!(id));
+            obj.insert("SyncToken".into(), json!(current.to_string()));
+            obj.insert("sparse".into(), json!(true));
+            ops.update(def, obj)
+        })
+    }
+
+    /// Runs `write` on `realm` with the API's validation, outside HTTP (no webhook is sent).
+    fn direct(
+        &self,
+        realm: &str,
+        entity: &str,
+        write: impl FnOnce(
+            &mut operations::Ops,
+            &'static entities::EntityDef,
+        ) -> Result<Value, QboError>,
+    ) -> anyhow::Result<Value> {
         let def = entities::lookup(entity)
             .ok_or_else(|| anyhow::anyhow!("unknown QBO entity {entity}"))?;
         let now = self.inner.clock.now();
@@ -384,29 +386,19 @@ impl QboEmulator {
             .companies
             .get_mut(realm)
             .ok_or_else(|| anyhow::anyhow!("unknown realm {realm}"))?;
-        let current = company
-            .get(def.name, id)
-            .map(|r| r.sync_token())
-            .ok_or_else(|| anyhow::anyhow!("no {entity} {id} in realm {realm}"))?;
         let mut events = Vec::new();
-        let options = operations::Options {
-            allow_duplicate_doc_number: false,
-            rename_on_deactivate: self.inner.config.rename_deleted_customers,
-        };
         let mut ops = operations::Ops {
             company,
             realm,
             now,
             tz,
             events: &mut events,
-            options,
+            options: operations::Options {
+                allow_duplicate_doc_number: false,
+                rename_on_deactivate: self.inner.config.rename_deleted_customers,
+            },
         };
-        let mut obj: Map<String, Value> =
-            operations::body_object(def.name, fields).map_err(fault_to_anyhow)?;
-        obj.insert("Id".into(), json!(id));
-        obj.insert("SyncToken".into(), json!(current.to_string()));
-        obj.insert("sparse".into(), json!(true));
-        ops.update(def, obj).map_err(fault_to_anyhow)
+        write(&mut ops, def).map_err(fault_to_anyhow)
     }
 
     /// Loads `{"Customer": [...], "Item": [...], ...}` into `realm`, referenced entities first.

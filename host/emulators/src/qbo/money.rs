@@ -8,16 +8,21 @@ use std::str::FromStr;
 /// The decimal value of a JSON number or numeric string. A JSON number is read from its shortest
 /// text form (`198.99` stays `198.99`), so no binary rounding enters the arithmetic.
 pub(crate) fn parse(value: &Value) -> Option<Decimal> {
-    let text = match value {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.trim().to_string(),
-        _ => return None,
-    };
+    match value {
+        Value::Number(n) => parse_text(&n.to_string()),
+        Value::String(s) => parse_text(s),
+        _ => None,
+    }
+}
+
+/// The decimal value of a numeric text (surrounding spaces ignored).
+pub(crate) fn parse_text(text: &str) -> Option<Decimal> {
+    let text = text.trim();
     if text.is_empty() {
         return None;
     }
-    Decimal::from_str(&text)
-        .or_else(|_| Decimal::from_scientific(&text))
+    Decimal::from_str(text)
+        .or_else(|_| Decimal::from_scientific(text))
         .ok()
 }
 

@@ -4,11 +4,11 @@
 
 use super::entities::{self, EntityDef, Kind, WriteCtx};
 use super::errors::QboError;
-use super::fields::{clean_object, flag, id_text, ref_id, text};
+use super::fields::{clean_object, flag, id_text, text};
 use super::money;
-use super::store::{Company, Record, Tombstone};
+use super::store::{By, Company, Record, Tombstone};
 use super::timefmt;
-use super::transactions::{self, Applied, TxnCtx};
+use super::transactions::{self, TxnCtx};
 use super::webhooks::{ChangeEvent, Operation};
 use chrono::{DateTime, FixedOffset, Utc};
 use rust_decimal::Decimal;
@@ -89,22 +89,36 @@ fn id_of(obj: &Map<String, Value>) -> Option<String> {
     obj.get("Id").and_then(id_text).filter(|id| id != "0")
 }
 
-/// Customer balances: the open balance of each customer's live invoices.
-pub(crate) fn customer_balances(company: &Company) -> HashMap<String, Decimal> {
-    let mut balances = HashMap::new();
-    for (_, invoice) in company.list("Invoice") {
-        if invoice.voided {
-            continue;
+/// Customers' open balances (the sum of the Balance of their live invoices), which rendering a
+/// Customer adds. Worked out only for the customers rendered, each from its own invoices.
+#[derive(Default)]
+pub(crate) struct Balances(HashMap<String, Decimal>);
+
+impl Balances {
+    /// What rendering the objects `ids` of `entity` needs (nothing unless they are Customers).
+    pub fn of<'i>(company: &Company, entity: &str, ids: impl IntoIterator<Item = &'i str>) -> Self {
+        if entity != "Customer" {
+            return Self::default();
         }
-        if let Some(customer) = ref_id(&invoice.value, "CustomerRef") {
-            *balances.entry(customer).or_insert(Decimal::ZERO) += invoice
-                .value
-                .get("Balance")
-                .and_then(money::parse)
-                .unwrap_or_default();
-        }
+        let balances = ids
+            .into_iter()
+            .map(|id| {
+                // Added up in Id order, as a pass over all invoices would.
+                let balance = company
+                    .find("Invoice", By::Customer, id)
+                    .filter(|(_, invoice)| !invoice.voided)
+                    .fold(Decimal::ZERO, |sum, (_, invoice)| {
+                        sum + invoice
+                            .value
+                            .get("Balance")
+                            .and_then(money::parse)
+                            .unwrap_or_default()
+                    });
+                (id.to_string(), balance)
+            })
+            .collect();
+        Self(balances)
     }
-    balances
 }
 
 /// The object as the API returns it (derived fields added).
@@ -112,15 +126,15 @@ pub(crate) fn render(
     entity: &str,
     id: &str,
     record: &Record,
-    balances: &HashMap<String, Decimal>,
-) -> Value {
+    balances: &Balances,
+) -> Map<String, Value> {
     let mut value = record.value.clone();
     if entity == "Customer" {
-        let balance = balances.get(id).copied().unwrap_or_default();
+        let balance = balances.0.get(id).copied().unwrap_or_default();
         value.insert("Balance".into(), money::to_json(balance));
         value.insert("BalanceWithJobs".into(), money::to_json(balance));
     }
-    Value::Object(value)
+    value
 }
 
 impl Ops<'_> {
@@ -146,12 +160,8 @@ impl Ops<'_> {
             .company
             .get(def.name, id)
             .ok_or_else(|| QboError::object_not_found(def.name, id))?;
-        Ok(render(
-            def.name,
-            id,
-            record,
-            &customer_balances(self.company),
-        ))
+        let balances = Balances::of(self.company, def.name, [id]);
+        Ok(Value::Object(render(def.name, id, record, &balances)))
     }
 
     /// Create when the body has no Id, update otherwise.
@@ -269,15 +279,10 @@ impl Ops<'_> {
                 entities::name_list_rules(name, obj, self.company, &ctx)
             }
             (_, "Invoice") => {
-                let applied = transactions::payments_applied(self.company, None)
-                    .remove(id)
-                    .unwrap_or_default();
+                let applied = transactions::payments_applied(self.company, id, None);
                 transactions::invoice_rules(obj, self.company, &txn, &applied)
             }
-            (_, "Payment") => {
-                let applied = transactions::payments_applied(self.company, Some(id));
-                transactions::payment_rules(obj, self.company, &txn, &applied)
-            }
+            (_, "Payment") => transactions::payment_rules(obj, self.company, &txn),
             (_, "JournalEntry") => transactions::journal_entry_rules(obj, self.company, &txn),
             _ => Ok(()),
         }
@@ -349,18 +354,15 @@ impl Ops<'_> {
 
     /// Recomputes Balance and LinkedTxn of `ids`; a changed invoice gets a new SyncToken.
     pub fn refresh_invoices(&mut self, ids: &BTreeSet<String>) {
-        let applied = transactions::payments_applied(self.company, None);
         let now_text = timefmt::entity_time(self.now, self.tz);
-        let now = self.now;
-        let table = self.company.table("Invoice");
         for id in ids {
-            let Some(record) = table.get_mut(id) else {
+            let Some(record) = self.company.get("Invoice", id) else {
                 continue;
             };
             if record.voided {
                 continue;
             }
-            let a = applied.get(id).cloned().unwrap_or_else(Applied::default);
+            let a = transactions::payments_applied(self.company, id, None);
             let total = record
                 .value
                 .get("TotalAmt")
@@ -378,8 +380,12 @@ impl Ops<'_> {
                 if let Some(Value::Object(meta)) = updated.get_mut("MetaData") {
                     meta.insert("LastUpdatedTime".into(), json!(now_text));
                 }
-                record.value = updated;
-                record.updated_at = now;
+                let record = Record {
+                    value: updated,
+                    updated_at: self.now,
+                    voided: record.voided,
+                };
+                self.company.table("Invoice").put(id.clone(), record);
             }
         }
     }
@@ -403,10 +409,7 @@ impl Ops<'_> {
     }
 
     fn payments_on(&self, invoice: &str) -> Decimal {
-        transactions::payments_applied(self.company, None)
-            .get(invoice)
-            .map(|a| a.amount)
-            .unwrap_or_default()
+        transactions::payments_applied(self.company, invoice, None).amount
     }
 
     /// `?operation=delete` on a transaction: answers the deleted stub.

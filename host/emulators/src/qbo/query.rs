@@ -16,9 +16,13 @@
 use super::errors::QboError;
 use super::money;
 use super::timefmt;
-use chrono::FixedOffset;
+use chrono::{DateTime, FixedOffset, Utc};
+use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 /// Comparison operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -391,39 +395,138 @@ fn condition(p: &mut Parser) -> Result<Condition, QboError> {
 }
 
 /// The value of a dotted field; a reference yields its `value`.
-fn field<'v>(obj: &'v Value, path: &str) -> Option<&'v Value> {
-    let mut current = obj;
-    for part in path.split('.') {
-        let map = current.as_object()?;
-        current = map.get(part).or_else(|| {
+fn field<'v>(obj: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
+    let mut map = obj;
+    let mut parts = path.split('.').peekable();
+    let value = loop {
+        let part = parts.next()?;
+        let value = map.get(part).or_else(|| {
             map.iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(part))
                 .map(|(_, v)| v)
         })?;
-    }
-    match current {
+        if parts.peek().is_none() {
+            break value;
+        }
+        map = value.as_object()?;
+    };
+    match value {
         Value::Object(r) if r.contains_key("value") => r.get("value"),
         other => Some(other),
     }
 }
 
-fn compare(value: &Value, literal: &str, tz: FixedOffset) -> Option<Ordering> {
+/// What [`compare`] reads from a text: a boolean, a number, a date-time (only tried for texts of
+/// ten bytes or more) and the lowercase text. Literals are read once per query, not once per row.
+struct Readings {
+    len: usize,
+    boolean: Option<bool>,
+    money: Option<Decimal>,
+    time: Option<DateTime<Utc>>,
+    lower: String,
+}
+
+impl Readings {
+    fn of(text: &str, tz: FixedOffset) -> Self {
+        Self {
+            len: text.len(),
+            boolean: text.parse().ok(),
+            money: money::parse_text(text),
+            time: if text.len() >= 10 {
+                timefmt::parse_datetime(text, tz)
+            } else {
+                None
+            },
+            lower: text.to_lowercase(),
+        }
+    }
+
+    /// True when a text value can equal this literal only by being the same text, ignoring case:
+    /// it reads neither as a number nor as a date-time.
+    fn is_plain_text(&self) -> bool {
+        self.money.is_none() && self.time.is_none()
+    }
+}
+
+/// The readings of the value on the left of [`compare`].
+trait Own {
+    fn money(&self) -> Option<Decimal>;
+    fn time(&self) -> Option<DateTime<Utc>>;
+    fn lower(&self) -> &str;
+}
+
+impl Own for Readings {
+    fn money(&self) -> Option<Decimal> {
+        self.money
+    }
+    fn time(&self) -> Option<DateTime<Utc>> {
+        self.time
+    }
+    fn lower(&self) -> &str {
+        &self.lower
+    }
+}
+
+/// A stored value, read on first use (an IN list compares one value with many literals).
+struct Subject<'v> {
+    value: &'v Value,
+    tz: FixedOffset,
+    money: OnceCell<Option<Decimal>>,
+    time: OnceCell<Option<DateTime<Utc>>>,
+    lower: OnceCell<String>,
+}
+
+impl<'v> Subject<'v> {
+    fn new(value: &'v Value, tz: FixedOffset) -> Self {
+        Self {
+            value,
+            tz,
+            money: OnceCell::new(),
+            time: OnceCell::new(),
+            lower: OnceCell::new(),
+        }
+    }
+
+    fn text(&self) -> &str {
+        self.value.as_str().unwrap_or_default()
+    }
+}
+
+impl Own for Subject<'_> {
+    fn money(&self) -> Option<Decimal> {
+        *self.money.get_or_init(|| money::parse(self.value))
+    }
+    fn time(&self) -> Option<DateTime<Utc>> {
+        *self
+            .time
+            .get_or_init(|| timefmt::parse_datetime(self.text(), self.tz))
+    }
+    fn lower(&self) -> &str {
+        self.lower.get_or_init(|| self.text().to_lowercase())
+    }
+}
+
+/// Compares `value` (read as `own`) with a literal. Booleans compare as booleans, numbers as
+/// numbers; text compares as numbers when both sides read as numbers, else as instants when both
+/// read as date-times, else case-insensitively.
+fn compare(value: &Value, own: &impl Own, literal: &Readings) -> Option<Ordering> {
     match value {
-        Value::Bool(b) => literal.parse::<bool>().ok().map(|l| b.cmp(&l)),
-        Value::Number(_) => Some(money::parse(value)?.cmp(&money::parse(&json!(literal))?)),
+        Value::Bool(b) => literal.boolean.map(|l| b.cmp(&l)),
+        Value::Number(_) => Some(own.money()?.cmp(&literal.money?)),
         Value::String(s) => {
-            if let (Some(a), Some(b)) = (money::parse(value), money::parse(&json!(literal))) {
-                return Some(a.cmp(&b));
-            }
-            if s.len() >= 10 && literal.len() >= 10 {
-                if let (Some(a), Some(b)) = (
-                    timefmt::parse_datetime(s, tz),
-                    timefmt::parse_datetime(literal, tz),
-                ) {
+            if let Some(b) = literal.money {
+                if let Some(a) = own.money() {
                     return Some(a.cmp(&b));
                 }
             }
-            Some(s.to_lowercase().cmp(&literal.to_lowercase()))
+            if s.len() >= 10 && literal.len >= 10 {
+                if let Some(b) = literal.time {
+                    if let Some(a) = own.time() {
+                        return Some(a.cmp(&b));
+                    }
+                }
+            }
+            Some(own.lower().cmp(&literal.lower))
         }
         _ => None,
     }
@@ -454,41 +557,209 @@ fn like(text: &str, pattern: &str) -> bool {
     true
 }
 
-fn matches(obj: &Value, cond: &Condition, tz: FixedOffset) -> bool {
-    let Some(value) = field(obj, &cond.field) else {
-        return false;
-    };
-    let first = cond.values.first().map(String::as_str).unwrap_or_default();
-    match cond.op {
-        Op::Eq => compare(value, first, tz) == Some(Ordering::Equal),
-        Op::Lt => compare(value, first, tz) == Some(Ordering::Less),
-        Op::Gt => compare(value, first, tz) == Some(Ordering::Greater),
-        Op::Le => matches!(
-            compare(value, first, tz),
-            Some(Ordering::Less | Ordering::Equal)
-        ),
-        Op::Ge => matches!(
-            compare(value, first, tz),
-            Some(Ordering::Greater | Ordering::Equal)
-        ),
-        Op::In => cond
-            .values
-            .iter()
-            .any(|v| compare(value, v, tz) == Some(Ordering::Equal)),
-        Op::Like => match value {
-            Value::String(s) => like(s, first),
-            other => like(&other.to_string(), first),
-        },
+/// One condition with its literals read.
+struct Test<'q> {
+    condition: &'q Condition,
+    /// The first value (what every operator but IN compares with).
+    first: Readings,
+    /// Every value, for IN.
+    all: Vec<Readings>,
+}
+
+impl Test<'_> {
+    fn holds(&self, obj: &Map<String, Value>, tz: FixedOffset) -> bool {
+        let Some(value) = field(obj, &self.condition.field) else {
+            return false;
+        };
+        let own = Subject::new(value, tz);
+        let cmp = || compare(value, &own, &self.first);
+        match self.condition.op {
+            Op::Eq => cmp() == Some(Ordering::Equal),
+            Op::Lt => cmp() == Some(Ordering::Less),
+            Op::Gt => cmp() == Some(Ordering::Greater),
+            Op::Le => matches!(cmp(), Some(Ordering::Less | Ordering::Equal)),
+            Op::Ge => matches!(cmp(), Some(Ordering::Greater | Ordering::Equal)),
+            Op::In => self
+                .all
+                .iter()
+                .any(|l| compare(value, &own, l) == Some(Ordering::Equal)),
+            Op::Like => {
+                let pattern = self.condition.values.first().map(String::as_str);
+                let pattern = pattern.unwrap_or_default();
+                match value {
+                    Value::String(s) => like(s, pattern),
+                    other => like(&other.to_string(), pattern),
+                }
+            }
+        }
+    }
+
+    /// For `=` and `IN`: the values a match must equal.
+    fn equalities(&self) -> Option<(&[String], &[Readings])> {
+        match self.condition.op {
+            _ if self.condition.values.is_empty() => None,
+            Op::Eq => Some((
+                &self.condition.values[..1],
+                std::slice::from_ref(&self.first),
+            )),
+            Op::In => Some((&self.condition.values, &self.all)),
+            _ => None,
+        }
     }
 }
 
-/// Runs a query over the rendered objects of its entity (in Id order) and returns the
-/// `QueryResponse` object. `active_filter` applies the name-list "active only" default.
-pub(crate) fn run(
+/// The WHERE clause of a query, plus the name-list "active only" default.
+pub(crate) struct Filter<'q> {
+    tests: Vec<Test<'q>>,
+    active_only: bool,
+    tz: FixedOffset,
+}
+
+impl<'q> Filter<'q> {
+    /// `active_filter` applies the name-list default (unless the WHERE clause mentions `Active`).
+    pub fn new(query: &'q Query, active_filter: bool, tz: FixedOffset) -> Self {
+        let mentions_active = query
+            .conditions
+            .iter()
+            .any(|c| c.field.eq_ignore_ascii_case("Active"));
+        let tests = query
+            .conditions
+            .iter()
+            .map(|condition| Test {
+                condition,
+                first: Readings::of(
+                    condition
+                        .values
+                        .first()
+                        .map(String::as_str)
+                        .unwrap_or_default(),
+                    tz,
+                ),
+                all: match condition.op {
+                    Op::In => condition
+                        .values
+                        .iter()
+                        .map(|v| Readings::of(v, tz))
+                        .collect(),
+                    _ => Vec::new(),
+                },
+            })
+            .collect();
+        Self {
+            tests,
+            active_only: active_filter && !mentions_active,
+            tz,
+        }
+    }
+
+    /// Whether an object (as the API returns it) is selected.
+    pub fn accepts(&self, obj: &Map<String, Value>) -> bool {
+        self.accepts_without(obj, &[])
+    }
+
+    /// Like [`Filter::accepts`], leaving out conditions on the fields `derived` (added when
+    /// rendering): false means that the rendered object is not selected either.
+    pub fn accepts_without(&self, obj: &Map<String, Value>, derived: &[&str]) -> bool {
+        let is_derived = |t: &&Test| {
+            let first = t.condition.field.split('.').next().unwrap_or_default();
+            derived.iter().any(|d| d.eq_ignore_ascii_case(first))
+        };
+        (!self.active_only || obj.get("Active").and_then(Value::as_bool).unwrap_or(true))
+            && self
+                .tests
+                .iter()
+                .filter(|t| !is_derived(t))
+                .all(|t| t.holds(obj, self.tz))
+    }
+
+    /// The values of an `=` or `IN` condition on the field written exactly `name`, when each can
+    /// equal a text only by being the same text ignoring case: then a look-up by lowercased text
+    /// finds every object that can match.
+    pub fn plain_text_values(&self, name: &str) -> Option<Vec<&str>> {
+        self.tests
+            .iter()
+            .filter(|t| t.condition.field == name)
+            .filter_map(Test::equalities)
+            .find(|(_, readings)| readings.iter().all(Readings::is_plain_text))
+            .map(|(values, _)| values.iter().map(String::as_str).collect())
+    }
+
+    /// For an `=` or `IN` condition on the field written exactly `name`: each value, and for a
+    /// value that reads as a number its shortest spelling ("7.0" gives "7"). An Id written the way
+    /// the emulator allocates them can only match by being one of these texts.
+    pub fn number_values(&self, name: &str) -> Option<Vec<String>> {
+        self.tests
+            .iter()
+            .filter(|t| t.condition.field == name)
+            .find_map(Test::equalities)
+            .map(|(values, readings)| {
+                values
+                    .iter()
+                    .zip(readings)
+                    .flat_map(|(value, r)| {
+                        let number = r.money.map(|m| m.normalize().to_string());
+                        number.into_iter().chain([value.clone()])
+                    })
+                    .collect()
+            })
+    }
+}
+
+/// The text an ORDERBY value is compared as, on the right of [`compare`].
+fn sort_text(value: &Value) -> Cow<'_, str> {
+    match value {
+        Value::String(s) => Cow::Borrowed(s),
+        other => Cow::Owned(other.to_string()),
+    }
+}
+
+/// Sorts rows by the ORDERBY fields. Each distinct value is read once, not at every comparison.
+/// The rows are still sorted as `Value`s with the same comparisons: where a column mixes numbers
+/// and text the comparison is not a total order, and the outcome (even a panic) then depends on
+/// the path the standard sort takes, which depends on the element type.
+fn sort(rows: &mut [Value], order: &[(String, bool)], tz: FixedOffset) {
+    fn field_of<'v>(row: &'v Value, f: &str) -> Option<&'v Value> {
+        row.as_object().and_then(|o| field(o, f))
+    }
+    let mut readings: HashMap<String, Readings> = HashMap::new();
+    for row in rows.iter() {
+        for (f, _) in order {
+            if let Some(value) = field_of(row, f) {
+                let text = sort_text(value);
+                if !readings.contains_key(text.as_ref()) {
+                    let r = Readings::of(&text, tz);
+                    readings.insert(text.into_owned(), r);
+                }
+            }
+        }
+    }
+    rows.sort_by(|a, b| {
+        for (f, descending) in order {
+            let ord = match (field_of(a, f), field_of(b, f)) {
+                (Some(x), Some(y)) => {
+                    let own = &readings[sort_text(x).as_ref()];
+                    let literal = &readings[sort_text(y).as_ref()];
+                    compare(x, own, literal).unwrap_or(Ordering::Equal)
+                }
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            };
+            let ord = if *descending { ord.reverse() } else { ord };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        Ordering::Equal
+    });
+}
+
+/// The `QueryResponse` object for the selected rows (in Id order, as the API returns them): their
+/// count, or one page of them in the query's order.
+pub(crate) fn respond(
     query: &Query,
     entity: &str,
-    rows: Vec<Value>,
-    active_filter: bool,
+    selected: Vec<Cow<'_, Map<String, Value>>>,
     tz: FixedOffset,
 ) -> Result<Value, QboError> {
     let start = query.start_position.unwrap_or(1);
@@ -504,50 +775,26 @@ pub(crate) fn run(
         )));
     }
     let max = max.min(1000) as usize;
-    let mentions_active = query
-        .conditions
-        .iter()
-        .any(|c| c.field.eq_ignore_ascii_case("Active"));
-    let mut selected: Vec<Value> = rows
-        .into_iter()
-        .filter(|row| {
-            !active_filter
-                || mentions_active
-                || row.get("Active").and_then(Value::as_bool).unwrap_or(true)
-        })
-        .filter(|row| query.conditions.iter().all(|c| matches(row, c, tz)))
-        .collect();
     if query.count {
         return Ok(json!({"totalCount": selected.len()}));
     }
-    if !query.order.is_empty() {
-        selected.sort_by(|a, b| {
-            for (f, descending) in &query.order {
-                let ord = match (field(a, f), field(b, f)) {
-                    (Some(x), Some(y)) => {
-                        let y_text = match y {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        };
-                        compare(x, &y_text, tz).unwrap_or(Ordering::Equal)
-                    }
-                    (Some(_), None) => Ordering::Less,
-                    (None, Some(_)) => Ordering::Greater,
-                    (None, None) => Ordering::Equal,
-                };
-                let ord = if *descending { ord.reverse() } else { ord };
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-            }
-            Ordering::Equal
-        });
-    }
-    let page: Vec<Value> = selected
-        .into_iter()
-        .skip((start - 1) as usize)
-        .take(max)
-        .collect();
+    let skip = (start - 1) as usize;
+    let page: Vec<Value> = if query.order.is_empty() {
+        // Only the page is copied.
+        selected
+            .into_iter()
+            .skip(skip)
+            .take(max)
+            .map(|row| Value::Object(row.into_owned()))
+            .collect()
+    } else {
+        let mut rows: Vec<Value> = selected
+            .into_iter()
+            .map(|row| Value::Object(row.into_owned()))
+            .collect();
+        sort(&mut rows, &query.order, tz);
+        rows.into_iter().skip(skip).take(max).collect()
+    };
     if page.is_empty() {
         return Ok(json!({}));
     }
@@ -564,6 +811,24 @@ mod tests {
 
     fn tz() -> FixedOffset {
         timefmt::offset(-480)
+    }
+
+    /// Filters rendered rows and answers, as `api::run_query` does.
+    fn run(
+        query: &Query,
+        entity: &str,
+        rows: Vec<Value>,
+        active_filter: bool,
+        tz: FixedOffset,
+    ) -> Result<Value, QboError> {
+        let filter = Filter::new(query, active_filter, tz);
+        let selected = rows
+            .iter()
+            .filter_map(Value::as_object)
+            .filter(|row| filter.accepts(row))
+            .map(Cow::Borrowed)
+            .collect();
+        respond(query, entity, selected, tz)
     }
 
     #[test]
@@ -652,6 +917,34 @@ mod tests {
         assert_eq!(
             err.errors[0].detail,
             "QueryValidationError: value 0 is too small. Min allowed value is 1"
+        );
+    }
+
+    #[test]
+    fn equalities_that_look_ups_can_answer() {
+        let q = parse(
+            "select * from Invoice where DocNumber in ('SF-1', 'sf-2') and Id in ('7.0', 'TAX')",
+        )
+        .unwrap();
+        let filter = Filter::new(&q, false, tz());
+        assert_eq!(
+            filter.plain_text_values("DocNumber"),
+            Some(vec!["SF-1", "sf-2"])
+        );
+        assert_eq!(
+            filter.number_values("Id"),
+            Some(vec!["7".to_string(), "7.0".into(), "TAX".into()])
+        );
+        // A number or a date-time also equals other texts ("1001.0", "2024-05-01T00:00:00").
+        for doc in ["1001", "2024-05-01"] {
+            let q = parse(&format!("select * from Invoice where DocNumber = '{doc}'")).unwrap();
+            let filter = Filter::new(&q, false, tz());
+            assert_eq!(filter.plain_text_values("DocNumber"), None);
+        }
+        let q = parse("select * from Invoice where DocNumber > 'A'").unwrap();
+        assert_eq!(
+            Filter::new(&q, false, tz()).plain_text_values("DocNumber"),
+            None
         );
     }
 

@@ -17,12 +17,12 @@ use super::fields::{
     check_ref, decimal_field, default, id_text, normalised_ref, ref_id, require_ref, text,
 };
 use super::money;
-use super::store::Company;
+use super::store::{By, Company};
 use super::timefmt;
 use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// What a transaction write needs besides the object.
 pub(crate) struct TxnCtx<'a> {
@@ -76,23 +76,21 @@ pub(crate) fn linked_invoices(payment: &Map<String, Value>) -> Vec<(String, Deci
     out
 }
 
-/// Amounts applied to each invoice by the company's live (not voided) payments, leaving out
-/// `exclude` (the payment being rewritten).
-pub(crate) fn payments_applied(
-    company: &Company,
-    exclude: Option<&str>,
-) -> BTreeMap<String, Applied> {
-    let mut applied: BTreeMap<String, Applied> = BTreeMap::new();
-    for (pid, payment) in company.list("Payment") {
+/// What the company's live (not voided) payments apply to `invoice`, leaving out `exclude` (the
+/// payment being rewritten). Payments are added up in Id order.
+pub(crate) fn payments_applied(company: &Company, invoice: &str, exclude: Option<&str>) -> Applied {
+    let mut applied = Applied::default();
+    for (pid, payment) in company.find("Payment", By::PaidInvoice, invoice) {
         if payment.voided || Some(pid.as_str()) == exclude {
             continue;
         }
-        for (invoice, amount) in linked_invoices(&payment.value) {
-            let entry = applied.entry(invoice).or_default();
-            entry.amount += amount;
-            entry
-                .payments
-                .insert((pid.parse().unwrap_or(u64::MAX), pid.clone()));
+        for (linked, amount) in linked_invoices(&payment.value) {
+            if linked == invoice {
+                applied.amount += amount;
+                applied
+                    .payments
+                    .insert((pid.parse().unwrap_or(u64::MAX), pid.clone()));
+            }
         }
     }
     applied
@@ -383,18 +381,13 @@ fn doc_number(
     company: &Company,
     ctx: &TxnCtx,
 ) -> Result<(), QboError> {
-    let others = || {
-        company
-            .list("Invoice")
-            .into_iter()
-            .filter(|(id, _)| id.as_str() != ctx.id)
-    };
     let doc = match text(obj, "DocNumber") {
         Some(doc) => doc,
         None => {
-            let next = others()
-                .filter_map(|(_, r)| r.str("DocNumber").and_then(|d| d.parse::<u64>().ok()))
-                .max()
+            let next = company
+                .get_table("Invoice")
+                .and_then(|t| t.largest_key(By::NumericDocNumber, ctx.id))
+                .and_then(|n| n.parse::<u64>().ok())
                 .map_or(1001, |n| n.saturating_add(1));
             next.to_string()
         }
@@ -403,7 +396,10 @@ fn doc_number(
         return Err(QboError::too_long("DocNumber", 21));
     }
     if !ctx.allow_duplicate_doc_number {
-        if let Some((id, _)) = others().find(|(_, r)| r.str("DocNumber") == Some(doc.as_str())) {
+        if let Some((id, _)) = company
+            .find("Invoice", By::DocNumber, &doc.to_lowercase())
+            .find(|(id, r)| id.as_str() != ctx.id && r.str("DocNumber") == Some(doc.as_str()))
+        {
             return Err(QboError::duplicate_doc_number(&doc, "Invoice", id));
         }
     }
@@ -411,12 +407,11 @@ fn doc_number(
     Ok(())
 }
 
-/// Payment rules. `applied` excludes this payment. Returns the invoices it applies to.
+/// Payment rules.
 pub(crate) fn payment_rules(
     obj: &mut Map<String, Value>,
     company: &Company,
     ctx: &TxnCtx,
-    applied: &BTreeMap<String, Applied>,
 ) -> Result<(), QboError> {
     obj.remove("UnappliedAmt");
     let customer = require_ref(company, obj, "CustomerRef", "Customer")?;
@@ -487,7 +482,8 @@ pub(crate) fn payment_rules(
                 .get("TotalAmt")
                 .and_then(money::parse)
                 .unwrap_or_default();
-            let open = invoice_total - applied.get(&txn_id).map(|a| a.amount).unwrap_or_default();
+            // What the other payments apply to it.
+            let open = invoice_total - payments_applied(company, &txn_id, Some(ctx.id)).amount;
             if amount > open {
                 return Err(QboError::business(format!(
                     "The amount applied to Invoice {txn_id} ({amount}) exceeds its open balance ({open})."
