@@ -208,9 +208,10 @@ fn gone(ctx: &mut Ctx<'_>, planned: &Planned, invoice_id: &str) {
     );
 }
 
-/// Reports every record of a request that failed as a whole; a throttle ends the run (it is
-/// rescheduled), anything else leaves the rest of the run going.
-fn fail_all(ctx: &mut Ctx<'_>, opportunity_ids: &[&str], e: ApiError) -> FlowResult {
+/// Reports every opportunity of a request that failed as a whole (a batch of creates or
+/// updates, a read); a throttle ends the run (it is rescheduled), anything else leaves the rest
+/// of the run going.
+pub fn fail_all(ctx: &mut Ctx<'_>, opportunity_ids: &[&str], e: ApiError) -> FlowResult {
     for id in opportunity_ids {
         ctx.report.failed("Opportunity", id, e.clone().into());
     }

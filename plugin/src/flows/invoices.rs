@@ -232,20 +232,9 @@ fn invoice_chunk(
         .collect();
     let results = match ctx.qbo.batch(&ops, Some(&batch_request_id("inv", &keys))) {
         Ok(r) => r,
-        Err(ApiError::Throttled { retry_at }) => {
-            let throttled = ApiError::Throttled { retry_at };
-            for p in &creates {
-                ctx.report
-                    .failed("Opportunity", &p.opportunity.id, throttled.clone().into());
-            }
-            return Err(Abort(Failure::Api(throttled)));
-        }
         Err(e) => {
-            for p in &creates {
-                ctx.report
-                    .failed("Opportunity", &p.opportunity.id, e.clone().into());
-            }
-            return Ok(());
+            let ids: Vec<&str> = creates.iter().map(|p| p.opportunity.id.as_str()).collect();
+            return invoice_updates::fail_all(ctx, &ids, e);
         }
     };
     let mut writebacks = Vec::new();
