@@ -53,3 +53,85 @@ fn activated_orders_post_balanced_entries_and_a_cancellation_reverses_one() {
     let r = report(&c, "sync-orders", json!({"only": [order_id]}));
     assert_eq!(r.created + r.updated, 0, "reversed once: {:#?}", r.records);
 }
+
+/// The receivable account's net debit of every entry posted for `order` (a reversal credits it):
+/// the order's total once while it stands, zero after it is cancelled.
+fn net_receivable(c: &ledgerlink::local::LocalCompany, order: &str) -> Decimal {
+    let docs: Vec<serde_json::Value> = c.qbo.entities(&c.realm, "JournalEntry");
+    let mut net = Decimal::ZERO;
+    // Each entry's private note names its order ("Salesforce Order <id>").
+    for e in docs
+        .iter()
+        .filter(|e| e["PrivateNote"].as_str().is_some_and(|n| n.contains(order)))
+    {
+        for line in e["Line"].as_array().unwrap() {
+            let d = &line["JournalEntryLineDetail"];
+            if d["AccountRef"]["value"] != "3" {
+                continue;
+            }
+            match d["PostingType"].as_str() {
+                Some("Debit") => net += money(&line["Amount"]),
+                _ => net -= money(&line["Amount"]),
+            }
+        }
+    }
+    net
+}
+
+#[test]
+fn an_order_activated_again_with_the_same_content_is_posted_again_not_replayed() {
+    let (c, _db) = company(small());
+    let r = report(&c, "backfill", json!({}));
+    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
+    let order =
+        c.sf.records("Order")
+            .into_iter()
+            .find(|o| o["Status"] == "Activated")
+            .expect("an activated order");
+    let id = order["Id"].as_str().unwrap().to_string();
+    let first = order_entry(&c, &id);
+    let total = net_receivable(&c, &id);
+    assert!(total > Decimal::ZERO, "posted: {total}");
+    let before = c.qbo.entities(&c.realm, "JournalEntry").len();
+
+    // Activated -> Draft: reversed.
+    c.sf.update("Order", &id, json!({"Status": "Draft"}))
+        .unwrap();
+    let r = report(&c, "sync-orders", json!({"only": [id]}));
+    assert_eq!(r.updated, 1, "{:#?}", r.records);
+    assert_eq!(
+        net_receivable(&c, &id),
+        Decimal::ZERO,
+        "cancelled nets to zero"
+    );
+
+    // Draft -> Activated with the very same content: a new posting, not QBO's replay of the
+    // first (already reversed) entry.
+    c.sf.update("Order", &id, json!({"Status": "Activated"}))
+        .unwrap();
+    let r = report(&c, "sync-orders", json!({"only": [id]}));
+    assert_eq!(r.created, 1, "{:#?}", r.records);
+    let second = order_entry(&c, &id);
+    assert_ne!(second, first, "a new entry, not the reversed one");
+    assert_eq!(
+        c.qbo.entities(&c.realm, "JournalEntry").len(),
+        before + 2,
+        "the reversal and the new posting"
+    );
+    assert_eq!(net_receivable(&c, &id), total, "one net posting");
+
+    // Draft again: the second entry is reversed too (its reversal is not the first one's).
+    c.sf.update("Order", &id, json!({"Status": "Draft"}))
+        .unwrap();
+    let r = report(&c, "sync-orders", json!({"only": [id]}));
+    assert_eq!(r.updated, 1, "{:#?}", r.records);
+    assert_eq!(c.qbo.entities(&c.realm, "JournalEntry").len(), before + 3);
+    assert_eq!(net_receivable(&c, &id), Decimal::ZERO);
+}
+
+fn order_entry(c: &ledgerlink::local::LocalCompany, id: &str) -> String {
+    c.sf.get("Order", id).expect("the order")["QBO_Journal_Entry_Id__c"]
+        .as_str()
+        .expect("written back")
+        .to_string()
+}

@@ -144,3 +144,74 @@ fn a_payment_that_failed_in_a_webhook_run_is_redone_by_the_job_its_report_names(
     assert_eq!(o["Payment_Status__c"], "Partially Paid");
     assert_eq!(money(&o["Amount_Paid__c"]), part);
 }
+
+#[test]
+fn a_payment_ledger_saved_before_its_invoice_was_linked_finds_the_opportunity_later() {
+    let (c, _db) = company(small());
+    let r = report(&c, "backfill", json!({}));
+    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
+    let (opp, invoice) = invoiced_opportunity(&c);
+    let opp_id = opp["Id"].as_str().unwrap().to_string();
+    let invoice_id = invoice["Id"].as_str().unwrap().to_string();
+    let reverse = format!("invoice-opp/{invoice_id}");
+    let store = &c.tenant.storage;
+
+    // The invoice's reverse key is missing (a crash between the link's two writes, as an
+    // earlier version wrote them) and Salesforce does not name the invoice yet: the payment is
+    // recorded against the invoice with no opportunity.
+    store.delete(&c.tenant.id, "links", &reverse).unwrap();
+    c.sf.update("Opportunity", &opp_id, json!({"QBO_Invoice_Id__c": null}))
+        .unwrap();
+    let first = pay(&c, &invoice, Decimal::new(1000, 2));
+    let r = report(&c, "sync-payments", json!({"only": [first["Id"]]}));
+    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
+    assert!(opportunity(&c, &opp_id)["Amount_Paid__c"].is_null());
+    let ledger = ledgerlink_tests::stored(&c, "state", &format!("ledger/{invoice_id}"))
+        .expect("the invoice's ledger");
+    assert!(ledger["opportunity-id"].is_null(), "{ledger}");
+
+    // The link is completed; the next payment resolves the ledger again and the opportunity
+    // shows both payments.
+    store
+        .set(
+            &c.tenant.id,
+            "links",
+            &reverse,
+            &serde_json::to_vec(&opp_id).unwrap(),
+        )
+        .unwrap();
+    let second = pay(&c, &invoice, Decimal::new(500, 2));
+    let r = report(&c, "sync-payments", json!({"only": [second["Id"]]}));
+    assert_eq!(r.updated, 1, "{:#?}", r.records);
+    let o = opportunity(&c, &opp_id);
+    assert_eq!(o["Payment_Status__c"], "Partially Paid");
+    assert_eq!(money(&o["Amount_Paid__c"]), Decimal::new(1500, 2));
+
+    // With no reverse key at all, the opportunity that names the invoice is found in
+    // Salesforce, and the key is stored for next time.
+    store.delete(&c.tenant.id, "links", &reverse).unwrap();
+    store
+        .delete(&c.tenant.id, "state", &format!("ledger/{invoice_id}"))
+        .unwrap();
+    c.sf.update(
+        "Opportunity",
+        &opp_id,
+        json!({"QBO_Invoice_Id__c": invoice_id}),
+    )
+    .unwrap();
+    let third = pay(&c, &invoice, Decimal::new(250, 2));
+    let r = report(
+        &c,
+        "sync-payments",
+        json!({"only": [first["Id"], second["Id"], third["Id"]]}),
+    );
+    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
+    assert_eq!(
+        money(&opportunity(&c, &opp_id)["Amount_Paid__c"]),
+        Decimal::new(1750, 2)
+    );
+    assert_eq!(
+        ledgerlink_tests::stored(&c, "links", &reverse),
+        Some(json!(opp_id))
+    );
+}

@@ -193,7 +193,7 @@ impl<'a> Ctx<'a> {
             } else if self.report.records.is_empty() {
                 return Err(JobError::Failed(failure.to_string()));
             }
-            self.report.failed(job, "(run)", failure.clone());
+            self.report.failed(job, super::RUN_RECORD, failure.clone());
         }
         if let Some(at) = self.report.throttled_until.clone() {
             self.reschedule(job, at);

@@ -24,6 +24,21 @@ pub fn request_id(kind: &str, source_id: &str, hash: &str) -> String {
     id
 }
 
+/// A `requestid` naming one intended write by its parts in full (`ll-{kind}-{part}-{part}...`),
+/// never cut: when that is longer than QBO's 50 characters, `ll-{kind}-` and a fingerprint of
+/// all of it. Two different writes (two reversals of one order, two postings of the same
+/// content) get two ids, unlike [`request_id`], which keeps only a hash prefix.
+pub fn write_request_id(kind: &str, parts: &[&str]) -> String {
+    let id = format!("ll-{kind}-{}", parts.join("-"));
+    if id.len() <= 50 {
+        return id;
+    }
+    format!(
+        "ll-{kind}-{:016x}",
+        fingerprint(parts.join("\n").as_bytes())
+    )
+}
+
 /// A batch `requestid` (at most 36 characters) over the ids of its items.
 pub fn batch_request_id(kind: &str, item_ids: &[String]) -> String {
     let joined = item_ids.join("\n");
@@ -44,5 +59,27 @@ mod tests {
         let id = request_id("inv", "0065e00000AbCdEAAV", &h);
         assert!(id.len() <= 50 && id.starts_with("ll-inv-0065e00000AbCdEAAV-"));
         assert!(batch_request_id("inv", &["a".into(), "b".into()]).len() <= 36);
+    }
+
+    #[test]
+    fn write_request_ids_keep_every_part_so_different_writes_never_share_one() {
+        let order = "8015e00000AbCdEAAV";
+        // Entry ids sharing their first digits: a cut prefix would make these one id.
+        let a = write_request_id("jer", &[order, "100001"]);
+        let b = write_request_id("jer", &[order, "100003"]);
+        assert_ne!(a, b);
+        assert_eq!(a, "ll-jer-8015e00000AbCdEAAV-100001");
+        // The same content posted twice (Activated -> Draft -> Activated) is two writes.
+        let hash = "0123456789abcdef";
+        assert_ne!(
+            write_request_id("je", &[order, "1", hash]),
+            write_request_id("je", &[order, "2", hash])
+        );
+        // Too long for QBO: a fingerprint of all of it, still distinct and within 50.
+        let long = "x".repeat(60);
+        let c = write_request_id("je", &[&long, "1"]);
+        let d = write_request_id("je", &[&long, "2"]);
+        assert!(c.len() <= 50 && d.len() <= 50, "{c} {d}");
+        assert_ne!(c, d);
     }
 }

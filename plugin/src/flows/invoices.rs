@@ -397,6 +397,11 @@ pub fn store_link(
     if ctx.dry_run() {
         return Ok(());
     }
+    // The reverse key first: a crash between the two writes then leaves an invoice that finds
+    // its opportunity (and an opportunity the next run links again), never a link whose
+    // invoice cannot name its opportunity.
+    ctx.state
+        .put(LINKS, &reverse_key(invoice_id), &opportunity_id)?;
     ctx.state.put(
         LINKS,
         &link_key(opportunity_id),
@@ -406,8 +411,6 @@ pub fn store_link(
             hash: hash.to_string(),
         },
     )?;
-    ctx.state
-        .put(LINKS, &reverse_key(invoice_id), &opportunity_id)?;
     Ok(())
 }
 

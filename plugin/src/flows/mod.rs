@@ -73,9 +73,22 @@ pub fn run_job(platform: &Platform<'_>, name: &str, args: &str) -> Result<Report
             JOBS.iter().map(|j| j.name).collect::<Vec<_>>().join(", ")
         )));
     }
-    let args = Args::parse(args)?;
+    let mut args = Args::parse(args)?;
+    // A retry of a run that failed as a whole (`<job>:(run)` in the ledger) is the whole run.
+    let whole_run = args
+        .only
+        .as_ref()
+        .is_some_and(|only| only.iter().any(|id| id == RUN_RECORD));
+    if whole_run {
+        args.only = None;
+    }
+    let redo = args.only.is_some();
     let mut ctx = Ctx::new(platform, args)?;
     let outcome = match name {
+        // Record-level retries of the polls and the backfill: exactly the records named.
+        "poll" | "backfill" | "poll-salesforce" | "poll-quickbooks" if redo => {
+            triggers::redo_only(&mut ctx)
+        }
         "poll" => {
             triggers::poll_salesforce(&mut ctx).and_then(|()| triggers::poll_quickbooks(&mut ctx))
         }
@@ -92,7 +105,37 @@ pub fn run_job(platform: &Platform<'_>, name: &str, args: &str) -> Result<Report
         "reconcile" => reconcile::run(&mut ctx),
         _ => unreachable!("checked against JOBS above"),
     };
+    if outcome.is_ok() {
+        if whole_run {
+            ctx.report
+                .skipped(name, RUN_RECORD, None, "the run completed");
+        }
+        if redo && matches!(name, "aging" | "reconcile") {
+            // These compute over every record; each one named was redone with the rest.
+            redone_with_the_rest(&mut ctx);
+        }
+    }
     ctx.finish(name, outcome)
+}
+
+/// The record id under which a run that failed as a whole is reported (its entity is the job).
+pub const RUN_RECORD: &str = "(run)";
+
+/// Reports each `only` record that this run did not report on as redone, so that the error
+/// ledger resolves it.
+fn redone_with_the_rest(ctx: &mut Ctx<'_>) {
+    for id in ctx.args.only.clone().unwrap_or_default() {
+        let entity = ctx.args.entities.get(&id).cloned().unwrap_or_default();
+        if !ctx
+            .report
+            .records
+            .iter()
+            .any(|r| r.record_id == id && r.entity == entity)
+        {
+            ctx.report
+                .skipped(&entity, &id, None, "redone in a run over every record");
+        }
+    }
 }
 
 /// Handles a verified webhook body.

@@ -4,25 +4,88 @@
 
 use super::accounts::{self, AccountLink};
 use super::context::{Abort, Ctx, FlowResult};
-use super::ids::{content_hash, request_id};
+use super::ids::{content_hash, write_request_id};
 use super::report::Failure;
 use super::state::LINKS;
 use crate::clients::quickbooks_json::journal_json;
 use crate::clients::salesforce_json::{order, ORDER_FIELDS};
+use crate::clients::ApiError;
 use crate::mapping::{build_journal_entry, JournalInput};
 use crate::model::{Reference, SfOrder};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// What is remembered of a posted order.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// What is remembered of an order: the entry that stands for it, and how many postings were
+/// asked for. One record, written in one store call, so a crash never leaves half of it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(from = "StoredOrderLink")]
 pub struct OrderLink {
-    /// The JournalEntry posted for it.
-    pub entry_id: String,
+    /// The posting that stands for the order; `None` when nothing does (never posted, or
+    /// reversed).
+    pub current: Option<Posting>,
+    /// Postings asked for so far. Each posting's `requestid` carries its number, so posting the
+    /// same content again (Activated -> Draft -> Activated) is a new write, never a replay of
+    /// the entry that was reversed.
+    pub postings: u32,
+}
+
+/// One posting of an order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Posting {
+    /// Its number (0 for entries posted before postings were numbered).
+    pub number: u32,
+    /// The JournalEntry; `None` while the create's answer is unknown (a crash or a lost
+    /// response after it was sent): the next run replays it by its `requestid`.
+    pub entry_id: Option<String>,
     /// Fingerprint of the order as posted.
     pub hash: String,
-    /// The order as posted (to build its reversal).
+    /// The order as posted (to replay the posting or build its reversal).
     pub order: SfOrder,
+}
+
+impl Posting {
+    fn request_id(&self) -> String {
+        write_request_id(
+            "je",
+            &[&self.order.id, &self.number.to_string(), &self.hash],
+        )
+    }
+}
+
+/// The stored forms: the current one, and the link of earlier versions (one posted entry).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredOrderLink {
+    Current {
+        current: Option<Posting>,
+        postings: u32,
+    },
+    Posted {
+        entry_id: String,
+        hash: String,
+        order: SfOrder,
+    },
+}
+
+impl From<StoredOrderLink> for OrderLink {
+    fn from(stored: StoredOrderLink) -> Self {
+        match stored {
+            StoredOrderLink::Current { current, postings } => Self { current, postings },
+            StoredOrderLink::Posted {
+                entry_id,
+                hash,
+                order,
+            } => Self {
+                current: Some(Posting {
+                    number: 0,
+                    entry_id: Some(entry_id),
+                    hash,
+                    order,
+                }),
+                postings: 0,
+            },
+        }
+    }
 }
 
 fn link_key(order_id: &str) -> String {
@@ -50,7 +113,11 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
         }
     }
     for id in ctx.args.only.clone().unwrap_or_default() {
-        if !seen.contains(&id) && ctx.state.get::<OrderLink>(LINKS, &link_key(&id))?.is_some() {
+        let standing = ctx
+            .state
+            .get::<OrderLink>(LINKS, &link_key(&id))?
+            .is_some_and(|l| l.current.is_some());
+        if !seen.contains(&id) && standing {
             sync_one(ctx, None, &id)?;
         }
     }
@@ -59,15 +126,39 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
 }
 
 fn sync_one(ctx: &mut Ctx<'_>, current: Option<&SfOrder>, id: &str) -> FlowResult {
-    let link: Option<OrderLink> = ctx.state.get(LINKS, &link_key(id))?;
+    let mut link: OrderLink = ctx.state.get(LINKS, &link_key(id))?.unwrap_or_default();
     let active = current.is_some_and(|o| o.status == ctx.settings.posted_order_status);
     let hash = current
         .map(|o| content_hash(&serde_json::to_value(o).unwrap_or(Value::Null)))
         .unwrap_or_default();
-    match (&link, active) {
-        (Some(l), true) if l.hash == hash => {
+    if let Some(pending) = link.current.clone().filter(|p| p.entry_id.is_none()) {
+        if active && pending.hash == hash {
+            // The same posting again: the same requestid, so QBO answers with the entry it
+            // made, if it made one.
+            return send_posting(ctx, &mut link, pending, None);
+        }
+        // The order changed since: learn what the lost posting made before reversing it.
+        match post(ctx, &pending.order, false, &pending.request_id())? {
+            Sent::Entry(entry) => {
+                link.current = Some(Posting {
+                    entry_id: Some(entry),
+                    ..pending
+                });
+                save(ctx, id, &link)?;
+            }
+            Sent::Refused => {
+                link.current = None;
+                save(ctx, id, &link)?;
+            }
+            Sent::Previewed | Sent::Failed => return Ok(()),
+        }
+    }
+    let posted = link.current.clone();
+    match (&posted, active) {
+        (Some(p), true) if p.hash == hash => {
+            let entry = p.entry_id.as_deref();
             ctx.report
-                .skipped("Order", id, Some(&l.entry_id), "already posted; unchanged");
+                .skipped("Order", id, entry, "already posted; unchanged");
             return Ok(());
         }
         (None, false) => {
@@ -78,73 +169,110 @@ fn sync_one(ctx: &mut Ctx<'_>, current: Option<&SfOrder>, id: &str) -> FlowResul
         }
         _ => {}
     }
-    if let Some(l) = &link {
-        // Changed or cancelled after posting: reverse what was posted.
-        let Some(reversal) = post(ctx, &l.order, true, &format!("rev-{}", l.entry_id))? else {
+    let mut reversed = None;
+    if let Some(p) = &posted {
+        // Changed or cancelled after posting: reverse what was posted. Each entry is reversed
+        // once, so its full id names the reversal.
+        let entry_id = p.entry_id.clone().unwrap_or_default();
+        let key = write_request_id("jer", &[id, &entry_id]);
+        let Sent::Entry(reversal) = post(ctx, &p.order, true, &key)? else {
             return Ok(());
         };
-        if !ctx.dry_run() {
-            ctx.state.delete(LINKS, &link_key(id))?;
-        }
+        link.current = None;
+        save(ctx, id, &link)?;
         if !active {
             ctx.report.updated(
                 "Order",
                 id,
                 &reversal,
-                format!("cancelled: entry {} reversed by {reversal}", l.entry_id),
+                format!("cancelled: entry {entry_id} reversed by {reversal}"),
             );
             ctx.notice(format!(
-                "Order {id} cancelled: journal entry {} reversed",
-                l.entry_id
+                "Order {id} cancelled: journal entry {entry_id} reversed"
             ));
             return Ok(());
         }
+        reversed = Some(entry_id);
     }
     let Some(o) = current else { return Ok(()) };
-    let Some(entry) = post(ctx, o, false, &hash)? else {
-        return Ok(());
+    let posting = Posting {
+        number: link.postings + 1,
+        entry_id: None,
+        hash,
+        order: o.clone(),
     };
-    if ctx.dry_run() {
-        return Ok(());
+    send_posting(ctx, &mut link, posting, reversed)
+}
+
+/// Posts `posting` (recorded as sent before the create, so a lost answer is replayed by the same
+/// `requestid`), stores its entry and writes it back.
+fn send_posting(
+    ctx: &mut Ctx<'_>,
+    link: &mut OrderLink,
+    mut posting: Posting,
+    reversed: Option<String>,
+) -> FlowResult {
+    let id = posting.order.id.clone();
+    if !ctx.dry_run() {
+        link.postings = link.postings.max(posting.number);
+        link.current = Some(posting.clone());
+        save(ctx, &id, link)?;
     }
-    ctx.state.put(
-        LINKS,
-        &link_key(id),
-        &OrderLink {
-            entry_id: entry.clone(),
-            hash,
-            order: o.clone(),
-        },
-    )?;
+    let entry = match post(ctx, &posting.order, false, &posting.request_id())? {
+        Sent::Entry(entry) => entry,
+        Sent::Refused => {
+            // QBO refused it: nothing was written, so nothing stands for the order.
+            link.current = None;
+            return save(ctx, &id, link);
+        }
+        Sent::Previewed | Sent::Failed => return Ok(()),
+    };
+    posting.entry_id = Some(entry.clone());
+    link.current = Some(posting);
+    save(ctx, &id, link)?;
     super::invoices::write_back(
         ctx,
         "Order",
         &[json!({"Id": id, "QBO_Journal_Entry_Id__c": entry})],
     );
-    match &link {
-        Some(l) => ctx.report.updated(
+    match reversed {
+        Some(old) => ctx.report.updated(
             "Order",
-            id,
+            &id,
             &entry,
-            format!(
-                "changed: entry {} reversed, entry {entry} posted",
-                l.entry_id
-            ),
+            format!("changed: entry {old} reversed, entry {entry} posted"),
         ),
-        None => ctx
-            .report
-            .created("Order", id, &entry, format!("journal entry {entry} posted")),
+        None => ctx.report.created(
+            "Order",
+            &id,
+            &entry,
+            format!("journal entry {entry} posted"),
+        ),
     }
     Ok(())
 }
 
-/// Builds and posts an entry (or its reversal); `None` when it failed (reported).
-fn post(
-    ctx: &mut Ctx<'_>,
-    o: &SfOrder,
-    reversal: bool,
-    key: &str,
-) -> Result<Option<String>, Abort> {
+fn save(ctx: &Ctx<'_>, order_id: &str, link: &OrderLink) -> FlowResult {
+    if !ctx.dry_run() {
+        ctx.state.put(LINKS, &link_key(order_id), link)?;
+    }
+    Ok(())
+}
+
+/// What became of a create.
+enum Sent {
+    /// QBO answered with this entry.
+    Entry(String),
+    /// A dry run: described, not sent.
+    Previewed,
+    /// Refused before or by QBO (mapping, validation): certainly not written. Reported.
+    Refused,
+    /// May or may not have been written (5xx, transport, throttle): retried later. Reported.
+    Failed,
+}
+
+/// Builds and posts an entry (or its reversal) with `request_id`; failures are reported.
+fn post(ctx: &mut Ctx<'_>, o: &SfOrder, reversal: bool, request_id: &str) -> Result<Sent, Abort> {
     let customer = match &o.account_id {
         Some(a) => ctx
             .state
@@ -164,7 +292,7 @@ fn post(
         Ok(e) => e,
         Err(e) => {
             ctx.report.failed("Order", &o.id, Failure::Mapping(e));
-            return Ok(None);
+            return Ok(Sent::Refused);
         }
     };
     if ctx.dry_run() {
@@ -175,18 +303,23 @@ fn post(
             "(new)",
             format!("would {what} a journal entry of {}", entry.total),
         );
-        return Ok(None);
+        return Ok(Sent::Previewed);
     }
     let body = journal_json(&entry);
-    let kind = if reversal { "jer" } else { "je" };
-    match ctx
-        .qbo
-        .create("JournalEntry", &body, &request_id(kind, &o.id, key))
-    {
-        Ok(v) => Ok(v.get("Id").and_then(Value::as_str).map(str::to_string)),
+    match ctx.qbo.create("JournalEntry", &body, request_id) {
+        Ok(v) => match v.get("Id").and_then(Value::as_str) {
+            Some(entry) => Ok(Sent::Entry(entry.to_string())),
+            None => {
+                let e = ApiError::Decode("JournalEntry create answered without an Id".into());
+                ctx.report.failed("Order", &o.id, e.into());
+                Ok(Sent::Failed)
+            }
+        },
         Err(e) => {
+            let refused = matches!(&e, ApiError::Api { status, .. } if (400..500).contains(status))
+                && !e.retryable();
             ctx.report.failed("Order", &o.id, e.into());
-            Ok(None)
+            Ok(if refused { Sent::Refused } else { Sent::Failed })
         }
     }
 }

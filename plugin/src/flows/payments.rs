@@ -3,9 +3,9 @@
 //! in state, so a duplicate or out-of-order event re-applies to the same result.
 
 use super::context::{Ctx, FlowResult};
-use super::invoices::{opportunity_of, quoted};
+use super::invoices::{opportunity_of, quoted, reverse_key};
 use super::report::Failure;
-use super::state::STATE;
+use super::state::{LINKS, STATE};
 use crate::clients::json::display_money;
 use crate::clients::quickbooks_json::{invoice_view, payment};
 use crate::mapping::{apply_payment, InvoiceLedger, OpportunityPaymentUpdate, PaymentInput};
@@ -80,7 +80,7 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
     }
     let mut ledgers = Vec::new();
     for invoice_id in &invoice_ids {
-        let ledger = match ctx
+        let mut ledger = match ctx
             .state
             .get::<InvoiceLedger>(STATE, &ledger_key(invoice_id))?
         {
@@ -92,7 +92,7 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
                     };
                     InvoiceLedger {
                         invoice_id: invoice_id.clone(),
-                        opportunity_id: opportunity_of(ctx, invoice_id)?,
+                        opportunity_id: None,
                         total_amt: inv.total_amt,
                         applied: Vec::new(),
                     }
@@ -104,6 +104,17 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
                 }
             },
         };
+        // A ledger saved before its invoice was linked is resolved again, so its payments reach
+        // the opportunity as soon as the link exists.
+        if ledger.opportunity_id.is_none() {
+            match resolve_opportunity(ctx, invoice_id) {
+                Ok(found) => ledger.opportunity_id = found,
+                Err(failure) => {
+                    ctx.report.failed("Payment", &p.id, failure);
+                    return Ok(());
+                }
+            }
+        }
         ledgers.push(ledger);
     }
     // Lines to invoices that are gone are dropped; the mapping reports the rest as unapplied.
@@ -192,6 +203,35 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
         ctx.report.updated("Payment", &p.id, &target, detail);
     }
     Ok(())
+}
+
+/// The opportunity invoice `invoice_id` bills: the stored link, else the opportunity whose
+/// `QBO_Invoice_Id__c` names it (a link lost to a crash, or written by an earlier version
+/// without its reverse key), whose reverse key is then stored.
+fn resolve_opportunity(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<String>, Failure> {
+    if let Some(id) = opportunity_of(ctx, invoice_id).map_err(Failure::Invalid)? {
+        return Ok(Some(id));
+    }
+    let rows = ctx
+        .sf
+        .query(&format!(
+            "SELECT Id FROM Opportunity WHERE QBO_Invoice_Id__c = {} LIMIT 2",
+            quoted(&[invoice_id.to_string()])
+        ))
+        .map_err(|e| Failure::Related(format!("Opportunity of invoice {invoice_id}"), e))?;
+    let [row] = rows.as_slice() else {
+        // None, or several claiming one invoice: no opportunity is guessed.
+        return Ok(None);
+    };
+    let Some(id) = row.get("Id").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    if !ctx.dry_run() {
+        ctx.state
+            .put(LINKS, &reverse_key(invoice_id), &id)
+            .map_err(Failure::Invalid)?;
+    }
+    Ok(Some(id.to_string()))
 }
 
 /// "Opportunity <name> (<id>), owner <name>" per opportunity, for the notice that tells the

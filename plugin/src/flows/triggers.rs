@@ -246,6 +246,40 @@ pub fn poll_salesforce(ctx: &mut Ctx<'_>) -> FlowResult {
     Ok(())
 }
 
+/// Redoes exactly the records `only` names, each through the flow that handles its entity: how
+/// the polls and `backfill` honour `only`, so that the error ledger's retry of a record that
+/// failed inside them (filed as `<entity>:<id>` under that job) redoes that record and nothing
+/// else. QBO records are read by id, as `sync-quickbooks` reads them.
+pub fn redo_only(ctx: &mut Ctx<'_>) -> FlowResult {
+    let mut salesforce: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    let mut quickbooks = Vec::new();
+    for id in ctx.args.only.clone().unwrap_or_default() {
+        let entity = ctx.args.entities.get(&id).cloned().unwrap_or_default();
+        match (entity.as_str(), route(&entity)) {
+            ("Customer" | "Invoice" | "Payment", _) => quickbooks.push(id),
+            (_, Some((flow, None))) => {
+                salesforce.entry(flow).or_default().insert(id);
+            }
+            ("", _) => ctx.report.skipped(
+                "Record",
+                &id,
+                None,
+                "not redone: name the record as <entity>:<id> (e.g. Opportunity:<id>)",
+            ),
+            _ => ctx
+                .report
+                .skipped(&entity, &id, None, "not a record this job syncs"),
+        }
+    }
+    run_touched(ctx, &salesforce)?;
+    if !quickbooks.is_empty() {
+        let saved = ctx.args.only.replace(quickbooks);
+        inbound::run_ids(ctx)?;
+        ctx.args.only = saved;
+    }
+    Ok(())
+}
+
 /// Where Get Updated / Get Deleted would start if the replay id expires.
 const REPLICATED_UNTIL: &str = "sf-replicated-until";
 
