@@ -6,11 +6,10 @@
 
 use crate::config::HostConfig;
 use crate::db::Database;
+use crate::metrics::Metrics;
 use crate::runtime::{Limits, Runtime};
 use crate::scheduler::{Runner, Scheduler};
-use crate::webhooks::{
-    self, Inbox, InboxItem, Metrics, WebhookConfig, WebhookState, WebhookTenants,
-};
+use crate::webhooks::{self, Inbox, InboxItem, WebhookConfig, WebhookState, WebhookTenants};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::future::Future;

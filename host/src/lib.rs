@@ -4,7 +4,7 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`runtime`] | the Engine, Linker and `InstancePre`, limits, the on-disk component cache, dynamic JSON calls |
+//! | [`runtime`] | the Engine, Linker and `InstancePre`, the per-call store state the capabilities are linked to, limits, the on-disk component cache, dynamic JSON calls |
 //! | [`caps`] | one module per capability given to the guest: `http`, `storage`, `config`, `schedule` |
 //! | [`jobs`] | calling the component's flows (`describe`, `run-job`, `on-webhook`) for a tenant |
 //! | [`local`] | a tenant wired to in-process emulators (demo, end-to-end tests, benchmarks) |
@@ -12,6 +12,7 @@
 //! | [`tenant`] | a tenant's configuration (TOML) and the capabilities built from it |
 //! | [`scheduler`] | cron schedules, run-later and retries; `job_runs` and the error ledger |
 //! | [`daemon`] | `ledgerlink run`: the webhook server, inbox worker and scheduler together |
+//! | [`metrics`] | the counters and latencies every part of the daemon records, in the Prometheus text format |
 //! | [`status`] | what `ledgerlink status` reports per tenant |
 //! | [`cli`] | the `ledgerlink` commands |
 #![deny(missing_docs)]
@@ -24,6 +25,7 @@ pub mod daemon;
 pub mod db;
 pub mod jobs;
 pub mod local;
+pub mod metrics;
 pub mod reports;
 pub mod runtime;
 pub mod scheduler;

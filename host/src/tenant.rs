@@ -1,10 +1,10 @@
 //! A tenant: its id, settings and connections, and the capabilities built from them.
 
+use crate::caps::config::Settings;
 use crate::caps::http::Connections;
 use crate::caps::schedule::{ScheduleBackend, SqliteSchedule};
 use crate::caps::storage::{memory::MemoryBackend, KeyValueBackend};
 use crate::db::Database;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Everything a guest call may reach on behalf of one tenant.
@@ -13,7 +13,7 @@ pub struct TenantCaps {
     /// The tenant id; it namespaces storage and schedules.
     pub id: String,
     /// Settings visible through `wasi:config`.
-    pub settings: Arc<BTreeMap<String, String>>,
+    pub settings: Settings,
     /// Named connections for `wasi:http`.
     pub connections: Connections,
     /// Key-value state.

@@ -7,10 +7,10 @@ use ledgerlink::caps::schedule::{ScheduleBackend, SqliteSchedule};
 use ledgerlink::caps::storage::sqlite::SqliteBackend;
 use ledgerlink::caps::storage::KeyValueBackend;
 use ledgerlink::db::Database;
+use ledgerlink::metrics::Metrics;
 use ledgerlink::runtime::{Limits, Runtime};
 use ledgerlink::scheduler::{RunResult, Runner, Scheduler};
 use ledgerlink::tenant::TenantCaps;
-use ledgerlink::webhooks::Metrics;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -392,7 +392,7 @@ async fn a_record_failed_in_a_webhook_is_retried_through_the_job_the_component_n
         .await
         .unwrap_err();
     let postpone = err
-        .downcast_ref::<ledgerlink::webhooks::worker::Postpone>()
+        .downcast_ref::<ledgerlink::scheduler::Postpone>()
         .expect("a postponement");
     assert_eq!(postpone.until.to_rfc3339(), at);
 }

@@ -3,11 +3,12 @@
 //! QBO emulator delivering to it in both payload formats.
 
 use ledgerlink::db::Database;
+use ledgerlink::metrics::{self, Metrics};
 use ledgerlink::webhooks::payload::{self, Operation};
 use ledgerlink::webhooks::signature::{self, sign};
 use ledgerlink::webhooks::{
-    self, drain_once, Inbox, InboxHandler, InboxItem, InboxState, Metrics, ServerHandle,
-    WebhookConfig, WebhookState, WebhookTenants,
+    self, drain_once, Inbox, InboxHandler, InboxItem, InboxState, ServerHandle, WebhookConfig,
+    WebhookState, WebhookTenants,
 };
 use ledgerlink_emulators::qbo::{QboConfig, QboEmulator, WebhookFormat};
 use serde_json::{json, Value};
@@ -201,14 +202,12 @@ async fn forged_missing_and_other_tenant_signatures_are_401_and_store_nothing() 
     assert_eq!(status, 401);
     assert!(rx.rows().is_empty());
     assert_eq!(
-        rx.state
-            .metrics
-            .counter_total(webhooks::metrics::WEBHOOKS_REJECTED),
+        rx.state.metrics.counter_total(metrics::WEBHOOKS_REJECTED),
         7
     );
     assert_eq!(
         rx.state.metrics.counter(
-            webhooks::metrics::WEBHOOKS_REJECTED,
+            metrics::WEBHOOKS_REJECTED,
             &[
                 ("tenant", "acme"),
                 ("source", "quickbooks"),
@@ -233,12 +232,9 @@ async fn a_replayed_body_is_stored_once_and_answered_200_both_times() {
     assert_eq!(rx.rows().len(), 1);
     let m = &rx.state.metrics;
     let labels = [("tenant", "acme"), ("source", "quickbooks")];
-    assert_eq!(m.counter(webhooks::metrics::WEBHOOKS_STORED, &labels), 1);
-    assert_eq!(
-        m.counter(webhooks::metrics::WEBHOOKS_DUPLICATES, &labels),
-        1
-    );
-    assert_eq!(m.counter(webhooks::metrics::WEBHOOKS_RECEIVED, &labels), 2);
+    assert_eq!(m.counter(metrics::WEBHOOKS_STORED, &labels), 1);
+    assert_eq!(m.counter(metrics::WEBHOOKS_DUPLICATES, &labels), 1);
+    assert_eq!(m.counter(metrics::WEBHOOKS_RECEIVED, &labels), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,7 +267,7 @@ async fn an_oversized_body_is_413_and_not_stored() {
     assert!(small.rows().is_empty());
     assert_eq!(
         small.state.metrics.counter(
-            webhooks::metrics::WEBHOOKS_REJECTED,
+            metrics::WEBHOOKS_REJECTED,
             &[
                 ("tenant", "unknown"),
                 ("source", "quickbooks"),
@@ -693,7 +689,7 @@ async fn latency_of_200_answers_is_printed() {
         .state
         .metrics
         .summary(
-            webhooks::metrics::WEBHOOK_REQUEST_SECONDS,
+            metrics::WEBHOOK_REQUEST_SECONDS,
             &[("tenant", "acme"), ("source", "quickbooks")],
         )
         .unwrap();

@@ -2,8 +2,8 @@
 //! job is redone, exactly, by the retry the scheduler runs for it.
 
 use chrono::{Duration, Utc};
+use ledgerlink::metrics::Metrics;
 use ledgerlink::scheduler::{Runner, Scheduler};
-use ledgerlink::webhooks::Metrics;
 use ledgerlink_emulators::common::faults::{FaultKind, FaultRule};
 use ledgerlink_tests::{company, report, runtime, small};
 use serde_json::json;

@@ -19,7 +19,7 @@
 
 use super::qbo::QboOAuth;
 use super::salesforce::SalesforceOAuth;
-use super::vault::{StoredTokens, Vault};
+use super::vault::{ConnectionState, StoredTokens, Vault};
 use super::{AuthError, Clock, OAuthError, Secret, SystemClock};
 use crate::caps::http::CredentialSource;
 use chrono::{DateTime, Duration, Utc};
@@ -27,37 +27,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-/// Where a connection stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConnectionState {
-    /// No tokens yet.
-    NotConnected,
-    /// Tokens work (as far as we know).
-    Connected,
-    /// The grant was refused; a person must reconnect. Calls fail fast.
-    NeedsReconnect,
-}
-
-impl ConnectionState {
-    /// The name stored in `auth_connections.state`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConnectionState::NotConnected => "not_connected",
-            ConnectionState::Connected => "connected",
-            ConnectionState::NeedsReconnect => "needs_reconnect",
-        }
-    }
-
-    /// The state named `s` (unknown names read as not connected).
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "connected" => ConnectionState::Connected,
-            "needs_reconnect" => ConnectionState::NeedsReconnect,
-            _ => ConnectionState::NotConnected,
-        }
-    }
-}
 
 /// Timing rules.
 #[derive(Clone, Debug)]

@@ -28,8 +28,8 @@ pub mod qbo;
 pub mod salesforce;
 pub mod vault;
 
-pub use broker::{BrokerHooks, BrokerPolicy, ConnectionState, TokenBroker};
-pub use vault::{AuthEvent, StoredTokens, Vault, VaultKey};
+pub use broker::{BrokerHooks, BrokerPolicy, TokenBroker};
+pub use vault::{AuthEvent, ConnectionState, StoredTokens, Vault, VaultKey};
 
 use chrono::{DateTime, Utc};
 use std::fmt;

@@ -13,7 +13,6 @@
 //! [`Vault::store`] writes the tokens and marks the connection connected in one transaction: a
 //! rotated refresh token is on disk before anyone can use the access token that came with it.
 
-use super::broker::ConnectionState;
 use super::Secret;
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
@@ -27,6 +26,37 @@ use std::fmt;
 use std::path::Path;
 
 use crate::db::Database;
+
+/// Where a connection stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// No tokens yet.
+    NotConnected,
+    /// Tokens work (as far as we know).
+    Connected,
+    /// The grant was refused; a person must reconnect. Calls fail fast.
+    NeedsReconnect,
+}
+
+impl ConnectionState {
+    /// The name stored in `auth_connections.state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::NotConnected => "not_connected",
+            ConnectionState::Connected => "connected",
+            ConnectionState::NeedsReconnect => "needs_reconnect",
+        }
+    }
+
+    /// The state named `s` (unknown names read as not connected).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "connected" => ConnectionState::Connected,
+            "needs_reconnect" => ConnectionState::NeedsReconnect,
+            _ => ConnectionState::NotConnected,
+        }
+    }
+}
 
 /// The environment variable holding the base64 vault key.
 pub const KEY_ENV: &str = "LEDGERLINK_KEY";

@@ -1,14 +1,15 @@
-//! The capabilities given to the guest, one module each, each with its own `add_to_linker`-style
-//! wiring (HTTP and the WASI basics are linked by the runtime from wasmtime-wasi(-http); this
-//! module adds the connection policy as hooks).
+//! The capabilities given to the guest, one module each. Like wasmtime's own WASI crates, each
+//! generates its interface, implements it on a view borrowing what a call may reach, and has an
+//! `add_to_linker(linker, get)`; [`crate::runtime`] composes them. HTTP and the WASI basics come
+//! from wasmtime-wasi(-http); [`http`] adds the connection policy to them as hooks.
 //!
-//! | capability | WIT | module | backends |
-//! |---|---|---|---|
-//! | outgoing HTTP to named connections | `wasi:http/outgoing-handler@0.2.2` | [`http`] | hyper (wasmtime-wasi-http) |
-//! | rate budgets and throttling of those calls | (inside `http`) | [`pacing`] | in memory, per tenant connection |
-//! | durable key-value state | `wasi:keyvalue/store@0.2.0-draft` | [`storage`] | SQLite, in-memory |
-//! | tenant settings | `wasi:config/store@0.2.0-rc.1` | [`config`] | TOML file |
-//! | delayed jobs | `ledgerlink:sync/schedule` | [`schedule`] | SQLite, in-memory |
+//! | capability | WIT | module | view | backends |
+//! |---|---|---|---|---|
+//! | outgoing HTTP to named connections | `wasi:http/outgoing-handler@0.2.2` | [`http`] | (hooks: [`http::ConnectionHooks`]) | hyper (wasmtime-wasi-http) |
+//! | rate budgets and throttling of those calls | (inside `http`) | [`pacing`] | | in memory, per tenant connection |
+//! | durable key-value state | `wasi:keyvalue/store@0.2.0-draft` | [`storage`] | [`storage::StorageView`] | SQLite, in-memory |
+//! | tenant settings | `wasi:config/store@0.2.0-rc.1` | [`config`] | [`config::ConfigView`] | TOML file |
+//! | delayed jobs | `ledgerlink:sync/schedule` | [`schedule`] | [`schedule::ScheduleView`] | SQLite |
 
 pub mod config;
 pub mod http;
@@ -16,18 +17,3 @@ pub mod pacing;
 mod replay;
 pub mod schedule;
 pub mod storage;
-
-use crate::runtime::HostState;
-use anyhow::Result;
-use wasmtime::component::{HasSelf, Linker};
-
-/// Adds Ledgerlink's own imports (storage, config, schedule) to `linker`.
-pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
-    crate::runtime::PluginCore::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| {
-        state
-    })?;
-    Ok(())
-}
-
-// The `types` interface has no functions; its generated `Host` trait is empty.
-impl crate::runtime::ledgerlink::sync::types::Host for HostState {}

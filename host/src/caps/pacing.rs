@@ -19,7 +19,7 @@
 //! upstream `429` or `503` records a penalty for the realm (its `Retry-After`, else 60 s after a
 //! QBO 429, else an exponential backoff) and is passed through with `x-ledgerlink-retry-at`.
 
-use crate::webhooks::metrics::{self, Metrics};
+use crate::metrics::{self, Metrics};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, StatusCode};

@@ -3,12 +3,29 @@
 //! retried guest call cannot schedule a job twice.
 
 use crate::db::Database;
-use crate::runtime::ledgerlink_schedule as schedule;
-use crate::runtime::HostState;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 use sha2::{Digest, Sha256};
+use wasmtime::component::{HasData, Linker};
+
+#[allow(missing_docs)]
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        inline: "
+            package ledgerlink:host-schedule;
+            world schedule {
+                import ledgerlink:sync/schedule@0.1.0;
+            }
+        ",
+        imports: { default: trappable },
+    });
+}
+
+/// The generated `ledgerlink:sync/schedule` interface; the runtime's world bindings reuse it
+/// (`with`).
+pub use self::generated::ledgerlink::sync::schedule as bindings;
 
 /// A pending run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,7 +129,20 @@ impl ScheduleBackend for SqliteSchedule {
     }
 }
 
-impl schedule::Host for HostState {
+/// What a guest call sees of the schedule: the tenant's backend, under the tenant's id.
+pub struct ScheduleView<'a> {
+    backend: &'a dyn ScheduleBackend,
+    tenant: &'a str,
+}
+
+impl<'a> ScheduleView<'a> {
+    /// A view of `backend` for `tenant`.
+    pub fn new(backend: &'a dyn ScheduleBackend, tenant: &'a str) -> Self {
+        Self { backend, tenant }
+    }
+}
+
+impl bindings::Host for ScheduleView<'_> {
     fn run_later(
         &mut self,
         name: String,
@@ -131,19 +161,28 @@ impl schedule::Host for HostState {
             return Ok(Err(format!("`args` of job {name:?} must be JSON")));
         }
         Ok(self
-            .tenant
-            .schedule
-            .schedule(&self.tenant.id, &name, &args, when)
+            .backend
+            .schedule(self.tenant, &name, &args, when)
             .map_err(|e| e.to_string()))
     }
 
     fn cancel(&mut self, id: String) -> wasmtime::Result<bool> {
-        Ok(self
-            .tenant
-            .schedule
-            .cancel(&self.tenant.id, &id)
-            .unwrap_or(false))
+        Ok(self.backend.cancel(self.tenant, &id).unwrap_or(false))
     }
+}
+
+/// Adds `ledgerlink:sync/schedule` to `linker`; `get` gives the calling store's view.
+pub fn add_to_linker<T: 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> ScheduleView<'_>,
+) -> wasmtime::Result<()> {
+    bindings::add_to_linker::<T, HasSchedule>(linker, get)
+}
+
+struct HasSchedule;
+
+impl HasData for HasSchedule {
+    type Data<'a> = ScheduleView<'a>;
 }
 
 #[cfg(test)]

@@ -6,11 +6,11 @@
 use crate::db::Database;
 use crate::jobs::{self, FlowResult};
 use crate::local::{LocalCompany, LocalOptions, TENANT};
+use crate::metrics::Metrics;
 use crate::reports;
 use crate::runtime::exports::ledgerlink::sync::flows::{FlowError, Outcome, RunReport};
 use crate::runtime::{Limits, Runtime};
 use crate::webhooks::inbox::{Inbox, InboxItem};
-use crate::webhooks::metrics::Metrics;
 use crate::webhooks::routing::WebhookTenants;
 use crate::webhooks::{self, worker, WebhookConfig, WebhookState};
 use anyhow::{Context, Result};

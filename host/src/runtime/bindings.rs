@@ -1,6 +1,7 @@
 //! Host-side bindings of the `plugin-core` world. HTTP and the WASI basics are linked from
-//! wasmtime-wasi and wasmtime-wasi-http, so only Ledgerlink's own interfaces and the
-//! key-value/config imports are generated here.
+//! wasmtime-wasi and wasmtime-wasi-http; the key-value, config and schedule imports are the
+//! capabilities' own bindings (`with`), so only the shared types and the exports are generated
+//! here.
 
 #![allow(missing_docs)]
 
@@ -10,6 +11,8 @@ wasmtime::component::bindgen!({
     imports: { default: trappable },
     exports: { default: async },
     with: {
-        "wasi:keyvalue/store.bucket": crate::caps::storage::BucketHandle,
+        "wasi:keyvalue/store": crate::caps::storage::bindings,
+        "wasi:config/store": crate::caps::config::bindings,
+        "ledgerlink:sync/schedule": crate::caps::schedule::bindings,
     },
 });

@@ -10,9 +10,6 @@ mod engine;
 mod limits;
 mod state;
 
-pub use bindings::ledgerlink::sync::schedule as ledgerlink_schedule;
-pub use bindings::wasi::config::store as wasi_config_store;
-pub use bindings::wasi::keyvalue::store as wasi_keyvalue_store;
 pub use bindings::{exports, ledgerlink, PluginCore, PluginCorePre};
 pub use limits::Limits;
 pub use state::HostState;
@@ -51,9 +48,7 @@ impl Runtime {
         let engine = engine::build(&limits)?;
         let component: Component = cache::load_or_compile(&engine, bytes)?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        crate::caps::add_to_linker(&mut linker)?;
+        HostState::add_to_linker(&mut linker)?;
         let pre = linker
             .instantiate_pre(&component)
             .map_err(anyhow::Error::from)

@@ -1,9 +1,15 @@
-//! What a [`wasmtime::Store`] holds for one call.
+//! What a [`wasmtime::Store`] holds for one call, and how each capability is linked to its
+//! part of it.
 
+use super::bindings::ledgerlink::sync::types;
 use super::limits::Limits;
-use crate::caps::http::ConnectionHooks;
+use crate::caps::config::{self, ConfigView};
+use crate::caps::http::{ConnectionHooks, EgressRecord};
+use crate::caps::schedule::{self, ScheduleView};
+use crate::caps::storage::{self, StorageView};
 use crate::tenant::TenantCaps;
-use wasmtime::component::ResourceTable;
+use anyhow::Result;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -13,10 +19,10 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 pub struct HostState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    pub(crate) table: ResourceTable,
-    pub(crate) hooks: ConnectionHooks,
-    pub(crate) limits: StoreLimits,
-    pub(crate) tenant: TenantCaps,
+    table: ResourceTable,
+    hooks: ConnectionHooks,
+    pub(super) limits: StoreLimits,
+    tenant: TenantCaps,
 }
 
 impl HostState {
@@ -48,10 +54,29 @@ impl HostState {
     }
 
     /// Requests the guest made, with where they went (for reports and tests).
-    pub fn egress_log(&self) -> Vec<crate::caps::http::EgressRecord> {
+    pub fn egress_log(&self) -> Vec<EgressRecord> {
         self.hooks.log()
     }
+
+    /// Adds every import the component may use to `linker`: the WASI basics and outgoing HTTP
+    /// through the views below, each Ledgerlink capability through its own view.
+    pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
+        wasmtime_wasi::p2::add_to_linker_async(linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+        storage::add_to_linker(linker, |s| {
+            StorageView::new(&mut s.table, &*s.tenant.storage, &s.tenant.id)
+        })?;
+        config::add_to_linker(linker, |s| ConfigView::new(&s.tenant.settings))?;
+        schedule::add_to_linker(linker, |s| {
+            ScheduleView::new(&*s.tenant.schedule, &s.tenant.id)
+        })?;
+        types::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
+        Ok(())
+    }
 }
+
+// `types` has no functions; its generated `Host` trait is empty.
+impl types::Host for HostState {}
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {

@@ -5,11 +5,10 @@
 use super::ledger::ErrorLedger;
 use super::runs::JobRuns;
 use crate::jobs::{self, FlowResult};
+use crate::metrics::{self, Metrics};
 use crate::runtime::exports::ledgerlink::sync::flows::FlowError;
 use crate::runtime::Runtime;
 use crate::tenant::TenantCaps;
-use crate::webhooks::metrics::{self, Metrics};
-use crate::webhooks::worker::Postpone;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashSet};
@@ -30,6 +29,17 @@ pub enum RunResult {
         /// `job_runs.summary`.
         summary: String,
     },
+}
+
+/// "Not now", as the error of [`Runner::run_webhook`] when the component answered
+/// `throttled(until)`: the inbox worker keeps the row pending until `until` instead of failing it.
+#[derive(Debug, thiserror::Error)]
+#[error("postponed until {until}: {reason}")]
+pub struct Postpone {
+    /// When to try again.
+    pub until: DateTime<Utc>,
+    /// Why.
+    pub reason: String,
 }
 
 /// The right to run one (tenant, job); dropping it frees the slot.

@@ -12,7 +12,8 @@
 //!
 //! ```no_run
 //! # async fn demo(db: ledgerlink::db::Database) -> anyhow::Result<()> {
-//! use ledgerlink::webhooks::{self, Inbox, Metrics, WebhookConfig, WebhookState, WebhookTenants};
+//! use ledgerlink::metrics::Metrics;
+//! use ledgerlink::webhooks::{self, Inbox, WebhookConfig, WebhookState, WebhookTenants};
 //! let tenants = WebhookTenants::new().with("9130355377151526", "acme", "verifier-token");
 //! let state = WebhookState::new(Inbox::new(db)?, tenants, Metrics::new(), WebhookConfig::default());
 //! let server = webhooks::serve("127.0.0.1:8080".parse()?, state.clone()).await?;
@@ -21,17 +22,16 @@
 //! ```
 
 pub mod inbox;
-pub mod metrics;
 pub mod payload;
 pub mod routing;
 pub mod signature;
 pub mod worker;
 
 pub use inbox::{Inbox, InboxItem, InboxState};
-pub use metrics::Metrics;
 pub use routing::{WebhookTenants, UNKNOWN_TENANT};
 pub use worker::{drain_once, DrainReport, InboxHandler};
 
+use crate::metrics::{self, Metrics};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};

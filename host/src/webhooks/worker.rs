@@ -1,27 +1,18 @@
 //! Draining the inbox: each pending body goes to an [`InboxHandler`] (the daemon's calls the
 //! component's `flows.on-webhook(source, body)` for the row's tenant). A handler error marks the
 //! row failed with the reason and the batch goes on; a handler that panics is caught the same
-//! way. A crash mid-batch leaves the claimed rows pending; they are claimed again once their
-//! lease runs out (see [`Inbox::claim_pending`]).
+//! way. A [`Postpone`] error leaves the row pending until its time instead. A crash mid-batch
+//! leaves the claimed rows pending; they are claimed again once their lease runs out (see
+//! [`Inbox::claim_pending`]).
 
 use super::inbox::{Inbox, InboxItem};
-use super::metrics::{self, Metrics};
+use crate::metrics::{self, Metrics};
+use crate::scheduler::Postpone;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
-
-/// A handler error meaning "not now": the row stays pending and is handed out again after
-/// `until` (the component answered `throttled(until)`) instead of failing.
-#[derive(Debug, thiserror::Error)]
-#[error("postponed until {until}: {reason}")]
-pub struct Postpone {
-    /// When to try again.
-    pub until: chrono::DateTime<chrono::Utc>,
-    /// Why.
-    pub reason: String,
-}
 
 /// How many rows one [`drain_once`] takes by default.
 pub const DEFAULT_BATCH: usize = 100;

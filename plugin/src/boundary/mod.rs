@@ -12,8 +12,9 @@
 //! - [`records`]: the shared records (`model`): addresses, references, the Salesforce and QBO
 //!   records, the field rules; each in the direction(s) the contract uses it.
 //! - [`inputs`]: each mapping input, WIT -> `mapping` (fallible, through [`Parse`]).
-//! - [`outputs`]: each mapping output and `mapping-error`, `mapping` -> WIT (infallible; money is
-//!   written with `Decimal::to_string`, which keeps its scale, dates as `%Y-%m-%d`).
+//! - [`outputs`]: each mapping output and `mapping-error`, `mapping` -> WIT (infallible).
+//! - [`text`]: money and dates as the contract writes them (money with `Decimal::to_string`,
+//!   which keeps its scale, dates as `%Y-%m-%d`).
 //!
 //! ## Which record an error names
 //!
@@ -30,6 +31,7 @@ pub mod inputs;
 pub mod outputs;
 pub mod parse;
 pub mod records;
+pub mod text;
 
 pub use parse::{record_id, FromWit, Parse};
 

@@ -3,6 +3,7 @@
 //! `YYYY-MM-DD`.
 
 use super::records::convert_all;
+use super::text::{date_text, money_text};
 use crate::bindings::ledgerlink::sync::types as wit;
 use crate::mapping::{
     AccountChange, AccountOutput, AgingAlert, AgingBucket, AgingReport, AgingState, AppliedPayment,
@@ -11,18 +12,6 @@ use crate::mapping::{
     PaymentOutput, ReconcileReport,
 };
 use crate::model::{ErrorKind, FieldError, MappingError};
-use chrono::NaiveDate;
-use rust_decimal::Decimal;
-
-/// Money as the contract writes it: exact decimal text with its scale.
-pub fn money_text(amount: Decimal) -> String {
-    amount.to_string()
-}
-
-/// A date as the contract writes it: `YYYY-MM-DD`.
-pub fn date_text(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
-}
 
 // ------------------------------------------------------------------------ mapping-error
 
@@ -416,6 +405,7 @@ mod tests {
     use super::*;
     use crate::boundary::Parse;
     use crate::model::PaymentStatus;
+    use chrono::NaiveDate;
     use rust_decimal_macros::dec;
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {

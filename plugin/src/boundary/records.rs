@@ -3,8 +3,8 @@
 //! dates come in through [`FromWit`], the others through `From`. Every conversion destructures
 //! its source, so a field added to one side and not the other fails to compile.
 
-use super::outputs::{date_text, money_text};
 use super::parse::{record_id, FromWit, Parse};
+use super::text::{date_text, money_text};
 use crate::bindings::ledgerlink::sync::types as wit;
 use crate::model::{
     FieldConflict, FieldOwner, FieldRule, ItemType, JournalLine, PartyField, PartySnapshot,

@@ -98,11 +98,7 @@ impl<'a> Quickbooks<'a> {
     ) -> Result<BTreeMap<String, Value>, ApiError> {
         let mut found = BTreeMap::new();
         for chunk in ids.chunks(READ_MANY) {
-            let list = chunk
-                .iter()
-                .map(|id| literal(id))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = literal_list(chunk);
             for row in self.query(&format!("select * from {entity} where Id in ({list})"))? {
                 if let Some(id) = row.get("Id").and_then(Value::as_str) {
                     found.insert(id.to_string(), row.clone());
@@ -310,6 +306,15 @@ pub fn encode(s: &str) -> String {
 /// A QBO query string literal: single quotes escaped.
 pub fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// Values for a QBO query's `in (...)` list.
+pub fn literal_list<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -> String {
+    values
+        .into_iter()
+        .map(|v| literal(v.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

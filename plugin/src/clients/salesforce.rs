@@ -229,6 +229,35 @@ impl<'a> Salesforce<'a> {
     }
 }
 
+/// A SOQL string literal: quotes, backslashes and line breaks escaped as SOQL's reserved
+/// characters require.
+pub fn soql_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// Values for a SOQL `IN (...)` list.
+pub fn soql_list<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -> String {
+    values
+        .into_iter()
+        .map(|v| soql_literal(v.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn covered(answer: &Value, asked: &str) -> String {
     answer
         .get("latestDateCovered")
@@ -339,6 +368,14 @@ fn decode(response: HttpResponse) -> Result<Value, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn soql_literals_escape_what_soql_reserves() {
+        assert_eq!(soql_literal("006A"), "'006A'");
+        assert_eq!(soql_literal(r"O'Brien \ Co"), r"'O\'Brien \\ Co'");
+        assert_eq!(soql_literal("a\nb"), r"'a\nb'");
+        assert_eq!(soql_list(["a", "b"]), "'a', 'b'");
+    }
 
     #[test]
     fn errors_name_the_code_and_fields() {

@@ -6,32 +6,19 @@
 
 use super::context::{Ctx, FlowResult};
 use super::ids::{batch_request_id, content_hash, request_id};
+use super::links::{self, AccountLink};
 use super::report::Failure;
-use super::state::LINKS;
-use crate::clients::quickbooks::{literal, BatchOp, BATCH_MAX};
+use super::salesforce_io::{advance_modstamp, select, write_back};
+use crate::clients::quickbooks::{BatchOp, BATCH_MAX};
 use crate::clients::quickbooks_json::{customer, customer_json};
+use crate::clients::salesforce::soql_literal;
 use crate::clients::salesforce_json::{account, ACCOUNT_FIELDS};
 use crate::clients::ApiError;
 use crate::mapping::account::display_name;
 use crate::mapping::{map_account, AccountInput, CustomerChange};
 use crate::model::{PartyField, PartySnapshot, QboCustomer, SfAccount};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
-
-/// What is remembered of a linked account.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct AccountLink {
-    /// The QBO Customer Id.
-    pub qbo_id: String,
-    /// The shared fields as last synced.
-    pub snapshot: Option<PartySnapshot>,
-}
-
-/// The key of an account's link.
-pub fn link_key(account_id: &str) -> String {
-    format!("account/{account_id}")
-}
+use std::collections::BTreeMap;
 
 /// The QBO names and customers of the realm, loaded once per run.
 #[derive(Default)]
@@ -175,7 +162,7 @@ fn same_phone(a: Option<&str>, b: Option<&str>) -> bool {
 
 /// Accounts changed since the cursor (or `only`, or all with `full`).
 pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
-    let rows = super::triggers::select(ctx, "Account", ACCOUNT_FIELDS, "")?;
+    let rows = select(ctx, "Account", ACCOUNT_FIELDS, "")?;
     let mut dir = Directory::load(ctx)?;
     dir.queue = Some(Vec::new());
     let mut writebacks = Vec::new();
@@ -194,8 +181,8 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     }
     flush(ctx, &mut dir, &mut writebacks)?;
     ctx.progress("Account", rows.len(), rows.len());
-    super::invoices::write_back(ctx, "Account", &writebacks);
-    super::triggers::advance_modstamp(ctx, "Account", &rows)
+    write_back(ctx, "Account", &writebacks);
+    advance_modstamp(ctx, "Account", &rows)
 }
 
 /// Sends the queued creates in one `/batch` (its `requestid` derived from the accounts and
@@ -253,7 +240,7 @@ pub fn sync_one(
     dir: &mut Directory,
     a: &SfAccount,
 ) -> Result<Option<String>, super::context::Abort> {
-    let link: Option<AccountLink> = ctx.state.get(LINKS, &link_key(&a.id))?;
+    let link = links::account_link(ctx, &a.id)?;
     let linked_id = link
         .as_ref()
         .map(|l| l.qbo_id.clone())
@@ -423,15 +410,11 @@ fn store_and_return(
     if ctx.dry_run() {
         return Ok(Some(id));
     }
-    ctx.state.put(
-        LINKS,
-        &link_key(&a.id),
-        &AccountLink {
-            qbo_id: id.clone(),
-            snapshot: Some(snapshot),
-        },
-    )?;
-    ctx.state.put(LINKS, &format!("customer/{id}"), &a.id)?;
+    let link = AccountLink {
+        qbo_id: id.clone(),
+        snapshot: Some(snapshot),
+    };
+    links::store_account_link(ctx, &a.id, &link)?;
     Ok(Some(id))
 }
 
@@ -441,12 +424,12 @@ pub fn customer_for(
     dir: &mut Option<Directory>,
     account_id: &str,
 ) -> Result<Option<String>, super::context::Abort> {
-    if let Some(link) = ctx.state.get::<AccountLink>(LINKS, &link_key(account_id))? {
+    if let Some(link) = links::account_link(ctx, account_id)? {
         return Ok(Some(link.qbo_id));
     }
     let rows = ctx.sf.query(&format!(
         "SELECT {ACCOUNT_FIELDS} FROM Account WHERE Id = {}",
-        literal(account_id)
+        soql_literal(account_id)
     ))?;
     let Some(a) = rows.first().and_then(account) else {
         return Ok(None);
@@ -466,14 +449,6 @@ pub fn customer_for(
         }
     }
     Ok(id)
-}
-
-/// Ids of a set, for SOQL `IN` lists.
-pub fn soql_in(ids: &BTreeSet<String>) -> String {
-    ids.iter()
-        .map(|i| literal(i))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 //! previous state is kept, so a rerun on the same day alerts nothing new).
 
 use super::context::{Ctx, FlowResult};
-use super::invoices::opportunity_of;
+use super::links::opportunity_of;
 use super::report::Failure;
+use super::salesforce_io::write_back;
 use super::state::{REPORTS, STATE};
 use crate::clients::json::number;
 use crate::clients::quickbooks_json::invoice_view;
@@ -69,7 +70,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
         );
         return Ok(());
     }
-    super::invoices::write_back(ctx, "Opportunity", &writes);
+    write_back(ctx, "Opportunity", &writes);
     ctx.state.put(STATE, "aging", &report.state)?;
     ctx.state.put(REPORTS, &format!("aging/{as_of}"), &report)?;
     ctx.state.put(REPORTS, "aging/latest", &report)?;

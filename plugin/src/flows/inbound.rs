@@ -3,15 +3,13 @@
 //! are upserts on the external ids `QBO_Customer_Id__c` / `QBO_Invoice_Id__c`, so a replayed
 //! event cannot create a second record; our own writes come back as "unchanged".
 
-use super::accounts::{self, AccountLink};
 use super::context::{Abort, Ctx, FlowResult};
-use super::invoices::{self, opportunity_of};
+use super::links::{self, opportunity_of, AccountLink};
 use super::payments;
 use super::report::Failure;
-use super::state::LINKS;
 use crate::clients::json::number;
-use crate::clients::quickbooks::literal;
 use crate::clients::quickbooks_json::{customer, invoice_view};
+use crate::clients::salesforce::{soql_list, soql_literal};
 use crate::clients::salesforce_json::{account, ACCOUNT_FIELDS};
 use crate::mapping::invoice::doc_number;
 use crate::mapping::{map_customer, AccountChange, CustomerInput, QboOwnedFields};
@@ -91,11 +89,7 @@ pub fn customers_to_accounts(ctx: &mut Ctx<'_>, values: &[&Value]) -> FlowResult
     for v in values {
         let c = customer(v);
         if let Some(qbo_id) = &c.id {
-            if let Some(id) = ctx
-                .state
-                .get::<String>(LINKS, &format!("customer/{qbo_id}"))?
-                .or(c.salesforce_id.clone())
-            {
+            if let Some(id) = links::account_of(ctx, qbo_id)?.or(c.salesforce_id.clone()) {
                 ids.push(id);
             }
         }
@@ -104,7 +98,7 @@ pub fn customers_to_accounts(ctx: &mut Ctx<'_>, values: &[&Value]) -> FlowResult
     for chunk in ids.chunks(200) {
         for row in ctx.sf.query(&format!(
             "SELECT {ACCOUNT_FIELDS} FROM Account WHERE Id IN ({})",
-            invoices::quoted(chunk)
+            soql_list(chunk)
         ))? {
             if let Some(a) = account(&row) {
                 cache.insert(a.id.clone(), a);
@@ -138,8 +132,7 @@ fn flush_updates(ctx: &mut Ctx<'_>, updates: Vec<PendingUpdate>) -> FlowResult {
                     &id,
                     format!("Account updated: {names}"),
                 );
-                ctx.state.put(LINKS, &format!("customer/{qbo_id}"), &id)?;
-                ctx.state.put(LINKS, &accounts::link_key(&id), &link)?;
+                links::store_account_link(ctx, &id, &link)?;
             }
             Err(e) => ctx.report.failed("Customer", &qbo_id, e.into()),
         }
@@ -165,10 +158,7 @@ fn sync_customer(
     let Some(qbo_id) = c.id.clone() else {
         return Ok(None);
     };
-    let account_id: Option<String> = ctx
-        .state
-        .get(LINKS, &format!("customer/{qbo_id}"))?
-        .or_else(|| c.salesforce_id.clone());
+    let account_id = links::account_of(ctx, &qbo_id)?.or_else(|| c.salesforce_id.clone());
     let (existing, snapshot) = match &account_id {
         Some(id) => {
             let existing = match cache {
@@ -177,12 +167,12 @@ fn sync_customer(
                     .sf
                     .query(&format!(
                         "SELECT {ACCOUNT_FIELDS} FROM Account WHERE Id = {}",
-                        literal(id)
+                        soql_literal(id)
                     ))?
                     .first()
                     .and_then(account),
             };
-            let link: Option<AccountLink> = ctx.state.get(LINKS, &accounts::link_key(id))?;
+            let link = links::account_link(ctx, id)?;
             (existing, link.and_then(|l| l.snapshot))
         }
         None => (None, None),
@@ -259,15 +249,11 @@ fn sync_customer(
             return Ok(Some(id));
         }
     };
-    ctx.state.put(LINKS, &format!("customer/{qbo_id}"), &id)?;
-    ctx.state.put(
-        LINKS,
-        &accounts::link_key(&id),
-        &AccountLink {
-            qbo_id: qbo_id.clone(),
-            snapshot: Some(output.snapshot),
-        },
-    )?;
+    let link = AccountLink {
+        qbo_id: qbo_id.clone(),
+        snapshot: Some(output.snapshot),
+    };
+    links::store_account_link(ctx, &id, &link)?;
     Ok(Some(id))
 }
 
@@ -305,9 +291,7 @@ pub fn invoice_to_opportunity(ctx: &mut Ctx<'_>, value: &Value) -> FlowResult {
         );
         return Ok(());
     };
-    let mut account_id: Option<String> = ctx
-        .state
-        .get(LINKS, &format!("customer/{}", customer_ref.value))?;
+    let mut account_id = links::account_of(ctx, &customer_ref.value)?;
     if account_id.is_none() {
         match ctx.qbo.read("Customer", &customer_ref.value) {
             Ok(Some(c)) => account_id = customer_to_account(ctx, &c)?,
@@ -361,13 +345,7 @@ pub fn invoice_to_opportunity(ctx: &mut Ctx<'_>, value: &Value) -> FlowResult {
         .upsert("Opportunity", "QBO_Invoice_Id__c", &inv.id, &body)
     {
         Ok((opp, created)) => {
-            invoices::store_link(
-                ctx,
-                &opp,
-                &inv.id,
-                inv.doc_number.clone(),
-                invoices::EXTERNAL,
-            )?;
+            links::store_invoice_link(ctx, &opp, &inv.id, inv.doc_number.clone(), links::EXTERNAL)?;
             if created {
                 ctx.report.created(
                     "Invoice",

@@ -6,10 +6,12 @@
 
 use super::context::{Abort, Ctx, FlowResult};
 use super::ids::{batch_request_id, content_hash, request_id};
-use super::invoices::{quoted, store_link, write_back, writeback, Planned};
+use super::invoice_plan::{invoice_fields, Planned};
+use super::links;
 use super::report::Failure;
+use super::salesforce_io::write_back;
 use crate::clients::json::display_money;
-use crate::clients::quickbooks::BatchOp;
+use crate::clients::quickbooks::{literal_list, BatchOp};
 use crate::clients::quickbooks_json::{invoice_view, InvoiceView};
 use crate::clients::ApiError;
 use serde_json::{json, Value};
@@ -36,7 +38,7 @@ pub fn update_all(ctx: &mut Ctx<'_>, changes: Vec<Change>) -> FlowResult {
     if !unread.is_empty() {
         match ctx.qbo.query(&format!(
             "select * from Invoice where Id in ({})",
-            quoted(&unread)
+            literal_list(&unread)
         )) {
             Ok(rows) => read = rows.iter().filter_map(invoice_view).collect(),
             Err(e) => {
@@ -184,7 +186,7 @@ fn updatable(ctx: &mut Ctx<'_>, planned: &Planned, view: &InvoiceView) -> Option
 /// Stores the new link and reports the update; returns the opportunity's write-back.
 fn record_updated(ctx: &mut Ctx<'_>, planned: &Planned, inv: &InvoiceView) -> Result<Value, Abort> {
     let o = &planned.opportunity;
-    store_link(ctx, &o.id, &inv.id, inv.doc_number.clone(), &planned.hash)?;
+    links::store_invoice_link(ctx, &o.id, &inv.id, inv.doc_number.clone(), &planned.hash)?;
     ctx.report.updated(
         "Opportunity",
         &o.id,
@@ -195,7 +197,12 @@ fn record_updated(ctx: &mut Ctx<'_>, planned: &Planned, inv: &InvoiceView) -> Re
             display_money(inv.total_amt)
         ),
     );
-    Ok(writeback(ctx, &o.id, &inv.id, inv.doc_number.as_deref()))
+    Ok(invoice_fields(
+        ctx,
+        &o.id,
+        &inv.id,
+        inv.doc_number.as_deref(),
+    ))
 }
 
 fn gone(ctx: &mut Ctx<'_>, planned: &Planned, invoice_id: &str) {

@@ -8,54 +8,31 @@
 //! survive) unless it is paid or voided, which is reported. An opportunity whose write-back was
 //! lost (a crash after the link was stored) gets it again on the next run.
 
-use super::accounts::{self, soql_in, Directory};
+use super::accounts::{self, Directory};
 use super::context::{Abort, Ctx, FlowResult};
 use super::ids::{batch_request_id, content_hash};
+use super::invoice_plan::{invoice_fields, Planned};
 use super::invoice_updates::{self, Change};
+use super::links::{self, InvoiceLink, EXTERNAL};
 use super::products::{self, Catalog};
 use super::report::Failure;
-use super::state::LINKS;
+use super::salesforce_io::{select_pages, write_back};
 use crate::clients::json::display_money;
-use crate::clients::quickbooks::{literal, BatchOp, BATCH_MAX};
+use crate::clients::quickbooks::{literal_list, BatchOp, BATCH_MAX};
 use crate::clients::quickbooks_json::{invoice_json, invoice_view, InvoiceView};
 use crate::clients::salesforce_json::{opportunity, OPPORTUNITY_FIELDS};
 use crate::clients::ApiError;
 use crate::mapping::invoice::doc_number;
 use crate::mapping::{build_invoice, InvoiceInput, LineResolution};
 use crate::model::{Reference, SfOpportunity};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeSet;
-
-/// What is remembered of an invoiced opportunity.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct InvoiceLink {
-    /// QBO Invoice Id.
-    pub qbo_id: String,
-    /// Its DocNumber.
-    pub doc_number: Option<String>,
-    /// Fingerprint of the invoice as last written.
-    pub hash: String,
-}
-
-/// The link fingerprint of an invoice created in QBO (never updated from Salesforce).
-pub const EXTERNAL: &str = "external";
-
-/// The key of an opportunity's invoice link.
-pub fn link_key(opportunity_id: &str) -> String {
-    format!("invoice/{opportunity_id}")
-}
-
-/// The key from a QBO invoice back to its opportunity.
-pub fn reverse_key(invoice_id: &str) -> String {
-    format!("invoice-opp/{invoice_id}")
-}
 
 /// Closed Won opportunities changed since the cursor (or `only`, or all with `full`).
 pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     let mut dir = None;
     let mut catalog = None;
-    super::triggers::select_pages(
+    select_pages(
         ctx,
         "Opportunity",
         OPPORTUNITY_FIELDS,
@@ -83,16 +60,6 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     )
 }
 
-/// One invoice to create or update.
-pub struct Planned {
-    pub opportunity: SfOpportunity,
-    /// The full invoice as built from the opportunity.
-    pub body: Value,
-    /// Its fingerprint (stored in the link once written).
-    pub hash: String,
-    pub doc_number: Option<String>,
-}
-
 /// DocNumbers per look-up query (keeps the query's URL a few kilobytes long).
 const LOOKUP_MAX: usize = 100;
 
@@ -106,7 +73,7 @@ fn links_of(
 ) -> Result<(Vec<Option<InvoiceLink>>, Vec<InvoiceView>), Abort> {
     let links = opportunities
         .iter()
-        .map(|o| ctx.state.get::<InvoiceLink>(LINKS, &link_key(&o.id)))
+        .map(|o| links::invoice_link(ctx, &o.id))
         .collect::<Result<Vec<_>, _>>()?;
     let unlinked: Vec<String> = opportunities
         .iter()
@@ -121,7 +88,7 @@ fn links_of(
             ctx.qbo
                 .query(&format!(
                     "select * from Invoice where DocNumber in ({})",
-                    soql_in(&docs)
+                    literal_list(&docs)
                 ))?
                 .iter()
                 .filter_map(invoice_view),
@@ -164,7 +131,7 @@ fn invoice_chunk(
                 // A crash between storing the link and the write-back leaves the opportunity
                 // without its invoice fields: write them again, whatever else is unchanged.
                 if o.qbo_invoice_id.as_deref() != Some(link.qbo_id.as_str()) {
-                    repairs.push(writeback(
+                    repairs.push(invoice_fields(
                         ctx,
                         &o.id,
                         &link.qbo_id,
@@ -193,7 +160,13 @@ fn invoice_chunk(
             (None, Some(existing)) => {
                 // Created before a crash: adopt it, then bring it up to date.
                 let existing = existing.clone();
-                store_link(ctx, &o.id, &existing.id, existing.doc_number.clone(), "")?;
+                links::store_invoice_link(
+                    ctx,
+                    &o.id,
+                    &existing.id,
+                    existing.doc_number.clone(),
+                    "",
+                )?;
                 changes.push(Change {
                     planned,
                     invoice_id: existing.id.clone(),
@@ -241,7 +214,7 @@ fn invoice_chunk(
     for (p, result) in creates.iter().zip(results) {
         match result.map(|v| invoice_view(&v)) {
             Ok(Some(inv)) => {
-                store_link(
+                links::store_invoice_link(
                     ctx,
                     &p.opportunity.id,
                     &inv.id,
@@ -264,7 +237,7 @@ fn invoice_chunk(
                     display_money(inv.total_amt),
                     p.opportunity.name
                 ));
-                writebacks.push(writeback(
+                writebacks.push(invoice_fields(
                     ctx,
                     &p.opportunity.id,
                     &inv.id,
@@ -385,73 +358,4 @@ fn plan(
             Ok(None)
         }
     }
-}
-
-pub fn store_link(
-    ctx: &Ctx<'_>,
-    opportunity_id: &str,
-    invoice_id: &str,
-    doc_number: Option<String>,
-    hash: &str,
-) -> FlowResult {
-    if ctx.dry_run() {
-        return Ok(());
-    }
-    // The reverse key first: a crash between the two writes then leaves an invoice that finds
-    // its opportunity (and an opportunity the next run links again), never a link whose
-    // invoice cannot name its opportunity.
-    ctx.state
-        .put(LINKS, &reverse_key(invoice_id), &opportunity_id)?;
-    ctx.state.put(
-        LINKS,
-        &link_key(opportunity_id),
-        &InvoiceLink {
-            qbo_id: invoice_id.to_string(),
-            doc_number,
-            hash: hash.to_string(),
-        },
-    )?;
-    Ok(())
-}
-
-pub fn writeback(
-    ctx: &Ctx<'_>,
-    opportunity_id: &str,
-    invoice_id: &str,
-    doc_number: Option<&str>,
-) -> Value {
-    json!({
-        "Id": opportunity_id,
-        "QBO_Invoice_Id__c": invoice_id,
-        "QBO_Invoice_Number__c": doc_number,
-        "QBO_Invoice_Link__c": format!("{}{invoice_id}", ctx.settings.invoice_link_base),
-    })
-}
-
-/// Writes fields back to Salesforce records (sObject Collections, 200 per request); a failure
-/// is reported on its record and does not stop the others.
-pub fn write_back(ctx: &mut Ctx<'_>, sobject: &str, records: &[Value]) {
-    if records.is_empty() || ctx.dry_run() {
-        return;
-    }
-    let results = ctx.sf.update_many(sobject, records);
-    for (record, result) in records.iter().zip(results) {
-        if let Err(e) = result {
-            let id = record.get("Id").and_then(Value::as_str).unwrap_or("?");
-            ctx.report.failed(sobject, id, Failure::Api(e));
-        }
-    }
-}
-
-/// The opportunity linked to a QBO invoice.
-pub fn opportunity_of(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<String>, String> {
-    ctx.state.get(LINKS, &reverse_key(invoice_id))
-}
-
-/// Opportunity ids for `SELECT ... WHERE Id IN (...)`.
-pub fn quoted(ids: &[String]) -> String {
-    ids.iter()
-        .map(|i| literal(i))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

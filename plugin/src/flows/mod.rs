@@ -3,19 +3,31 @@
 //! failed. Every write is idempotent: QBO writes carry a `requestid` derived from the source
 //! record and its content, Salesforce writes are PATCHes by id or upserts by external id, and
 //! links are checked (and recovered from QBO by DocNumber) before anything is created.
+//!
+//! Dependencies point one way, down this table (a test over the `use` lines keeps it so):
+//!
+//! | layer | modules |
+//! |---|---|
+//! | what starts a run | [`triggers`] (polls, webhooks, backfill, redo by id), `run_job` here |
+//! | flows built on other flows | [`invoices`] (syncs a missing customer or item first), [`inbound`] (payments by id) |
+//! | one flow per record kind | [`accounts`], [`products`], [`invoice_updates`], [`orders`], [`payments`], [`aging`], [`reconcile`] |
+//! | shared by the flows | [`links`], [`salesforce_io`], [`invoice_plan`], [`context`], [`report`], [`state`], [`ids`], [`settings`] |
 
 pub mod accounts;
 pub mod aging;
 pub mod context;
 pub mod ids;
 pub mod inbound;
+pub mod invoice_plan;
 pub mod invoice_updates;
 pub mod invoices;
+pub mod links;
 pub mod orders;
 pub mod payments;
 pub mod products;
 pub mod reconcile;
 pub mod report;
+pub mod salesforce_io;
 pub mod settings;
 pub mod state;
 pub mod triggers;

@@ -2,10 +2,11 @@
 //! are never edited: a change or a cancellation posts a reversing entry (and, for a change, the
 //! new entry), each with its own `requestid`.
 
-use super::accounts::{self, AccountLink};
 use super::context::{Abort, Ctx, FlowResult};
 use super::ids::{content_hash, write_request_id};
+use super::links;
 use super::report::Failure;
+use super::salesforce_io::{advance_modstamp, select, write_back};
 use super::state::LINKS;
 use crate::clients::quickbooks_json::journal_json;
 use crate::clients::salesforce_json::{order, ORDER_FIELDS};
@@ -95,7 +96,7 @@ fn link_key(order_id: &str) -> String {
 /// Orders changed since the cursor (or `only`, or all with `full`). An `only` id that is not
 /// found any more is a deleted order: its entry is reversed.
 pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
-    let rows = super::triggers::select(ctx, "Order", ORDER_FIELDS, "")?;
+    let rows = select(ctx, "Order", ORDER_FIELDS, "")?;
     let mut seen = Vec::new();
     for (n, row) in rows.iter().enumerate() {
         if n % 25 == 0 {
@@ -122,7 +123,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
         }
     }
     ctx.progress("Order", rows.len(), rows.len());
-    super::triggers::advance_modstamp(ctx, "Order", &rows)
+    advance_modstamp(ctx, "Order", &rows)
 }
 
 fn sync_one(ctx: &mut Ctx<'_>, current: Option<&SfOrder>, id: &str) -> FlowResult {
@@ -230,7 +231,7 @@ fn send_posting(
     posting.entry_id = Some(entry.clone());
     link.current = Some(posting);
     save(ctx, &id, link)?;
-    super::invoices::write_back(
+    write_back(
         ctx,
         "Order",
         &[json!({"Id": id, "QBO_Journal_Entry_Id__c": entry})],
@@ -274,10 +275,7 @@ enum Sent {
 /// Builds and posts an entry (or its reversal) with `request_id`; failures are reported.
 fn post(ctx: &mut Ctx<'_>, o: &SfOrder, reversal: bool, request_id: &str) -> Result<Sent, Abort> {
     let customer = match &o.account_id {
-        Some(a) => ctx
-            .state
-            .get::<AccountLink>(LINKS, &accounts::link_key(a))?
-            .map(|l| Reference::id(l.qbo_id)),
+        Some(a) => links::account_link(ctx, a)?.map(|l| Reference::id(l.qbo_id)),
         None => None,
     };
     let input = JournalInput {

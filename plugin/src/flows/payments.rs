@@ -2,12 +2,13 @@
 //! over-payment; a void or delete reverses it. Each invoice keeps its ledger of applied payments
 //! in state, so a duplicate or out-of-order event re-applies to the same result.
 
-use super::context::{Ctx, FlowResult};
-use super::invoices::{opportunity_of, quoted, reverse_key};
+use super::context::{Abort, Ctx, FlowResult};
+use super::links::{self, opportunity_of};
 use super::report::Failure;
-use super::state::{LINKS, STATE};
+use super::state::STATE;
 use crate::clients::json::display_money;
 use crate::clients::quickbooks_json::{invoice_view, payment};
+use crate::clients::salesforce::{soql_list, soql_literal};
 use crate::mapping::{apply_payment, InvoiceLedger, OpportunityPaymentUpdate, PaymentInput};
 use crate::model::{PaymentState, PaymentStatus, QboPayment};
 use serde_json::{json, Value};
@@ -216,7 +217,7 @@ fn resolve_opportunity(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<String>
         .sf
         .query(&format!(
             "SELECT Id FROM Opportunity WHERE QBO_Invoice_Id__c = {} LIMIT 2",
-            quoted(&[invoice_id.to_string()])
+            soql_literal(invoice_id)
         ))
         .map_err(|e| Failure::Related(format!("Opportunity of invoice {invoice_id}"), e))?;
     let [row] = rows.as_slice() else {
@@ -227,9 +228,7 @@ fn resolve_opportunity(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<String>
         return Ok(None);
     };
     if !ctx.dry_run() {
-        ctx.state
-            .put(LINKS, &reverse_key(invoice_id), &id)
-            .map_err(Failure::Invalid)?;
+        links::store_opportunity_of(ctx, invoice_id, id).map_err(|Abort(f)| f)?;
     }
     Ok(Some(id.to_string()))
 }
@@ -244,7 +243,7 @@ fn owners(ctx: &mut Ctx<'_>, updates: &[OpportunityPaymentUpdate]) -> BTreeMap<S
     let ids: Vec<String> = updates.iter().map(|u| u.opportunity_id.clone()).collect();
     let soql = format!(
         "SELECT Id, Name, Owner.Name FROM Opportunity WHERE Id IN ({})",
-        quoted(&ids)
+        soql_list(&ids)
     );
     let Ok(rows) = ctx.sf.query(&soql) else {
         return BTreeMap::new();

@@ -3,21 +3,18 @@
 
 use super::context::{Abort, Ctx, FlowResult};
 use super::ids::{batch_request_id, content_hash, request_id};
+use super::links;
 use super::report::Failure;
-use super::state::LINKS;
-use crate::clients::quickbooks::{literal, BatchOp, BATCH_MAX};
+use super::salesforce_io::{advance_modstamp, select, write_back};
+use crate::clients::quickbooks::{BatchOp, BATCH_MAX};
 use crate::clients::quickbooks_json::{item, item_json};
+use crate::clients::salesforce::soql_literal;
 use crate::clients::salesforce_json::{product, PRODUCT_FIELDS};
 use crate::clients::ApiError;
 use crate::mapping::{map_product, ItemChange, ProductInput};
 use crate::model::{QboItem, SfPricebookEntry, SfProduct};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-
-/// The key of a product's link (value: the QBO Item Id).
-pub fn link_key(product_id: &str) -> String {
-    format!("product/{product_id}")
-}
 
 /// The realm's items by id, Sku and name, loaded once per run.
 #[derive(Default)]
@@ -65,7 +62,7 @@ impl Catalog {
 
 /// Products changed since the cursor (or `only`, or all with `full`).
 pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
-    let rows = super::triggers::select(ctx, "Product2", PRODUCT_FIELDS, "")?;
+    let rows = select(ctx, "Product2", PRODUCT_FIELDS, "")?;
     let mut catalog = Catalog::load(ctx)?;
     catalog.queue = Some(Vec::new());
     let mut writebacks = Vec::new();
@@ -90,8 +87,8 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     }
     flush(ctx, &mut catalog, &mut writebacks)?;
     ctx.progress("Product2", rows.len(), rows.len());
-    super::invoices::write_back(ctx, "Product2", &writebacks);
-    super::triggers::advance_modstamp(ctx, "Product2", &rows)
+    write_back(ctx, "Product2", &writebacks);
+    advance_modstamp(ctx, "Product2", &rows)
 }
 
 /// Reports and catalogs an item QBO created for product `p`; returns its Id.
@@ -138,7 +135,7 @@ fn flush(ctx: &mut Ctx<'_>, catalog: &mut Catalog, writebacks: &mut Vec<Value>) 
         match result {
             Ok(v) => {
                 let id = record_created(ctx, catalog, &p, &v);
-                ctx.state.put(LINKS, &link_key(&p.id), &id)?;
+                links::store_product_link(ctx, &p.id, &id)?;
                 writebacks.push(json!({"Id": p.id, "QBO_Item_Id__c": id}));
             }
             Err(e) => ctx.report.failed("Product2", &p.id, e.into()),
@@ -154,7 +151,7 @@ pub fn sync_one(
     p: &SfProduct,
     price: Option<SfPricebookEntry>,
 ) -> Result<Option<String>, Abort> {
-    let linked: Option<String> = ctx.state.get(LINKS, &link_key(&p.id))?;
+    let linked = links::item_of(ctx, &p.id)?;
     let existing = match &linked {
         Some(id) => catalog.items.get(id).cloned(),
         None => catalog.find(p).cloned(),
@@ -245,7 +242,7 @@ pub fn sync_one(
     if id.is_empty() || ctx.dry_run() {
         return Ok(Some(id).filter(|i| !i.is_empty()));
     }
-    ctx.state.put(LINKS, &link_key(&p.id), &id)?;
+    links::store_product_link(ctx, &p.id, &id)?;
     Ok(Some(id))
 }
 
@@ -255,12 +252,12 @@ pub fn item_for(
     catalog: &mut Option<Catalog>,
     product_id: &str,
 ) -> Result<Option<String>, Abort> {
-    if let Some(id) = ctx.state.get::<String>(LINKS, &link_key(product_id))? {
+    if let Some(id) = links::item_of(ctx, product_id)? {
         return Ok(Some(id));
     }
     let rows = ctx.sf.query(&format!(
         "SELECT {PRODUCT_FIELDS} FROM Product2 WHERE Id = {}",
-        literal(product_id)
+        soql_literal(product_id)
     ))?;
     let Some((p, price)) = rows.first().and_then(product) else {
         return Ok(None);

@@ -2,7 +2,7 @@
 //! `reconcile`, stored for the host to render (CSV, HTML) and summarised in a notification.
 
 use super::context::{Abort, Ctx, FlowResult};
-use super::invoices::opportunity_of;
+use super::links::opportunity_of;
 use super::report::Failure;
 use super::state::REPORTS;
 use crate::clients::json::{date, money, non_empty};

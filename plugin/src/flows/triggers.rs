@@ -8,119 +8,11 @@ use super::report::Failure;
 use super::state::CURSORS;
 use super::{accounts, inbound, invoices, orders, payments, products};
 use crate::clients::json::text;
+use crate::clients::salesforce::soql_list;
 use crate::clients::ApiError;
 use chrono::{Duration, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-
-fn modstamp_key(object: &str) -> String {
-    format!("sf-modstamp/{object}")
-}
-
-/// Rows of `object` to sync: the `only` ids; everything with `full`; else those changed since
-/// the object's `SystemModstamp` cursor (inclusive: a re-read record is skipped as unchanged).
-pub fn select(
-    ctx: &Ctx<'_>,
-    object: &str,
-    fields: &str,
-    condition: &str,
-) -> Result<Vec<Value>, ApiError> {
-    let mut clauses: Vec<String> = Vec::new();
-    if !condition.is_empty() {
-        clauses.push(condition.to_string());
-    }
-    if let Some(only) = &ctx.args.only {
-        let mut rows = Vec::new();
-        for chunk in only.chunks(200) {
-            let mut c = clauses.clone();
-            c.push(format!("Id IN ({})", invoices::quoted(chunk)));
-            rows.extend(ctx.sf.query(&format!(
-                "SELECT {fields} FROM {object} WHERE {} ORDER BY Id",
-                c.join(" AND ")
-            ))?);
-        }
-        return Ok(rows);
-    }
-    if !ctx.args.full {
-        if let Ok(Some(since)) = ctx.state.get::<String>(CURSORS, &modstamp_key(object)) {
-            clauses.push(format!("SystemModstamp >= {since}"));
-        }
-    }
-    let filter = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", clauses.join(" AND "))
-    };
-    ctx.sf.query(&format!(
-        "SELECT {fields} FROM {object}{filter} ORDER BY SystemModstamp, Id"
-    ))
-}
-
-/// [`select`] a page at a time (up to 2,000 rows), so that a large backfill never holds more
-/// than one page; `f` handles each page and the cursor advances after each.
-pub fn select_pages(
-    ctx: &mut Ctx<'_>,
-    object: &str,
-    fields: &str,
-    condition: &str,
-    mut f: impl FnMut(&mut Ctx<'_>, &[Value], Window) -> FlowResult,
-) -> FlowResult {
-    if ctx.args.only.is_some() {
-        let rows = select(ctx, object, fields, condition)?;
-        let total = rows.len();
-        return f(ctx, &rows, Window { offset: 0, total });
-    }
-    let mut clauses: Vec<String> = Vec::new();
-    if !condition.is_empty() {
-        clauses.push(condition.to_string());
-    }
-    if !ctx.args.full {
-        if let Some(since) = ctx.state.get::<String>(CURSORS, &modstamp_key(object))? {
-            clauses.push(format!("SystemModstamp >= {since}"));
-        }
-    }
-    let filter = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", clauses.join(" AND "))
-    };
-    let mut page = ctx.sf.query_page(&format!(
-        "SELECT {fields} FROM {object}{filter} ORDER BY SystemModstamp, Id"
-    ))?;
-    let total = page.total;
-    let mut offset = 0;
-    ctx.progress(object, 0, total);
-    loop {
-        f(ctx, &page.rows, Window { offset, total })?;
-        advance_modstamp(ctx, object, &page.rows)?;
-        offset += page.rows.len();
-        ctx.progress(object, offset, total);
-        match page.next {
-            Some(url) => page = ctx.sf.next_page(&url)?,
-            None => return Ok(()),
-        }
-    }
-}
-
-/// Where a page sits in the whole selection, for progress.
-#[derive(Clone, Copy, Debug)]
-pub struct Window {
-    /// Rows before this page.
-    pub offset: usize,
-    /// Rows in the selection.
-    pub total: usize,
-}
-
-/// Moves the object's cursor to the newest `SystemModstamp` read (not for `only` or dry runs).
-pub fn advance_modstamp(ctx: &Ctx<'_>, object: &str, rows: &[Value]) -> FlowResult {
-    if ctx.args.only.is_some() || ctx.dry_run() {
-        return Ok(());
-    }
-    if let Some(newest) = rows.iter().filter_map(|r| text(r, "SystemModstamp")).max() {
-        ctx.state.put(CURSORS, &modstamp_key(object), &newest)?;
-    }
-    Ok(())
-}
 
 /// Every flow over every record, then the QBO side.
 pub fn backfill(ctx: &mut Ctx<'_>) -> FlowResult {
@@ -231,7 +123,7 @@ pub fn poll_salesforce(ctx: &mut Ctx<'_>) -> FlowResult {
         for chunk in list.chunks(200) {
             let rows = ctx.sf.query(&format!(
                 "SELECT {field} FROM {entity} WHERE Id IN ({})",
-                invoices::quoted(chunk)
+                soql_list(chunk)
             ))?;
             touched
                 .entry(flow)

@@ -6,11 +6,29 @@
 pub mod memory;
 pub mod sqlite;
 
-use crate::runtime::HostState;
 use anyhow::Result;
-use wasmtime::component::Resource;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
-use crate::runtime::wasi_keyvalue_store as kv;
+#[allow(missing_docs)]
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        inline: "
+            package ledgerlink:host-storage;
+            world storage {
+                import wasi:keyvalue/store@0.2.0-draft;
+            }
+        ",
+        imports: { default: trappable },
+        with: {
+            "wasi:keyvalue/store.bucket": crate::caps::storage::BucketHandle,
+        },
+    });
+}
+
+/// The generated `wasi:keyvalue/store` interface; the runtime's world bindings reuse it (`with`).
+pub use self::generated::wasi::keyvalue::store as bindings;
+use bindings as kv;
 
 /// Maximum key length and value size the guest may store.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -57,7 +75,30 @@ fn other(e: impl std::fmt::Display) -> kv::Error {
     kv::Error::Other(e.to_string())
 }
 
-impl kv::Host for HostState {
+/// What a guest call sees of storage: the open buckets (in the store's resource table) and the
+/// tenant's backend, under the tenant's id.
+pub struct StorageView<'a> {
+    table: &'a mut ResourceTable,
+    backend: &'a dyn KeyValueBackend,
+    tenant: &'a str,
+}
+
+impl<'a> StorageView<'a> {
+    /// A view of `backend` for `tenant`, its buckets kept in `table`.
+    pub fn new(
+        table: &'a mut ResourceTable,
+        backend: &'a dyn KeyValueBackend,
+        tenant: &'a str,
+    ) -> Self {
+        Self {
+            table,
+            backend,
+            tenant,
+        }
+    }
+}
+
+impl kv::Host for StorageView<'_> {
     fn open(
         &mut self,
         identifier: String,
@@ -71,18 +112,14 @@ impl kv::Host for HostState {
     }
 }
 
-impl kv::HostBucket for HostState {
+impl kv::HostBucket for StorageView<'_> {
     fn get(
         &mut self,
         bucket: Resource<BucketHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, kv::Error>> {
         let name = self.table.get(&bucket)?.name.clone();
-        Ok(self
-            .tenant
-            .storage
-            .get(&self.tenant.id, &name, &key)
-            .map_err(other))
+        Ok(self.backend.get(self.tenant, &name, &key).map_err(other))
     }
 
     fn set(
@@ -105,9 +142,8 @@ impl kv::HostBucket for HostState {
         }
         let name = self.table.get(&bucket)?.name.clone();
         Ok(self
-            .tenant
-            .storage
-            .set(&self.tenant.id, &name, &key, &value)
+            .backend
+            .set(self.tenant, &name, &key, &value)
             .map_err(other))
     }
 
@@ -117,11 +153,7 @@ impl kv::HostBucket for HostState {
         key: String,
     ) -> wasmtime::Result<Result<(), kv::Error>> {
         let name = self.table.get(&bucket)?.name.clone();
-        Ok(self
-            .tenant
-            .storage
-            .delete(&self.tenant.id, &name, &key)
-            .map_err(other))
+        Ok(self.backend.delete(self.tenant, &name, &key).map_err(other))
     }
 
     fn exists(
@@ -130,11 +162,7 @@ impl kv::HostBucket for HostState {
         key: String,
     ) -> wasmtime::Result<Result<bool, kv::Error>> {
         let name = self.table.get(&bucket)?.name.clone();
-        Ok(self
-            .tenant
-            .storage
-            .exists(&self.tenant.id, &name, &key)
-            .map_err(other))
+        Ok(self.backend.exists(self.tenant, &name, &key).map_err(other))
     }
 
     fn list_keys(
@@ -144,9 +172,8 @@ impl kv::HostBucket for HostState {
     ) -> wasmtime::Result<Result<kv::KeyResponse, kv::Error>> {
         let name = self.table.get(&bucket)?.name.clone();
         Ok(self
-            .tenant
-            .storage
-            .list_keys(&self.tenant.id, &name, cursor.unwrap_or(0))
+            .backend
+            .list_keys(self.tenant, &name, cursor.unwrap_or(0))
             .map(|(keys, cursor)| kv::KeyResponse { keys, cursor })
             .map_err(other))
     }
@@ -155,4 +182,18 @@ impl kv::HostBucket for HostState {
         self.table.delete(bucket)?;
         Ok(())
     }
+}
+
+/// Adds `wasi:keyvalue/store` to `linker`; `get` gives the calling store's view.
+pub fn add_to_linker<T: 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> StorageView<'_>,
+) -> wasmtime::Result<()> {
+    kv::add_to_linker::<T, HasStorage>(linker, get)
+}
+
+struct HasStorage;
+
+impl HasData for HasStorage {
+    type Data<'a> = StorageView<'a>;
 }

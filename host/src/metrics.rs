@@ -1,9 +1,9 @@
 //! A small metrics registry rendered in the Prometheus text format (version 0.0.4).
 //!
 //! Counters, gauges and latency sums (`<name>_sum` / `<name>_count`, a summary without
-//! quantiles), each keyed by name and labels. The webhook receiver uses the names below; other
-//! modules (the HTTP capability, the worker, the daemon) increment their own through the same
-//! [`Metrics`] handle, which is cheap to clone.
+//! quantiles), each keyed by name and labels. One [`Metrics`] handle, cheap to clone, is shared
+//! by the webhook receiver and inbox worker, the scheduler's runner and the pacing of the HTTP
+//! capability; `GET /metrics` renders it.
 //!
 //! | metric | kind | labels | counts |
 //! |---|---|---|---|

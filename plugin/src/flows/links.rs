@@ -1,0 +1,139 @@
+//! Links between the two systems, in the `links` bucket: each Salesforce record to its QBO
+//! record (with what was last synced), and QBO records back to Salesforce. A link and its
+//! reverse key are two writes; the reverse key always goes first, so a crash between them leaves
+//! a QBO record that still names its Salesforce record (and a Salesforce record the next run
+//! links again), never a link whose QBO side cannot find its way back.
+//!
+//! | key | value |
+//! |---|---|
+//! | `account/{Account Id}` | [`AccountLink`] |
+//! | `customer/{Customer Id}` | the Account Id |
+//! | `product/{Product2 Id}` | the Item Id |
+//! | `invoice/{Opportunity Id}` | [`InvoiceLink`] |
+//! | `invoice-opp/{Invoice Id}` | the Opportunity Id |
+//! | `order/{Order Id}` | the order's postings (`orders.rs`) |
+
+use super::context::{Ctx, FlowResult};
+use super::state::LINKS;
+use crate::model::PartySnapshot;
+use serde::{Deserialize, Serialize};
+
+/// What is remembered of a linked account.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AccountLink {
+    /// The QBO Customer Id.
+    pub qbo_id: String,
+    /// The shared fields as last synced.
+    pub snapshot: Option<PartySnapshot>,
+}
+
+/// The key of an account's link.
+pub fn account_key(account_id: &str) -> String {
+    format!("account/{account_id}")
+}
+
+/// The key from a QBO customer back to its account.
+pub fn customer_key(customer_id: &str) -> String {
+    format!("customer/{customer_id}")
+}
+
+/// The link of account `account_id`.
+pub fn account_link(ctx: &Ctx<'_>, account_id: &str) -> Result<Option<AccountLink>, String> {
+    ctx.state.get(LINKS, &account_key(account_id))
+}
+
+/// The account linked to QBO customer `customer_id`.
+pub fn account_of(ctx: &Ctx<'_>, customer_id: &str) -> Result<Option<String>, String> {
+    ctx.state.get(LINKS, &customer_key(customer_id))
+}
+
+/// Links account `account_id` to `link.qbo_id` (the reverse key first).
+pub fn store_account_link(ctx: &Ctx<'_>, account_id: &str, link: &AccountLink) -> FlowResult {
+    ctx.state
+        .put(LINKS, &customer_key(&link.qbo_id), &account_id)?;
+    ctx.state.put(LINKS, &account_key(account_id), link)?;
+    Ok(())
+}
+
+/// The key of a product's link (value: the QBO Item Id).
+pub fn product_key(product_id: &str) -> String {
+    format!("product/{product_id}")
+}
+
+/// The QBO Item linked to product `product_id`.
+pub fn item_of(ctx: &Ctx<'_>, product_id: &str) -> Result<Option<String>, String> {
+    ctx.state.get(LINKS, &product_key(product_id))
+}
+
+/// Links product `product_id` to item `item_id`.
+pub fn store_product_link(ctx: &Ctx<'_>, product_id: &str, item_id: &str) -> FlowResult {
+    ctx.state.put(LINKS, &product_key(product_id), &item_id)?;
+    Ok(())
+}
+
+/// What is remembered of an invoiced opportunity.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InvoiceLink {
+    /// QBO Invoice Id.
+    pub qbo_id: String,
+    /// Its DocNumber.
+    pub doc_number: Option<String>,
+    /// Fingerprint of the invoice as last written.
+    pub hash: String,
+}
+
+/// The link fingerprint of an invoice created in QBO (never updated from Salesforce).
+pub const EXTERNAL: &str = "external";
+
+/// The key of an opportunity's invoice link.
+pub fn invoice_key(opportunity_id: &str) -> String {
+    format!("invoice/{opportunity_id}")
+}
+
+/// The key from a QBO invoice back to its opportunity.
+pub fn invoice_reverse_key(invoice_id: &str) -> String {
+    format!("invoice-opp/{invoice_id}")
+}
+
+/// The invoice link of opportunity `opportunity_id`.
+pub fn invoice_link(ctx: &Ctx<'_>, opportunity_id: &str) -> Result<Option<InvoiceLink>, String> {
+    ctx.state.get(LINKS, &invoice_key(opportunity_id))
+}
+
+/// The opportunity linked to QBO invoice `invoice_id`.
+pub fn opportunity_of(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<String>, String> {
+    ctx.state.get(LINKS, &invoice_reverse_key(invoice_id))
+}
+
+/// Notes that invoice `invoice_id` bills opportunity `opportunity_id` (found in Salesforce when
+/// the reverse key was missing).
+pub fn store_opportunity_of(ctx: &Ctx<'_>, invoice_id: &str, opportunity_id: &str) -> FlowResult {
+    ctx.state
+        .put(LINKS, &invoice_reverse_key(invoice_id), &opportunity_id)?;
+    Ok(())
+}
+
+/// Links opportunity `opportunity_id` to its invoice (the reverse key first); nothing in a dry
+/// run.
+pub fn store_invoice_link(
+    ctx: &Ctx<'_>,
+    opportunity_id: &str,
+    invoice_id: &str,
+    doc_number: Option<String>,
+    hash: &str,
+) -> FlowResult {
+    if ctx.dry_run() {
+        return Ok(());
+    }
+    store_opportunity_of(ctx, invoice_id, opportunity_id)?;
+    ctx.state.put(
+        LINKS,
+        &invoice_key(opportunity_id),
+        &InvoiceLink {
+            qbo_id: invoice_id.to_string(),
+            doc_number,
+            hash: hash.to_string(),
+        },
+    )?;
+    Ok(())
+}
