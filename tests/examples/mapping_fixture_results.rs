@@ -3,7 +3,7 @@
 //!
 //! The hosts no one here wrote (the wasmtime CLI, Node through jco) are tested against this: the
 //! component must give exactly the native JSON in them too, as it must in our own host
-//! (`host/tests/component.rs`).
+//! (`host/tests/all/component.rs`).
 //!
 //! ```sh
 //! cargo run -q -p ledgerlink-tests --example mapping_fixture_results > results.json

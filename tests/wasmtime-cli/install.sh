@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the stock wasmtime CLI (crate `wasmtime-cli`, the major version of the workspace's
-# wasmtime) into .tools/bin when it is not there yet. Takes about 10 minutes on two cores the first
-# time (measured: 40 min with one build job on a busy two-core machine, 20 min of CPU);
-# afterwards it is a version check.
+# wasmtime) into .tools/bin when it is not there yet. The build takes about 10 minutes on two
+# cores (measured: 40 min with one build job on a busy two-core machine, 20 min of CPU), so the
+# binary is cached outside the clone, keyed by version (`$LEDGERLINK_CACHE`, default
+# ~/.cache/ledgerlink/wasmtime-cli-<major>), and a fresh clone on the same machine only copies it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -12,11 +13,16 @@ if "$bin" --version 2>/dev/null | grep -q "^wasmtime $major\."; then
   "$bin" --version
   exit 0
 fi
-echo "installing wasmtime-cli $major.x into .tools (cargo install --locked)"
-start=$(date +%s)
-# Its own target directory: never the workspace's, and removed afterwards.
-build_dir=$(mktemp -d)
-trap 'rm -rf "$build_dir"' EXIT
-CARGO_TARGET_DIR="$build_dir" cargo install --locked wasmtime-cli --version "^$major" --root .tools
+cache="${LEDGERLINK_CACHE:-$HOME/.cache/ledgerlink}/wasmtime-cli-$major"
+if ! "$cache/bin/wasmtime" --version 2>/dev/null | grep -q "^wasmtime $major\."; then
+  echo "installing wasmtime-cli $major.x into $cache (cargo install --locked)"
+  start=$(date +%s)
+  # Its own target directory: never the workspace's, and removed afterwards.
+  build_dir=$(mktemp -d)
+  trap 'rm -rf "$build_dir"' EXIT
+  CARGO_TARGET_DIR="$build_dir" cargo install --locked wasmtime-cli --version "^$major" --root "$cache"
+  echo "wasmtime-cli installed in $(( $(date +%s) - start )) s"
+fi
+mkdir -p .tools/bin
+cp "$cache/bin/wasmtime" "$bin"
 "$bin" --version
-echo "wasmtime-cli installed in $(( $(date +%s) - start )) s"

@@ -1,6 +1,6 @@
 //! Test support: every mapping function's JSON fixtures (`tests/fixtures/mapping/<function>/*.json`,
 //! `{"input": ..., "expect": "ok"|"error"}`) must deserialize and give the declared outcome.
-//! The component tests in `host/tests/component.rs` run the same files through wasmtime.
+//! The component tests in `host/tests/all/component.rs` run the same files through wasmtime.
 
 use crate::model::MappingError;
 use serde::de::DeserializeOwned;

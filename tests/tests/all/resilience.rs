@@ -116,7 +116,7 @@ fn a_dropped_batch_answer_is_retried_without_a_second_invoice() {
 #[test]
 fn a_429_storm_delays_but_never_loses_or_doubles_an_invoice() {
     // The host's pacing would hold every call for 60 s after a 429; here the flows meet the
-    // storm themselves (pacing has its own tests in host/tests/pacing.rs).
+    // storm themselves (pacing has its own tests in host/tests/all/pacing.rs).
     let mut options = small();
     options.pacing = false;
     let (c, _db) = company(options);

@@ -2,6 +2,7 @@
 //! opportunity has exactly one invoice, each is written back, the totals reconcile to the cent,
 //! and the store passes SQLite's integrity check.
 
+use crate::support::{connections_toml, money, BIN};
 use ledgerlink::db::Database;
 use ledgerlink::local::{LocalCompany, LocalOptions};
 use ledgerlink_emulators::common::faults::{FaultKind, FaultRule};
@@ -12,10 +13,6 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn money(v: &Value) -> Decimal {
-    v.to_string().trim_matches('"').parse().unwrap()
-}
 
 fn config(dir: &std::path::Path, c: &LocalCompany) -> std::path::PathBuf {
     let path = dir.join("ledgerlink.toml");
@@ -31,17 +28,9 @@ id = "demo"
 [tenant.settings]
 realm-id = "{realm}"
 
-[tenant.connections.quickbooks]
-base-url = "{qbo}"
-token-env = "LL_TEST_QBO_TOKEN"
-
-[tenant.connections.salesforce]
-base-url = "{sf}"
-token-env = "LL_TEST_SF_TOKEN"
-"#,
+{connections}"#,
             realm = c.realm,
-            qbo = c.qbo_url(),
-            sf = c.sf_url()
+            connections = connections_toml(c, "LL_TEST_QBO_TOKEN", "LL_TEST_SF_TOKEN"),
         ),
     )
     .unwrap();
@@ -49,7 +38,7 @@ token-env = "LL_TEST_SF_TOKEN"
 }
 
 fn backfill(config: &std::path::Path, c: &LocalCompany) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_ledgerlink"))
+    Command::new(BIN)
         .args(["job", "backfill", "--config"])
         .arg(config)
         .env(

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ledgerlink");
+use crate::support::BIN;
 
 fn cli(config: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(BIN)

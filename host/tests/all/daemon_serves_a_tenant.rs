@@ -16,26 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ledgerlink");
+use crate::support::{connections_toml, last_run, money, number, BIN};
 const TENANT: &str = "demo";
 /// The environment variables the config names (secrets never go in the file).
 const QBO_TOKEN_ENV: &str = "LL_DAEMON_TENANT_QBO_TOKEN";
 const SF_TOKEN_ENV: &str = "LL_DAEMON_TENANT_SF_TOKEN";
 const VERIFIER_ENV: &str = "LL_DAEMON_TENANT_QBO_VERIFIER";
-
-fn money(v: &Value) -> Decimal {
-    let text = match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    text.parse()
-        .unwrap_or_else(|_| panic!("{v} is not an amount"))
-}
-
-/// A JSON number written from the decimal's text, never through f64 arithmetic.
-fn number(d: Decimal) -> Value {
-    serde_json::from_str(&d.to_string()).unwrap()
-}
 
 fn company() -> LocalCompany {
     let options = LocalOptions {
@@ -93,18 +79,9 @@ reconcile = "off"
 
 [tenant.webhooks]
 verifier-token-env = "{VERIFIER_ENV}"
-
-[tenant.connections.quickbooks]
-base-url = "{qbo}"
-token-env = "{QBO_TOKEN_ENV}"
-
-[tenant.connections.salesforce]
-base-url = "{sf}"
-token-env = "{SF_TOKEN_ENV}"
-"#,
+{connections}"#,
             realm = c.realm,
-            qbo = c.qbo_url(),
-            sf = c.sf_url()
+            connections = connections_toml(c, QBO_TOKEN_ENV, SF_TOKEN_ENV),
         ),
     )
     .unwrap();
@@ -171,28 +148,11 @@ impl Drop for Daemon {
     }
 }
 
+/// The tenant's status (`ledgerlink status --json`).
 fn status_json(config: &Path) -> Value {
-    let out = Command::new(BIN)
-        .args(["status", "--json", "--config"])
-        .arg(config)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let all: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let all = crate::support::status_json(config);
     assert_eq!(all[0]["tenant"], TENANT, "{all}");
     all[0].clone()
-}
-
-fn last_run<'a>(status: &'a Value, job: &str) -> Option<&'a Value> {
-    status["last_runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["job"] == job)
 }
 
 /// Polls `check` every 200 ms until it gives a value; panics with `what`, the last status and

@@ -17,12 +17,20 @@ use std::sync::Arc;
 
 const CHILD_ENV: &str = "LEDGERLINK_CRASH_CHILD";
 
-/// Re-runs this test binary with only `test` selected, as a child told what to do by env vars.
+/// Re-runs this test binary with only `test` (of this module) selected, as a child told what to
+/// do by env vars.
 fn child(test: &str, envs: &[(&str, String)]) -> std::process::Child {
+    let name = format!("crash::{test}");
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([test, "--exact", "--nocapture", "--test-threads", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args([
+        name.as_str(),
+        "--exact",
+        "--nocapture",
+        "--test-threads",
+        "1",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
     for (k, v) in envs {
         cmd.env(k, v);
     }

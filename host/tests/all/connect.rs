@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ledgerlink");
+use crate::support::BIN;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

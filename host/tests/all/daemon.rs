@@ -2,13 +2,12 @@
 //! described cron job, the inbox worker hands a signed webhook to `on-webhook`, `status` reports
 //! both, and SIGTERM stops it cleanly.
 
-use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ledgerlink");
+use crate::support::{last_run, status_json, BIN};
 const REALM: &str = "9130355377151526";
 const VERIFIER: &str = "daemon-test-verifier";
 
@@ -71,28 +70,6 @@ fn start(config: &Path) -> (Child, String) {
     (child, url)
 }
 
-fn status_json(config: &Path) -> Value {
-    let out = Command::new(BIN)
-        .args(["status", "--json", "--config"])
-        .arg(config)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn last_run<'a>(status: &'a Value, job: &str) -> Option<&'a Value> {
-    status[0]["last_runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["job"] == job)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_runs_cron_jobs_and_webhooks_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -127,8 +104,8 @@ async fn the_daemon_runs_cron_jobs_and_webhooks_and_stops_on_sigterm() {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let status = status_json(&config);
-        let tick_ok = last_run(&status, "tick").is_some_and(|r| r["status"] == "ok");
-        let hook = last_run(&status, "webhook:quickbooks");
+        let tick_ok = last_run(&status[0], "tick").is_some_and(|r| r["status"] == "ok");
+        let hook = last_run(&status[0], "webhook:quickbooks");
         if let (true, Some(hook), true) = (tick_ok, hook, status[0]["inbox_pending"] == 0) {
             assert_eq!(hook["status"], "not-available", "{status}");
             break;

@@ -194,7 +194,7 @@ fn flows_describe_their_jobs_and_refuse_bad_calls_by_name() {
 
 #[test]
 fn the_cli_calls_a_function_and_exits_by_outcome() {
-    let bin = env!("CARGO_BIN_EXE_ledgerlink");
+    let bin = crate::support::BIN;
     let fixture = fixtures_dir().join("build-invoice/lines-20.json");
     let ok = std::process::Command::new(bin)
         .args(["call", "build-invoice", "--compact", "--input"])

@@ -1,0 +1,69 @@
+//! What several of these tests share: the `ledgerlink` binary, amounts read and written exactly,
+//! the connection sections of a tenant's config, and `ledgerlink status --json`.
+
+use ledgerlink::local::LocalCompany;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+/// The `ledgerlink` binary cargo built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_ledgerlink");
+
+/// A decimal from a JSON number or string.
+pub fn money(v: &Value) -> Decimal {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    text.parse()
+        .unwrap_or_else(|_| panic!("{v} is not an amount"))
+}
+
+/// A JSON number written from the decimal's text, never through f64 arithmetic.
+pub fn number(d: Decimal) -> Value {
+    serde_json::from_str(&d.to_string()).unwrap()
+}
+
+/// The `[tenant.connections]` sections pointing a tenant at `c`'s emulators, the tokens read
+/// from the environment variables `qbo_token_env` and `sf_token_env` (secrets never go in the
+/// file).
+pub fn connections_toml(c: &LocalCompany, qbo_token_env: &str, sf_token_env: &str) -> String {
+    format!(
+        r#"
+[tenant.connections.quickbooks]
+base-url = "{qbo}"
+token-env = "{qbo_token_env}"
+
+[tenant.connections.salesforce]
+base-url = "{sf}"
+token-env = "{sf_token_env}"
+"#,
+        qbo = c.qbo_url(),
+        sf = c.sf_url()
+    )
+}
+
+/// `ledgerlink status --json` for `config`: one object per tenant.
+pub fn status_json(config: &Path) -> Value {
+    let out = Command::new(BIN)
+        .args(["status", "--json", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A tenant's last run of `job` in its status.
+pub fn last_run<'a>(tenant: &'a Value, job: &str) -> Option<&'a Value> {
+    tenant["last_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["job"] == job)
+}

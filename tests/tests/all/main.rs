@@ -1,0 +1,14 @@
+//! End-to-end tests of every flow, in one binary (one link of the host and wasmtime instead of
+//! one per file): the real component in the real host against the emulators, a module per area,
+//! and the source tree's house rules (`architecture`). Shared helpers are in `ledgerlink_tests`.
+
+mod aging_and_reconciliation;
+mod architecture;
+mod invoice_changes;
+mod invoices;
+mod orders;
+mod payments;
+mod quickbooks_to_salesforce;
+mod resilience;
+mod retries;
+mod salesforce_changes;
