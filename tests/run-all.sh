@@ -41,3 +41,16 @@ if [ ! -d host/n8n-nodes-ledgerlink/node_modules ]; then
 fi
 (cd host/n8n-nodes-ledgerlink && npm run --silent build:test)
 node --test host/n8n-nodes-ledgerlink/test/*.test.js tests/wasmtime-cli/*.test.js tests/versions/*.test.js
+
+# A production build leaves the emulators out (`--no-default-features`): it builds, and offers no
+# `demo` or `emulate`. (Last, as it replaces target/debug/ledgerlink; `cargo run` rebuilds it.)
+cargo build -q -p ledgerlink --no-default-features --bin ledgerlink
+if "${CARGO_TARGET_DIR:-$PWD/target}/debug/ledgerlink" --help | grep -Eq '^  (demo|emulate) '; then
+  echo "the build without the emulators still offers demo or emulate" >&2
+  exit 1
+fi
+if cargo tree -q -p ledgerlink --no-default-features -e normal | grep -q ledgerlink-emulators; then
+  echo "the build without the emulators still depends on ledgerlink-emulators" >&2
+  exit 1
+fi
+echo "production build without the emulators: ok"

@@ -24,6 +24,7 @@ pub mod config;
 pub mod daemon;
 pub mod db;
 pub mod jobs;
+#[cfg(feature = "emulators")]
 pub mod local;
 pub mod metrics;
 pub mod reports;

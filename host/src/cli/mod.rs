@@ -2,7 +2,9 @@
 
 mod call;
 mod connect;
+#[cfg(feature = "emulators")]
 mod demo;
+#[cfg(feature = "emulators")]
 mod emulate;
 mod errors;
 mod init;
@@ -33,10 +35,12 @@ enum Command {
     /// Call one mapping function with JSON in and JSON out (what an n8n-style host does per item).
     Call(call::CallArgs),
     /// Run the QuickBooks Online and/or Salesforce emulators on 127.0.0.1.
+    #[cfg(feature = "emulators")]
     Emulate(emulate::EmulateArgs),
     /// Write a commented example config file.
     Init(init::InitArgs),
     /// Run every flow against seeded in-process emulators and write the reports: the main job.
+    #[cfg(feature = "emulators")]
     Demo(demo::DemoArgs),
     /// Run one of the component's jobs for a configured tenant, once.
     Job(job::JobArgs),
@@ -75,8 +79,10 @@ pub fn main() -> Result<i32> {
     runtime.block_on(async {
         match cli.command {
             Command::Call(args) => call::run(cli.plugin.as_deref(), args).await,
+            #[cfg(feature = "emulators")]
             Command::Emulate(args) => emulate::run(args).await,
             Command::Init(args) => init::run(args),
+            #[cfg(feature = "emulators")]
             Command::Demo(args) => demo::run(cli.plugin.as_deref(), args).await,
             Command::Job(args) => job::run(cli.plugin.as_deref(), args).await,
             Command::Plan(args) => job::plan(cli.plugin.as_deref(), args).await,
