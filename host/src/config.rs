@@ -206,6 +206,8 @@ impl HostConfig {
 
     fn validate(&self) -> Result<()> {
         let mut seen = std::collections::BTreeSet::new();
+        // Webhooks are routed and QBO pacing is kept by realm: one company, one tenant.
+        let mut realms: BTreeMap<&str, &str> = BTreeMap::new();
         for tenant in &self.tenants {
             if tenant.id.is_empty()
                 || !tenant
@@ -237,6 +239,14 @@ impl HostConfig {
             for (job, expr) in &tenant.schedules {
                 crate::scheduler::spec::parse(expr)
                     .with_context(|| format!("tenant {}: schedule of job {job}", tenant.id))?;
+            }
+            if let Some(realm) = tenant.settings.get("realm-id") {
+                if let Some(other) = realms.insert(realm, &tenant.id) {
+                    bail!(
+                        "tenants {other} and {} both have realm-id {realm}: one QBO company is served by one tenant",
+                        tenant.id
+                    );
+                }
             }
             if tenant.webhooks.is_some() && !tenant.settings.contains_key("realm-id") {
                 bail!(
@@ -405,9 +415,34 @@ impl HostConfig {
     }
 }
 
+/// Tokens travel with every call: plain HTTP is only for this machine (the emulators, a local
+/// proxy); anything else must be HTTPS.
+fn refuse_plain_http_off_loopback(field: &str, url: &url::Url) -> Result<()> {
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => bail!("{field} {url}: plain HTTP is allowed only to loopback (127.0.0.1, ::1, localhost); use https"),
+        other => bail!("{field} {url}: scheme {other:?} is not http or https"),
+    }
+}
+
 impl ConnectionConfig {
     fn validate(&self, name: &str) -> Result<()> {
         self.pacing.validate()?;
+        for (field, url) in [
+            ("base-url", Some(&self.base_url)),
+            ("login-url", self.login_url.as_ref()),
+        ] {
+            if let Some(url) = url {
+                refuse_plain_http_off_loopback(field, url)?;
+            }
+        }
         match (self.auth, &self.token_env) {
             (Some(_), Some(_)) => bail!("give either token-env or auth, not both"),
             (Some(kind), None) => {
@@ -550,17 +585,17 @@ mod tests {
             write("[[tenant]]\nid = \"a\"\n[tenant.settings]\nclient-secret = \"x\"\n");
         let err = HostConfig::load(&path).unwrap_err().to_string();
         assert!(err.contains("looks like a secret"), "{err}");
-        let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.connections.quickbooks]\nbase-url = \"http://x\"\ntoken = \"abc\"\n");
+        let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.connections.quickbooks]\nbase-url = \"https://x\"\ntoken = \"abc\"\n");
         let err = format!("{:#}", HostConfig::load(&path).unwrap_err());
         assert!(err.contains("unknown field"), "{err}");
     }
 
     #[test]
     fn oauth_settings_are_checked() {
-        let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.connections.quickbooks]\nbase-url = \"http://x\"\nauth = \"quickbooks-oauth\"\n");
+        let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.connections.quickbooks]\nbase-url = \"https://x\"\nauth = \"quickbooks-oauth\"\n");
         let err = format!("{:#}", HostConfig::load(&path).unwrap_err());
         assert!(err.contains("client-id-env"), "{err}");
-        let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.connections.salesforce]\nbase-url = \"http://x\"\nauth = \"quickbooks-oauth\"\nclient-id-env = \"A\"\nclient-secret-env = \"B\"\n");
+        let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.connections.salesforce]\nbase-url = \"https://x\"\nauth = \"quickbooks-oauth\"\nclient-id-env = \"A\"\nclient-secret-env = \"B\"\n");
         let err = format!("{:#}", HostConfig::load(&path).unwrap_err());
         assert!(err.contains("is for the quickbooks connection"), "{err}");
         let (_dir, path) =
@@ -570,14 +605,54 @@ mod tests {
     }
 
     #[test]
+    fn two_tenants_on_one_realm_are_refused() {
+        let (_dir, path) = write(
+            "[[tenant]]\nid = \"a\"\n[tenant.settings]\nrealm-id = \"123\"\n\
+             [[tenant]]\nid = \"b\"\n[tenant.settings]\nrealm-id = \"123\"\n",
+        );
+        let err = format!("{:#}", HostConfig::load(&path).unwrap_err());
+        assert!(
+            err.contains("tenants a and b both have realm-id 123"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback() {
+        let conn = |url: &str| {
+            format!("[[tenant]]\nid = \"a\"\n[tenant.connections.quickbooks]\nbase-url = \"{url}\"\ntoken-env = \"X\"\n")
+        };
+        for url in ["http://quickbooks.api.intuit.com", "http://10.0.0.5:8080"] {
+            let (_dir, path) = write(&conn(url));
+            let err = format!("{:#}", HostConfig::load(&path).unwrap_err());
+            assert!(
+                err.contains("plain HTTP is allowed only to loopback"),
+                "{err}"
+            );
+        }
+        let (_dir, path) = write(&conn("ftp://127.0.0.1"));
+        let err = format!("{:#}", HostConfig::load(&path).unwrap_err());
+        assert!(err.contains("is not http or https"), "{err}");
+        for url in [
+            "http://127.0.0.1:9000",
+            "http://localhost:9000",
+            "http://[::1]:9000",
+            "https://quickbooks.api.intuit.com",
+        ] {
+            let (_dir, path) = write(&conn(url));
+            assert!(HostConfig::load(&path).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
     fn unknown_connections_and_missing_token_variables_are_named() {
         let (_dir, path) =
-            write("[[tenant]]\nid = \"a\"\n[tenant.connections.ftp]\nbase-url = \"http://x\"\n");
+            write("[[tenant]]\nid = \"a\"\n[tenant.connections.ftp]\nbase-url = \"https://x\"\n");
         assert!(HostConfig::load(&path)
             .unwrap_err()
             .to_string()
             .contains("unknown connection \"ftp\""));
-        let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.connections.quickbooks]\nbase-url = \"http://x\"\ntoken-env = \"LEDGERLINK_TEST_UNSET_VAR\"\n");
+        let (_dir, path) = write("[[tenant]]\nid = \"a\"\n[tenant.connections.quickbooks]\nbase-url = \"https://x\"\ntoken-env = \"LEDGERLINK_TEST_UNSET_VAR\"\n");
         let config = HostConfig::load(&path).unwrap();
         let err = format!(
             "{:#}",

@@ -1,9 +1,13 @@
 //! The host's durable store: one SQLite file in WAL mode holding every tenant's key-value state
 //! and the host's own tables. `synchronous=NORMAL` in WAL mode survives a killed process (kill -9)
 //! without losing a committed transaction; only an OS crash or power loss can drop the last few.
+//! The writes that must survive power loss too, because the other side has been told they are
+//! done (a webhook answered 200, a refresh token rotated by Intuit), go through
+//! [`Database::lock_durable`]: `synchronous=FULL`, an fsync of the WAL at their commit.
 
 use anyhow::{Context, Result};
 use rusqlite::Connection;
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -63,5 +67,64 @@ impl Database {
         self.conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The connection, locked, with `synchronous=FULL` until the guard is dropped: what is
+    /// committed through it survives power loss, not only a killed process.
+    pub fn lock_durable(&self) -> Result<DurableConnection<'_>> {
+        let conn = self.lock();
+        conn.pragma_update(None, "synchronous", "FULL")
+            .context("asking for synchronous=FULL")?;
+        Ok(DurableConnection { conn })
+    }
+}
+
+/// A locked connection at `synchronous=FULL`; back to `NORMAL` when dropped.
+pub struct DurableConnection<'a> {
+    conn: MutexGuard<'a, Connection>,
+}
+
+impl Deref for DurableConnection<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl DerefMut for DurableConnection<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for DurableConnection<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.conn.pragma_update(None, "synchronous", "NORMAL") {
+            tracing::error!(error = %e, "could not return the store to synchronous=NORMAL");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synchronous(conn: &Connection) -> i64 {
+        conn.pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_durable_lock_is_full_while_held_and_normal_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("ledgerlink.db")).unwrap();
+        // SQLite's levels: 1 NORMAL, 2 FULL.
+        assert_eq!(synchronous(&db.lock()), 1);
+        {
+            let conn = db.lock_durable().unwrap();
+            assert_eq!(synchronous(&conn), 2);
+        }
+        assert_eq!(synchronous(&db.lock()), 1);
     }
 }

@@ -83,6 +83,12 @@ pub struct TokenGrant {
     pub refresh_expires_in: Option<i64>,
 }
 
+/// The longest lifetime believed of an access token (QBO's live an hour): an absurd or hostile
+/// `expires_in` can neither overflow the clock arithmetic nor keep a token in use for years.
+const MAX_ACCESS_SECONDS: i64 = 24 * 3600;
+/// The same for refresh tokens (QBO's live about 100 days).
+const MAX_REFRESH_SECONDS: i64 = 366 * 24 * 3600;
+
 impl TokenGrant {
     fn from_json(json: &Value) -> Result<Self, OAuthError> {
         let text = |name: &str| {
@@ -101,8 +107,11 @@ impl TokenGrant {
         Ok(Self {
             access_token: text("access_token")?,
             refresh_token: text("refresh_token")?,
-            expires_in: seconds("expires_in").unwrap_or(3600),
-            refresh_expires_in: seconds("x_refresh_token_expires_in"),
+            expires_in: seconds("expires_in")
+                .unwrap_or(3600)
+                .clamp(0, MAX_ACCESS_SECONDS),
+            refresh_expires_in: seconds("x_refresh_token_expires_in")
+                .map(|s| s.clamp(0, MAX_REFRESH_SECONDS)),
         })
     }
 }
@@ -207,6 +216,31 @@ mod tests {
             !debug.contains("AB11x") && !debug.contains("eyJx"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn absurd_lifetimes_are_bounded_not_trusted() {
+        for (expires, refresh) in [
+            (json!(i64::MAX), json!(i64::MAX)),
+            (json!(i64::MIN), json!("-5")),
+            (json!("99999999999999999"), json!(u64::MAX)),
+        ] {
+            let grant = TokenGrant::from_json(&json!({
+                "access_token": "a", "refresh_token": "r",
+                "expires_in": expires, "x_refresh_token_expires_in": refresh
+            }))
+            .unwrap();
+            assert!(
+                (0..=MAX_ACCESS_SECONDS).contains(&grant.expires_in),
+                "{grant:?}"
+            );
+            assert!(grant
+                .refresh_expires_in
+                .is_none_or(|s| (0..=MAX_REFRESH_SECONDS).contains(&s)));
+            // What the broker computes from them cannot overflow.
+            let now = chrono::Utc::now();
+            let _ = now + chrono::Duration::seconds(grant.expires_in);
+        }
     }
 
     #[test]

@@ -140,7 +140,7 @@ impl VaultKey {
     pub fn load_or_create(path: &Path) -> Result<Self> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                warn_if_readable_by_others(path);
+                refuse_if_open_to_others(path)?;
                 return Self::from_base64(&text)
                     .with_context(|| format!("reading the vault key file {}", path.display()));
             }
@@ -191,20 +191,25 @@ impl VaultKey {
     }
 }
 
-fn warn_if_readable_by_others(path: &Path) {
+/// A key file other users can read or write is refused: whoever reads it decrypts every stored
+/// token, whoever writes it can swap the key.
+fn refuse_if_open_to_others(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                tracing::warn!(path = %path.display(), mode = format!("{mode:o}"),
-                    "the vault key file is readable by other users; chmod 600 it");
-            }
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("reading the vault key file {}", path.display()))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "the vault key file {} is open to other users (mode {mode:o}); chmod 600 it",
+                path.display()
+            );
         }
     }
     #[cfg(not(unix))]
     let _ = path;
+    Ok(())
 }
 
 /// What the vault keeps for one connection.
@@ -379,7 +384,9 @@ impl Vault {
             )
             .map_err(|_| anyhow!("encrypting tokens of tenant {tenant} connection {connection}"))?;
         let now = now.to_rfc3339();
-        let mut conn = self.db.lock();
+        // A rotated refresh token replaces the old one at Intuit: losing it to a power cut
+        // would lock the tenant out until someone reconnects.
+        let mut conn = self.db.lock_durable()?;
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO tokens (tenant, connection, nonce, ciphertext, updated)
@@ -514,6 +521,27 @@ mod tests {
             instance_url: None,
             realm: Some("1".into()),
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_open_to_other_users_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledgerlink.key");
+        let key = VaultKey::load_or_create(&path).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            VaultKey::load_or_create(&path).unwrap().to_base64(),
+            key.to_base64()
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = format!("{:#}", VaultKey::load_or_create(&path).err().unwrap());
+        assert!(err.contains("open to other users (mode 644)"), "{err}");
+        assert!(err.contains("chmod 600"), "{err}");
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //! | `claimed_until` | lease of the worker that holds it; a pending row whose lease ran out (the worker crashed) is claimed again |
 //!
 //! Every write is one committed SQLite transaction; the store runs in WAL mode with
-//! `synchronous=NORMAL`, which keeps committed rows across a killed process.
+//! `synchronous=NORMAL`, which keeps committed rows across a killed process. Storing a body
+//! (before the 200) is `synchronous=FULL`, so an acknowledged webhook survives power loss too.
 
 use crate::db::Database;
 use anyhow::{Context, Result};
@@ -175,7 +176,9 @@ impl Inbox {
         body: &[u8],
     ) -> Result<Persisted> {
         let hash = body_hash(body);
-        let conn = self.db.lock();
+        // Answered 200 right after this: Intuit will not send it again, so it must survive
+        // power loss.
+        let conn = self.db.lock_durable()?;
         let inserted = conn
             .execute(
                 "INSERT INTO webhook_inbox (tenant, source, realm, body, body_hash, received)

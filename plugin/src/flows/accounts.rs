@@ -240,6 +240,20 @@ pub fn sync_one(
     dir: &mut Directory,
     a: &SfAccount,
 ) -> Result<Option<String>, super::context::Abort> {
+    sync_attempt(ctx, dir, a, STALE_RETRIES)
+}
+
+/// How many times an update that meets a 5010 (someone saved the customer in between) is
+/// re-read and tried again before it is reported as retryable: a customer edited on every try
+/// must not keep the run (or the stack) busy forever.
+const STALE_RETRIES: u32 = 2;
+
+fn sync_attempt(
+    ctx: &mut Ctx<'_>,
+    dir: &mut Directory,
+    a: &SfAccount,
+    stale_retries: u32,
+) -> Result<Option<String>, super::context::Abort> {
     let link = links::account_link(ctx, &a.id)?;
     let linked_id = link
         .as_ref()
@@ -365,12 +379,12 @@ pub fn sync_one(
             let body = customer_json(&c, true);
             let rid = request_id("custu", &a.id, &content_hash(&body));
             let result = match ctx.qbo.update("Customer", &body, &rid) {
-                Err(e) if e.is_stale() => {
-                    // Someone else saved it first: re-read, re-map, retry once.
+                Err(e) if e.is_stale() && stale_retries > 0 => {
+                    // Someone else saved it first: re-read, re-map, retry.
                     match ctx.qbo.read("Customer", &u.id) {
                         Ok(Some(fresh)) => {
                             dir.add(customer(&fresh));
-                            return sync_one(ctx, dir, a);
+                            return sync_attempt(ctx, dir, a, stale_retries - 1);
                         }
                         Ok(None) => Err(e),
                         Err(e2) => Err(e2),
@@ -474,6 +488,52 @@ mod tests {
             name: name.into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_customer_saved_by_someone_else_on_every_try_is_retried_a_bounded_number_of_times() {
+        use crate::flows::{Args, Kind};
+        use crate::platform::memory::{json, MemoryPlatform};
+        use crate::platform::Method;
+        // QBO answers every update of customer 7 with a 5010 (another user saved it first)
+        // and every read with the customer as that user left it.
+        let stored = serde_json::json!({"Id": "7", "SyncToken": "3", "DisplayName": "Acme",
+            "PrimaryPhone": {"FreeFormNumber": "555-0100"}, "Active": true});
+        let answer = stored.clone();
+        let platform = MemoryPlatform::new("9130355377151526", move |req| match req.method {
+            Method::Get if req.url.contains("/customer/7") => {
+                json(200, serde_json::json!({"Customer": answer}))
+            }
+            Method::Post if req.url.contains("/customer") => json(
+                400,
+                serde_json::json!({"Fault": {"Error": [{"Message": "Stale Object Error",
+                        "Detail": "You and someone else are editing this", "code": "5010"}],
+                        "type": "ValidationFault"}}),
+            ),
+            _ => json(404, serde_json::json!({})),
+        });
+        let mut ctx = Ctx::new(&platform.platform(), Args::default()).unwrap();
+        let mut d = Directory::default();
+        d.add(customer(&stored));
+        let account = SfAccount {
+            phone: Some("555-0199".into()),
+            qbo_customer_id: Some("7".into()),
+            ..sf("001A", "Acme")
+        };
+        let id = sync_one(&mut ctx, &mut d, &account).unwrap();
+        assert_eq!(id, None, "{:#?}", ctx.report.records);
+        assert_eq!(
+            platform.http.count(Method::Post, "/customer"),
+            1 + STALE_RETRIES as usize,
+            "{:#?}",
+            platform.http.requests()
+        );
+        let last = ctx.report.records.last().unwrap();
+        assert_eq!(
+            (last.kind, last.code.as_deref(), last.retryable),
+            (Kind::Failed, Some("5010"), true),
+            "{last:?}"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::report::Failure;
 use super::state::CURSORS;
 use super::{accounts, inbound, invoices, orders, payments, products};
 use crate::clients::json::text;
+use crate::clients::quickbooks::literal;
 use crate::clients::salesforce::soql_list;
 use crate::clients::ApiError;
 use chrono::{Duration, Utc};
@@ -279,7 +280,7 @@ fn poll_quickbooks_covering(
     let since: String = ctx.state.get(CURSORS, "qbo-cdc")?.unwrap_or_else(|| {
         (Utc::now() - Duration::days(29)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     });
-    let changes = ctx.qbo.cdc(&["Customer", "Invoice", "Payment"], &since)?;
+    let changes = changed_since(ctx, &since)?;
     let newest = changes
         .iter()
         .filter_map(|(_, v)| v.get("MetaData").and_then(|m| text(m, "LastUpdatedTime")))
@@ -309,6 +310,64 @@ fn poll_quickbooks_covering(
         ctx.state.put(CURSORS, "qbo-cdc", &newest)?;
     }
     Ok(covered)
+}
+
+/// The QBO entities whose changes reach Salesforce, in the order they are applied.
+const QBO_ENTITIES: [&str; 3] = ["Customer", "Invoice", "Payment"];
+
+/// How far back CDC looks (QBO refuses an older `changedSince`), less an hour for clock skew.
+const CDC_LOOK_BACK: Duration = Duration::hours(30 * 24 - 1);
+
+/// The most objects one CDC answer holds.
+const CDC_MAX_OBJECTS: usize = 1000;
+
+/// Every customer, invoice and payment changed since `since`: one CDC call; when the cursor is
+/// older than CDC's 30 days (a host that was off for weeks) or the answer is at CDC's cap (so
+/// it may not hold every change), the records changed since then are read by query instead,
+/// with the deletions the CDC answer did hold. Deletions older than CDC's window are not seen.
+fn changed_since(ctx: &mut Ctx<'_>, since: &str) -> Result<Vec<(String, Value)>, ApiError> {
+    let too_old = chrono::DateTime::parse_from_rfc3339(since)
+        .is_ok_and(|t| t.with_timezone(&Utc) < Utc::now() - CDC_LOOK_BACK);
+    let deletions = if too_old {
+        ctx.report.skipped(
+            "ChangeDataCapture",
+            since,
+            None,
+            "the cursor is older than CDC's 30 days: changed records read by query (deletions in the gap are not seen)",
+        );
+        Vec::new()
+    } else {
+        let changes = ctx.qbo.cdc(&QBO_ENTITIES, since)?;
+        if changes.len() < CDC_MAX_OBJECTS {
+            return Ok(changes);
+        }
+        ctx.report.skipped(
+            "ChangeDataCapture",
+            since,
+            None,
+            format!("CDC answered its {CDC_MAX_OBJECTS}-object cap: changed records read by query"),
+        );
+        changes
+            .into_iter()
+            .filter(|(_, v)| v.get("status").and_then(Value::as_str) == Some("Deleted"))
+            .collect()
+    };
+    let mut changes = Vec::new();
+    for entity in QBO_ENTITIES {
+        // Inactive customers are changes too; a query leaves them out unless asked.
+        let active = if entity == "Customer" {
+            " and Active in (true, false)"
+        } else {
+            ""
+        };
+        let rows = ctx.qbo.query(&format!(
+            "select * from {entity} where MetaData.LastUpdatedTime >= {}{active}",
+            literal(since)
+        ))?;
+        changes.extend(rows.into_iter().map(|v| (entity.to_string(), v)));
+    }
+    changes.extend(deletions);
+    Ok(changes)
 }
 
 fn apply_change(ctx: &mut Ctx<'_>, entity: &str, v: &Value) -> FlowResult {

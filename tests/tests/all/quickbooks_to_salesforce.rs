@@ -3,7 +3,8 @@
 //! gets a deterministic suffix instead of a 6240 failure.
 
 use ledgerlink::runtime::exports::ledgerlink::sync::flows::Outcome;
-use ledgerlink_tests::{company, lines, report, small};
+use ledgerlink_tests::{company, lines, money, report, small};
+use rust_decimal::Decimal;
 use serde_json::json;
 
 #[test]
@@ -81,4 +82,61 @@ fn a_name_taken_by_a_vendor_gets_a_deterministic_suffix() {
             again.records
         );
     }
+}
+
+/// The opportunity's amount paid after a poll (a payment of 10.00 on its invoice was recorded).
+fn paid_after_poll(c: &ledgerlink::local::LocalCompany, opp_id: &str) -> Option<Decimal> {
+    let r = report(c, "poll-quickbooks", json!({}));
+    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
+    let paid = &c.sf.get("Opportunity", opp_id).unwrap()["Amount_Paid__c"];
+    (!paid.is_null()).then(|| money(paid))
+}
+
+#[test]
+fn a_cdc_cursor_older_than_30_days_reads_the_changes_by_query_instead_of_failing() {
+    let (c, _db) = company(small());
+    report(&c, "backfill", json!({}));
+    let (opp, invoice) = ledgerlink_tests::invoiced_opportunity(&c);
+    let opp_id = opp["Id"].as_str().unwrap();
+    // The host was off for six weeks: the cursor is beyond CDC's look-back.
+    let old = (chrono::Utc::now() - chrono::Duration::days(42))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    c.tenant
+        .storage
+        .set(
+            &c.tenant.id,
+            "cursors",
+            "qbo-cdc",
+            &serde_json::to_vec(&old).unwrap(),
+        )
+        .unwrap();
+    ledgerlink_tests::pay(&c, &invoice, Decimal::new(1000, 2));
+    assert_eq!(paid_after_poll(&c, opp_id), Some(Decimal::new(1000, 2)));
+    let cursor = ledgerlink_tests::stored(&c, "cursors", "qbo-cdc").unwrap();
+    assert_ne!(cursor, json!(old), "the cursor moved on");
+}
+
+#[test]
+fn a_cdc_answer_at_its_1000_object_cap_misses_nothing() {
+    let (c, _db) = company(small());
+    report(&c, "backfill", json!({}));
+    let (opp, invoice) = ledgerlink_tests::invoiced_opportunity(&c);
+    let opp_id = opp["Id"].as_str().unwrap();
+    // 1,000 customers changed in QBO, then a payment: CDC's answer (oldest first, at most
+    // 1,000 objects) holds the customers and not the payment.
+    for n in 0..1000 {
+        c.qbo
+            .insert(
+                &c.realm,
+                "Customer",
+                json!({"DisplayName": format!("Cap customer {n:04}")}),
+            )
+            .unwrap();
+    }
+    ledgerlink_tests::pay(&c, &invoice, Decimal::new(1000, 2));
+    assert_eq!(
+        paid_after_poll(&c, opp_id),
+        Some(Decimal::new(1000, 2)),
+        "in the same poll"
+    );
 }

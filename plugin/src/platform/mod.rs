@@ -1,6 +1,10 @@
 //! What the flows need from the world, as traits: outgoing HTTP to the named connections,
 //! key-value state, tenant settings and delayed jobs. `lib.rs` implements them over the WIT
-//! imports; native tests implement them in memory. Nothing else in the flows touches I/O.
+//! imports; [`memory`] implements them in memory for native tests of the flows. Nothing else in
+//! the flows touches I/O.
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod memory;
 
 /// An HTTP method the clients use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
