@@ -2,7 +2,7 @@
 //! runtime's limits. The outer `Result` is the host's (a trap, a limit, a missing export); the
 //! inner one is the guest's own answer.
 
-use crate::runtime::exports::ledgerlink::sync::flows::{FlowError, Job, RunReport};
+use crate::runtime::exports::ledgerlink::sync::flows::{FlowError, FlowStatus, Job, RunReport};
 use crate::runtime::Runtime;
 use crate::tenant::TenantCaps;
 use anyhow::Result;
@@ -18,6 +18,20 @@ pub async fn describe(runtime: &Runtime, tenant: &TenantCaps) -> Result<Vec<Job>
             Ok(plugin
                 .ledgerlink_sync_flows()
                 .call_describe(&mut store)
+                .await?)
+        })
+        .await
+}
+
+/// The component's progress and trigger cursors for `tenant` (its `status` export): how the host
+/// learns them without reading the component's storage.
+pub async fn status(runtime: &Runtime, tenant: &TenantCaps) -> Result<FlowStatus> {
+    runtime
+        .with_timeout("status", async {
+            let (mut store, plugin) = runtime.instantiate(tenant).await?;
+            Ok(plugin
+                .ledgerlink_sync_flows()
+                .call_status(&mut store)
                 .await?)
         })
         .await

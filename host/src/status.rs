@@ -1,21 +1,23 @@
 //! What `ledgerlink status` reports per tenant, read from the store without starting anything:
-//! connection health and token expiry (the vault), cursors (the guest's kv bucket `cursors`),
-//! the last run of each job (`job_runs`), inbox depth and open errors (the error ledger).
+//! connection health and token expiry (the vault), the component's cursors (its `status` export;
+//! the host never reads the component's storage), the last run of each job (`job_runs`), inbox
+//! depth and open errors (the error ledger).
 
 use crate::auth::ConnectionState;
-use crate::caps::storage::{sqlite::SqliteBackend, KeyValueBackend};
+use crate::caps::schedule::SqliteSchedule;
+use crate::caps::storage::sqlite::SqliteBackend;
 use crate::config::HostConfig;
 use crate::db::Database;
+use crate::runtime::Runtime;
 use crate::scheduler::runs::JobRun;
 use crate::scheduler::{ErrorLedger, JobRuns};
+use crate::tenant::TenantCaps;
 use crate::webhooks::Inbox;
 use anyhow::Result;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-
-/// The kv bucket where the plugin keeps its sync cursors.
-pub const CURSOR_BUCKET: &str = "cursors";
+use std::sync::Arc;
 
 /// One connection.
 #[derive(Clone, Debug, Serialize)]
@@ -45,8 +47,10 @@ pub struct TenantStatus {
     pub tenant: String,
     /// Connections.
     pub connections: Vec<ConnectionStatus>,
-    /// Cursor key → value.
+    /// Cursor key → value, as the component reports them.
     pub cursors: BTreeMap<String, String>,
+    /// Why the component could not report its cursors, if it could not.
+    pub component_error: Option<String>,
     /// The latest run of each job.
     pub last_runs: Vec<JobRun>,
     /// Webhook bodies waiting.
@@ -55,8 +59,13 @@ pub struct TenantStatus {
     pub open_errors: u64,
 }
 
-/// Reads the status of every tenant of `config` from `db`.
-pub fn collect(config: &HostConfig, db: &Database) -> Result<Vec<TenantStatus>> {
+/// Reads the status of every tenant of `config` from `db`, asking `runtime`'s component for its
+/// cursors.
+pub async fn collect(
+    config: &HostConfig,
+    db: &Database,
+    runtime: &Runtime,
+) -> Result<Vec<TenantStatus>> {
     let vault = if config.needs_vault() {
         Some(config.open_vault(db)?)
     } else {
@@ -66,7 +75,6 @@ pub fn collect(config: &HostConfig, db: &Database) -> Result<Vec<TenantStatus>> 
     let ledger = ErrorLedger::new(db.clone())?;
     let inbox = Inbox::new(db.clone())?;
     let open = ledger.open_counts()?;
-    let kv = SqliteBackend::new(db.clone());
     let mut out = Vec::new();
     for tenant in &config.tenants {
         let mut connections = Vec::new();
@@ -106,24 +114,24 @@ pub fn collect(config: &HostConfig, db: &Database) -> Result<Vec<TenantStatus>> 
             }
             connections.push(status);
         }
-        let mut cursors = BTreeMap::new();
-        let mut cursor = 0;
-        loop {
-            let (keys, next) = kv.list_keys(&tenant.id, CURSOR_BUCKET, cursor)?;
-            for key in keys {
-                if let Some(value) = kv.get(&tenant.id, CURSOR_BUCKET, &key)? {
-                    cursors.insert(key, String::from_utf8_lossy(&value).into_owned());
-                }
-            }
-            match next {
-                Some(n) => cursor = n,
-                None => break,
-            }
-        }
+        // The component's state, without the tenant's connections: a status makes no API call
+        // and needs no token.
+        let caps = TenantCaps {
+            id: tenant.id.clone(),
+            settings: Arc::new(tenant.settings.clone()),
+            connections: Arc::default(),
+            storage: Arc::new(SqliteBackend::new(db.clone())),
+            schedule: Arc::new(SqliteSchedule::new(db.clone())),
+        };
+        let (cursors, component_error) = match crate::jobs::status(runtime, &caps).await {
+            Ok(status) => (status.cursors.into_iter().collect(), None),
+            Err(e) => (BTreeMap::new(), Some(format!("{e:#}"))),
+        };
         out.push(TenantStatus {
             tenant: tenant.id.clone(),
             connections,
             cursors,
+            component_error,
             last_runs: runs.last_per_job(&tenant.id)?,
             inbox_pending: inbox.depth_of(&tenant.id)?,
             open_errors: open.get(&tenant.id).copied().unwrap_or(0),
@@ -181,7 +189,9 @@ pub fn render_text(statuses: &[TenantStatus]) -> String {
                 note
             );
         }
-        if t.cursors.is_empty() {
+        if let Some(e) = &t.component_error {
+            let _ = writeln!(out, "  cursors: the component could not say ({e})");
+        } else if t.cursors.is_empty() {
             let _ = writeln!(out, "  cursors: none");
         } else {
             let _ = writeln!(out, "  {:<30} VALUE", "CURSOR");
@@ -219,8 +229,8 @@ mod tests {
     use crate::auth::{Secret, StoredTokens};
     use crate::caps::storage::KeyValueBackend;
 
-    #[test]
-    fn a_dead_grant_reads_as_needs_reconnect_with_cursors_runs_and_errors() {
+    #[tokio::test]
+    async fn a_dead_grant_reads_as_needs_reconnect_with_cursors_runs_and_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledgerlink.toml");
         std::fs::write(
@@ -251,19 +261,21 @@ mod tests {
         vault
             .mark_needs_reconnect("acme", "quickbooks", "invalid_grant", now)
             .unwrap();
+        // A cursor as the component stores it (JSON text in its `cursors` bucket).
         SqliteBackend::new(db.clone())
             .set(
                 "acme",
-                CURSOR_BUCKET,
+                "cursors",
                 "opportunities",
-                b"2026-01-01T00:00:00Z",
+                br#""2026-01-01T00:00:00Z""#,
             )
             .unwrap();
         let runs = JobRuns::new(db.clone()).unwrap();
         let id = runs.start("acme", "poll", "{}", "cron", now).unwrap();
         runs.finish(id, "ok", "poll: 1 created", now).unwrap();
 
-        let statuses = collect(&config, &db).unwrap();
+        let runtime = Runtime::embedded(crate::runtime::Limits::default()).unwrap();
+        let statuses = collect(&config, &db, &runtime).await.unwrap();
         let acme = &statuses[0];
         let qbo = acme
             .connections

@@ -24,7 +24,7 @@ mod bindings {
 
 #[cfg(target_arch = "wasm32")]
 use bindings::exports::ledgerlink::sync::flows::{
-    self as flows_api, FlowError, Job, Outcome, RecordOutcome, RunReport,
+    self as flows_api, FlowError, FlowStatus, Job, Outcome, RecordOutcome, RunReport,
 };
 use bindings::exports::ledgerlink::sync::mapping as mapping_api;
 use bindings::ledgerlink::sync::types as wit;
@@ -80,6 +80,19 @@ impl flows_api::Guest for Component {
                 default_schedule: j.default_schedule.map(str::to_string),
             })
             .collect()
+    }
+
+    fn status() -> FlowStatus {
+        let platform = imports::platform();
+        let status = flows::status::read(&platform.as_platform());
+        FlowStatus {
+            progress: status.progress.map(|p| flows_api::Progress {
+                step: p.step,
+                done: p.done,
+                total: p.total,
+            }),
+            cursors: status.cursors,
+        }
     }
 
     fn run_job(name: String, args: String) -> Result<RunReport, FlowError> {

@@ -75,8 +75,8 @@ async fn execute(plugin: Option<&Path>, t: &TenantArgs, name: &str, job_args: &s
         None => Runtime::embedded(limits)?,
     };
     let bar = ProgressWatch::start(
-        tenant.storage.clone(),
-        &tenant.id,
+        runtime.clone(),
+        tenant.clone(),
         indicatif::ProgressBar::new(0),
     );
     let result = jobs::run_job(&runtime, &tenant, name, job_args).await;

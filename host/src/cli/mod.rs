@@ -87,7 +87,7 @@ pub fn main() -> Result<i32> {
             Command::Job(args) => job::run(cli.plugin.as_deref(), args).await,
             Command::Plan(args) => job::plan(cli.plugin.as_deref(), args).await,
             Command::Run(args) => run::run(cli.plugin.as_deref(), args).await,
-            Command::Status(args) => status::run(args),
+            Command::Status(args) => status::run(cli.plugin.as_deref(), args).await,
             Command::Errors(args) => errors::run(cli.plugin.as_deref(), args).await,
             Command::Connect(args) => connect::run(args).await,
         }

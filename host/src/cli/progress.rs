@@ -1,27 +1,19 @@
 //! The bar `ledgerlink job` and `plan` show while the component's job call runs. The call is one
-//! blocking export, so the bar follows the progress record the flows store after every batch
-//! (`state/progress`: step, done, total), read from the tenant's store by a polling thread.
-//! indicatif hides it when stderr is not a terminal.
+//! blocking export, so a polling thread asks another instance of the component for its progress
+//! (the `status` export: step, done, total, recorded by the flows after every batch). indicatif
+//! hides the bar when stderr is not a terminal.
 
-use crate::caps::storage::KeyValueBackend;
+use crate::jobs;
+use crate::runtime::exports::ledgerlink::sync::flows::Progress;
+use crate::runtime::Runtime;
+use crate::tenant::TenantCaps;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Deserialize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-const BUCKET: &str = "state";
-const KEY: &str = "progress";
 const POLL: Duration = Duration::from_millis(200);
-
-/// The record the flows store (`ledgerlink_plugin::flows::context::Progress`).
-#[derive(Debug, Deserialize, PartialEq, Eq)]
-pub struct Progress {
-    pub step: String,
-    pub done: u64,
-    pub total: u64,
-}
 
 /// A running bar; [`ProgressWatch::finish`] clears it.
 pub struct ProgressWatch {
@@ -31,21 +23,28 @@ pub struct ProgressWatch {
 }
 
 impl ProgressWatch {
-    /// Starts following `tenant`'s progress record on `bar` (a stale record from an earlier
-    /// run is removed first).
-    pub fn start(storage: Arc<dyn KeyValueBackend>, tenant: &str, bar: ProgressBar) -> Self {
-        let _ = storage.delete(tenant, BUCKET, KEY);
+    /// Starts following `tenant`'s progress on `bar`.
+    pub fn start(runtime: Runtime, tenant: TenantCaps, bar: ProgressBar) -> Self {
         bar.set_style(
             ProgressStyle::with_template("{msg:>12} {bar:30.cyan/blue} {pos}/{len} ({eta})")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (stop, bar, tenant) = (stop.clone(), bar.clone(), tenant.to_string());
+            let (stop, bar) = (stop.clone(), bar.clone());
             std::thread::spawn(move || {
+                // Its own small runtime: the job's call holds the caller's.
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
                 while !stop.load(Ordering::Relaxed) {
-                    if let Some(p) = read(storage.as_ref(), &tenant) {
-                        show(&bar, &p);
+                    if let Ok(status) = rt.block_on(jobs::status(&runtime, &tenant)) {
+                        if let Some(p) = status.progress {
+                            show(&bar, &p);
+                        }
                     }
                     std::thread::sleep(POLL);
                 }
@@ -68,12 +67,6 @@ impl ProgressWatch {
     }
 }
 
-/// The tenant's progress record, if there is a readable one.
-pub fn read(storage: &dyn KeyValueBackend, tenant: &str) -> Option<Progress> {
-    let bytes = storage.get(tenant, BUCKET, KEY).ok()??;
-    serde_json::from_slice(&bytes).ok()
-}
-
 /// Moves `bar` to `p`; a new step restarts it.
 fn show(bar: &ProgressBar, p: &Progress) {
     if bar.message() != p.step {
@@ -87,31 +80,35 @@ fn show(bar: &ProgressBar, p: &Progress) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caps::schedule::SqliteSchedule;
     use crate::caps::storage::memory::MemoryBackend;
+    use crate::caps::storage::KeyValueBackend;
+    use crate::db::Database;
+    use crate::runtime::Limits;
 
     #[test]
-    fn the_bar_follows_the_stored_record_and_a_stale_one_is_dropped() {
-        let storage: Arc<dyn KeyValueBackend> = Arc::new(MemoryBackend::default());
-        storage
-            .set(
-                "t",
-                BUCKET,
-                KEY,
-                br#"{"step":"Account","done":9,"total":9}"#,
-            )
-            .unwrap();
+    fn the_bar_follows_the_progress_the_component_reports() {
+        let storage = Arc::new(MemoryBackend::default());
+        let tenant = TenantCaps {
+            id: "t".into(),
+            settings: Arc::new([("realm-id".to_string(), "1".to_string())].into()),
+            connections: Arc::default(),
+            storage: storage.clone(),
+            schedule: Arc::new(SqliteSchedule::new(Database::in_memory().unwrap())),
+        };
+        let runtime = Runtime::embedded(Limits::default()).unwrap();
         let bar = ProgressBar::hidden();
-        let watch = ProgressWatch::start(storage.clone(), "t", bar.clone());
-        assert_eq!(read(storage.as_ref(), "t"), None, "stale record removed");
+        let watch = ProgressWatch::start(runtime, tenant, bar.clone());
+        // What the flows record after a batch (the component's own state).
         storage
             .set(
                 "t",
-                BUCKET,
-                KEY,
+                "state",
+                "progress",
                 br#"{"step":"Opportunity","done":60,"total":200}"#,
             )
             .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while bar.position() != 60 {
             assert!(std::time::Instant::now() < deadline, "the bar never moved");
             std::thread::sleep(Duration::from_millis(20));
@@ -119,12 +116,5 @@ mod tests {
         assert_eq!(bar.length(), Some(200));
         assert_eq!(bar.message(), "Opportunity");
         watch.finish();
-    }
-
-    #[test]
-    fn an_unreadable_record_shows_nothing() {
-        let storage = MemoryBackend::default();
-        storage.set("t", BUCKET, KEY, b"not json").unwrap();
-        assert_eq!(read(&storage, "t"), None);
     }
 }

@@ -2,8 +2,9 @@
 
 use crate::config::HostConfig;
 use crate::db::Database;
+use crate::runtime::{Limits, Runtime};
 use anyhow::Result;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `ledgerlink status`.
 #[derive(clap::Args)]
@@ -17,10 +18,14 @@ pub struct StatusArgs {
 }
 
 /// Prints the status of every tenant.
-pub fn run(args: StatusArgs) -> Result<i32> {
+pub async fn run(plugin: Option<&Path>, args: StatusArgs) -> Result<i32> {
     let config = HostConfig::load(&args.config)?;
     let db = Database::open(&config.store.path)?;
-    let statuses = crate::status::collect(&config, &db)?;
+    let runtime = match plugin {
+        Some(path) => Runtime::from_file(path, Limits::default())?,
+        None => Runtime::embedded(Limits::default())?,
+    };
+    let statuses = crate::status::collect(&config, &db, &runtime).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&statuses)?);
     } else {

@@ -109,6 +109,14 @@ mod guest {
     }
 
     impl flows::Guest for TestGuest {
+        /// Nothing to report: the test guest keeps no cursors.
+        fn status() -> flows::FlowStatus {
+            flows::FlowStatus {
+                progress: None,
+                cursors: Vec::new(),
+            }
+        }
+
         fn describe() -> Vec<Job> {
             vec![
                 Job {

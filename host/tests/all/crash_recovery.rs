@@ -2,11 +2,10 @@
 //! opportunity has exactly one invoice, each is written back, the totals reconcile to the cent,
 //! and the store passes SQLite's integrity check.
 
-use crate::support::{connections_toml, money, BIN};
+use crate::support::{company, connections_toml, money, unthrottled, BIN};
 use ledgerlink::db::Database;
-use ledgerlink::local::{LocalCompany, LocalOptions};
+use ledgerlink::local::LocalCompany;
 use ledgerlink_emulators::common::faults::{FaultKind, FaultRule};
-use ledgerlink_emulators::qbo::{QboConfig, RateLimits};
 use ledgerlink_emulators::seed::SeedSpec;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -55,27 +54,15 @@ fn backfill(config: &std::path::Path, c: &LocalCompany) -> std::process::Child {
 #[test]
 fn a_kill_during_a_backfill_then_a_restart_leaves_exactly_one_invoice_each() {
     let dir = tempfile::tempdir().unwrap();
-    let scratch = Database::in_memory().unwrap();
-    let options = LocalOptions {
-        seed: SeedSpec {
-            accounts: 20,
-            products: 10,
-            opportunities: 200,
-            closed_won_fraction: 0.6,
-            lines_per_opportunity: 2,
-            orders: 0,
-            seed: 11,
-        },
-        qbo: QboConfig {
-            rate_limits: RateLimits {
-                enabled: false,
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-        ..LocalOptions::default()
-    };
-    let c = LocalCompany::start(options, &scratch).unwrap();
+    let c = company(unthrottled(SeedSpec {
+        accounts: 20,
+        products: 10,
+        opportunities: 200,
+        closed_won_fraction: 0.6,
+        lines_per_opportunity: 2,
+        orders: 0,
+        seed: 11,
+    }));
     let config = config(dir.path(), &c);
     // Slow batches so that the kill lands between two of them.
     c.qbo.faults().push(FaultRule {

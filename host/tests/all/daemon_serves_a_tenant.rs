@@ -4,9 +4,7 @@
 //! webhook for a partial payment reaches the opportunity through the inbox and `on-webhook`; a
 //! forged one is refused and changes nothing; SIGTERM stops the daemon with no run left running.
 
-use ledgerlink::db::Database;
-use ledgerlink::local::{LocalCompany, LocalOptions};
-use ledgerlink_emulators::qbo::{QboConfig, RateLimits};
+use ledgerlink::local::LocalCompany;
 use ledgerlink_emulators::seed::SeedSpec;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -16,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{connections_toml, last_run, money, number, BIN};
+use crate::support::{connections_toml, last_run, money, number, unthrottled, BIN};
 const TENANT: &str = "demo";
 /// The environment variables the config names (secrets never go in the file).
 const QBO_TOKEN_ENV: &str = "LL_DAEMON_TENANT_QBO_TOKEN";
@@ -24,29 +22,15 @@ const SF_TOKEN_ENV: &str = "LL_DAEMON_TENANT_SF_TOKEN";
 const VERIFIER_ENV: &str = "LL_DAEMON_TENANT_QBO_VERIFIER";
 
 fn company() -> LocalCompany {
-    let options = LocalOptions {
-        seed: SeedSpec {
-            accounts: 6,
-            products: 5,
-            opportunities: 12,
-            closed_won_fraction: 0.5,
-            lines_per_opportunity: 2,
-            orders: 0,
-            seed: 7,
-        },
-        qbo: QboConfig {
-            rate_limits: RateLimits {
-                enabled: false,
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-        ..LocalOptions::default()
-    };
-    // The company's own tenant (unused here) keeps its state in a scratch store; the daemon
-    // has its own store from the config.
-    let scratch = Database::in_memory().unwrap();
-    LocalCompany::start(options, &scratch).unwrap()
+    crate::support::company(unthrottled(SeedSpec {
+        accounts: 6,
+        products: 5,
+        opportunities: 12,
+        closed_won_fraction: 0.5,
+        lines_per_opportunity: 2,
+        orders: 0,
+        seed: 7,
+    }))
 }
 
 /// The tenant's config: both connections at the emulators, the QBO webhook verifier, a fast

@@ -1,7 +1,10 @@
 //! What several of these tests share: the `ledgerlink` binary, amounts read and written exactly,
 //! the connection sections of a tenant's config, and `ledgerlink status --json`.
 
-use ledgerlink::local::LocalCompany;
+use ledgerlink::db::Database;
+use ledgerlink::local::{LocalCompany, LocalOptions};
+use ledgerlink_emulators::qbo::{QboConfig, RateLimits};
+use ledgerlink_emulators::seed::SeedSpec;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::path::Path;
@@ -9,6 +12,28 @@ use std::process::Command;
 
 /// The `ledgerlink` binary cargo built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_ledgerlink");
+
+/// Emulators seeded with `seed`, QBO's rate limits off (pacing has tests of its own).
+pub fn unthrottled(seed: SeedSpec) -> LocalOptions {
+    LocalOptions {
+        seed,
+        qbo: QboConfig {
+            rate_limits: RateLimits {
+                enabled: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        ..LocalOptions::default()
+    }
+}
+
+/// A company on in-process emulators. Its own tenant (unused by the tests that run `ledgerlink`
+/// as a process, whose store comes from their config) keeps its state in a scratch store.
+pub fn company(options: LocalOptions) -> LocalCompany {
+    let scratch = Database::in_memory().unwrap();
+    LocalCompany::start(options, &scratch).unwrap()
+}
 
 /// A decimal from a JSON number or string.
 pub fn money(v: &Value) -> Decimal {

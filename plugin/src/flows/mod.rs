@@ -12,6 +12,7 @@
 //! | flows built on other flows | [`invoices`] (syncs a missing customer or item first), [`inbound`] (payments by id) |
 //! | one flow per record kind | [`accounts`], [`products`], [`invoice_updates`], [`orders`], [`payments`], [`aging`], [`reconcile`] |
 //! | shared by the flows | [`links`], [`salesforce_io`], [`invoice_plan`], [`context`], [`report`], [`state`], [`ids`], [`settings`] |
+//! | what a host may ask | [`status`] (progress and cursors, the `status` export) |
 
 pub mod accounts;
 pub mod aging;
@@ -30,6 +31,7 @@ pub mod report;
 pub mod salesforce_io;
 pub mod settings;
 pub mod state;
+pub mod status;
 pub mod triggers;
 
 pub use context::{Args, Ctx};
@@ -96,6 +98,8 @@ pub fn run_job(platform: &Platform<'_>, name: &str, args: &str) -> Result<Report
     }
     let redo = args.only.is_some();
     let mut ctx = Ctx::new(platform, args)?;
+    // A new run: the progress of the last one is not this one's.
+    let _ = ctx.state.delete(state::STATE, context::PROGRESS_KEY);
     let outcome = match name {
         // Record-level retries of the polls and the backfill: exactly the records named.
         "poll" | "backfill" | "poll-salesforce" | "poll-quickbooks" if redo => {
