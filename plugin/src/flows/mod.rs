@@ -94,7 +94,18 @@ pub fn run_job(platform: &Platform<'_>, name: &str, args: &str) -> Result<Report
         .as_ref()
         .is_some_and(|only| only.iter().any(|id| id == RUN_RECORD));
     if whole_run {
-        args.only = None;
+        // Jobs that read their records by id have nothing to run without ids: they keep the
+        // other records named; every other job covers them all in a whole run.
+        let rest: Vec<String> = args
+            .only
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|id| id != RUN_RECORD)
+            .collect();
+        if BY_ID_JOBS.contains(&name) && !rest.is_empty() {
+            args.only = Some(rest);
+        }
     }
     let redo = args.only.is_some();
     let mut ctx = Ctx::new(platform, args)?;
@@ -137,6 +148,9 @@ pub fn run_job(platform: &Platform<'_>, name: &str, args: &str) -> Result<Report
 /// The record id under which a run that failed as a whole is reported (its entity is the job).
 pub const RUN_RECORD: &str = "(run)";
 
+/// The jobs that only ever work on the records `only` names.
+const BY_ID_JOBS: [&str; 2] = ["sync-payments", "sync-quickbooks"];
+
 /// Reports each `only` record that this run did not report on as redone, so that the error
 /// ledger resolves it.
 fn redone_with_the_rest(ctx: &mut Ctx<'_>) {
@@ -171,3 +185,34 @@ pub fn on_webhook(platform: &Platform<'_>, source: &str, body: &str) -> Result<R
 /// The job a webhook run's report is filed under: it redoes the run's failed records by
 /// `{"only": ["Payment:<id>", "Invoice:<id>", "Customer:<id>"]}` (the error ledger's retry).
 pub const WEBHOOK_REPORT_JOB: &str = "sync-quickbooks";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::memory::{json, MemoryPlatform};
+
+    #[test]
+    fn a_retry_of_a_failed_run_and_a_record_of_a_by_id_job_redoes_the_record_too() {
+        // QBO no longer has payment 130: a delete, never applied here.
+        let platform = MemoryPlatform::new("1", |req| {
+            if req.url.contains("/query") {
+                json(200, serde_json::json!({"QueryResponse": {}}))
+            } else {
+                json(404, serde_json::json!({}))
+            }
+        });
+        let args = r#"{"only": ["sync-payments:(run)", "Payment:130"]}"#;
+        let report = run_job(&platform.platform(), "sync-payments", args).unwrap();
+        let ids: Vec<(&str, &str)> = report
+            .records
+            .iter()
+            .map(|r| (r.entity.as_str(), r.record_id.as_str()))
+            .collect();
+        assert_eq!(
+            ids,
+            vec![("Payment", "130"), ("sync-payments", RUN_RECORD)],
+            "{:#?}",
+            report.records
+        );
+    }
+}
