@@ -8,6 +8,7 @@ use super::links;
 use super::report::Failure;
 use super::salesforce_io::{advance_modstamp, select, write_back};
 use super::state::LINKS;
+use crate::clients::json::text;
 use crate::clients::quickbooks_json::journal_json;
 use crate::clients::salesforce_json::{order, ORDER_FIELDS};
 use crate::clients::ApiError;
@@ -105,7 +106,8 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
         match order(row) {
             Ok(o) => {
                 seen.push(o.id.clone());
-                sync_one(ctx, Some(&o), &o.id)?;
+                let written_back = text(row, "QBO_Journal_Entry_Id__c");
+                sync_one(ctx, Some((&o, written_back.as_deref())), &o.id)?;
             }
             Err(e) => {
                 let id = row.get("Id").and_then(Value::as_str).unwrap_or("?");
@@ -126,7 +128,13 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     advance_modstamp(ctx, "Order", &rows)
 }
 
-fn sync_one(ctx: &mut Ctx<'_>, current: Option<&SfOrder>, id: &str) -> FlowResult {
+/// Brings order `id` to its state in QBO: `current` is the order as Salesforce has it now, with
+/// the entry id written back on it (none when the order is gone).
+fn sync_one(ctx: &mut Ctx<'_>, current: Option<(&SfOrder, Option<&str>)>, id: &str) -> FlowResult {
+    let (current, written_back) = match current {
+        Some((o, w)) => (Some(o), w),
+        None => (None, None),
+    };
     let mut link: OrderLink = ctx.state.get(LINKS, &link_key(id))?.unwrap_or_default();
     let active = current.is_some_and(|o| o.status == ctx.settings.posted_order_status);
     let hash = current
@@ -157,9 +165,28 @@ fn sync_one(ctx: &mut Ctx<'_>, current: Option<&SfOrder>, id: &str) -> FlowResul
     let posted = link.current.clone();
     match (&posted, active) {
         (Some(p), true) if p.hash == hash => {
-            let entry = p.entry_id.as_deref();
+            let entry = p.entry_id.clone().unwrap_or_default();
+            // A write-back lost after the entry was stored (a crash, a failed Salesforce
+            // call): written again, whatever else is unchanged.
+            if written_back != Some(entry.as_str()) && !ctx.dry_run() {
+                let before = ctx.report.count(super::Kind::Failed);
+                write_back(
+                    ctx,
+                    "Order",
+                    &[json!({"Id": id, "QBO_Journal_Entry_Id__c": entry})],
+                );
+                if ctx.report.count(super::Kind::Failed) == before {
+                    ctx.report.updated(
+                        "Order",
+                        id,
+                        &entry,
+                        "journal entry id written back (missing in Salesforce)",
+                    );
+                }
+                return Ok(());
+            }
             ctx.report
-                .skipped("Order", id, entry, "already posted; unchanged");
+                .skipped("Order", id, Some(&entry), "already posted; unchanged");
             return Ok(());
         }
         (None, false) => {

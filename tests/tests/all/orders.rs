@@ -135,3 +135,31 @@ fn order_entry(c: &ledgerlink::local::LocalCompany, id: &str) -> String {
         .expect("written back")
         .to_string()
 }
+
+#[test]
+fn a_lost_journal_entry_write_back_is_repaired_without_a_second_posting() {
+    let (c, _db) = company(small());
+    let r = report(&c, "backfill", json!({}));
+    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
+    let order =
+        c.sf.records("Order")
+            .into_iter()
+            .find(|o| o["Status"] == "Activated")
+            .expect("an activated order");
+    let id = order["Id"].as_str().unwrap().to_string();
+    let entry = order_entry(&c, &id);
+    let entries = c.qbo.entities(&c.realm, "JournalEntry").len();
+    // The write-back was lost (a crash after the entry was stored, a failed Salesforce call).
+    c.sf.update("Order", &id, json!({"QBO_Journal_Entry_Id__c": null}))
+        .unwrap();
+    let r = report(&c, "sync-orders", json!({"full": true}));
+    assert_eq!(r.updated, 1, "{:#?}", r.records);
+    assert_eq!(order_entry(&c, &id), entry, "written back again");
+    assert_eq!(
+        c.qbo.entities(&c.realm, "JournalEntry").len(),
+        entries,
+        "no second posting"
+    );
+    let again = report(&c, "sync-orders", json!({"full": true}));
+    assert_eq!(again.created + again.updated, 0, "{:#?}", again.records);
+}
