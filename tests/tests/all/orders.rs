@@ -81,14 +81,7 @@ fn net_receivable(c: &ledgerlink::local::LocalCompany, order: &str) -> Decimal {
 #[test]
 fn an_order_activated_again_with_the_same_content_is_posted_again_not_replayed() {
     let (c, _db) = company(small());
-    let r = report(&c, "backfill", json!({}));
-    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
-    let order =
-        c.sf.records("Order")
-            .into_iter()
-            .find(|o| o["Status"] == "Activated")
-            .expect("an activated order");
-    let id = order["Id"].as_str().unwrap().to_string();
+    let id = backfilled_activated_order(&c);
     let first = order_entry(&c, &id);
     let total = net_receivable(&c, &id);
     assert!(total > Decimal::ZERO, "posted: {total}");
@@ -129,6 +122,18 @@ fn an_order_activated_again_with_the_same_content_is_posted_again_not_replayed()
     assert_eq!(net_receivable(&c, &id), Decimal::ZERO);
 }
 
+/// Backfills `c` (no failure) and returns the id of an activated order, posted by it.
+fn backfilled_activated_order(c: &ledgerlink::local::LocalCompany) -> String {
+    let r = report(c, "backfill", json!({}));
+    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
+    let order =
+        c.sf.records("Order")
+            .into_iter()
+            .find(|o| o["Status"] == "Activated")
+            .expect("an activated order");
+    order["Id"].as_str().unwrap().to_string()
+}
+
 fn order_entry(c: &ledgerlink::local::LocalCompany, id: &str) -> String {
     c.sf.get("Order", id).expect("the order")["QBO_Journal_Entry_Id__c"]
         .as_str()
@@ -139,14 +144,7 @@ fn order_entry(c: &ledgerlink::local::LocalCompany, id: &str) -> String {
 #[test]
 fn a_lost_journal_entry_write_back_is_repaired_without_a_second_posting() {
     let (c, _db) = company(small());
-    let r = report(&c, "backfill", json!({}));
-    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
-    let order =
-        c.sf.records("Order")
-            .into_iter()
-            .find(|o| o["Status"] == "Activated")
-            .expect("an activated order");
-    let id = order["Id"].as_str().unwrap().to_string();
+    let id = backfilled_activated_order(&c);
     let entry = order_entry(&c, &id);
     let entries = c.qbo.entities(&c.realm, "JournalEntry").len();
     // The write-back was lost (a crash after the entry was stored, a failed Salesforce call).
