@@ -311,7 +311,8 @@ impl HostConfig {
                 }
                 (None, None) => None,
             };
-            let pacer = Pacer::new(BudgetKind::for_connection(name), conn.pacing.clone());
+            let pacer = Pacer::new(BudgetKind::for_connection(name), conn.pacing.clone())
+                .with_realm(tenant.settings.get("realm-id").map(String::as_str));
             let pacer = match metrics {
                 Some(m) => pacer.with_metrics(m.clone(), id, name),
                 None => pacer,

@@ -117,7 +117,9 @@ impl LocalCompany {
         let mut connections = BTreeMap::new();
         let pace = |c: Connection, kind: BudgetKind| {
             if options.pacing {
-                c.with_pacer(Arc::new(Pacer::new(kind, PacingConfig::default())))
+                c.with_pacer(Arc::new(
+                    Pacer::new(kind, PacingConfig::default()).with_realm(Some(&realm)),
+                ))
             } else {
                 c
             }

@@ -204,6 +204,8 @@ pub struct Pacer {
     config: PacingConfig,
     lanes: Mutex<HashMap<String, Lane>>,
     labels: Option<(Metrics, String, String)>,
+    /// The tenant's QBO realm (`settings.realm-id`): the one lane of a QBO connection.
+    realm: Option<String>,
 }
 
 impl Pacer {
@@ -214,7 +216,16 @@ impl Pacer {
             config,
             lanes: Mutex::default(),
             labels: None,
+            realm: None,
         }
+    }
+
+    /// Keeps QBO's per-realm budget under the tenant's configured realm, whatever realm a
+    /// guest's path names: a guest cannot open itself fresh budgets (or grow the lanes) by
+    /// writing other realm ids into its URLs.
+    pub fn with_realm(mut self, realm: Option<&str>) -> Self {
+        self.realm = realm.map(str::to_string);
+        self
     }
 
     /// Counts throttles in `metrics` as `ledgerlink_throttles_total{tenant,connection,reason}`.
@@ -228,15 +239,11 @@ impl Pacer {
         &self.config
     }
 
-    /// The lane of a guest path: the realm of `/v3/company/{realm}/...` for QBO, else `""`.
-    pub fn lane_of(&self, path: &str) -> String {
-        if self.kind != BudgetKind::Qbo {
-            return String::new();
-        }
-        let path = path.split('?').next().unwrap_or_default();
-        let mut segments = path.split('/').filter(|s| !s.is_empty());
-        match (segments.next(), segments.next(), segments.next()) {
-            (Some("v3"), Some("company"), Some(realm)) => realm.to_string(),
+    /// The lane of a guest request: the configured realm for QBO (never a realm the path
+    /// names), else `""`.
+    pub fn lane_of(&self, _path: &str) -> String {
+        match (&self.kind, &self.realm) {
+            (BudgetKind::Qbo, Some(realm)) => realm.clone(),
             _ => String::new(),
         }
     }
@@ -516,10 +523,13 @@ mod tests {
     }
 
     #[test]
-    fn the_realm_is_the_lane_and_batch_is_the_path_suffix() {
-        let p = qbo(10, 500, 0);
+    fn the_configured_realm_is_the_lane_and_batch_is_the_path_suffix() {
+        let p = qbo(10, 500, 0).with_realm(Some("123"));
         assert_eq!(p.lane_of("/v3/company/123/invoice?minorversion=75"), "123");
-        assert_eq!(p.lane_of("/oauth2"), "");
+        // A realm the guest writes into its path does not open a budget of its own.
+        assert_eq!(p.lane_of("/v3/company/999/invoice"), "123");
+        assert_eq!(p.lane_of("/oauth2"), "123");
+        assert_eq!(qbo(10, 500, 0).lane_of("/v3/company/123/invoice"), "");
         assert!(p.is_batch("/v3/company/123/batch?requestid=x"));
         assert!(!p.is_batch("/v3/company/123/batchish"));
         let sf = Pacer::new(BudgetKind::Salesforce, PacingConfig::default());
