@@ -169,13 +169,8 @@ fn sync_one(ctx: &mut Ctx<'_>, current: Option<(&SfOrder, Option<&str>)>, id: &s
             // A write-back lost after the entry was stored (a crash, a failed Salesforce
             // call): written again, whatever else is unchanged.
             if written_back != Some(entry.as_str()) && !ctx.dry_run() {
-                let before = ctx.report.count(super::Kind::Failed);
-                write_back(
-                    ctx,
-                    "Order",
-                    &[json!({"Id": id, "QBO_Journal_Entry_Id__c": entry})],
-                );
-                if ctx.report.count(super::Kind::Failed) == before {
+                let record = json!({"Id": id, "QBO_Journal_Entry_Id__c": entry});
+                if write_back(ctx, "Order", &[record]) == 0 {
                     ctx.report.updated(
                         "Order",
                         id,

@@ -121,16 +121,19 @@ pub fn advance_modstamp(ctx: &Ctx<'_>, object: &str, rows: &[Value]) -> FlowResu
 }
 
 /// Writes fields back to Salesforce records (sObject Collections, 200 per request); a failure
-/// is reported on its record and does not stop the others.
-pub fn write_back(ctx: &mut Ctx<'_>, sobject: &str, records: &[Value]) {
+/// is reported on its record and does not stop the others. Returns how many failed.
+pub fn write_back(ctx: &mut Ctx<'_>, sobject: &str, records: &[Value]) -> usize {
     if records.is_empty() || ctx.dry_run() {
-        return;
+        return 0;
     }
     let results = ctx.sf.update_many(sobject, records);
+    let mut failed = 0;
     for (record, result) in records.iter().zip(results) {
         if let Err(e) = result {
             let id = record.get("Id").and_then(Value::as_str).unwrap_or("?");
             ctx.report.failed(sobject, id, Failure::Api(e));
+            failed += 1;
         }
     }
+    failed
 }
