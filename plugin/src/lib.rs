@@ -105,7 +105,7 @@ impl flows_api::Guest for Component {
     fn on_webhook(source: String, body: String) -> Result<RunReport, FlowError> {
         let platform = imports::platform();
         flows::on_webhook(&platform.as_platform(), &source, &body)
-            .map(|r| run_report(flows::WEBHOOK_REPORT_JOB, r))
+            .map(|r| run_report(flows::webhook_report_job(&source), r))
             .map_err(flow_error)
     }
 }

@@ -9,7 +9,10 @@ use ledgerlink::runtime::{Limits, Runtime};
 use ledgerlink_emulators::qbo::{QboConfig, RateLimits};
 use ledgerlink_emulators::seed::SeedSpec;
 use serde_json::Value;
+use std::ops::{Deref, DerefMut};
 use std::sync::OnceLock;
+
+pub mod documented_paths;
 
 /// The embedded component, compiled once per test binary.
 pub fn runtime() -> Runtime {
@@ -36,10 +39,41 @@ pub fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
 }
 
 /// A company with its own in-memory store.
-pub fn company(options: LocalOptions) -> (LocalCompany, Database) {
+pub fn company(options: LocalOptions) -> (Company, Database) {
     let db = Database::in_memory().expect("db");
     let c = LocalCompany::start(options, &db).expect("start the local company");
-    (c, db)
+    (Company(c), db)
+}
+
+/// A local company whose emulators' request logs are checked, when the test is done with it,
+/// for any path the real APIs do not have ([`documented_paths`]).
+pub struct Company(pub LocalCompany);
+
+impl Deref for Company {
+    type Target = LocalCompany;
+    fn deref(&self) -> &LocalCompany {
+        &self.0
+    }
+}
+
+impl DerefMut for Company {
+    fn deref_mut(&mut self) -> &mut LocalCompany {
+        &mut self.0
+    }
+}
+
+impl Drop for Company {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let undocumented =
+            documented_paths::undocumented(&self.0.sf.log().entries(), &self.0.qbo.log().entries());
+        assert!(
+            undocumented.is_empty(),
+            "the component called paths the real APIs do not have: {undocumented:#?}"
+        );
+    }
 }
 
 /// Runs a job and returns the guest's answer.
@@ -110,6 +144,17 @@ pub fn on_webhook(c: &LocalCompany, body: &str) -> RunReport {
         Ok(r) => r,
         Err(e) => panic!("on-webhook failed as a whole: {e:?}"),
     }
+}
+
+/// Hands decoded Salesforce change events (a JSON array) to the component.
+pub fn on_change_events(c: &LocalCompany, events: &Value) -> FlowResult {
+    block_on(jobs::on_webhook(
+        &runtime(),
+        &c.tenant,
+        "salesforce",
+        &events.to_string(),
+    ))
+    .expect("trap")
 }
 
 /// A JSON value the component stored in the tenant's key-value state.

@@ -257,7 +257,7 @@ mod salesforce {
     }
 
     #[test]
-    fn change_events_replay_from_an_id_and_long_poll() {
+    fn change_events_record_who_changed_what_and_there_is_no_rest_stream() {
         let sf = Sf::start();
         let a = sf.create("Account", json!({"Name": "A", "BillingCity": "Austin"}));
         sf.patch(
@@ -268,13 +268,15 @@ mod salesforce {
             .update("Account", &a, json!({"Name": "A (edited in the UI)"}))
             .unwrap();
 
-        let r = sf.get("ledgerlink/change-events?channel=/data/AccountChangeEvent&replayId=-2");
-        assert_eq!(r.status, 200, "{}", r.body);
-        let events = r.body["events"].as_array().unwrap().clone();
+        let events: Vec<Value> = sf
+            .emu
+            .change_events()
+            .into_iter()
+            .filter(|e| e["payload"]["ChangeEventHeader"]["entityName"] == "Account")
+            .collect();
         assert_eq!(events.len(), 3);
         let h0 = &events[0]["payload"]["ChangeEventHeader"];
         assert_eq!(h0["changeType"], "CREATE");
-        assert_eq!(h0["entityName"], "Account");
         assert_eq!(h0["recordIds"], json!([a]));
         assert!(h0["changeOrigin"]
             .as_str()
@@ -294,51 +296,34 @@ mod salesforce {
             "unchanged fields are null"
         );
         assert_eq!(events[1]["payload"]["BillingAddress"]["State"], "TX");
+        let h2 = &events[2]["payload"]["ChangeEventHeader"];
+        assert_eq!(h2["changeOrigin"], "", "UI edits have no origin");
+
+        // API changes are the integration user's (the session's user); UI edits a person's.
+        let me = sf.get("/services/oauth2/userinfo");
+        assert_eq!(me.status, 200, "{}", me.body);
+        let integration = me.body["user_id"].as_str().unwrap();
+        assert_eq!(me.body["organization_id"].as_str().unwrap().len(), 18);
+        assert_eq!(h0["commitUser"], integration);
+        assert_eq!(h1["commitUser"], integration);
+        assert_ne!(h2["commitUser"], integration);
+        let person = h2["commitUser"].as_str().unwrap();
+        assert!(person.starts_with("005"), "{person}");
         assert_eq!(
-            events[2]["payload"]["ChangeEventHeader"]["changeOrigin"], "",
-            "UI edits have no origin"
+            sf.emu.get("Account", &a).unwrap()["LastModifiedById"],
+            person
         );
 
-        let first = events[0]["replayId"].as_str().unwrap();
-        let r = sf.get(&format!(
-            "ledgerlink/change-events?channel=/data/ChangeEvents&replayId={first}"
-        ));
-        assert_eq!(r.body["events"].as_array().unwrap().len(), 2);
-        let latest = r.body["latestReplayId"].as_str().unwrap().to_string();
-        assert_eq!(latest, events[2]["replayId"].as_str().unwrap());
-
-        // Long-poll: a write made while the request waits is delivered to it.
-        let emu = sf.emu.clone();
-        let writer = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            emu.insert("Contact", json!({"LastName": "Late"})).unwrap();
-        });
-        let started = std::time::Instant::now();
-        let r = sf.get(&format!(
-            "ledgerlink/change-events?replayId={latest}&waitMs=5000"
-        ));
-        writer.join().unwrap();
-        assert!(started.elapsed() < std::time::Duration::from_secs(4));
-        assert_eq!(
-            r.body["events"][0]["payload"]["ChangeEventHeader"]["entityName"],
-            "Contact"
-        );
-        let r = sf.get("ledgerlink/change-events?replayId=-1&waitMs=100");
-        assert_eq!(r.body["events"], json!([]));
-
-        // After 72 hours the old replay id has expired: the client must fall back to polling.
-        sf.emu.clock().advance(Duration::hours(73));
-        let fresh = Sf {
-            token: sf.emu.issue_token(),
+        // Real orgs deliver change events only over the Pub/Sub API: no REST resource.
+        let r = sf.get("ledgerlink/change-events?replayId=-2");
+        assert_eq!(r.status, 404, "{}", r.body);
+        let bad = Sf {
+            token: "00Dbogus!token".into(),
             emu: sf.emu.clone(),
             server: sf.server,
             client: sf.client,
         };
-        let r = fresh.get(&format!("ledgerlink/change-events?replayId={first}"));
-        assert_eq!(
-            (r.status, r.error_code()),
-            (400, "REPLAY_ID_EXPIRED".into())
-        );
+        assert_eq!(bad.get("/services/oauth2/userinfo").status, 403);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! id, upsert by external id, and sObject Collections for up to 200 records per request.
 
 use super::error::{is_throttle, retry_at, ApiError};
+use super::json::text;
 use super::quickbooks::encode;
 use super::transport::Transport;
 use crate::platform::{Http, HttpResponse, Method};
@@ -207,25 +208,11 @@ impl<'a> Salesforce<'a> {
         Ok((ids, covered(&answer, end)))
     }
 
-    /// Change events after `replay_id` (`-2`: the earliest retained) from the emulator's stream
-    /// (a stand-in for Pub/Sub), at most 1000; returns the events and the position to resume at.
-    pub fn change_events(&self, replay_id: &str) -> Result<(Vec<Value>, String), ApiError> {
-        let path = format!(
-            "ledgerlink/change-events?channel=%2Fdata%2FChangeEvents&replayId={}&limit=1000",
-            encode(replay_id)
-        );
-        let answer = self.call(Method::Get, &path, None)?;
-        let events = answer
-            .get("events")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let latest = answer
-            .get("latestReplayId")
-            .and_then(Value::as_str)
-            .unwrap_or(replay_id)
-            .to_string();
-        Ok((events, latest))
+    /// The id of the user this connection runs as (OpenID Connect UserInfo): the integration
+    /// user, whose own changes change events report as their `commitUser`.
+    pub fn user_id(&self) -> Result<String, ApiError> {
+        let answer = self.call(Method::Get, "/services/oauth2/userinfo", None)?;
+        text(&answer, "user_id").ok_or_else(|| ApiError::Decode("userinfo has no user_id".into()))
     }
 }
 

@@ -8,7 +8,9 @@
 //!
 //! | layer | modules |
 //! |---|---|
-//! | what starts a run | [`triggers`] (polls, webhooks, backfill, redo by id), `run_job` here |
+//! | what starts a run | [`triggers`] (QBO polls and webhooks, backfill, redo by id), [`change_events`] (Salesforce change events), `run_job` here |
+//! | Salesforce polling | [`salesforce_poll`] (Get Updated / Get Deleted, then `SystemModstamp` cursors) |
+//! | routing of Salesforce objects | [`routing`] (which flow handles an object; the flows over touched ids) |
 //! | flows built on other flows | [`invoices`] (syncs a missing customer or item first), [`inbound`] (payments by id) |
 //! | one flow per record kind | [`accounts`], [`products`], [`invoice_updates`], [`orders`], [`payments`], [`aging`], [`reconcile`] |
 //! | shared by the flows | [`links`], [`salesforce_io`], [`invoice_plan`], [`context`], [`report`], [`state`], [`ids`], [`settings`] |
@@ -16,6 +18,7 @@
 
 pub mod accounts;
 pub mod aging;
+pub mod change_events;
 pub mod context;
 pub mod ids;
 pub mod inbound;
@@ -28,7 +31,9 @@ pub mod payments;
 pub mod products;
 pub mod reconcile;
 pub mod report;
+pub mod routing;
 pub mod salesforce_io;
+pub mod salesforce_poll;
 pub mod settings;
 pub mod state;
 pub mod status;
@@ -116,15 +121,14 @@ pub fn run_job(platform: &Platform<'_>, name: &str, args: &str) -> Result<Report
         "poll" | "backfill" | "poll-salesforce" | "poll-quickbooks" if redo => {
             triggers::redo_only(&mut ctx)
         }
-        "poll" => {
-            triggers::poll_salesforce(&mut ctx).and_then(|()| triggers::poll_quickbooks(&mut ctx))
-        }
+        "poll" => salesforce_poll::poll_salesforce(&mut ctx)
+            .and_then(|()| triggers::poll_quickbooks(&mut ctx)),
         "backfill" => triggers::backfill(&mut ctx),
         "sync-accounts" => accounts::run(&mut ctx),
         "sync-products" => products::run(&mut ctx),
         "sync-invoices" => invoices::run(&mut ctx),
         "sync-orders" => orders::run(&mut ctx),
-        "poll-salesforce" => triggers::poll_salesforce(&mut ctx),
+        "poll-salesforce" => salesforce_poll::poll_salesforce(&mut ctx),
         "poll-quickbooks" => triggers::poll_quickbooks(&mut ctx),
         "sync-payments" => payments::run_ids(&mut ctx),
         "sync-quickbooks" => inbound::run_ids(&mut ctx),
@@ -168,23 +172,37 @@ fn redone_with_the_rest(ctx: &mut Ctx<'_>) {
     }
 }
 
-/// Handles a verified webhook body.
+/// Handles a verified webhook body from QBO, or decoded change events from Salesforce.
 pub fn on_webhook(platform: &Platform<'_>, source: &str, body: &str) -> Result<Report, JobError> {
-    if source != "quickbooks" {
-        return Err(JobError::InvalidArgs(format!(
-            "webhooks from {source:?} are not handled; only \"quickbooks\""
-        )));
+    match source {
+        "quickbooks" => {
+            let hints = triggers::parse_webhook(body).map_err(JobError::InvalidArgs)?;
+            let mut ctx = Ctx::new(platform, Args::default())?;
+            let outcome = triggers::on_quickbooks_webhook(&mut ctx, hints);
+            // A throttled webhook run asks for a CDC pass later, which covers what it missed.
+            ctx.finish("poll-quickbooks", outcome)
+        }
+        "salesforce" => {
+            let changes = change_events::parse_events(body).map_err(JobError::InvalidArgs)?;
+            let mut ctx = Ctx::new(platform, Args::default())?;
+            let outcome = change_events::on_change_events(&mut ctx, changes);
+            ctx.finish(change_events::REPORT_JOB, outcome)
+        }
+        _ => Err(JobError::InvalidArgs(format!(
+            "webhooks from {source:?} are not handled; only \"quickbooks\" and \"salesforce\""
+        ))),
     }
-    let hints = triggers::parse_webhook(body).map_err(JobError::InvalidArgs)?;
-    let mut ctx = Ctx::new(platform, Args::default())?;
-    let outcome = triggers::on_quickbooks_webhook(&mut ctx, hints);
-    // A throttled webhook run asks for a CDC pass later, which covers everything it missed.
-    ctx.finish("poll-quickbooks", outcome)
 }
 
-/// The job a webhook run's report is filed under: it redoes the run's failed records by
-/// `{"only": ["Payment:<id>", "Invoice:<id>", "Customer:<id>"]}` (the error ledger's retry).
-pub const WEBHOOK_REPORT_JOB: &str = "sync-quickbooks";
+/// The job a webhook run's report is filed under: it redoes the run's failed records by `only`
+/// (`Payment:<id>`, `Invoice:<id>`, `Customer:<id>` for QBO; `Opportunity:<id>`, ... for
+/// Salesforce change events, which `poll-salesforce` redoes).
+pub fn webhook_report_job(source: &str) -> &'static str {
+    match source {
+        "salesforce" => change_events::REPORT_JOB,
+        _ => "sync-quickbooks",
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,5 @@
 //! Reading and writing Salesforce records for the flows: which rows a run works on (the `only`
-//! ids; every row with `full`; else those changed since the object's `SystemModstamp` cursor),
+//! ids; every row with `full`; else those after the object's `(SystemModstamp, Id)` cursor),
 //! page by page, with the cursor moved after each page; and field write-backs in sObject
 //! Collections, each failure reported on its record.
 
@@ -7,12 +7,33 @@ use super::context::{Ctx, FlowResult};
 use super::report::Failure;
 use super::state::CURSORS;
 use crate::clients::json::text;
-use crate::clients::salesforce::soql_list;
+use crate::clients::salesforce::{soql_list, soql_literal};
 use crate::clients::ApiError;
 use serde_json::Value;
 
 fn modstamp_key(object: &str) -> String {
     format!("sf-modstamp/{object}")
+}
+
+/// Where an object's changes were read up to: the last row's `SystemModstamp` and `Id` (rows are
+/// read in that order), stored as `<stamp>#<id>`. A cursor stored before ids were kept is a bare
+/// stamp, read inclusively (`>=`: a re-read record is skipped as unchanged).
+fn after_cursor(cursor: &str) -> String {
+    match cursor.split_once('#') {
+        Some((stamp, id)) => format!(
+            "(SystemModstamp > {stamp} OR (SystemModstamp = {stamp} AND Id > {}))",
+            soql_literal(id)
+        ),
+        None => format!("SystemModstamp >= {cursor}"),
+    }
+}
+
+/// The cursor after `rows`: the greatest `(SystemModstamp, Id)` among them.
+fn cursor_after(rows: &[Value]) -> Option<String> {
+    rows.iter()
+        .filter_map(|r| Some((text(r, "SystemModstamp")?, text(r, "Id")?)))
+        .max()
+        .map(|(stamp, id)| format!("{stamp}#{id}"))
 }
 
 /// Rows of `object` to sync: the `only` ids; everything with `full`; else those changed since
@@ -40,8 +61,8 @@ pub fn select(
         return Ok(rows);
     }
     if !ctx.args.full {
-        if let Ok(Some(since)) = ctx.state.get::<String>(CURSORS, &modstamp_key(object)) {
-            clauses.push(format!("SystemModstamp >= {since}"));
+        if let Ok(Some(cursor)) = ctx.state.get::<String>(CURSORS, &modstamp_key(object)) {
+            clauses.push(after_cursor(&cursor));
         }
     }
     let filter = if clauses.is_empty() {
@@ -73,8 +94,8 @@ pub fn select_pages(
         clauses.push(condition.to_string());
     }
     if !ctx.args.full {
-        if let Some(since) = ctx.state.get::<String>(CURSORS, &modstamp_key(object))? {
-            clauses.push(format!("SystemModstamp >= {since}"));
+        if let Some(cursor) = ctx.state.get::<String>(CURSORS, &modstamp_key(object))? {
+            clauses.push(after_cursor(&cursor));
         }
     }
     let filter = if clauses.is_empty() {
@@ -109,13 +130,13 @@ pub struct Window {
     pub total: usize,
 }
 
-/// Moves the object's cursor to the newest `SystemModstamp` read (not for `only` or dry runs).
+/// Moves the object's cursor past the rows read (not for `only` or dry runs).
 pub fn advance_modstamp(ctx: &Ctx<'_>, object: &str, rows: &[Value]) -> FlowResult {
     if ctx.args.only.is_some() || ctx.dry_run() {
         return Ok(());
     }
-    if let Some(newest) = rows.iter().filter_map(|r| text(r, "SystemModstamp")).max() {
-        ctx.state.put(CURSORS, &modstamp_key(object), &newest)?;
+    if let Some(cursor) = cursor_after(rows) {
+        ctx.state.put(CURSORS, &modstamp_key(object), &cursor)?;
     }
     Ok(())
 }
@@ -136,4 +157,33 @@ pub fn write_back(ctx: &mut Ctx<'_>, sobject: &str, records: &[Value]) -> usize 
         }
     }
     failed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_cursor_is_the_last_stamp_and_id_and_reads_strictly_after_it() {
+        let rows = [
+            json!({"Id": "006B", "SystemModstamp": "2026-01-01T10:00:00.000+0000"}),
+            json!({"Id": "006A", "SystemModstamp": "2026-01-01T10:00:05.000+0000"}),
+            json!({"Id": "006C", "SystemModstamp": "2026-01-01T10:00:05.000+0000"}),
+            json!({"Id": "006D"}),
+        ];
+        let cursor = cursor_after(&rows).unwrap();
+        assert_eq!(cursor, "2026-01-01T10:00:05.000+0000#006C");
+        assert_eq!(
+            after_cursor(&cursor),
+            "(SystemModstamp > 2026-01-01T10:00:05.000+0000 OR \
+             (SystemModstamp = 2026-01-01T10:00:05.000+0000 AND Id > '006C'))"
+        );
+        // A cursor kept before ids were: inclusive, as it was read then.
+        assert_eq!(
+            after_cursor("2026-01-01T10:00:05.000+0000"),
+            "SystemModstamp >= 2026-01-01T10:00:05.000+0000"
+        );
+        assert_eq!(cursor_after(&[]), None);
+    }
 }

@@ -32,6 +32,9 @@ pub struct FlowSettings {
     pub invoice_link_base: String,
     /// Salesforce Order statuses that mean "post it".
     pub posted_order_status: String,
+    /// The Salesforce integration user's id (`salesforce-user-id`), whose own changes are not
+    /// echoed back; when unset it is read from UserInfo.
+    pub salesforce_user_id: Option<String>,
 }
 
 fn get(s: &dyn Settings, key: &str) -> Option<String> {
@@ -99,6 +102,7 @@ impl FlowSettings {
                 .map_err(|_| format!("setting aging-thresholds: {v:?} is not a list of days"))?,
         };
         Ok(Self {
+            salesforce_user_id: get(s, "salesforce-user-id"),
             invoice: InvoiceSettings {
                 us_company: flag(s, "us-company", true)?,
                 home_currency: get(s, "home-currency").unwrap_or_else(|| "USD".into()),

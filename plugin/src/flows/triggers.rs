@@ -1,15 +1,16 @@
-//! What starts the flows: Salesforce change events (with a replay id) falling back to a
-//! `SystemModstamp` cursor; QBO CDC since a cursor; QBO webhooks (legacy and CloudEvents),
-//! which are only hints: the full record is always fetched, so duplicates and out-of-order
-//! events are harmless, and a CDC pass covers any gap since the last cursor.
+//! What starts the flows (besides Salesforce polling in `salesforce_poll.rs` and change events
+//! in `change_events.rs`): `backfill`; the redo of named records; QBO CDC since a cursor; QBO
+//! webhooks (legacy and CloudEvents), which are only hints: the full record is always fetched,
+//! so duplicates and out-of-order events are harmless, and a CDC pass covers any gap since the
+//! last cursor.
 
 use super::context::{Ctx, FlowResult};
 use super::report::Failure;
+use super::routing::{route, run_touched, salesforce_flows};
 use super::state::CURSORS;
-use super::{accounts, inbound, invoices, orders, payments, products};
+use super::{inbound, payments, salesforce_poll};
 use crate::clients::json::text;
 use crate::clients::quickbooks::literal;
-use crate::clients::salesforce::soql_list;
 use crate::clients::ApiError;
 use chrono::{Duration, Utc};
 use serde_json::Value;
@@ -17,126 +18,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Every flow over every record, then the QBO side.
 pub fn backfill(ctx: &mut Ctx<'_>) -> FlowResult {
+    let started = Utc::now();
     ctx.args.full = true;
     salesforce_flows(ctx)?;
     ctx.args.full = false;
-    if !ctx.dry_run() {
-        // Start the event stream from here: everything before is covered.
-        if let Ok((_, latest)) = ctx.sf.change_events("-1") {
-            subscribed(ctx, &latest)?;
-        }
-    }
+    // Polling resumes from here: everything before is covered.
+    salesforce_poll::mark_backfilled(ctx, started)?;
     poll_quickbooks(ctx)
-}
-
-fn salesforce_flows(ctx: &mut Ctx<'_>) -> FlowResult {
-    accounts::run(ctx)?;
-    products::run(ctx)?;
-    invoices::run(ctx)?;
-    orders::run(ctx)
-}
-
-/// Which flow an sObject's change feeds, and the parent field for child objects.
-fn route(entity: &str) -> Option<(&'static str, Option<&'static str>)> {
-    Some(match entity {
-        "Account" => ("Account", None),
-        "Product2" => ("Product2", None),
-        "PricebookEntry" => ("Product2", Some("Product2Id")),
-        "Opportunity" => ("Opportunity", None),
-        "OpportunityLineItem" => ("Opportunity", Some("OpportunityId")),
-        "Order" => ("Order", None),
-        "OrderItem" => ("Order", Some("OrderId")),
-        _ => return None,
-    })
-}
-
-/// Salesforce change events since the replay cursor, then the flows they touch. Without a
-/// cursor, or when it has expired, falls back to the `SystemModstamp` cursors.
-pub fn poll_salesforce(ctx: &mut Ctx<'_>) -> FlowResult {
-    let Some(mut position) = ctx.state.get::<String>(CURSORS, "sf-replay")? else {
-        salesforce_flows(ctx)?;
-        if !ctx.dry_run() {
-            let (_, latest) = ctx.sf.change_events("-1")?;
-            subscribed(ctx, &latest)?;
-        }
-        return Ok(());
-    };
-    let mut touched: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
-    let mut children: BTreeMap<(&'static str, &'static str, String), BTreeSet<String>> =
-        BTreeMap::new();
-    loop {
-        let (events, latest) = match ctx.sf.change_events(&position) {
-            Ok(page) => page,
-            Err(ApiError::Api { code, .. }) if code == "REPLAY_ID_EXPIRED" => {
-                // Resubscribe from now, then cover the gap with Get Updated / Get Deleted, or
-                // with the SystemModstamp cursors when the gap is beyond their windows.
-                let (_, latest) = ctx.sf.change_events("-1")?;
-                poll_replication(ctx, &position)?;
-                if !ctx.dry_run() {
-                    ctx.state.put(CURSORS, "sf-replay", &latest)?;
-                }
-                return Ok(());
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let n = events.len();
-        for event in &events {
-            let payload = event.get("payload").unwrap_or(event);
-            let header = payload
-                .get("ChangeEventHeader")
-                .cloned()
-                .unwrap_or(Value::Null);
-            let entity = header
-                .get("entityName")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let Some((flow, parent)) = route(entity) else {
-                continue;
-            };
-            let ids = header
-                .get("recordIds")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(str::to_string);
-            match parent {
-                None => touched.entry(flow).or_default().extend(ids),
-                Some(field) => match text(payload, field) {
-                    Some(p) => {
-                        touched.entry(flow).or_default().insert(p);
-                    }
-                    None => {
-                        let key = (flow, field, entity.to_string());
-                        children.entry(key).or_default().extend(ids);
-                    }
-                },
-            }
-        }
-        position = latest;
-        if n < 1000 {
-            break;
-        }
-    }
-    // Child changes without the parent id in the payload: look the parent up.
-    for ((flow, field, entity), ids) in children {
-        let list: Vec<String> = ids.into_iter().collect();
-        for chunk in list.chunks(200) {
-            let rows = ctx.sf.query(&format!(
-                "SELECT {field} FROM {entity} WHERE Id IN ({})",
-                soql_list(chunk)
-            ))?;
-            touched
-                .entry(flow)
-                .or_default()
-                .extend(rows.iter().filter_map(|r| text(r, field)));
-        }
-    }
-    run_touched(ctx, &touched)?;
-    if !ctx.dry_run() {
-        subscribed(ctx, &position)?;
-    }
-    Ok(())
 }
 
 /// Redoes exactly the records `only` names, each through the flow that handles its entity: how
@@ -171,101 +59,6 @@ pub fn redo_only(ctx: &mut Ctx<'_>) -> FlowResult {
         ctx.args.only = saved;
     }
     Ok(())
-}
-
-/// Where Get Updated / Get Deleted would start if the replay id expires.
-const REPLICATED_UNTIL: &str = "sf-replicated-until";
-
-/// Stores the stream position and, a minute back for clock skew, the time it covers.
-fn subscribed(ctx: &Ctx<'_>, replay_id: &str) -> FlowResult {
-    ctx.state.put(CURSORS, "sf-replay", &replay_id)?;
-    ctx.state.put(
-        CURSORS,
-        REPLICATED_UNTIL,
-        &replication_time(Utc::now() - Duration::minutes(1)),
-    )?;
-    Ok(())
-}
-
-fn replication_time(t: chrono::DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// Runs each flow over the ids its objects' changes touched.
-fn run_touched(
-    ctx: &mut Ctx<'_>,
-    touched: &BTreeMap<&'static str, BTreeSet<String>>,
-) -> FlowResult {
-    let saved = ctx.args.only.clone();
-    for (flow, ids) in touched {
-        ctx.args.only = Some(ids.iter().cloned().collect());
-        match *flow {
-            "Account" => accounts::run(ctx)?,
-            "Product2" => products::run(ctx)?,
-            "Opportunity" => invoices::run(ctx)?,
-            _ => orders::run(ctx)?,
-        }
-    }
-    ctx.args.only = saved;
-    Ok(())
-}
-
-/// The second tier, after an expired replay id: Get Updated (and Get Deleted for orders, whose
-/// deletion reverses their entry) since the last covered time; beyond their windows, the
-/// SystemModstamp cursors.
-fn poll_replication(ctx: &mut Ctx<'_>, expired: &str) -> FlowResult {
-    let Some(start) = ctx.state.get::<String>(CURSORS, REPLICATED_UNTIL)? else {
-        ctx.report.skipped(
-            "ChangeEvents",
-            expired,
-            None,
-            "replay id expired: fell back to SystemModstamp polling",
-        );
-        return salesforce_flows(ctx);
-    };
-    let end = replication_time(Utc::now() + Duration::days(1));
-    let mut touched: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
-    let mut covered: Option<String> = None;
-    for object in ["Account", "Product2", "Opportunity", "Order"] {
-        let mut pages = vec![ctx.sf.updated(object, &start, &end)];
-        if object == "Order" {
-            pages.push(ctx.sf.deleted(object, &start, &end));
-        }
-        for page in pages {
-            match page {
-                Ok((ids, until)) => {
-                    touched.entry(object).or_default().extend(ids);
-                    if covered.as_ref().is_none_or(|c| until < *c) {
-                        covered = Some(until);
-                    }
-                }
-                Err(ApiError::Api { code, .. }) if code == "INVALID_REPLICATION_DATE" => {
-                    ctx.report.skipped("ChangeEvents", expired, None, "replay id expired beyond Get Updated's window: fell back to SystemModstamp polling");
-                    return salesforce_flows(ctx);
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-    ctx.report.skipped(
-        "ChangeEvents",
-        expired,
-        None,
-        format!("replay id expired: covered the gap since {start} with Get Updated / Get Deleted"),
-    );
-    let touched = touched
-        .into_iter()
-        .map(|(k, v)| (route_flow(k), v))
-        .collect();
-    run_touched(ctx, &touched)?;
-    if let (Some(covered), false) = (covered, ctx.dry_run()) {
-        ctx.state.put(CURSORS, REPLICATED_UNTIL, &covered)?;
-    }
-    Ok(())
-}
-
-fn route_flow(object: &str) -> &'static str {
-    route(object).map(|(flow, _)| flow).unwrap_or("Account")
 }
 
 /// QBO changes since the CDC cursor: customers, then invoices, then payments.

@@ -4,6 +4,7 @@
 
 mod aging_and_reconciliation;
 mod architecture;
+mod documented_paths;
 mod invoice_changes;
 mod invoices;
 mod orders;

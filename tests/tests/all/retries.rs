@@ -45,6 +45,8 @@ async fn a_record_that_fails_inside_poll_is_fixed_by_the_automatic_retry() {
     let id = opp["Id"].as_str().unwrap().to_string();
     c.sf.update("Opportunity", &id, json!({"StageName": "Closed Won"}))
         .unwrap();
+    // Get Updated covers whole minutes: the poll sees the change once its minute has passed.
+    c.sf.clock().advance(chrono::Duration::minutes(2));
     c.qbo.faults().push(FaultRule {
         method: Some("POST".into()),
         path_contains: Some("/batch".into()),

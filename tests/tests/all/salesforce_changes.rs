@@ -1,24 +1,35 @@
-//! Salesforce changes reach QBO through the change-event stream: a new Closed Won opportunity is
-//! invoiced, a changed line updates its invoice, and a dry run writes nothing.
+//! Salesforce changes reach QBO by public REST polling alone (Get Updated / Get Deleted, then
+//! `SystemModstamp` cursors), and through decoded change events handed to `on-webhook`; the
+//! integration's own writes are not echoed back.
 
 use ledgerlink::runtime::exports::ledgerlink::sync::flows::Outcome;
-use ledgerlink_tests::{company, lines, money, report, small};
+use ledgerlink_tests::{company, lines, money, on_change_events, report, small, Company};
 use rust_decimal::Decimal;
-use serde_json::json;
+use serde_json::{json, Value};
+
+fn open_opportunity(c: &Company) -> String {
+    c.sf.records("Opportunity")
+        .into_iter()
+        .find(|o| o["IsWon"] == json!(false) && o["IsClosed"] == json!(false))
+        .expect("an open opportunity")["Id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn calls(c: &Company, path_end: &str) -> usize {
+    c.sf.log()
+        .count(|r| r.path.trim_end_matches('/').ends_with(path_end))
+}
 
 #[test]
-fn change_events_invoice_new_wins_and_update_changed_ones() {
+fn polling_alone_invoices_new_wins_and_updates_changed_ones() {
     let (c, _db) = company(small());
     report(&c, "backfill", json!({}));
     let invoices_before = c.qbo.entities(&c.realm, "Invoice").len();
 
     // An open opportunity is won; a won one gets a bigger quantity.
-    let open =
-        c.sf.records("Opportunity")
-            .into_iter()
-            .find(|o| o["IsWon"] == json!(false) && o["IsClosed"] == json!(false))
-            .expect("an open opportunity");
-    let open_id = open["Id"].as_str().unwrap().to_string();
+    let open_id = open_opportunity(&c);
     c.sf.update("Opportunity", &open_id, json!({"StageName": "Closed Won"}))
         .unwrap();
     let won =
@@ -39,6 +50,8 @@ fn change_events_invoice_new_wins_and_update_changed_ones() {
         json!({"Quantity": (qty + Decimal::ONE).to_string().parse::<f64>().unwrap()}),
     )
     .unwrap();
+    // Get Updated covers whole minutes: the changes show once their minute has passed.
+    c.sf.clock().advance(chrono::Duration::minutes(2));
 
     // A dry run reports both and writes nothing.
     let plan = report(&c, "poll-salesforce", json!({"dry-run": true}));
@@ -51,6 +64,8 @@ fn change_events_invoice_new_wins_and_update_changed_ones() {
 
     let r = report(&c, "poll-salesforce", json!({}));
     assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
+    assert!(calls(&c, "/sobjects/Opportunity/updated") >= 2);
+    assert!(calls(&c, "/sobjects/Order/deleted") >= 2);
     assert_eq!(
         c.qbo.entities(&c.realm, "Invoice").len(),
         invoices_before + 1
@@ -70,37 +85,141 @@ fn change_events_invoice_new_wins_and_update_changed_ones() {
     );
     assert_ne!(invoice["SyncToken"], json!("0"));
 
-    // Nothing new: a second poll changes nothing.
-    let again = report(&c, "poll-salesforce", json!({}));
-    assert_eq!(again.created + again.updated, 0, "{:#?}", again.records);
+    // Nothing new: the scheduled poll (both sides) changes nothing and fails nothing, within
+    // the same minute and after it.
+    for _ in 0..2 {
+        let again = report(&c, "poll", json!({}));
+        assert_eq!(again.failed, 0, "{:#?}", lines(&again, Outcome::Failed));
+        assert_eq!(again.created + again.updated, 0, "{:#?}", again.records);
+        c.sf.clock().advance(chrono::Duration::minutes(2));
+    }
 }
 
 #[test]
-fn an_expired_replay_id_falls_back_to_get_updated_and_get_deleted() {
+fn a_poll_after_weeks_off_reads_changes_by_system_modstamp() {
     let (mut c, _db) = company(small());
     report(&c, "backfill", json!({}));
-    let open =
-        c.sf.records("Opportunity")
-            .into_iter()
-            .find(|o| o["IsWon"] == json!(false) && o["IsClosed"] == json!(false))
-            .expect("an open opportunity");
-    let open_id = open["Id"].as_str().unwrap().to_string();
+    let open_id = open_opportunity(&c);
     c.sf.update("Opportunity", &open_id, json!({"StageName": "Closed Won"}))
         .unwrap();
-    // Four days pass: the change events (kept 72 h) are gone, and the stored replay id with them.
-    c.sf.clock().advance(chrono::Duration::days(4));
+    // Twenty days pass: beyond Get Deleted's 15-day window.
+    c.sf.clock().advance(chrono::Duration::days(20));
     c.reissue_tokens();
-    let r = report(&c, "poll-salesforce", json!({}));
+    let r = report(&c, "poll", json!({}));
     assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
     assert!(
         r.records
             .iter()
-            .any(|o| o.entity == "ChangeEvents" && o.detail.contains("Get Updated")),
+            .any(|o| o.entity == "Replication" && o.detail.contains("SystemModstamp")),
         "{:#?}",
         r.records
     );
     assert!(
         c.sf.get("Opportunity", &open_id).unwrap()["QBO_Invoice_Id__c"].is_string(),
-        "the change was found through Get Updated"
+        "the change was found by its SystemModstamp"
+    );
+    // From there, Get Updated again.
+    c.sf.update(
+        "Opportunity",
+        &open_opportunity(&c),
+        json!({"StageName": "Closed Won"}),
+    )
+    .unwrap();
+    c.sf.clock().advance(chrono::Duration::minutes(10));
+    let before = calls(&c, "/sobjects/Opportunity/updated");
+    let r = report(&c, "poll-salesforce", json!({}));
+    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
+    assert_eq!(r.created, 1, "{:#?}", r.records);
+    assert_eq!(calls(&c, "/sobjects/Opportunity/updated"), before + 1);
+}
+
+/// The change events the emulator recorded after the first `from`.
+fn events_since(c: &Company, from: usize) -> Value {
+    Value::Array(c.sf.change_events().into_iter().skip(from).collect())
+}
+
+#[test]
+fn change_events_are_synced_and_the_integrations_own_writes_are_not_echoed() {
+    let (c, _db) = company(small());
+    report(&c, "backfill", json!({}));
+    let invoices = || c.qbo.entities(&c.realm, "Invoice").len();
+    let before = invoices();
+
+    // A sales rep wins a deal in the UI: its event invoices it.
+    let start = c.sf.change_events().len();
+    let open_id = open_opportunity(&c);
+    c.sf.update("Opportunity", &open_id, json!({"StageName": "Closed Won"}))
+        .unwrap();
+    let events = events_since(&c, start);
+    assert!(!events.as_array().unwrap().is_empty());
+    let r = on_change_events(&c, &events).expect("the events are handled");
+    assert_eq!(r.job, "poll-salesforce");
+    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
+    assert_eq!(invoices(), before + 1);
+    let invoice_id = c.sf.get("Opportunity", &open_id).unwrap()["QBO_Invoice_Id__c"].clone();
+    assert!(invoice_id.is_string());
+
+    // The write-back of the invoice id is the integration user's own change: not echoed.
+    let start = start + events.as_array().unwrap().len();
+    let echo = events_since(&c, start);
+    assert!(echo
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["payload"]["ChangeEventHeader"]["recordIds"] == json!([open_id])));
+    let qbo_calls = c.qbo.log().len();
+    let r = on_change_events(&c, &echo).expect("handled");
+    assert!(
+        r.records
+            .iter()
+            .any(|o| o.record_id == open_id && o.detail.contains("integration user")),
+        "{:#?}",
+        r.records
+    );
+    assert_eq!(r.created + r.updated + r.failed, 0, "{:#?}", r.records);
+    assert_eq!(c.qbo.log().len(), qbo_calls, "an echo costs no QBO call");
+
+    // A person changing only fields Ledgerlink writes, and a deleted opportunity: reported,
+    // nothing written.
+    let header = |change: &str, fields: Value| {
+        json!({"ChangeEventHeader": {"entityName": "Opportunity", "changeType": change,
+            "recordIds": [open_id], "changedFields": fields, "commitUser": "005000000000001AAA"}})
+    };
+    let r = on_change_events(
+        &c,
+        &json!([
+            header("UPDATE", json!(["Payment_Status__c", "LastModifiedDate"])),
+            header("DELETE", json!([])),
+        ]),
+    )
+    .expect("handled");
+    assert_eq!(r.skipped, 2, "{:#?}", r.records);
+    assert!(r.records[0].detail.contains("only Payment_Status__c"));
+    assert!(r.records[1].detail.contains("deleted in Salesforce"));
+    assert_eq!(invoices(), before + 1);
+    assert_eq!(
+        c.sf.get("Opportunity", &open_id).unwrap()["QBO_Invoice_Id__c"],
+        invoice_id
+    );
+
+    // A GAP_OVERFLOW means "too many to list": everything since the last poll is re-read.
+    let won = open_opportunity(&c);
+    c.sf.update("Opportunity", &won, json!({"StageName": "Closed Won"}))
+        .unwrap();
+    c.sf.clock().advance(chrono::Duration::minutes(2));
+    let overflow = json!([{"ChangeEventHeader": {"entityName": "Opportunity",
+        "changeType": "GAP_OVERFLOW", "recordIds": []}}]);
+    let r = on_change_events(&c, &overflow).expect("handled");
+    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
+    assert!(c.sf.get("Opportunity", &won).unwrap()["QBO_Invoice_Id__c"].is_string());
+    assert_eq!(invoices(), before + 2);
+
+    // A malformed event is refused, naming the event and the field.
+    let bad = json!([{"ChangeEventHeader": {"entityName": "Opportunity",
+        "changeType": "UPDATE"}}]);
+    let err = on_change_events(&c, &bad).expect_err("refused");
+    assert!(
+        format!("{err:?}").contains("event [0]: ChangeEventHeader.recordIds is empty"),
+        "{err:?}"
     );
 }

@@ -265,7 +265,7 @@ impl Org {
         h.insert("recordIds".into(), json!([record_id]));
         h.insert("changeType".into(), json!(change_type));
         h.insert("changeOrigin".into(), json!(origin.change_origin));
-        h.insert("commitUser".into(), json!(self.user_id));
+        h.insert("commitUser".into(), json!(self.acting_user(origin)));
         h.insert("nulledFields".into(), json!([]));
         h.insert("diffFields".into(), json!([]));
         h.insert("changedFields".into(), json!([]));

@@ -33,6 +33,15 @@ pub(crate) enum Upserted {
 }
 
 impl Org {
+    /// Who makes a change: the integration user through the API, the UI user otherwise.
+    pub(crate) fn acting_user(&self, origin: &Origin) -> &str {
+        if origin.change_origin.is_empty() {
+            &self.ui_user_id
+        } else {
+            &self.user_id
+        }
+    }
+
     fn read_body(
         &self,
         def: &SObjectDef,
@@ -178,7 +187,7 @@ impl Org {
                 if let Some(default) = &f.default {
                     fields.insert(f.name.clone(), coerce(f, default)?);
                 } else if f.name == "OwnerId" {
-                    fields.insert(f.name.clone(), Val::Text(self.user_id.clone()));
+                    fields.insert(f.name.clone(), Val::Text(self.acting_user(origin).into()));
                 }
             }
         }
@@ -202,7 +211,7 @@ impl Org {
             created: now,
             modified: now,
             modstamp: now,
-            user: self.user_id.clone(),
+            user: self.acting_user(origin).into(),
             deleted_at: None,
         };
         self.store.put(record.clone());
@@ -248,7 +257,7 @@ impl Org {
         record.fields = fields;
         record.modified = self.now;
         record.modstamp = self.now;
-        record.user = self.user_id.clone();
+        record.user = self.acting_user(origin).into();
         self.store.put(record.clone());
         self.emit_update(def, &old, &record, origin);
         rules::after_write(self, def, &record, Some(&old), origin)?;

@@ -3,7 +3,6 @@
 //! resource is a plain function over the locked org, so that `composite` can run subrequests
 //! through the same dispatch.
 
-use super::change_events::{self, Replay};
 use super::dml::Origin;
 use super::errors::SfError;
 use super::limits;
@@ -18,7 +17,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::{json, Value};
-use std::time::Duration;
 
 /// Per-request context.
 #[derive(Clone, Debug)]
@@ -237,7 +235,6 @@ fn resources(ctx: &Ctx) -> Value {
         "queryAll": format!("{b}/queryAll"),
         "limits": format!("{b}/limits"),
         "composite": format!("{b}/composite"),
-        "ledgerlink": format!("{b}/ledgerlink/change-events"),
     })
 }
 
@@ -387,13 +384,6 @@ pub(crate) async fn api(State(emu): State<SalesforceEmulator>, req: Request) -> 
     };
     let segs = segments(below);
 
-    if segs.len() == 2 && segs[0] == "ledgerlink" && segs[1] == "change-events" {
-        if method != "GET" {
-            return respond(Reply::error(&SfError::method_not_allowed(&method)), header);
-        }
-        return respond(change_events_poll(&emu, &query).await, header);
-    }
-
     let body_value = if matches!(method.as_str(), "POST" | "PATCH" | "PUT")
         && !bytes.iter().all(u8::is_ascii_whitespace)
     {
@@ -410,60 +400,6 @@ pub(crate) async fn api(State(emu): State<SalesforceEmulator>, req: Request) -> 
         emu.notify_events();
     }
     respond(reply, header)
-}
-
-async fn change_events_poll(emu: &SalesforceEmulator, query: &[(String, String)]) -> Reply {
-    let channel = param(query, "channel")
-        .unwrap_or("/data/ChangeEvents")
-        .to_string();
-    let limit = param(query, "limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .unwrap_or(100)
-        .clamp(1, 1000);
-    let wait = param(query, "waitMs")
-        .and_then(|w| w.parse::<u64>().ok())
-        .unwrap_or(0)
-        .min(30_000);
-    let mut from = match Replay::parse(param(query, "replayId").unwrap_or("-1")) {
-        Ok(r) => r,
-        Err(e) => return Reply::error(&e),
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(wait);
-    loop {
-        let notified = emu.events_notify().notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let answer = emu.with_org(|org| {
-            org.events.purge(org.now);
-            let entity = change_events::channel_entity(org, &channel)?;
-            let (events, latest) = org.events.read(entity.as_deref(), from, limit)?;
-            Ok::<_, SfError>((
-                events.is_empty(),
-                change_events::events_json(&events, latest),
-                latest,
-            ))
-        });
-        match answer {
-            Err(e) => return Reply::error(&e),
-            Ok((empty, body, latest)) => {
-                if !empty || tokio::time::Instant::now() >= deadline {
-                    return Reply::json(200, body);
-                }
-                // Nothing yet: wait from where this read ended.
-                from = Replay::After(latest);
-                if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                    let final_answer = emu.with_org(|org| {
-                        let entity = change_events::channel_entity(org, &channel)?;
-                        let (events, latest) = org.events.read(entity.as_deref(), from, limit)?;
-                        Ok::<_, SfError>(change_events::events_json(&events, latest))
-                    });
-                    return final_answer
-                        .map(|b| Reply::json(200, b))
-                        .unwrap_or_else(|e| Reply::error(&e));
-                }
-            }
-        }
-    }
 }
 
 /// Renders injected faults in Salesforce's error shape.

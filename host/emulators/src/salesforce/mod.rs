@@ -5,22 +5,21 @@
 //!
 //! | area | file | resources |
 //! |---|---|---|
-//! | OAuth | `oauth.rs` | `POST /services/oauth2/token` (client credentials, JWT bearer) |
+//! | OAuth | `oauth.rs` | `POST /services/oauth2/token` (client credentials, JWT bearer), `GET /services/oauth2/userinfo` |
 //! | routing | `http.rs` | `/services/data/` versions, `/services/data/vNN.N/` resources, session + limit checks |
 //! | sObjects | `sobjects.rs`, `dml.rs`, `rules.rs` | `sobjects/`, describe, CRUD, upsert and read by external id |
 //! | SOQL | `soql.rs`, `query.rs` | `query`, `queryAll`, `query/{locator}` paging |
 //! | collections, composite | `composite.rs` | `composite/sobjects`, `composite`, `composite/batch` |
 //! | replication | `replication.rs` | `sobjects/{Type}/updated`, `sobjects/{Type}/deleted` |
 //! | limits | `limits.rs` | `limits`, `Sforce-Limit-Info`, 403 `REQUEST_LIMIT_EXCEEDED` |
-//! | Change Data Capture | `change_events.rs` | `ledgerlink/change-events` (long-poll stand-in for the Pub/Sub API) |
+//! | Change Data Capture | `change_events.rs` | the event log (72 h); no REST resource: real orgs deliver it only over the Pub/Sub API |
 //! | data model | `schema.rs`, `ids.rs`, `values.rs`, `store.rs` | objects, fields, 18-char ids, typed values |
 //!
 //! Plus the shared `/_emulator` control API (clock, faults, request log).
 //!
-//! **Pub/Sub stand-in.** Real orgs deliver Change Data Capture events over the gRPC Pub/Sub API
-//! with Avro payloads. This emulator instead serves the same events as JSON from
-//! `GET /services/data/vNN.N/ledgerlink/change-events?channel=/data/ChangeEvents&replayId=-1&limit=100&waitMs=20000`
-//! (see `change_events.rs` for the parameters, the payload and `REPLAY_ID_EXPIRED`).
+//! **Users.** API sessions run as the integration user (the connected app's "Run As" user);
+//! changes made through the in-process API (seed, tests) are a UI user's, so that change events
+//! tell the integration's own writes (`commitUser`) from a person's.
 //!
 //! Choices where the public record is unclear ([U] in api-facts):
 //! - upsert that updates answers 200 `{"created":false,...}` (API ≥ 46.0); set
@@ -60,7 +59,7 @@ mod values;
 use crate::common::control::{self, Control};
 use crate::common::faults::{self, FaultLayerState};
 use crate::{Clock, Faults, RequestLog, RunningServer};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use dml::Origin;
 use org::Org;
@@ -197,6 +196,7 @@ impl SalesforceEmulator {
         };
         Router::new()
             .route("/services/oauth2/token", post(oauth::token))
+            .route("/services/oauth2/userinfo", get(oauth::userinfo))
             .fallback(http::api)
             .with_state(self.clone())
             .merge(control)

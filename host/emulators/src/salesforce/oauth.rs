@@ -230,6 +230,43 @@ pub async fn token(
     .into_response()
 }
 
+/// `GET /services/oauth2/userinfo` (OpenID Connect UserInfo): the user a session runs as. An
+/// unknown or expired token answers 403 `Bad_OAuth_Token`, as Salesforce does.
+pub async fn userinfo(State(emu): State<SalesforceEmulator>, headers: HeaderMap) -> Response {
+    let now = emu.clock().now();
+    let Some(token) = bearer(&headers) else {
+        return (StatusCode::FORBIDDEN, "Bad_OAuth_Token").into_response();
+    };
+    let instance = instance_url(&headers);
+    emu.with_org(|org| {
+        let ttl = org.config.session_ttl_secs;
+        if org.sessions.check(&token, now, ttl).is_err() {
+            return (StatusCode::FORBIDDEN, "Bad_OAuth_Token").into_response();
+        }
+        let user = org.store.get("User", &org.user_id);
+        let field = |name: &str| {
+            user.and_then(|u| u.fields.get(name))
+                .and_then(|v| v.as_text())
+                .map_or(Value::Null, |v| json!(v))
+        };
+        Json(json!({
+            "sub": format!("{instance}/id/{}/{}", org.org_id, org.user_id),
+            "user_id": org.user_id,
+            "organization_id": org.org_id,
+            "preferred_username": field("Username"),
+            "name": field("Name"),
+            "given_name": field("FirstName"),
+            "family_name": field("LastName"),
+            "email": field("Email"),
+            "email_verified": true,
+            "active": true,
+            "user_type": "STANDARD",
+            "updated_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }))
+        .into_response()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

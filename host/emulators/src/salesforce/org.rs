@@ -24,8 +24,12 @@ pub(crate) struct Org {
     pub cursors: Cursors,
     /// 18-character organization id (`00D...`).
     pub org_id: String,
-    /// The integration user every session runs as (`005...`).
+    /// The integration user every API session runs as (`005...`): the connected app's
+    /// "Run As" user of the client-credentials flow.
     pub user_id: String,
+    /// The person who edits records in the org's UI (and through the emulator's in-process API):
+    /// the commit user of every change that did not come through the API.
+    pub ui_user_id: String,
     /// The standard price book (`01s...`).
     pub standard_pricebook: String,
     /// "Now" for the current request, from the emulator clock.
@@ -90,6 +94,30 @@ impl Org {
                 deleted_at: None,
             });
         }
+        // From a generator of its own, so that adding this user shifts no other id.
+        let ui_user_id = super::ids::IdGen::new(config.seed.wrapping_add(1)).next("005");
+        let mut ui_fields = BTreeMap::new();
+        for (k, v) in [
+            ("Username", "sales@ledgerlink.example"),
+            ("FirstName", "Sales"),
+            ("LastName", "Rep"),
+            ("Name", "Sales Rep"),
+            ("Alias", "srep"),
+            ("Email", "sales@ledgerlink.example"),
+        ] {
+            ui_fields.insert(k.to_string(), Val::Text(v.to_string()));
+        }
+        ui_fields.insert("IsActive".into(), Val::Bool(true));
+        store.put(Record {
+            id: ui_user_id.clone(),
+            sobject: "User".into(),
+            fields: ui_fields,
+            created: now,
+            modified: now,
+            modstamp: now,
+            user: user_id.clone(),
+            deleted_at: None,
+        });
         let sessions = Sessions::new(config.seed);
         Self {
             events: EventLog::new(),
@@ -100,6 +128,7 @@ impl Org {
             sessions,
             org_id,
             user_id,
+            ui_user_id,
             standard_pricebook: pricebook,
             now,
             started: now,

@@ -1,0 +1,48 @@
+//! Which flow handles each Salesforce object, and running the flows over the records a poll or
+//! a change event touched.
+
+use super::context::{Ctx, FlowResult};
+use super::{accounts, invoices, orders, products};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Each Salesforce flow over its records (after its `SystemModstamp` cursor, or all with
+/// `full`).
+pub fn salesforce_flows(ctx: &mut Ctx<'_>) -> FlowResult {
+    accounts::run(ctx)?;
+    products::run(ctx)?;
+    invoices::run(ctx)?;
+    orders::run(ctx)
+}
+
+/// Which flow an sObject's change feeds, and the parent field for child objects.
+pub fn route(entity: &str) -> Option<(&'static str, Option<&'static str>)> {
+    Some(match entity {
+        "Account" => ("Account", None),
+        "Product2" => ("Product2", None),
+        "PricebookEntry" => ("Product2", Some("Product2Id")),
+        "Opportunity" => ("Opportunity", None),
+        "OpportunityLineItem" => ("Opportunity", Some("OpportunityId")),
+        "Order" => ("Order", None),
+        "OrderItem" => ("Order", Some("OrderId")),
+        _ => return None,
+    })
+}
+
+/// Runs each flow over the ids its objects' changes touched.
+pub fn run_touched(
+    ctx: &mut Ctx<'_>,
+    touched: &BTreeMap<&'static str, BTreeSet<String>>,
+) -> FlowResult {
+    let saved = ctx.args.only.clone();
+    for (flow, ids) in touched {
+        ctx.args.only = Some(ids.iter().cloned().collect());
+        match *flow {
+            "Account" => accounts::run(ctx)?,
+            "Product2" => products::run(ctx)?,
+            "Opportunity" => invoices::run(ctx)?,
+            _ => orders::run(ctx)?,
+        }
+    }
+    ctx.args.only = saved;
+    Ok(())
+}
