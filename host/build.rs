@@ -5,6 +5,9 @@
 //! The nested cargo uses its own target directory (`target/plugin-component`) so that it never
 //! waits on the lock of the outer build. Set `LEDGERLINK_PLUGIN_WASM=/path/x.wasm` to embed a
 //! prebuilt plugin instead (CI caches, cross builds); the test guest is still built.
+//!
+//! It also generates the Salesforce Pub/Sub API client from `proto/pubsub_api.proto` with a
+//! pure-Rust protobuf compiler (`protox`), so building needs no `protoc`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,6 +30,7 @@ fn main() {
             workspace.join(watched).display()
         );
     }
+    pubsub_client(&manifest_dir);
     let prebuilt = std::env::var("LEDGERLINK_PLUGIN_WASM").ok();
     let mut packages = vec!["ledgerlink-test-guest"];
     if prebuilt.is_none() {
@@ -53,6 +57,19 @@ fn main() {
             &out_dir.join("ledgerlink_plugin.wasm"),
         ),
     }
+}
+
+fn pubsub_client(manifest_dir: &Path) {
+    let proto = manifest_dir.join("proto/pubsub_api.proto");
+    println!("cargo:rerun-if-changed={}", proto.display());
+    let fds = protox::compile([&proto], [manifest_dir.join("proto")])
+        .unwrap_or_else(|e| panic!("compiling {}: {e}", proto.display()));
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(false)
+        .build_transport(true)
+        .compile_fds(fds)
+        .unwrap_or_else(|e| panic!("generating the Pub/Sub client: {e}"));
 }
 
 fn build_components(workspace: &Path, target_dir: &Path, packages: &[&str]) {

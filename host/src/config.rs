@@ -122,6 +122,63 @@ pub struct TenantConfig {
     /// The QBO webhook verifier of this tenant's realm (`settings.realm-id`).
     #[serde(default)]
     pub webhooks: Option<WebhookTenantConfig>,
+    /// Salesforce change events over the Pub/Sub API (none: polling alone).
+    #[serde(default)]
+    pub salesforce_events: Option<SalesforceEventsConfig>,
+}
+
+/// A tenant's Pub/Sub API subscription. It uses the tenant's `salesforce` connection (its
+/// instance URL and credential).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SalesforceEventsConfig {
+    /// The Pub/Sub API endpoint.
+    #[serde(default = "default_pubsub_url")]
+    pub url: url::Url,
+    /// The channels to follow (one subscription each).
+    #[serde(default = "default_topics")]
+    pub topics: Vec<String>,
+    /// Events asked for at a time (`num_requested`, 1 to 100).
+    #[serde(default = "default_batch")]
+    pub batch: i32,
+}
+
+fn default_pubsub_url() -> url::Url {
+    url::Url::parse("https://api.pubsub.salesforce.com:7443").expect("a valid URL")
+}
+
+/// The change events of the objects the flows sync.
+fn default_topics() -> Vec<String> {
+    [
+        "/data/AccountChangeEvent",
+        "/data/Product2ChangeEvent",
+        "/data/OpportunityChangeEvent",
+        "/data/OrderChangeEvent",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn default_batch() -> i32 {
+    100
+}
+
+impl SalesforceEventsConfig {
+    fn validate(&self) -> Result<()> {
+        refuse_plain_http_off_loopback("url", &self.url)?;
+        if self.topics.is_empty() {
+            bail!("topics is empty");
+        }
+        for topic in &self.topics {
+            if !(topic.starts_with("/data/") || topic.starts_with("/event/")) || topic.len() < 7 {
+                bail!("topic {topic:?} is not a channel (/data/<Object>ChangeEvent, /data/ChangeEvents, /event/<Name>__e)");
+            }
+        }
+        if !(1..=100).contains(&self.batch) {
+            bail!("batch {} is not between 1 and 100", self.batch);
+        }
+        Ok(())
+    }
 }
 
 /// A tenant's webhook settings.
@@ -235,6 +292,17 @@ impl HostConfig {
             for (name, conn) in &tenant.connections {
                 conn.validate(name)
                     .with_context(|| format!("tenant {}: connection {name}", tenant.id))?;
+            }
+            if let Some(events) = &tenant.salesforce_events {
+                if !tenant.connections.contains_key("salesforce") {
+                    bail!(
+                        "tenant {}: salesforce-events needs the salesforce connection",
+                        tenant.id
+                    );
+                }
+                events
+                    .validate()
+                    .with_context(|| format!("tenant {}: salesforce-events", tenant.id))?;
             }
             for (job, expr) in &tenant.schedules {
                 crate::scheduler::spec::parse(expr)
@@ -537,6 +605,15 @@ daily-reserve = 1000
 [tenant.connections.notify]
 # A Slack-style incoming-webhook URL.
 base-url = "https://hooks.slack.com/services/T000/B000/XXXX"
+
+# Salesforce change events over the Pub/Sub API, for orgs with Change Data Capture on these
+# objects (Setup > Change Data Capture): changes arrive in seconds instead of at the next poll,
+# which keeps running underneath. Uses the salesforce connection's session.
+# [tenant.salesforce-events]
+# url = "https://api.pubsub.salesforce.com:7443"
+# topics = ["/data/AccountChangeEvent", "/data/Product2ChangeEvent",
+#           "/data/OpportunityChangeEvent", "/data/OrderChangeEvent"]
+# batch = 100
 "#;
 
 #[cfg(test)]
@@ -578,6 +655,47 @@ mod tests {
         );
         assert_eq!(caps.connections.len(), 3);
         assert!(caps.connections["notify"].credential.is_none());
+    }
+
+    #[test]
+    fn salesforce_events_are_checked() {
+        let tenant = |events: &str| {
+            let text = EXAMPLE.replace(
+                "# [tenant.salesforce-events]",
+                &format!("[tenant.salesforce-events]\n{events}"),
+            );
+            let (_dir, path) = write(&text);
+            HostConfig::load(&path).map_err(|e| format!("{e:#}"))
+        };
+        let config = tenant("").unwrap();
+        let events = config.tenants[0].salesforce_events.as_ref().unwrap();
+        assert_eq!(
+            events.url.as_str(),
+            "https://api.pubsub.salesforce.com:7443/"
+        );
+        assert_eq!(events.topics.len(), 4);
+        assert_eq!(events.batch, 100);
+        for (bad, says) in [
+            ("batch = 0", "between 1 and 100"),
+            ("batch = 101", "between 1 and 100"),
+            ("topics = []", "topics is empty"),
+            ("topics = [\"Account\"]", "is not a channel"),
+            ("url = \"http://pubsub.example.com:7443\"", "http"),
+            ("replay = \"EARLIEST\"", "unknown field"),
+        ] {
+            let err = tenant(bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        let loopback = tenant("url = \"http://127.0.0.1:7443\"").unwrap();
+        assert_eq!(
+            loopback.tenants[0]
+                .salesforce_events
+                .as_ref()
+                .unwrap()
+                .url
+                .port(),
+            Some(7443)
+        );
     }
 
     #[test]

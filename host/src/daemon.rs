@@ -1,12 +1,15 @@
 //! `ledgerlink run`: one process serving every configured tenant. The webhook receiver answers
 //! Intuit, the inbox worker hands stored bodies to the component's `on-webhook`, and the
-//! scheduler runs cron jobs, run-later schedules and error retries. On shutdown the server stops
+//! scheduler runs cron jobs, run-later schedules and error retries, and each tenant with
+//! `salesforce-events` follows its Pub/Sub topics (`pubsub`). On shutdown the server stops
 //! accepting, in-flight runs get a grace period, and anything unfinished stays in the store
 //! (inbox rows pending, run-later rows pending, `job_runs` rows resumed) to run again.
 
 use crate::config::HostConfig;
 use crate::db::Database;
 use crate::metrics::Metrics;
+use crate::pubsub::replays::Replays;
+use crate::pubsub::subscriber::Subscriber;
 use crate::runtime::{Limits, Runtime};
 use crate::scheduler::{Runner, Scheduler};
 use crate::webhooks::{self, Inbox, InboxItem, WebhookConfig, WebhookState, WebhookTenants};
@@ -86,6 +89,41 @@ pub fn webhook_tenants(config: &HostConfig) -> Result<WebhookTenants> {
     Ok(routes)
 }
 
+/// Starts one Pub/Sub subscriber per topic of each tenant with `salesforce-events`.
+pub fn subscribe(
+    config: &HostConfig,
+    host: &Host,
+    stop: &watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let replays = Replays::new(host.db.clone())?;
+    let mut tasks = Vec::new();
+    for tenant in &config.tenants {
+        let Some(events) = &tenant.salesforce_events else {
+            continue;
+        };
+        let salesforce = host
+            .runner
+            .tenants()
+            .get(&tenant.id)
+            .and_then(|caps| caps.connections.get("salesforce"))
+            .cloned()
+            .with_context(|| format!("tenant {}: no salesforce connection", tenant.id))?;
+        for topic in &events.topics {
+            let subscriber = Subscriber {
+                tenant: tenant.id.clone(),
+                topic: topic.clone(),
+                endpoint: events.url.clone(),
+                batch: events.batch,
+                salesforce: salesforce.clone(),
+                replays: replays.clone(),
+                handler: host.runner.clone(),
+            };
+            tasks.push(tokio::spawn(subscriber.run(stop.clone())));
+        }
+    }
+    Ok(tasks)
+}
+
 /// Runs the daemon until `shutdown` resolves. `on_listening` gets the bound address.
 pub async fn run(
     config: &HostConfig,
@@ -137,6 +175,7 @@ pub async fn run(
     let sched = scheduler.clone();
     let sched_stop = stopped(stop_rx.clone());
     let scheduler_task = tokio::spawn(async move { sched.run(tick, grace, sched_stop).await });
+    let subscriptions = subscribe(config, &host, &stop_rx)?;
 
     shutdown.await;
     tracing::info!(
@@ -154,6 +193,9 @@ pub async fn run(
         ),
     }
     let _ = scheduler_task.await;
+    for task in subscriptions {
+        let _ = tokio::time::timeout(grace, task).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -11,7 +11,8 @@
 //! | [`reports`] | the reconciliation (CSV, HTML with a chart) and aging (CSV) reports rendered from what the component stored |
 //! | [`tenant`] | a tenant's configuration (TOML) and the capabilities built from it |
 //! | [`scheduler`] | cron schedules, run-later and retries; `job_runs` and the error ledger |
-//! | [`daemon`] | `ledgerlink run`: the webhook server, inbox worker and scheduler together |
+//! | [`daemon`] | `ledgerlink run`: the webhook server, inbox worker, scheduler and Pub/Sub subscriptions together |
+//! | [`pubsub`] | Salesforce change events over the Pub/Sub API, handed to the component |
 //! | [`metrics`] | the counters and latencies every part of the daemon records, in the Prometheus text format |
 //! | [`status`] | what `ledgerlink status` reports per tenant |
 //! | [`cli`] | the `ledgerlink` commands |
@@ -27,6 +28,7 @@ pub mod jobs;
 #[cfg(feature = "emulators")]
 pub mod local;
 pub mod metrics;
+pub mod pubsub;
 pub mod reports;
 pub mod runtime;
 pub mod scheduler;

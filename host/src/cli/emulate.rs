@@ -1,8 +1,10 @@
-//! `ledgerlink emulate quickbooks|salesforce|all`: runs the API emulators on 127.0.0.1 and prints
-//! their URLs and test credentials, until Ctrl-C.
+//! `ledgerlink emulate quickbooks|salesforce|all`: runs the API emulators on 127.0.0.1 (with
+//! Salesforce's Pub/Sub API on its own port) and prints their URLs and test credentials, until
+//! Ctrl-C.
 
 use anyhow::Result;
 use ledgerlink_emulators::qbo::{QboConfig, QboEmulator};
+use ledgerlink_emulators::salesforce::pubsub::PubSubConfig;
 use ledgerlink_emulators::salesforce::{SalesforceConfig, SalesforceEmulator};
 use ledgerlink_emulators::seed::{generate, SeedSpec};
 use serde_json::{json, Value};
@@ -30,6 +32,9 @@ pub struct EmulateArgs {
     /// Salesforce port (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     sf_port: u16,
+    /// Salesforce Pub/Sub API (gRPC) port (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pubsub_port: u16,
     /// Turn QBO's rate limits off.
     #[arg(long)]
     no_rate_limits: bool,
@@ -49,6 +54,7 @@ pub struct EmulateArgs {
 pub async fn run(args: EmulateArgs) -> Result<i32> {
     let mut described = serde_json::Map::new();
     let mut servers = Vec::new();
+    let mut pubsubs = Vec::new();
     if matches!(args.service, Service::Quickbooks | Service::All) {
         let mut config = QboConfig {
             webhook_url: args.webhook_url.clone(),
@@ -77,6 +83,7 @@ pub async fn run(args: EmulateArgs) -> Result<i32> {
     if matches!(args.service, Service::Salesforce | Service::All) {
         let config = SalesforceConfig::default();
         let (emulator, server) = SalesforceEmulator::start(config.clone(), args.sf_port)?;
+        let pubsub = emulator.start_pubsub(PubSubConfig::default(), args.pubsub_port)?;
         if args.seed_accounts > 0 {
             let n = args.seed_accounts;
             let spec = SeedSpec {
@@ -93,12 +100,15 @@ pub async fn run(args: EmulateArgs) -> Result<i32> {
             json!({
                 "url": server.url(),
                 "token_endpoint": format!("{}/services/oauth2/token", server.url()),
+                "pubsub_url": pubsub.url(),
+                "org_id": emulator.org_id(),
                 "client_id": config.client_id,
                 "client_secret": config.client_secret,
                 "access_token": emulator.issue_token(),
             }),
         );
         servers.push(server);
+        pubsubs.push(pubsub);
     }
     let described = Value::Object(described);
     if args.json {
@@ -108,6 +118,7 @@ pub async fn run(args: EmulateArgs) -> Result<i32> {
     }
     tokio::signal::ctrl_c().await?;
     drop(servers);
+    drop(pubsubs);
     Ok(0)
 }
 

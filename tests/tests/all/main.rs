@@ -13,3 +13,4 @@ mod quickbooks_to_salesforce;
 mod resilience;
 mod retries;
 mod salesforce_changes;
+mod salesforce_pubsub;

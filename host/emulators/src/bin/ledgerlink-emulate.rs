@@ -130,10 +130,11 @@ fn quickbooks(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `ledgerlink-emulate salesforce [--port N] [--schema F] [--config F] [--page-size N] [--daily-limit N]`
+/// `ledgerlink-emulate salesforce [--port N] [--pubsub-port N] [--schema F] [--config F] [--page-size N] [--daily-limit N]`
 fn salesforce(args: &[String]) -> anyhow::Result<()> {
     use ledgerlink_emulators::salesforce::{SalesforceConfig, SalesforceEmulator};
     let mut port: u16 = 0;
+    let mut pubsub_port: u16 = 0;
     let mut config = SalesforceConfig::default();
     let mut overrides: Vec<(String, String)> = Vec::new();
     let mut i = 0;
@@ -142,12 +143,13 @@ fn salesforce(args: &[String]) -> anyhow::Result<()> {
         let v = value(args, i, flag)?.to_string();
         match flag {
             "--port" => port = v.parse().context("--port must be a number")?,
+            "--pubsub-port" => pubsub_port = v.parse().context("--pubsub-port must be a number")?,
             "--config" => {
                 let text = std::fs::read_to_string(&v).with_context(|| format!("reading {v}"))?;
                 config = serde_json::from_str(&text).with_context(|| format!("parsing {v} as a SalesforceConfig JSON object"))?;
             }
             "--schema" | "--page-size" | "--daily-limit" => overrides.push((flag.to_string(), v)),
-            other => bail!("unknown option {other:?}\nusage: ledgerlink-emulate salesforce [--port N] [--schema F] [--config F] [--page-size N] [--daily-limit N]"),
+            other => bail!("unknown option {other:?}\nusage: ledgerlink-emulate salesforce [--port N] [--pubsub-port N] [--schema F] [--config F] [--page-size N] [--daily-limit N]"),
         }
         i += 2;
     }
@@ -161,9 +163,12 @@ fn salesforce(args: &[String]) -> anyhow::Result<()> {
         }
     }
     let (emulator, server) = SalesforceEmulator::start(config.clone(), port)?;
+    let pubsub = emulator.start_pubsub(Default::default(), pubsub_port)?;
     let line = json!({
         "service": "salesforce",
         "url": server.url(),
+        "pubsub_url": pubsub.url(),
+        "org_id": emulator.org_id(),
         "client_id": config.client_id,
         "client_secret": config.client_secret,
         "access_token": emulator.issue_token(),

@@ -1,28 +1,11 @@
 //! Change Data Capture: every create, update and delete appends a change event in the
 //! documented shape (api-facts B9), kept 72 hours on the emulator clock.
 //!
-//! The real service delivers these over the Pub/Sub API (gRPC, Avro payloads). The emulator
-//! stands in for it with one long-poll HTTP resource that carries the same events as decoded
-//! JSON, with the same replay semantics:
-//!
-//! ```text
-//! GET /services/data/vNN.N/ledgerlink/change-events
-//!     ?channel=/data/ChangeEvents | /data/AccountChangeEvent | /data/<Object>ChangeEvent
-//!     &replayId=<id> | -1 (latest: only new events) | -2 (earliest retained)
-//!     &limit=N (default 100, at most 1000)
-//!     &waitMs=M (hold up to M ms, at most 30000, while there is nothing to return)
-//! → 200 {"events":[{"replayId":"...","payload":{"ChangeEventHeader":{...}, ...}}],
-//!        "latestReplayId":"..."}
-//! ```
-//!
-//! Events after `replayId` are returned in commit order. Resume with `latestReplayId`. A replay
-//! id older than the retention window answers 400 `REPLAY_ID_EXPIRED`: the client must fall back
-//! to polling (Get Updated / Get Deleted) and resubscribe with `-1`. Replay ids are opaque
-//! strings; compare them only for equality.
-//!
-//! Payload differences from Pub/Sub, which decodes Avro: `changedFields`, `nulledFields` and
-//! `diffFields` are lists of field names (not bitmaps), datetimes are epoch milliseconds, dates
-//! are `YYYY-MM-DD`, address fields are nested under `BillingAddress` etc.
+//! Subscribers read it over the Pub/Sub API (`pubsub/`: gRPC, Avro payloads, replay ids), as
+//! on a real org; there is no REST resource for it. The payloads are kept decoded here (the
+//! shape of the Pub/Sub client libraries' output: datetimes as epoch milliseconds, dates as
+//! `YYYY-MM-DD`, address fields nested under `BillingAddress` etc., changed-field lists as
+//! names) and encoded to Avro when delivered.
 
 use super::dml::Origin;
 use super::errors::SfError;
@@ -46,6 +29,8 @@ pub struct ChangeEvent {
     pub at: DateTime<Utc>,
     /// `Account`, `Opportunity`, ...
     pub entity: String,
+    /// The event's UUID (`ProducerEvent.id` on the wire).
+    pub uuid: String,
     /// Decoded payload.
     pub payload: Value,
 }
@@ -53,29 +38,12 @@ pub struct ChangeEvent {
 /// Where to start reading.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Replay {
-    /// Only events committed after now (`-1`).
+    /// Only events committed after now.
     Latest,
-    /// Every retained event (`-2`).
+    /// Every retained event.
     Earliest,
     /// Events after this replay id.
     After(u64),
-}
-
-impl Replay {
-    /// Parses `-1`, `-2` or a replay id.
-    pub fn parse(s: &str) -> Result<Self, SfError> {
-        match s.trim() {
-            "" | "-1" => Ok(Replay::Latest),
-            "-2" => Ok(Replay::Earliest),
-            other => other.parse::<u64>().map(Replay::After).map_err(|_| {
-                SfError::new(
-                    400,
-                    "INVALID_REPLAY_ID",
-                    format!("Invalid replay id: {other}"),
-                )
-            }),
-        }
-    }
 }
 
 /// The event log.
@@ -192,13 +160,14 @@ impl EventLog {
             replay_id: self.last_replay,
             at,
             entity: entity.to_string(),
+            uuid: uuid::Uuid::new_v4().to_string(),
             payload: Value::Object(payload),
         });
     }
 }
 
 /// `Billing`, `Shipping`, `Mailing` address parts nest under `<prefix>Address`.
-fn address_part(name: &str) -> Option<(String, &'static str)> {
+pub(crate) fn address_part(name: &str) -> Option<(String, &'static str)> {
     for prefix in ["Billing", "Shipping", "Mailing"] {
         if let Some(rest) = name.strip_prefix(prefix) {
             for part in ["Street", "City", "State", "PostalCode", "Country"] {
@@ -211,6 +180,11 @@ fn address_part(name: &str) -> Option<(String, &'static str)> {
     None
 }
 
+/// Whether a field is left out of change events (api-facts B9).
+pub(crate) fn in_events(name: &str) -> bool {
+    !matches!(name, "Id" | "IsDeleted" | "SystemModstamp")
+}
+
 /// Event body fields: the object's data fields (and audit fields), `include` deciding which
 /// carry their value; the rest are null.
 fn body_fields(
@@ -219,11 +193,7 @@ fn body_fields(
     include: impl Fn(&str) -> bool,
 ) -> Map<String, Value> {
     let mut out = Map::new();
-    for f in def
-        .fields
-        .iter()
-        .filter(|f| !matches!(f.name.as_str(), "Id" | "IsDeleted" | "SystemModstamp"))
-    {
+    for f in def.fields.iter().filter(|f| in_events(&f.name)) {
         let v = if include(&f.name) {
             event_value(&record.get(&f.name), f.field_type)
         } else {
@@ -329,14 +299,6 @@ pub fn channel_entity(org: &Org, channel: &str) -> Result<Option<String>, SfErro
         .object(&name)
         .map(|o| Some(o.name.clone()))
         .ok_or_else(|| SfError::new(404, "NOT_FOUND", format!("Unknown channel: {channel}")))
-}
-
-/// The JSON answer for a read.
-pub fn events_json(events: &[&ChangeEvent], latest: u64) -> Value {
-    json!({
-        "events": events.iter().map(|e| json!({"replayId": e.replay_id.to_string(), "payload": e.payload})).collect::<Vec<_>>(),
-        "latestReplayId": latest.to_string(),
-    })
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! | replication | `replication.rs` | `sobjects/{Type}/updated`, `sobjects/{Type}/deleted` |
 //! | limits | `limits.rs` | `limits`, `Sforce-Limit-Info`, 403 `REQUEST_LIMIT_EXCEEDED` |
 //! | Change Data Capture | `change_events.rs` | the event log (72 h); no REST resource: real orgs deliver it only over the Pub/Sub API |
+//! | Pub/Sub API | `pubsub/` | gRPC on its own port: `GetTopic`, `GetSchema`, `Subscribe` (Avro payloads, replay, flow control) |
 //! | data model | `schema.rs`, `ids.rs`, `values.rs`, `store.rs` | objects, fields, 18-char ids, typed values |
 //!
 //! Plus the shared `/_emulator` control API (clock, faults, request log).
@@ -47,6 +48,7 @@ pub mod ids;
 mod limits;
 mod oauth;
 mod org;
+pub mod pubsub;
 mod query;
 mod replication;
 mod rules;
@@ -245,6 +247,15 @@ impl SalesforceEmulator {
         org.store
             .purge_deleted_before(now - chrono::Duration::days(replication::DELETED_DAYS));
         f(&mut org)
+    }
+
+    /// Serves the Pub/Sub API (change events) on `127.0.0.1:port` (0 picks a free port).
+    pub fn start_pubsub(
+        &self,
+        config: pubsub::PubSubConfig,
+        port: u16,
+    ) -> anyhow::Result<pubsub::PubSubServer> {
+        pubsub::PubSubServer::start(self, config, port)
     }
 
     pub(crate) fn events_notify(&self) -> &tokio::sync::Notify {
