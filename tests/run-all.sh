@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project: Rust unit, component and end-to-end tests, then the conformance
-# suites in which real third-party clients (python-quickbooks, simple-salesforce) talk to the
-# emulators. Run from anywhere; it works from the repository root.
+# suites in which real third-party clients (python-quickbooks, simple-salesforce, Salesforce's
+# Pub/Sub API client for Node) talk to the emulators. Run from anywhere; it works from the
+# repository root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,12 @@ if [ ! -x "$PY" ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check -r host/emulators/conformance/requirements.txt
 fi
 "$PY" -m pytest -q host/emulators/conformance
+# Salesforce's Pub/Sub API client for Node against the emulator's gRPC server.
+if [ ! -d host/emulators/conformance/salesforce-pubsub/node_modules ]; then
+  echo "conformance: installing host/emulators/conformance/salesforce-pubsub's dependencies (npm ci)"
+  (cd host/emulators/conformance/salesforce-pubsub && npm ci --no-audit --no-fund)
+fi
+node --test host/emulators/conformance/salesforce-pubsub/pubsub.test.mjs
 
 # The component in hosts no one here wrote: the stock wasmtime CLI and Node through jco (the n8n
 # node). They run the release component `cargo test` built above (host/build.rs puts it in

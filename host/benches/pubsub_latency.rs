@@ -90,6 +90,7 @@ fn main() -> anyhow::Result<()> {
     let pubsub = company.sf.start_pubsub(
         PubSubConfig {
             keepalive: Duration::from_millis(100),
+            ..PubSubConfig::default()
         },
         0,
     )?;

@@ -35,6 +35,10 @@ pub struct EmulateArgs {
     /// Salesforce Pub/Sub API (gRPC) port (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     pubsub_port: u16,
+    /// Serve the Pub/Sub API over TLS with a self-signed certificate (printed), for clients
+    /// that speak only TLS.
+    #[arg(long)]
+    pubsub_tls: bool,
     /// Turn QBO's rate limits off.
     #[arg(long)]
     no_rate_limits: bool,
@@ -83,7 +87,13 @@ pub async fn run(args: EmulateArgs) -> Result<i32> {
     if matches!(args.service, Service::Salesforce | Service::All) {
         let config = SalesforceConfig::default();
         let (emulator, server) = SalesforceEmulator::start(config.clone(), args.sf_port)?;
-        let pubsub = emulator.start_pubsub(PubSubConfig::default(), args.pubsub_port)?;
+        let pubsub = emulator.start_pubsub(
+            PubSubConfig {
+                tls: args.pubsub_tls,
+                ..PubSubConfig::default()
+            },
+            args.pubsub_port,
+        )?;
         if args.seed_accounts > 0 {
             let n = args.seed_accounts;
             let spec = SeedSpec {
@@ -101,6 +111,7 @@ pub async fn run(args: EmulateArgs) -> Result<i32> {
                 "url": server.url(),
                 "token_endpoint": format!("{}/services/oauth2/token", server.url()),
                 "pubsub_url": pubsub.url(),
+                "pubsub_ca_pem": pubsub.ca_pem(),
                 "org_id": emulator.org_id(),
                 "client_id": config.client_id,
                 "client_secret": config.client_secret,

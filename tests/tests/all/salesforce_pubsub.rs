@@ -85,6 +85,7 @@ fn change_events_over_pub_sub_invoice_wins_resume_after_a_restart_and_cover_an_e
         c.sf.start_pubsub(
             PubSubConfig {
                 keepalive: Duration::from_millis(200),
+                ..PubSubConfig::default()
             },
             0,
         )

@@ -130,16 +130,22 @@ fn quickbooks(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `ledgerlink-emulate salesforce [--port N] [--pubsub-port N] [--schema F] [--config F] [--page-size N] [--daily-limit N]`
+/// `ledgerlink-emulate salesforce [--port N] [--pubsub-port N] [--pubsub-tls] [--schema F] [--config F] [--page-size N] [--daily-limit N]`
 fn salesforce(args: &[String]) -> anyhow::Result<()> {
     use ledgerlink_emulators::salesforce::{SalesforceConfig, SalesforceEmulator};
     let mut port: u16 = 0;
     let mut pubsub_port: u16 = 0;
+    let mut pubsub_tls = false;
     let mut config = SalesforceConfig::default();
     let mut overrides: Vec<(String, String)> = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let flag = args[i].as_str();
+        if flag == "--pubsub-tls" {
+            pubsub_tls = true;
+            i += 1;
+            continue;
+        }
         let v = value(args, i, flag)?.to_string();
         match flag {
             "--port" => port = v.parse().context("--port must be a number")?,
@@ -149,7 +155,7 @@ fn salesforce(args: &[String]) -> anyhow::Result<()> {
                 config = serde_json::from_str(&text).with_context(|| format!("parsing {v} as a SalesforceConfig JSON object"))?;
             }
             "--schema" | "--page-size" | "--daily-limit" => overrides.push((flag.to_string(), v)),
-            other => bail!("unknown option {other:?}\nusage: ledgerlink-emulate salesforce [--port N] [--pubsub-port N] [--schema F] [--config F] [--page-size N] [--daily-limit N]"),
+            other => bail!("unknown option {other:?}\nusage: ledgerlink-emulate salesforce [--port N] [--pubsub-port N] [--pubsub-tls] [--schema F] [--config F] [--page-size N] [--daily-limit N]"),
         }
         i += 2;
     }
@@ -163,11 +169,18 @@ fn salesforce(args: &[String]) -> anyhow::Result<()> {
         }
     }
     let (emulator, server) = SalesforceEmulator::start(config.clone(), port)?;
-    let pubsub = emulator.start_pubsub(Default::default(), pubsub_port)?;
+    let pubsub = emulator.start_pubsub(
+        ledgerlink_emulators::salesforce::pubsub::PubSubConfig {
+            tls: pubsub_tls,
+            ..Default::default()
+        },
+        pubsub_port,
+    )?;
     let line = json!({
         "service": "salesforce",
         "url": server.url(),
         "pubsub_url": pubsub.url(),
+        "pubsub_ca_pem": pubsub.ca_pem(),
         "org_id": emulator.org_id(),
         "client_id": config.client_id,
         "client_secret": config.client_secret,

@@ -40,12 +40,16 @@ pub struct PubSubConfig {
     /// response (with the latest replay id) this often. Salesforce sends one about every
     /// 270 seconds; tests shorten it.
     pub keepalive: Duration,
+    /// Serve TLS with a self-signed certificate made at start (for `localhost` and 127.0.0.1),
+    /// for clients that speak only TLS; the certificate is [`PubSubServer::ca_pem`].
+    pub tls: bool,
 }
 
 impl Default for PubSubConfig {
     fn default() -> Self {
         Self {
             keepalive: Duration::from_secs(270),
+            tls: false,
         }
     }
 }
@@ -54,17 +58,33 @@ impl Default for PubSubConfig {
 /// stops it.
 pub struct PubSubServer {
     addr: SocketAddr,
+    ca_pem: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl PubSubServer {
-    /// Serves `emu`'s change events on `127.0.0.1:port` (0 picks a free port), plaintext HTTP/2.
+    /// Serves `emu`'s change events on `127.0.0.1:port` (0 picks a free port): plaintext HTTP/2,
+    /// or TLS when `config.tls`.
     pub fn start(
         emu: &SalesforceEmulator,
         config: PubSubConfig,
         port: u16,
     ) -> anyhow::Result<Self> {
+        let mut builder = tonic::transport::Server::builder();
+        let mut ca_pem = None;
+        if config.tls {
+            let certified = rcgen::generate_simple_self_signed(vec![
+                "localhost".to_string(),
+                "127.0.0.1".to_string(),
+            ])?;
+            let cert = certified.cert.pem();
+            let key = certified.signing_key.serialize_pem();
+            let identity = tonic::transport::Identity::from_pem(&cert, key);
+            builder =
+                builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+            ca_pem = Some(cert);
+        }
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -81,7 +101,7 @@ impl PubSubServer {
                 runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-                    let served = tonic::transport::Server::builder()
+                    let served = builder
                         .add_service(GrpcService::new(service))
                         .serve_with_incoming_shutdown(incoming, async {
                             let _ = rx.await;
@@ -94,6 +114,7 @@ impl PubSubServer {
             })?;
         Ok(Self {
             addr,
+            ca_pem,
             shutdown: Some(tx),
             thread: Some(thread),
         })
@@ -104,9 +125,19 @@ impl PubSubServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://` with TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The self-signed certificate (PEM) a TLS server presents, for clients to trust.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// Blocks until the server stops.
