@@ -2,7 +2,8 @@
 //! embedded component (no `--plugin`) against the emulators. The scheduler runs the configured
 //! cron job until every Closed Won opportunity has exactly one invoice, written back; a signed QBO
 //! webhook for a partial payment reaches the opportunity through the inbox and `on-webhook`; a
-//! forged one is refused and changes nothing; SIGTERM stops the daemon with no run left running.
+//! forged one is refused and changes nothing; the tenant's Pub/Sub subscription hands a
+//! Salesforce change event to `on-webhook`; SIGTERM stops the daemon with no run left running.
 
 use ledgerlink::local::LocalCompany;
 use ledgerlink_emulators::seed::SeedSpec;
@@ -36,7 +37,7 @@ fn company() -> LocalCompany {
 /// The tenant's config: both connections at the emulators, the QBO webhook verifier, a fast
 /// scheduler, `sync-invoices` every second and the default schedules that could fire during
 /// the test (poll every 5 minutes, daily aging, monthly reconcile) off.
-fn write_config(dir: &Path, c: &LocalCompany) -> PathBuf {
+fn write_config(dir: &Path, c: &LocalCompany, pubsub: &str) -> PathBuf {
     let path = dir.join("ledgerlink.toml");
     std::fs::write(
         &path,
@@ -63,6 +64,10 @@ reconcile = "off"
 
 [tenant.webhooks]
 verifier-token-env = "{VERIFIER_ENV}"
+
+[tenant.salesforce-events]
+url = "{pubsub}"
+topics = ["/data/OpportunityChangeEvent"]
 {connections}"#,
             realm = c.realm,
             connections = connections_toml(c, QBO_TOKEN_ENV, SF_TOKEN_ENV),
@@ -225,7 +230,8 @@ fn ledgerlink_run_serves_a_configured_tenant_with_the_real_component() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let c = company();
-    let config = write_config(dir.path(), &c);
+    let pubsub = c.sf.start_pubsub(Default::default(), 0).unwrap();
+    let config = write_config(dir.path(), &c, &pubsub.url());
     let daemon = Daemon::start(&config, &c);
     let http = reqwest::blocking::Client::builder()
         .no_proxy()
@@ -367,7 +373,42 @@ fn ledgerlink_run_serves_a_configured_tenant_with_the_real_component() {
     assert_eq!(o["Payment_Status__c"], "Partially Paid", "{o}");
     assert_eq!(money(&o["Open_Balance__c"]), total - first - second, "{o}");
 
-    // 4. SIGTERM: the daemon lets runs in progress finish and exits 0, leaving nothing running.
+    // 4. The tenant's Pub/Sub subscription (from LATEST once open) hands the change event of an
+    // opportunity won in Salesforce to the component, recorded as a `webhook:salesforce` run.
+    let subscribed = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&daemon.log)
+        .unwrap_or_default()
+        .contains("subscribed to the Pub/Sub API")
+    {
+        assert!(
+            Instant::now() < subscribed,
+            "no subscription; log:\n{}",
+            daemon.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let open =
+        c.sf.records("Opportunity")
+            .into_iter()
+            .find(|o| o["IsClosed"] == json!(false))
+            .unwrap();
+    let open_id = open["Id"].as_str().unwrap().to_string();
+    c.sf.update("Opportunity", &open_id, json!({"StageName": "Closed Won"}))
+        .unwrap();
+    wait_for(
+        &daemon,
+        &config,
+        "the change event handled and the win invoiced",
+        Duration::from_secs(30),
+        |status| {
+            let run = last_run(status, "webhook:salesforce")?;
+            (run["status"] == "ok"
+                && c.sf.get("Opportunity", &open_id).unwrap()["QBO_Invoice_Id__c"].is_string())
+            .then_some(())
+        },
+    );
+
+    // 5. SIGTERM: the daemon lets runs in progress finish and exits 0, leaving nothing running.
     let mut daemon = daemon;
     let killed = Command::new("kill")
         .args(["-TERM", &daemon.child.id().to_string()])
