@@ -8,6 +8,7 @@ use crate::db::Database;
 use crate::jobs;
 use crate::runtime::exports::ledgerlink::sync::flows::{Outcome, RunReport};
 use crate::runtime::{Limits, Runtime};
+use crate::scheduler::lease::Leases;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,6 +25,10 @@ pub struct TenantArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// How long to wait, in seconds, while another run (the daemon's, another `ledgerlink
+    /// job`) holds the tenant: one writer per tenant.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    wait: u64,
 }
 
 /// Arguments of `ledgerlink job`.
@@ -42,6 +47,8 @@ pub struct JobArgs {
 pub const EXIT_RECORDS_FAILED: i32 = 1;
 /// Exit code when the job did not run (throttled before starting, bad arguments, failed).
 pub const EXIT_JOB_FAILED: i32 = 2;
+/// Exit code when another run held the tenant for longer than `--wait`.
+pub const EXIT_BUSY: i32 = 3;
 
 /// Runs `ledgerlink job`.
 pub async fn run(plugin: Option<&Path>, args: JobArgs) -> Result<i32> {
@@ -73,6 +80,16 @@ async fn execute(plugin: Option<&Path>, t: &TenantArgs, name: &str, job_args: &s
     let runtime = match plugin {
         Some(path) => Runtime::from_file(path, limits)?,
         None => Runtime::embedded(limits)?,
+    };
+    let leases = Leases::new(db.clone())?;
+    let waiting = |busy: &crate::scheduler::lease::Busy| eprintln!("waiting: {busy}");
+    let wait = Some(Duration::from_secs(t.wait));
+    let _lease = match leases.acquire(&tenant_id, name, wait, waiting).await? {
+        Ok(lease) => lease,
+        Err(busy) => {
+            eprintln!("{busy}; not run (try again, or --wait longer)");
+            return Ok(EXIT_BUSY);
+        }
     };
     let bar = ProgressWatch::start(
         runtime.clone(),

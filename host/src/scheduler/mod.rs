@@ -8,8 +8,11 @@
 //! | `resume` | a cron run interrupted by a crash (`job_runs` still `running` at start) | once, unless a missed slot runs anyway |
 //!
 //! One run per tenant and job at a time ([`runner`]): a trigger that finds the job running is
-//! skipped (cron, retries) or left pending (run-later).
+//! skipped (cron, retries) or left pending (run-later). One writer per tenant ([`lease`]): a
+//! run of another job (or a webhook) for the same tenant waits for the tenant's lease, across
+//! every process that shares the store.
 
+pub mod lease;
 pub mod ledger;
 pub mod runner;
 pub mod runs;

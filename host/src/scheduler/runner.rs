@@ -1,7 +1,9 @@
-//! Running one job for one tenant, at most once at a time per tenant and job: the run is
-//! recorded in `job_runs`, its failed records go to the error ledger, and a job that answers
-//! `throttled(T)` is scheduled again at T (through the `run-later` table).
+//! Running one job for one tenant, at most once at a time per tenant and job, and under the
+//! tenant's lease (one writer per tenant): the run is recorded in `job_runs`, its failed
+//! records go to the error ledger, and a job that answers `throttled(T)` is scheduled again at
+//! T (through the `run-later` table).
 
+use super::lease::{Lease, Leases};
 use super::ledger::ErrorLedger;
 use super::runs::JobRuns;
 use crate::jobs::{self, FlowResult};
@@ -63,6 +65,7 @@ pub struct Runner {
     tenants: BTreeMap<String, TenantCaps>,
     runs: JobRuns,
     ledger: ErrorLedger,
+    leases: Leases,
     running: Arc<Mutex<HashSet<(String, String)>>>,
     metrics: Metrics,
 }
@@ -92,6 +95,7 @@ impl Runner {
             tenants,
             runs: JobRuns::new(db.clone())?,
             ledger: ErrorLedger::new(db.clone())?,
+            leases: Leases::new(db.clone())?,
             running: Arc::default(),
             metrics,
         })
@@ -167,6 +171,7 @@ impl Runner {
             .tenants
             .get(&tenant)
             .with_context(|| format!("no tenant {tenant:?} in the config"))?;
+        let _lease = self.lease(&tenant, &job).await?;
         let run_id = self.runs.start(&tenant, &job, args, trigger, Utc::now())?;
         tracing::info!(tenant = %tenant, job = %job, trigger, run_id, "job started");
         let started = Instant::now();
@@ -228,6 +233,18 @@ impl Runner {
         })
     }
 
+    /// The tenant's lease for `job`, waiting while another run holds it.
+    async fn lease(&self, tenant: &str, job: &str) -> Result<Lease> {
+        let lease = self
+            .leases
+            .acquire(tenant, job, None, |busy| {
+                tracing::info!(tenant, job, holder = %busy.holder, running = %busy.job,
+                    "waiting for the tenant's lease");
+            })
+            .await?;
+        Ok(lease?)
+    }
+
     /// Hands a verified webhook body to the component, recorded in `job_runs` as job
     /// `webhook:<source>`. `throttled(T)` is a [`Postpone`] (the inbox row waits until T); any
     /// other answer but a report is an error (the row fails).
@@ -237,6 +254,7 @@ impl Runner {
             .get(tenant)
             .with_context(|| format!("no tenant {tenant:?} in the config"))?;
         let job = format!("webhook:{source}");
+        let _lease = self.lease(tenant, &job).await?;
         let run_id = self.runs.start(tenant, &job, "{}", "webhook", Utc::now())?;
         let started = Instant::now();
         let result = jobs::on_webhook(&self.runtime, caps, source, body).await;

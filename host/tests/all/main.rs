@@ -11,6 +11,7 @@ mod crash_recovery;
 mod daemon;
 mod daemon_serves_a_tenant;
 mod errors_cli;
+mod one_writer;
 mod pacing;
 mod sandbox;
 mod scheduler;

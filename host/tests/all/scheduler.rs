@@ -156,6 +156,45 @@ async fn a_second_trigger_while_the_job_runs_is_skipped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_never_run_for_one_tenant_at_once() {
+    // Two runners over their own connections to one store, as two processes (a daemon and a
+    // `ledgerlink job`, or two daemons) would be: the second waits for the tenant's lease
+    // instead of running beside the first.
+    let h = Harness::new();
+    let (db, first) = h.runner();
+    let (_db2, second) = h.runner();
+    let slow = {
+        let first = first.clone();
+        tokio::spawn(async move {
+            first
+                .run("acme", "tick", r#"{"sleep-ms": 1500}"#, "manual")
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let waited = std::time::Instant::now();
+    let quick = second.run("acme", "tick", "{}", "manual").await.unwrap();
+    assert!(matches!(quick, RunResult::Finished { ref status, .. } if status == "ok"));
+    assert!(
+        waited.elapsed() >= std::time::Duration::from_millis(900),
+        "the second run waited for the first ({:?})",
+        waited.elapsed()
+    );
+    assert!(
+        matches!(slow.await.unwrap(), RunResult::Finished { ref status, .. } if status == "ok")
+    );
+    let mut runs = first.runs().history("acme", "tick", 10).unwrap();
+    runs.sort_by(|a, b| a.started.cmp(&b.started));
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs[1].started >= *runs[0].finished.as_ref().unwrap(),
+        "the runs overlapped: {runs:?}"
+    );
+    assert_eq!(ticks(&db), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_later_schedules_and_throttled_jobs_run_when_due() {
     let h = Harness::new();
     let (db, s) = h.scheduler(&[("tick", "off")]).await;
