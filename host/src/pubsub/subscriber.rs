@@ -3,10 +3,10 @@
 //! - Starts from the stored replay id (`CUSTOM`), or `LATEST` when there is none.
 //! - Asks for `batch` events at a time (`num_requested`) and asks again once they are handled,
 //!   so events never pile up in memory.
-//! - Hands each batch, decoded to JSON, to the [`Handler`] (the component's `on-webhook`, source
-//!   `salesforce`), then stores the replay id of the batch's last event; the `latest_replay_id`
-//!   of an empty keepalive is stored too, so the position stays inside the retention window on
-//!   a quiet topic.
+//! - Hands the events, decoded to JSON, to the [`Handler`] (the component's `on-webhook`, source
+//!   `salesforce`), everything that arrived while the last run was busy in one run, then stores
+//!   the replay id of the last event handled; the `latest_replay_id` of an empty keepalive is
+//!   stored too, so the position stays inside the retention window on a quiet topic.
 //! - A replay id Salesforce no longer retains is forgotten: the handler's gap pass
 //!   (`poll-salesforce`, public REST) covers what was missed and the subscription starts again
 //!   from `LATEST`.
@@ -206,7 +206,21 @@ impl Subscriber {
                 Err(status) if replay_expired(&status) => return Ok(Ended::ReplayExpired),
                 Err(status) => return Err(self.refused(&session, status)),
             };
-            let handled = self.handle(&mut pubsub, &session, &response).await?;
+            // What arrived while the last batch was being handled goes to the component in one
+            // run (one pass over the records, one QBO batch), up to `batch` events.
+            let mut responses_now = vec![response];
+            let mut held: usize = responses_now[0].events.len();
+            while held < self.batch as usize {
+                match tokio::time::timeout(Duration::ZERO, responses.message()).await {
+                    Ok(Ok(Some(more))) => {
+                        held += more.events.len();
+                        responses_now.push(more);
+                    }
+                    // An end or an error comes up again on the next read, after these.
+                    _ => break,
+                }
+            }
+            let handled = self.handle(&mut pubsub, &session, &responses_now).await?;
             pending -= handled;
             if pending <= 0 {
                 pending = self.batch;
@@ -223,37 +237,38 @@ impl Subscriber {
         }
     }
 
-    /// Decodes, hands over and records one response; returns how many events it held.
+    /// Decodes, hands over and records responses that arrived together; returns how many
+    /// events they held.
     async fn handle(
         &self,
         pubsub: &mut PubSub,
         session: &Session,
-        response: &FetchResponse,
+        responses: &[FetchResponse],
     ) -> Result<i32> {
-        if response.events.is_empty() {
-            // A keepalive: its latest replay id keeps a quiet topic's position fresh.
-            if !response.latest_replay_id.is_empty() {
-                self.replays
-                    .put(&self.tenant, &self.topic, &response.latest_replay_id)?;
-            }
-            return Ok(0);
-        }
-        let mut events = Vec::with_capacity(response.events.len());
-        for consumer in &response.events {
+        let mut events = Vec::new();
+        for consumer in responses.iter().flat_map(|r| &r.events) {
             let event = consumer.event.as_ref().context("an event with no body")?;
             let schema = pubsub.schema(session, &event.schema_id).await?;
             let payload = event_json(schema, &event.payload)
                 .with_context(|| format!("event {} on {}", event.id, self.topic))?;
             events.push(json!({"replayId": hex(&consumer.replay_id), "payload": payload}));
         }
-        self.handler
-            .events(&self.tenant, Value::Array(events).to_string())
-            .await?;
-        if let Some(last) = response.events.last() {
-            self.replays
-                .put(&self.tenant, &self.topic, &last.replay_id)?;
+        let count = events.len() as i32;
+        if !events.is_empty() {
+            self.handler
+                .events(&self.tenant, Value::Array(events).to_string())
+                .await?;
         }
-        Ok(response.events.len() as i32)
+        // The position after them: the last event's replay id, or the latest one a keepalive
+        // carries (which keeps a quiet topic's position inside the retention window).
+        let last = responses.iter().rev().find_map(|r| match r.events.last() {
+            Some(e) => Some(&e.replay_id),
+            None => (!r.latest_replay_id.is_empty()).then_some(&r.latest_replay_id),
+        });
+        if let Some(replay_id) = last {
+            self.replays.put(&self.tenant, &self.topic, replay_id)?;
+        }
+        Ok(count)
     }
 
     /// A refused call as an error; a refused session also renews the token.

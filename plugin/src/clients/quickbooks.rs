@@ -134,11 +134,25 @@ impl<'a> Quickbooks<'a> {
     }
 
     /// Runs up to [`BATCH_MAX`] operations in one request; one result per operation, in order.
+    /// A lone create or update goes as a plain request (same `requestid`): a `/batch` of one
+    /// would spend the realm's 40-a-minute batch budget on what the 500-a-minute one covers,
+    /// which is what a webhook or a change event usually brings.
     pub fn batch(
         &self,
         ops: &[BatchOp],
         request_id: Option<&str>,
     ) -> Result<Vec<Result<Value, ApiError>>, ApiError> {
+        if let ([BatchOp::Create(entity, body) | BatchOp::Update(entity, body)], Some(id)) =
+            (ops, request_id)
+        {
+            return match self.create(entity, body, id) {
+                Ok(v) => Ok(vec![Ok(v)]),
+                // A refusal of the one record is its own result, as in a batch; anything
+                // else (a transport error, a throttle, a 5xx) fails the call.
+                Err(e @ ApiError::Api { status: 400, .. }) => Ok(vec![Err(e)]),
+                Err(e) => Err(e),
+            };
+        }
         let items: Vec<Value> = ops
             .iter()
             .enumerate()

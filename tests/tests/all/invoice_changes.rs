@@ -42,10 +42,11 @@ fn a_5010_from_a_concurrent_edit_is_re_read_merged_and_retried() {
     let (opp_id, invoice_id, line) = invoiced(&c);
     add_one_to_quantity(&c, &line);
 
-    // Hold our batched update long enough for a bookkeeper to save the invoice first.
+    // Hold our update (of one invoice: a plain POST, not a /batch) long enough for a
+    // bookkeeper to save the invoice first.
     c.qbo.faults().push(FaultRule {
         method: Some("POST".into()),
-        path_contains: Some("/batch".into()),
+        path_contains: Some("/invoice".into()),
         fault: FaultKind::Latency { ms: 800 },
         probability: 1.0,
         times: Some(1),
@@ -73,7 +74,7 @@ fn a_5010_from_a_concurrent_edit_is_re_read_merged_and_retried() {
     let r = report(&c, "sync-invoices", json!({}));
     bookkeeper.join().unwrap();
     assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
-    // The batch item met a genuine 5010; the invoice was re-read and updated on its own.
+    // The update met a genuine 5010; the invoice was re-read and updated again.
     let retried = c
         .qbo
         .log()

@@ -47,9 +47,10 @@ async fn a_record_that_fails_inside_poll_is_fixed_by_the_automatic_retry() {
         .unwrap();
     // Get Updated covers whole minutes: the poll sees the change once its minute has passed.
     c.sf.clock().advance(chrono::Duration::minutes(2));
+    // The one invoice is created by a plain POST (a /batch of one would spend the batch budget).
     c.qbo.faults().push(FaultRule {
         method: Some("POST".into()),
-        path_contains: Some("/batch".into()),
+        path_contains: Some("/invoice".into()),
         fault: FaultKind::Status { status: 500 },
         probability: 1.0,
         times: Some(1),
