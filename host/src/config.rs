@@ -4,6 +4,7 @@
 //! variables holding its token or OAuth client, and OAuth tokens live in the encrypted vault
 //! beside the store.
 
+use crate::auth::broker::BrokerHooks;
 use crate::auth::qbo::{QboEndpoints, QboOAuth};
 use crate::auth::salesforce::SalesforceOAuth;
 use crate::auth::{Secret, TokenBroker, Vault, VaultKey};
@@ -337,18 +338,20 @@ impl HostConfig {
 
     /// The capabilities of tenant `id`, over the shared store `db`.
     pub fn tenant_caps(&self, id: &str, db: &Database) -> Result<TenantCaps> {
-        self.tenant_caps_with(id, db, None, None)
+        self.tenant_caps_with(id, db, None, None, None)
     }
 
     /// [`HostConfig::tenant_caps`], counting throttles in `metrics`, with OAuth tokens in
-    /// `vault` (opened from the key file when `None` and a connection needs it). Build a
-    /// tenant's caps once and reuse them: the pacing budgets and token caches live in them.
+    /// `vault` (opened from the key file when `None` and a connection needs it) and the token
+    /// brokers telling `hooks` (the daemon's alerts) what a person must know. Build a tenant's
+    /// caps once and reuse them: the pacing budgets and token caches live in them.
     pub fn tenant_caps_with(
         &self,
         id: &str,
         db: &Database,
         vault: Option<&Vault>,
         metrics: Option<&Metrics>,
+        hooks: Option<Arc<dyn BrokerHooks>>,
     ) -> Result<TenantCaps> {
         let tenant = self.tenant(id)?;
         let mut opened = None;
@@ -375,7 +378,12 @@ impl HostConfig {
                             }
                         },
                     };
-                    Some(Arc::new(self.broker(id, name, vault)?))
+                    Some(Arc::new(self.broker_with(
+                        id,
+                        name,
+                        vault,
+                        hooks.clone(),
+                    )?))
                 }
                 (None, None) => None,
             };
@@ -463,22 +471,37 @@ impl HostConfig {
 
     /// The token broker of connection `name` of tenant `id` (a connection with `auth`).
     pub fn broker(&self, id: &str, name: &str, vault: Vault) -> Result<TokenBroker> {
+        self.broker_with(id, name, vault, None)
+    }
+
+    /// [`HostConfig::broker`] telling `hooks` what happens to its tokens.
+    pub fn broker_with(
+        &self,
+        id: &str,
+        name: &str,
+        vault: Vault,
+        hooks: Option<Arc<dyn BrokerHooks>>,
+    ) -> Result<TokenBroker> {
         let tenant = self.tenant(id)?;
         let conn = tenant
             .connections
             .get(name)
             .with_context(|| format!("tenant {id} has no connection {name}"))?;
-        let built = match conn.auth {
+        let builder = match conn.auth {
             Some(AuthKind::QuickbooksOauth) => {
-                TokenBroker::qbo(id, name, self.qbo_oauth(id)?, vault).build()
+                TokenBroker::qbo(id, name, self.qbo_oauth(id)?, vault)
             }
             Some(AuthKind::SalesforceClientCredentials) => {
                 let (client_id, client_secret) = self.client(id, name, conn)?;
                 let login = conn.login_url.as_ref().unwrap_or(&conn.base_url);
                 let oauth = SalesforceOAuth::new(login, client_id, client_secret)?;
-                TokenBroker::salesforce(id, name, oauth, vault).build()
+                TokenBroker::salesforce(id, name, oauth, vault)
             }
             None => bail!("tenant {id}: connection {name} has no `auth`"),
+        };
+        let built = match hooks {
+            Some(hooks) => builder.hooks(hooks).build(),
+            None => builder.build(),
         };
         built.map_err(|e| anyhow::anyhow!("{e}"))
     }
@@ -645,7 +668,7 @@ mod tests {
         let db = Database::in_memory().unwrap();
         let vault = Vault::open(db.clone(), &VaultKey::generate()).unwrap();
         let caps = config
-            .tenant_caps_with("acme", &db, Some(&vault), None)
+            .tenant_caps_with("acme", &db, Some(&vault), None, None)
             .unwrap();
         assert!(caps.connections["quickbooks"].credential.is_some());
         assert!(caps.connections["quickbooks"].pacer.is_some());

@@ -5,6 +5,8 @@
 //! accepting, in-flight runs get a grace period, and anything unfinished stays in the store
 //! (inbox rows pending, run-later rows pending, `job_runs` rows resumed) to run again.
 
+use crate::alerts::Alerts;
+use crate::auth::broker::BrokerHooks;
 use crate::config::HostConfig;
 use crate::db::Database;
 use crate::metrics::Metrics;
@@ -41,6 +43,8 @@ pub struct Host {
     pub runner: Arc<Runner>,
     /// Counters.
     pub metrics: Metrics,
+    /// What a person must be told.
+    pub alerts: Alerts,
 }
 
 impl Host {
@@ -53,16 +57,31 @@ impl Host {
         } else {
             None
         };
+        let notify = config
+            .tenants
+            .iter()
+            .filter_map(|t| Some((t.id.clone(), t.connections.get("notify")?.base_url.clone())))
+            .collect();
+        let alerts = Alerts::new(db.clone(), notify)?;
+        let hooks: Arc<dyn BrokerHooks> = Arc::new(alerts.clone());
         let mut tenants = BTreeMap::new();
         for tenant in &config.tenants {
-            let caps = config.tenant_caps_with(&tenant.id, &db, vault.as_ref(), Some(&metrics))?;
+            let caps = config.tenant_caps_with(
+                &tenant.id,
+                &db,
+                vault.as_ref(),
+                Some(&metrics),
+                Some(hooks.clone()),
+            )?;
             tenants.insert(tenant.id.clone(), caps);
         }
-        let runner = Arc::new(Runner::new(runtime, tenants, &db, metrics.clone())?);
+        let runner =
+            Runner::new(runtime, tenants, &db, metrics.clone())?.with_alerts(alerts.clone());
         Ok(Self {
             db,
-            runner,
+            runner: Arc::new(runner),
             metrics,
+            alerts,
         })
     }
 }
@@ -176,6 +195,13 @@ pub async fn run(
     let sched_stop = stopped(stop_rx.clone());
     let scheduler_task = tokio::spawn(async move { sched.run(tick, grace, sched_stop).await });
     let subscriptions = subscribe(config, &host, &stop_rx)?;
+    // Alerts raised before a restart whose notification did not go out.
+    let alerts = host.alerts.clone();
+    tokio::spawn(async move {
+        if let Err(e) = alerts.flush().await {
+            tracing::warn!(error = %format!("{e:#}"), "flushing alerts failed");
+        }
+    });
 
     shutdown.await;
     tracing::info!(

@@ -13,11 +13,13 @@
 //! | [`scheduler`] | cron schedules, run-later and retries; `job_runs` and the error ledger |
 //! | [`daemon`] | `ledgerlink run`: the webhook server, inbox worker, scheduler and Pub/Sub subscriptions together |
 //! | [`pubsub`] | Salesforce change events over the Pub/Sub API, handed to the component |
+//! | [`alerts`] | failures a person must act on (a job failed, retries ran out, a reconnect needed, the Salesforce quota at its reserve): one notification each, listed by `status` |
 //! | [`metrics`] | the counters and latencies every part of the daemon records, in the Prometheus text format |
 //! | [`status`] | what `ledgerlink status` reports per tenant |
 //! | [`cli`] | the `ledgerlink` commands |
 #![deny(missing_docs)]
 
+pub mod alerts;
 pub mod auth;
 pub mod caps;
 pub mod cli;

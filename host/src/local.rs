@@ -34,7 +34,8 @@ impl NotifySink {
         self.messages.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
-    fn router(&self) -> Router {
+    /// The receiving end: `POST /` with a Slack-style `{"text": ...}`.
+    pub fn router(&self) -> Router {
         let messages = self.messages.clone();
         Router::new().route(
             "/",

@@ -3,6 +3,7 @@
 //! the host never reads the component's storage), the last run of each job (`job_runs`), inbox
 //! depth and open errors (the error ledger).
 
+use crate::alerts::{Alert, Alerts};
 use crate::auth::ConnectionState;
 use crate::caps::schedule::SqliteSchedule;
 use crate::caps::storage::sqlite::SqliteBackend;
@@ -57,6 +58,8 @@ pub struct TenantStatus {
     pub inbox_pending: u64,
     /// Open errors in the ledger.
     pub open_errors: u64,
+    /// Open alerts: failures a person must act on (see [`crate::alerts`]).
+    pub alerts: Vec<Alert>,
 }
 
 /// Reads the status of every tenant of `config` from `db`, asking `runtime`'s component for its
@@ -74,6 +77,7 @@ pub async fn collect(
     let runs = JobRuns::new(db.clone())?;
     let ledger = ErrorLedger::new(db.clone())?;
     let inbox = Inbox::new(db.clone())?;
+    let alerts = Alerts::new(db.clone(), BTreeMap::new())?;
     let open = ledger.open_counts()?;
     let mut out = Vec::new();
     for tenant in &config.tenants {
@@ -112,6 +116,10 @@ pub async fn collect(
                     status.realm = t.realm;
                 }
             }
+            // A connection reconnected since its alert: the alert is done.
+            if conn.auth.is_some() && !status.needs_reconnect && status.state == "connected" {
+                alerts.clear(&tenant.id, &format!("reconnect:{name}"))?;
+            }
             connections.push(status);
         }
         // The component's state, without the tenant's connections: a status makes no API call
@@ -135,6 +143,7 @@ pub async fn collect(
             last_runs: runs.last_per_job(&tenant.id)?,
             inbox_pending: inbox.depth_of(&tenant.id)?,
             open_errors: open.get(&tenant.id).copied().unwrap_or(0),
+            alerts: alerts.open(&tenant.id)?,
         });
     }
     Ok(out)
@@ -187,6 +196,13 @@ pub fn render_text(statuses: &[TenantStatus]) -> String {
                 c.state,
                 c.access_expires_at.as_deref().unwrap_or("-"),
                 note
+            );
+        }
+        for a in &t.alerts {
+            let _ = writeln!(
+                out,
+                "  ALERT {} (since {}): {}",
+                a.kind, a.raised, a.message
             );
         }
         if let Some(e) = &t.component_error {

@@ -83,6 +83,9 @@ pub struct LedgerUpdate {
     pub failed: usize,
     /// Open errors resolved by a success.
     pub resolved: usize,
+    /// Retryable failures that just used their last automatic attempt: `(entity, record id,
+    /// detail)`.
+    pub exhausted: Vec<(String, String, String)>,
 }
 
 /// How a ledger row names its record in a retry's `{"only": [...]}`: `<entity>:<record id>`, so
@@ -165,6 +168,13 @@ impl ErrorLedger {
                     params![tenant, job, r.entity, r.record_id, r.code, r.detail, r.retryable, attempts, stamp(now), next, state],
                 )?;
                 update.failed += 1;
+                if r.retryable && state == "open" && attempts == MAX_ATTEMPTS {
+                    update.exhausted.push((
+                        r.entity.clone(),
+                        r.record_id.clone(),
+                        r.detail.clone(),
+                    ));
+                }
             } else {
                 update.resolved += tx.execute(
                     "UPDATE errors SET state = 'resolved', next_retry = NULL, last_seen = ?5

@@ -5,7 +5,9 @@
 
 use super::lease::{Lease, Leases};
 use super::ledger::ErrorLedger;
+use super::ledger::MAX_ATTEMPTS;
 use super::runs::JobRuns;
+use crate::alerts::{self, Alerts, Kind as AlertKind};
 use crate::jobs::{self, FlowResult};
 use crate::metrics::{self, Metrics};
 use crate::runtime::exports::ledgerlink::sync::flows::FlowError;
@@ -66,6 +68,7 @@ pub struct Runner {
     runs: JobRuns,
     ledger: ErrorLedger,
     leases: Leases,
+    alerts: Option<Alerts>,
     running: Arc<Mutex<HashSet<(String, String)>>>,
     metrics: Metrics,
 }
@@ -96,9 +99,69 @@ impl Runner {
             runs: JobRuns::new(db.clone())?,
             ledger: ErrorLedger::new(db.clone())?,
             leases: Leases::new(db.clone())?,
+            alerts: None,
             running: Arc::default(),
             metrics,
         })
+    }
+
+    /// Raises `alerts` for what a person must know after a run (a job failed as a whole, a
+    /// record's retries ran out, the Salesforce quota at its reserve).
+    pub fn with_alerts(mut self, alerts: Alerts) -> Self {
+        self.alerts = Some(alerts);
+        self
+    }
+
+    /// After a run of `job`: its alert raised or cleared, exhausted records and the quota
+    /// alerted.
+    fn alert(
+        &self,
+        tenant: &str,
+        job: &str,
+        status: &str,
+        summary: &str,
+        exhausted: &[(String, String, String)],
+    ) {
+        let Some(alerts) = &self.alerts else {
+            return;
+        };
+        let key = format!("job:{job}");
+        if matches!(status, "failed" | "error" | "invalid-args") {
+            alerts.raise_and_flush(
+                tenant,
+                &key,
+                AlertKind::JobFailed,
+                &format!("Ledgerlink {tenant}: {summary}"),
+            );
+        } else if status == "ok" {
+            if let Err(e) = alerts.clear(tenant, &key) {
+                tracing::warn!(tenant, error = %format!("{e:#}"), "clearing an alert failed");
+            }
+        }
+        for (entity, record, detail) in exhausted {
+            alerts.raise_and_flush(
+                tenant,
+                &alerts::exhausted_key(job, entity, record),
+                AlertKind::RetriesExhausted,
+                &format!("Ledgerlink {tenant}: {entity} {record} failed {MAX_ATTEMPTS} times in {job} and is no longer retried automatically: {detail} (`ledgerlink errors retry` or `dismiss`)"),
+            );
+        }
+        let quota = self
+            .tenants
+            .get(tenant)
+            .and_then(|caps| caps.connections.get("salesforce"))
+            .and_then(|c| c.pacer.as_ref())
+            .and_then(|p| Some((p.usage(&p.lane_of(""))?, p.config().daily_reserve)));
+        if let Some(((used, limit), reserve)) = quota {
+            if limit.saturating_sub(used) <= reserve {
+                alerts.raise_and_flush(
+                    tenant,
+                    &alerts::quota_key(Utc::now()),
+                    AlertKind::QuotaReserve,
+                    &format!("Ledgerlink {tenant}: Salesforce daily API use is at {used} of {limit}; calls are paused to keep the last {reserve} for the org's other users until the quota frees up"),
+                );
+            }
+        }
     }
 
     /// The tenants.
@@ -184,13 +247,16 @@ impl Runner {
         };
         // The run happened: whatever fails from here is logged, and the run is still recorded
         // as finished.
+        let mut exhausted = Vec::new();
         match &result {
             Ok(Ok(report)) => match self.ledger.record(&tenant, &job, report, now) {
-                Ok(update) if update.failed + update.resolved > 0 => {
-                    tracing::info!(tenant = %tenant, job = %job, failed = update.failed,
-                        resolved = update.resolved, "error ledger updated");
+                Ok(update) => {
+                    if update.failed + update.resolved > 0 {
+                        tracing::info!(tenant = %tenant, job = %job, failed = update.failed,
+                            resolved = update.resolved, "error ledger updated");
+                    }
+                    exhausted = update.exhausted;
                 }
-                Ok(_) => {}
                 Err(e) => {
                     tracing::error!(tenant = %tenant, job = %job, error = %format!("{e:#}"),
                         "recording the run's record outcomes in the error ledger failed");
@@ -215,6 +281,7 @@ impl Runner {
             Ok(Err(_)) => {}
         }
         self.runs.finish(run_id, status, &summary, now)?;
+        self.alert(&tenant, &job, status, &summary, &exhausted);
         self.metrics.inc(
             metrics::CALLS,
             &[("tenant", &tenant), ("what", &job), ("outcome", status)],
@@ -279,6 +346,7 @@ impl Runner {
             }
         }
         self.runs.finish(run_id, status, &summary, now)?;
+        self.alert(tenant, &job, status, &summary, &[]);
         self.metrics.inc(
             metrics::CALLS,
             &[("tenant", tenant), ("what", &job), ("outcome", status)],
