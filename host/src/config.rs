@@ -248,7 +248,13 @@ impl HostConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut config: HostConfig = toml::from_str(&text)
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates config `text` read from `path` (relative store paths are taken
+    /// from its directory).
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let mut config: HostConfig = toml::from_str(text)
             .with_context(|| format!("{} is not a valid Ledgerlink config", path.display()))?;
         if let Some(dir) = path.parent() {
             if config.store.path.is_relative() {

@@ -14,6 +14,7 @@ mod daemon_serves_a_tenant;
 mod errors_cli;
 mod one_writer;
 mod pacing;
+mod random_input;
 mod sandbox;
 mod scheduler;
 mod webhooks;
