@@ -95,10 +95,35 @@ pub struct EgressRecord {
     pub refused: bool,
 }
 
+/// The most recent guest requests an instance keeps in its egress log: a long job makes
+/// thousands of calls, and the log is for inspecting what a guest tried, not an archive.
+pub const EGRESS_LOG_MAX: usize = 1024;
+
+/// The longest a guest call may wait, whatever the guest asks (`wasi:http` request options):
+/// to connect, for the first byte of the answer, between two chunks of it. Without a cap a
+/// stalled API would hold the run (and the tenant's lease) for wasmtime's default of ten
+/// minutes each.
+pub const MAX_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// See [`MAX_CONNECT_TIMEOUT`]; generous enough for a large SOQL page or QBO batch.
+pub const MAX_FIRST_BYTE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+/// See [`MAX_CONNECT_TIMEOUT`].
+pub const MAX_BETWEEN_BYTES_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The guest's request options with each timeout capped by the host's.
+pub fn capped_options(options: Option<RequestOptions>) -> RequestOptions {
+    let cap = |asked: Option<std::time::Duration>, max| Some(asked.map_or(max, |a| a.min(max)));
+    let asked = options.unwrap_or_default();
+    RequestOptions {
+        connect_timeout: cap(asked.connect_timeout, MAX_CONNECT_TIMEOUT),
+        first_byte_timeout: cap(asked.first_byte_timeout, MAX_FIRST_BYTE_TIMEOUT),
+        between_bytes_timeout: cap(asked.between_bytes_timeout, MAX_BETWEEN_BYTES_TIMEOUT),
+    }
+}
+
 /// The `wasi:http` hooks that enforce the connection policy.
 pub struct ConnectionHooks {
     connections: Connections,
-    log: Arc<Mutex<Vec<EgressRecord>>>,
+    log: Arc<Mutex<std::collections::VecDeque<EgressRecord>>>,
 }
 
 impl ConnectionHooks {
@@ -110,9 +135,12 @@ impl ConnectionHooks {
         }
     }
 
-    /// What the guest asked for so far.
+    /// What the guest asked for so far (the latest [`EGRESS_LOG_MAX`] requests).
     pub fn log(&self) -> Vec<EgressRecord> {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+        self.log
+            .lock()
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -184,7 +212,10 @@ impl WasiHttpHooks for ConnectionHooks {
             refused: connection.is_none(),
         };
         if let Ok(mut log) = self.log.lock() {
-            log.push(record);
+            if log.len() == EGRESS_LOG_MAX {
+                log.pop_front();
+            }
+            log.push_back(record);
         }
         Box::new(async move {
             let Some(connection) = connection else {
@@ -263,7 +294,8 @@ async fn send_on(
         *outgoing.version_mut() = parts.version;
         *outgoing.headers_mut() = headers;
         let (mut response, io) =
-            wasmtime_wasi_http::default_send_request(outgoing, options).await?;
+            wasmtime_wasi_http::default_send_request(outgoing, Some(capped_options(options)))
+                .await?;
         if response.status() == StatusCode::UNAUTHORIZED {
             if let (Some(source), Some(sent)) = (&connection.credential, &token) {
                 source.invalidate(sent);
@@ -312,6 +344,42 @@ mod tests {
         rewrite_uri(&Url::parse(base).unwrap(), &guest.parse().unwrap())
             .unwrap()
             .to_string()
+    }
+
+    #[test]
+    fn the_guest_may_shorten_timeouts_but_never_lengthen_them() {
+        let none = capped_options(None);
+        assert_eq!(none.connect_timeout, Some(MAX_CONNECT_TIMEOUT));
+        assert_eq!(none.first_byte_timeout, Some(MAX_FIRST_BYTE_TIMEOUT));
+        assert_eq!(none.between_bytes_timeout, Some(MAX_BETWEEN_BYTES_TIMEOUT));
+        let asked = capped_options(Some(RequestOptions {
+            connect_timeout: Some(std::time::Duration::from_secs(3600)),
+            first_byte_timeout: Some(std::time::Duration::from_secs(2)),
+            between_bytes_timeout: None,
+        }));
+        assert_eq!(asked.connect_timeout, Some(MAX_CONNECT_TIMEOUT));
+        assert_eq!(
+            asked.first_byte_timeout,
+            Some(std::time::Duration::from_secs(2))
+        );
+        assert_eq!(asked.between_bytes_timeout, Some(MAX_BETWEEN_BYTES_TIMEOUT));
+    }
+
+    #[test]
+    fn the_egress_log_keeps_the_latest_requests() {
+        let hooks = ConnectionHooks::new(Arc::default());
+        let mut hooks = hooks;
+        for i in 0..(EGRESS_LOG_MAX + 10) {
+            let request = http::Request::builder()
+                .uri(format!("http://nowhere/{i}"))
+                .body(WasiBody::default())
+                .unwrap();
+            drop(hooks.send_request(request, None, Box::new(async { Ok(()) })));
+        }
+        let log = hooks.log();
+        assert_eq!(log.len(), EGRESS_LOG_MAX);
+        assert_eq!(log[0].path, "/10");
+        assert!(log.iter().all(|r| r.refused));
     }
 
     #[test]
