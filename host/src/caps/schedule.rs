@@ -52,6 +52,58 @@ pub trait ScheduleBackend: Send + Sync {
     fn due(&self, now: DateTime<Utc>) -> Result<Vec<ScheduledRun>>;
     /// Marks a run as done.
     fn complete(&self, id: &str) -> Result<()>;
+    /// How many runs of `tenant` are pending.
+    fn pending(&self, tenant: &str) -> Result<u64>;
+}
+
+/// The most runs a tenant may have pending: a guest that schedules in a loop fills a limit,
+/// not the disk.
+pub const MAX_PENDING_RUNS: u64 = 1000;
+/// The largest `args` of a run, in bytes (a rerun's `{"only": [...]}` may name thousands of
+/// records).
+pub const MAX_ARGS_BYTES: usize = 1024 * 1024;
+/// How far ahead a run may be scheduled.
+pub const MAX_DAYS_AHEAD: i64 = 366;
+
+/// Why a guest's run-later request is refused, if it is: a job name that cannot be one, args
+/// that are too large or not JSON, a time too far ahead, too many runs pending.
+pub fn refusal(
+    name: &str,
+    args: &str,
+    at: DateTime<Utc>,
+    pending: u64,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !name_ok {
+        return Some(format!(
+            "{name:?} is not a job name (lowercase letters, digits and '-', at most 64)"
+        ));
+    }
+    if args.len() > MAX_ARGS_BYTES {
+        return Some(format!(
+            "`args` of job {name} is {} bytes; at most {MAX_ARGS_BYTES}",
+            args.len()
+        ));
+    }
+    if serde_json::from_str::<serde_json::Value>(args).is_err() {
+        return Some(format!("`args` of job {name:?} must be JSON"));
+    }
+    if at > now + chrono::Duration::days(MAX_DAYS_AHEAD) {
+        return Some(format!(
+            "job {name} at {at} is more than {MAX_DAYS_AHEAD} days ahead"
+        ));
+    }
+    if pending >= MAX_PENDING_RUNS {
+        return Some(format!(
+            "{pending} runs are already pending; at most {MAX_PENDING_RUNS}"
+        ));
+    }
+    None
 }
 
 /// The id of a run: a hash of what identifies it.
@@ -127,6 +179,14 @@ impl ScheduleBackend for SqliteSchedule {
         )?;
         Ok(())
     }
+
+    fn pending(&self, tenant: &str) -> Result<u64> {
+        Ok(self.db.lock().query_row(
+            "SELECT COUNT(*) FROM schedules WHERE tenant = ?1 AND state = 'pending'",
+            params![tenant],
+            |r| r.get(0),
+        )?)
+    }
 }
 
 /// What a guest call sees of the schedule: the tenant's backend, under the tenant's id.
@@ -157,8 +217,13 @@ impl bindings::Host for ScheduleView<'_> {
                 )))
             }
         };
-        if serde_json::from_str::<serde_json::Value>(&args).is_err() {
-            return Ok(Err(format!("`args` of job {name:?} must be JSON")));
+        let pending = self.backend.pending(self.tenant).map_err(|e| e.to_string());
+        let pending = match pending {
+            Ok(n) => n,
+            Err(e) => return Ok(Err(e)),
+        };
+        if let Some(why) = refusal(&name, &args, when, pending, Utc::now()) {
+            return Ok(Err(why));
         }
         Ok(self
             .backend
@@ -188,6 +253,34 @@ impl HasData for HasSchedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_later_requests_are_bounded() {
+        let now = Utc::now();
+        assert_eq!(refusal("sync-invoices", "{}", now, 0, now), None);
+        for (name, args, at, pending, says) in [
+            ("", "{}", now, 0, "not a job name"),
+            ("../etc", "{}", now, 0, "not a job name"),
+            ("poll", "not json", now, 0, "must be JSON"),
+            ("poll", &"x".repeat(MAX_ARGS_BYTES + 1), now, 0, "bytes"),
+            (
+                "poll",
+                "{}",
+                now + chrono::Duration::days(400),
+                0,
+                "days ahead",
+            ),
+            ("poll", "{}", now, MAX_PENDING_RUNS, "already pending"),
+        ] {
+            let why = refusal(name, args, at, pending, now).unwrap();
+            assert!(why.contains(says), "{name}: {why}");
+        }
+        let sched = SqliteSchedule::new(Database::in_memory().unwrap());
+        sched.schedule("acme", "poll", "{}", now).unwrap();
+        sched.schedule("acme", "poll", "{\"a\":1}", now).unwrap();
+        sched.schedule("zeta", "poll", "{}", now).unwrap();
+        assert_eq!(sched.pending("acme").unwrap(), 2);
+    }
 
     #[test]
     fn the_same_run_is_recorded_once_and_due_when_its_time_comes() {
