@@ -85,6 +85,14 @@ pub struct StoreConfig {
     /// `LEDGERLINK_KEY` (base64) overrides it.
     #[serde(default = "default_key_file")]
     pub key_file: PathBuf,
+    /// Days to keep finished work (handled webhooks, job runs, auth events, resolved errors,
+    /// cleared alerts, done run-later rows); 0 keeps everything.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+}
+
+fn default_retention_days() -> u32 {
+    30
 }
 
 fn default_store_path() -> PathBuf {
@@ -100,6 +108,7 @@ impl Default for StoreConfig {
         Self {
             path: default_store_path(),
             key_file: default_key_file(),
+            retention_days: default_retention_days(),
         }
     }
 }
@@ -571,6 +580,9 @@ pub const EXAMPLE: &str = r#"# Ledgerlink host configuration.
 path = "ledgerlink.db"
 # Vault key (created with mode 0600 when missing); LEDGERLINK_KEY (base64) overrides it.
 key-file = "ledgerlink.key"
+# Days to keep finished work (handled webhooks, job runs, auth events, resolved errors);
+# 0 keeps everything.
+retention-days = 30
 
 [server]
 # `ledgerlink run`: webhook receiver, /healthz and /metrics. Loopback by default; put a

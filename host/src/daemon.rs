@@ -195,6 +195,29 @@ pub async fn run(
     let sched_stop = stopped(stop_rx.clone());
     let scheduler_task = tokio::spawn(async move { sched.run(tick, grace, sched_stop).await });
     let subscriptions = subscribe(config, &host, &stop_rx)?;
+    // Finished work past retention, at start and every six hours.
+    let retention = {
+        let (db, days, mut stop) = (
+            host.db.clone(),
+            config.store.retention_days,
+            stop_rx.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                match crate::retention::purge(&db, days, chrono::Utc::now()) {
+                    Ok(purged) if !purged.is_empty() => {
+                        tracing::info!(?purged, days, "finished work past retention deleted")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "retention purge failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(6 * 3600)) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        })
+    };
     // Alerts raised before a restart whose notification did not go out.
     let alerts = host.alerts.clone();
     tokio::spawn(async move {
@@ -222,6 +245,7 @@ pub async fn run(
     for task in subscriptions {
         let _ = tokio::time::timeout(grace, task).await;
     }
+    let _ = tokio::time::timeout(grace, retention).await;
     tracing::info!("stopped");
     Ok(())
 }

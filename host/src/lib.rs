@@ -14,6 +14,7 @@
 //! | [`daemon`] | `ledgerlink run`: the webhook server, inbox worker, scheduler and Pub/Sub subscriptions together |
 //! | [`pubsub`] | Salesforce change events over the Pub/Sub API, handed to the component |
 //! | [`alerts`] | failures a person must act on (a job failed, retries ran out, a reconnect needed, the Salesforce quota at its reserve): one notification each, listed by `status` |
+//! | [`retention`] | finished work deleted after `retention-days` |
 //! | [`metrics`] | the counters and latencies every part of the daemon records, in the Prometheus text format |
 //! | [`status`] | what `ledgerlink status` reports per tenant |
 //! | [`cli`] | the `ledgerlink` commands |
@@ -32,6 +33,7 @@ pub mod local;
 pub mod metrics;
 pub mod pubsub;
 pub mod reports;
+pub mod retention;
 pub mod runtime;
 pub mod scheduler;
 pub mod status;
