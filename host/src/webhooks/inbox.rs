@@ -200,8 +200,8 @@ impl Inbox {
         })
     }
 
-    /// Takes up to `limit` pending rows, oldest first, that no live claim holds; each gets a
-    /// lease and one more attempt. A row stays `pending` until [`mark_done`](Self::mark_done)
+    /// Takes up to `limit` pending rows that no live claim holds, the tenants taking turns
+    /// (oldest first within a tenant); each gets a lease and one more attempt. A row stays `pending` until [`mark_done`](Self::mark_done)
     /// or [`mark_failed`](Self::mark_failed), so a crash between claim and mark loses nothing.
     pub fn claim_pending(&self, limit: usize) -> Result<Vec<InboxItem>> {
         self.claim_pending_at(limit, Utc::now())
@@ -212,10 +212,15 @@ impl Inbox {
         let mut conn = self.db.lock();
         let tx = conn.transaction()?;
         let items = {
+            // Tenants take turns (each one's oldest row, then each one's second, ...), so a
+            // flood of one tenant's webhooks cannot hold another's back; within a tenant,
+            // rows keep their arrival order.
             let mut stmt = tx.prepare(&format!(
-                "SELECT {COLUMNS} FROM webhook_inbox
-                 WHERE state = 'pending' AND (claimed_until IS NULL OR claimed_until < ?1)
-                 ORDER BY id LIMIT ?2"
+                "SELECT {COLUMNS} FROM (
+                     SELECT *, ROW_NUMBER() OVER (PARTITION BY tenant ORDER BY id) AS turn
+                     FROM webhook_inbox
+                     WHERE state = 'pending' AND (claimed_until IS NULL OR claimed_until < ?1))
+                 ORDER BY turn, id LIMIT ?2"
             ))?;
             let rows = stmt.query_map(params![now_text(now), limit], item)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()?
@@ -368,6 +373,32 @@ mod tests {
             .unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].last_error.as_deref(), Some("throttled"));
+    }
+
+    #[test]
+    fn tenants_take_turns_so_a_flood_of_one_holds_no_other_back() {
+        let inbox = inbox();
+        for i in 0..10 {
+            inbox
+                .persist("busy", "quickbooks", "r1", format!("{i}").as_bytes())
+                .unwrap();
+        }
+        inbox.persist("quiet", "quickbooks", "r2", b"a").unwrap();
+        inbox.persist("quiet", "quickbooks", "r2", b"b").unwrap();
+        let claimed = inbox.claim_pending_at(4, Utc::now()).unwrap();
+        let order: Vec<(&str, &[u8])> = claimed
+            .iter()
+            .map(|i| (i.tenant.as_str(), i.body.as_slice()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("busy", b"0".as_slice()),
+                ("quiet", b"a".as_slice()),
+                ("busy", b"1".as_slice()),
+                ("quiet", b"b".as_slice())
+            ]
+        );
     }
 
     #[test]
