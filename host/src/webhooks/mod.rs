@@ -2,7 +2,7 @@
 //!
 //! | route | answers |
 //! |---|---|
-//! | `POST /webhooks/quickbooks` | `200` once every routed part of the body is committed to the [inbox]; `401` for a missing or bad `intuit-signature`, or a body naming only realms no tenant serves; `413` for a body over [`WebhookConfig::max_body_bytes`] (1 MiB by default); `400` for a body whose signature verifies but which is not a valid payload (the error names the field); `500` when the store cannot be written (Intuit retries). Nothing is stored unless the answer is 200. |
+//! | `POST /webhooks/quickbooks` | `200` once every routed part of the body is committed to the [inbox]; `401` for a missing or bad `intuit-signature`, or a body naming only realms no tenant serves; `413` for a body over [`WebhookConfig::max_body_bytes`] (1 MiB by default); `503` with `Retry-After` before reading the body when [`WebhookConfig::max_in_flight`] deliveries (64) are being read and stored; `400` for a body whose signature verifies but which is not a valid payload (the error names the field); `500` when the store cannot be written (Intuit retries). Nothing is stored unless the answer is 200. |
 //! | `GET /healthz` | `200` `{"status":"ok", …}` with the inbox depth; `503` when the store cannot be read |
 //! | `GET /metrics` | the [`Metrics`] registry in the Prometheus text format, inbox depth refreshed |
 //!
@@ -53,12 +53,16 @@ pub const SOURCE_QUICKBOOKS: &str = "quickbooks";
 pub struct WebhookConfig {
     /// Largest accepted body; larger ones get 413 and are not stored.
     pub max_body_bytes: usize,
+    /// Deliveries read and stored at once; one more is answered 503 with `Retry-After` before
+    /// its body is read (Intuit delivers again), so a burst cannot buffer without bound.
+    pub max_in_flight: usize,
 }
 
 impl Default for WebhookConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: 1024 * 1024,
+            max_in_flight: 64,
         }
     }
 }
@@ -76,6 +80,7 @@ pub struct WebhookState {
     pub config: WebhookConfig,
     /// Notified after every new inbox row (give it to [`worker::run`]).
     pub wake: Arc<Notify>,
+    in_flight: Arc<tokio::sync::Semaphore>,
     started: Instant,
 }
 
@@ -91,6 +96,7 @@ impl WebhookState {
             inbox,
             tenants,
             metrics,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
             config,
             wake: Arc::new(Notify::new()),
             started: Instant::now(),
@@ -191,6 +197,25 @@ async fn receive(state: &WebhookState, headers: &HeaderMap, body: Body) -> (Stri
             metrics::WEBHOOKS_REJECTED,
             &[("tenant", tenant), ("source", source), ("reason", reason)],
         );
+    };
+    // Admitted before the body is read: a delivery over the in-flight cap costs nothing.
+    let Ok(_admitted) = state.in_flight.clone().try_acquire_owned() else {
+        m.inc(
+            metrics::WEBHOOKS_RECEIVED,
+            &[("tenant", UNKNOWN_TENANT), ("source", source)],
+        );
+        reject(UNKNOWN_TENANT, "busy");
+        tracing::warn!(
+            max = state.config.max_in_flight,
+            "webhook deliveries at the in-flight cap; answered 503"
+        );
+        let mut busy = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many deliveries in flight; deliver again later",
+        );
+        busy.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        return (UNKNOWN_TENANT.into(), busy);
     };
     let limit = state.config.max_body_bytes;
     let declared = headers

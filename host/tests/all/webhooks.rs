@@ -256,6 +256,7 @@ async fn an_oversized_body_is_413_and_not_stored() {
         acme(),
         WebhookConfig {
             max_body_bytes: 256,
+            ..WebhookConfig::default()
         },
     )
     .await;
@@ -275,6 +276,59 @@ async fn an_oversized_body_is_413_and_not_stored() {
             ]
         ),
         2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_over_the_in_flight_cap_are_503_before_their_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rx = Receiver::start_with(
+        acme(),
+        WebhookConfig {
+            max_in_flight: 1,
+            ..WebhookConfig::default()
+        },
+    )
+    .await;
+    let body = legacy_body(DOTNET_REALM, "Invoice", "130");
+    let sig = sign(DOTNET_TOKEN, body.as_bytes());
+    // A slow sender: headers and half the body, then nothing for now.
+    let addr = rx.server.addr();
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (first, rest) = body.split_at(body.len() / 2);
+    slow.write_all(
+        format!(
+            "POST /webhooks/quickbooks HTTP/1.1\r\nHost: {addr}\r\nintuit-signature: {sig}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{first}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The slot is taken: the next delivery is turned away with a time to come back.
+    let (status, answer) = rx.post(body.clone(), Some(&sig)).await;
+    assert_eq!(status, 503, "{answer}");
+    assert!(rx.rows().is_empty());
+    // The slow one finishes and is stored; then the slot is free again.
+    slow.write_all(rest.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let _ = slow.read_to_end(&mut response).await;
+    assert!(String::from_utf8_lossy(&response).starts_with("HTTP/1.1 200"));
+    assert_eq!(rx.rows().len(), 1);
+    let other = legacy_body(DOTNET_REALM, "Invoice", "131");
+    let sig = sign(DOTNET_TOKEN, other.as_bytes());
+    assert_eq!(rx.post(other, Some(&sig)).await.0, 200);
+    assert_eq!(
+        rx.state.metrics.counter(
+            metrics::WEBHOOKS_REJECTED,
+            &[
+                ("tenant", "unknown"),
+                ("source", "quickbooks"),
+                ("reason", "busy")
+            ]
+        ),
+        1
     );
 }
 
