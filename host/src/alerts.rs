@@ -35,7 +35,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS alerts_open ON alerts (tenant, key) WHERE clea
 pub enum Kind {
     /// A job (or a webhook run) failed as a whole.
     JobFailed,
-    /// A record failed [`crate::scheduler::ledger::MAX_ATTEMPTS`] times.
+    /// A record failed its last automatic attempt.
     RetriesExhausted,
     /// An OAuth connection needs a person to reconnect it.
     NeedsReconnect,
@@ -242,8 +242,9 @@ impl crate::auth::broker::BrokerHooks for Alerts {
     }
 }
 
+/// A time as stored (fixed width, so text order is time order).
 fn stamp(t: DateTime<Utc>) -> String {
-    crate::scheduler::runs::stamp(t)
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

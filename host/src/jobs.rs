@@ -12,7 +12,7 @@ pub type FlowResult = std::result::Result<RunReport, FlowError>;
 
 /// The jobs the component offers and their default schedules.
 pub async fn describe(runtime: &Runtime, tenant: &TenantCaps) -> Result<Vec<Job>> {
-    runtime
+    let jobs: Vec<Job> = runtime
         .with_timeout("describe", async {
             let (mut store, plugin) = runtime.instantiate(tenant).await?;
             Ok(plugin
@@ -20,7 +20,9 @@ pub async fn describe(runtime: &Runtime, tenant: &TenantCaps) -> Result<Vec<Job>
                 .call_describe(&mut store)
                 .await?)
         })
-        .await
+        .await?;
+    runtime.remember_jobs(jobs.iter().map(|j| j.name.clone()).collect());
+    Ok(jobs)
 }
 
 /// The component's progress and trigger cursors for `tenant` (its `status` export): how the host

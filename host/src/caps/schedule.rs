@@ -193,12 +193,23 @@ impl ScheduleBackend for SqliteSchedule {
 pub struct ScheduleView<'a> {
     backend: &'a dyn ScheduleBackend,
     tenant: &'a str,
+    jobs: Option<&'a [String]>,
 }
 
 impl<'a> ScheduleView<'a> {
     /// A view of `backend` for `tenant`.
     pub fn new(backend: &'a dyn ScheduleBackend, tenant: &'a str) -> Self {
-        Self { backend, tenant }
+        Self {
+            backend,
+            tenant,
+            jobs: None,
+        }
+    }
+
+    /// Takes only the jobs `describe` lists (when the host knows them).
+    pub fn with_jobs(mut self, jobs: Option<&'a [String]>) -> Self {
+        self.jobs = jobs;
+        self
     }
 }
 
@@ -224,6 +235,14 @@ impl bindings::Host for ScheduleView<'_> {
         };
         if let Some(why) = refusal(&name, &args, when, pending, Utc::now()) {
             return Ok(Err(why));
+        }
+        if self
+            .jobs
+            .is_some_and(|jobs| !jobs.iter().any(|j| *j == name))
+        {
+            return Ok(Err(format!(
+                "job {name:?} is not one the component describes"
+            )));
         }
         Ok(self
             .backend

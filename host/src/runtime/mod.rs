@@ -27,6 +27,8 @@ pub struct Runtime {
     engine: Engine,
     pre: PluginCorePre<HostState>,
     limits: Limits,
+    /// The job names `describe` listed, once it was called: `run-later` takes only these.
+    jobs: Arc<std::sync::OnceLock<Arc<Vec<String>>>>,
     _ticker: Arc<engine::EpochTicker>,
 }
 
@@ -61,8 +63,20 @@ impl Runtime {
             engine,
             pre,
             limits,
+            jobs: Arc::default(),
             _ticker: ticker,
         })
+    }
+
+    /// Remembers the jobs `describe` listed (the first answer counts: the component does not
+    /// change while it is loaded).
+    pub fn remember_jobs(&self, names: Vec<String>) {
+        let _ = self.jobs.set(Arc::new(names));
+    }
+
+    /// The jobs `describe` listed, once it was called.
+    pub fn described_jobs(&self) -> Option<Arc<Vec<String>>> {
+        self.jobs.get().cloned()
     }
 
     /// The engine (shared by every store).
@@ -77,7 +91,8 @@ impl Runtime {
 
     /// A fresh store and instance for one call on behalf of `tenant`.
     pub async fn instantiate(&self, tenant: &TenantCaps) -> Result<(Store<HostState>, PluginCore)> {
-        let mut store = Store::new(&self.engine, HostState::new(tenant, &self.limits));
+        let state = HostState::new(tenant, &self.limits).with_jobs(self.described_jobs());
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
         // The CPU budget counts ticks in which the guest ran: the callback fires at most once
         // per tick of execution, so time blocked in a host call (an API round trip) is not

@@ -23,6 +23,7 @@ pub struct HostState {
     hooks: ConnectionHooks,
     pub(super) limits: StoreLimits,
     tenant: TenantCaps,
+    jobs: Option<std::sync::Arc<Vec<String>>>,
 }
 
 impl HostState {
@@ -45,7 +46,14 @@ impl HostState {
                 .trap_on_grow_failure(true)
                 .build(),
             tenant: tenant.clone(),
+            jobs: None,
         }
+    }
+
+    /// The jobs the component describes: `run-later` refuses any other.
+    pub fn with_jobs(mut self, jobs: Option<std::sync::Arc<Vec<String>>>) -> Self {
+        self.jobs = jobs;
+        self
     }
 
     /// The tenant this call runs for.
@@ -69,6 +77,7 @@ impl HostState {
         config::add_to_linker(linker, |s| ConfigView::new(&s.tenant.settings))?;
         schedule::add_to_linker(linker, |s| {
             ScheduleView::new(&*s.tenant.schedule, &s.tenant.id)
+                .with_jobs(s.jobs.as_deref().map(Vec::as_slice))
         })?;
         types::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
         Ok(())

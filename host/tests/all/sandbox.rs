@@ -244,5 +244,29 @@ fn a_scheduled_run_is_recorded_once_and_bad_times_are_refused() {
             matches!(bad, Err(FlowError::Failed(ref r)) if r.contains("RFC 3339")),
             "{bad:?}"
         );
+        // Once the host knows the component's jobs (the daemon asks `describe` at start),
+        // run-later takes only those.
+        ledgerlink::jobs::describe(&rt, &acme).await.unwrap();
+        let unknown = run_job(
+            &rt,
+            &acme,
+            "schedule",
+            json!({"job": "retry", "args": "{}", "at": "2026-11-22T10:00:00Z"}),
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(unknown, Err(FlowError::Failed(ref r)) if r.contains("not one the component describes")),
+            "{unknown:?}"
+        );
+        let described = run_job(
+            &rt,
+            &acme,
+            "schedule",
+            json!({"job": "tick", "args": "{}", "at": "2026-11-22T10:00:00Z"}),
+        )
+        .await
+        .unwrap();
+        assert!(described.is_ok(), "{described:?}");
     });
 }

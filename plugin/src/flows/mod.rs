@@ -70,13 +70,13 @@ pub enum JobError {
 
 /// Every job.
 pub const JOBS: [JobInfo; 12] = [
-    JobInfo { name: "poll", description: "Salesforce change events and QBO changes since the last cursors, then every flow they touch", default_schedule: Some("0 */5 * * * *") },
+    JobInfo { name: "poll", description: "Salesforce changes (public REST) and QBO changes (CDC) since the last cursors, then every flow they touch", default_schedule: Some("0 */5 * * * *") },
     JobInfo { name: "backfill", description: "Every existing account, product, Closed Won opportunity and activated order, then QBO customers, invoices and payments", default_schedule: None },
     JobInfo { name: "sync-accounts", description: "Salesforce Account -> QBO Customer (matching ladder before any create)", default_schedule: None },
     JobInfo { name: "sync-products", description: "Product2 / PricebookEntry -> QBO Item", default_schedule: None },
     JobInfo { name: "sync-invoices", description: "Closed Won Opportunity -> QBO Invoice, with the invoice written back", default_schedule: None },
     JobInfo { name: "sync-orders", description: "Activated Order -> QBO JournalEntry (reversed on change or cancellation)", default_schedule: None },
-    JobInfo { name: "poll-salesforce", description: "Salesforce change events (replay id), falling back to SystemModstamp polling", default_schedule: None },
+    JobInfo { name: "poll-salesforce", description: "Salesforce changes by public REST: Get Updated / Get Deleted since the last covered time, else (SystemModstamp, Id) cursors", default_schedule: None },
     JobInfo { name: "poll-quickbooks", description: "QBO CDC since the cursor: payments, customers and invoices to Salesforce", default_schedule: None },
     JobInfo { name: "sync-payments", description: "QBO Payments (by id) -> Opportunity payment status", default_schedule: None },
     JobInfo { name: "sync-quickbooks", description: "QBO records by id (Customer:<id>, Invoice:<id>, Payment:<id>) -> Salesforce; redoes a webhook's failed records", default_schedule: None },
