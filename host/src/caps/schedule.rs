@@ -238,7 +238,7 @@ impl bindings::Host for ScheduleView<'_> {
         }
         if self
             .jobs
-            .is_some_and(|jobs| !jobs.iter().any(|j| *j == name))
+            .is_some_and(|jobs| !jobs.contains(&name))
         {
             return Ok(Err(format!(
                 "job {name:?} is not one the component describes"
