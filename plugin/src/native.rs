@@ -18,6 +18,18 @@ fn run<I: DeserializeOwned, O: Serialize>(
     Ok(out)
 }
 
+/// The mapping functions [`call_json`] takes, by their WIT names.
+pub const FUNCTIONS: [&str; 8] = [
+    "map-account",
+    "map-customer",
+    "map-product",
+    "build-invoice",
+    "apply-payment",
+    "build-journal-entry",
+    "age-invoices",
+    "reconcile",
+];
+
 /// Calls the mapping function named `function` (e.g. `build-invoice`) on `input`.
 pub fn call_json(function: &str, input: &Value) -> Result<Value, String> {
     match function {

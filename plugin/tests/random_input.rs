@@ -15,17 +15,6 @@ use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-const FUNCTIONS: [&str; 8] = [
-    "map-account",
-    "map-customer",
-    "map-product",
-    "build-invoice",
-    "apply-payment",
-    "build-journal-entry",
-    "age-invoices",
-    "reconcile",
-];
-
 /// Field names the parsers look for, so generated objects hit their paths.
 const KEYS: [&str; 40] = [
     "Id",
@@ -308,7 +297,7 @@ fn webhook_and_change_event_bodies_are_parsed_or_refused_with_a_reason() {
 fn the_mapping_functions_refuse_bad_input_with_a_reason() {
     runner()
         .run(
-            &(prop::sample::select(FUNCTIONS.to_vec()), document()),
+            &(prop::sample::select(native::FUNCTIONS.to_vec()), document()),
             |(function, input)| {
                 match native::call_json(function, &input) {
                     // A refusal from the function itself names what is wrong.

@@ -236,10 +236,7 @@ impl bindings::Host for ScheduleView<'_> {
         if let Some(why) = refusal(&name, &args, when, pending, Utc::now()) {
             return Ok(Err(why));
         }
-        if self
-            .jobs
-            .is_some_and(|jobs| !jobs.contains(&name))
-        {
+        if self.jobs.is_some_and(|jobs| !jobs.contains(&name)) {
             return Ok(Err(format!(
                 "job {name:?} is not one the component describes"
             )));

@@ -12,22 +12,13 @@ use ledgerlink::tenant::TenantCaps;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
-use crate::support::BIN;
+use crate::support::test_guest_cli;
 
 fn cli(config: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(BIN)
-        .args(["--plugin", ledgerlink::TEST_GUEST_PATH, "errors"])
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .unwrap();
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    let (code, text) = test_guest_cli(&[&["errors"], args].concat(), config);
+    (code == Some(0), text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

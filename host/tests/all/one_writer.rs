@@ -6,27 +6,11 @@ use ledgerlink::caps::storage::KeyValueBackend;
 use ledgerlink::db::Database;
 use ledgerlink::scheduler::lease::Leases;
 use std::path::Path;
-use std::process::Command;
 
-use crate::support::BIN;
+use crate::support::test_guest_cli;
 
 fn job(config: &Path, wait: &str) -> (Option<i32>, String) {
-    let out = Command::new(BIN)
-        .args([
-            "--plugin",
-            ledgerlink::TEST_GUEST_PATH,
-            "job",
-            "tick",
-            "--wait",
-            wait,
-        ])
-        .arg("--config")
-        .arg(config)
-        .output()
-        .unwrap();
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.code(), text)
+    test_guest_cli(&["job", "tick", "--wait", wait], config)
 }
 
 fn ticks(db: &Database) -> Option<Vec<u8>> {

@@ -13,6 +13,21 @@ use std::process::Command;
 /// The `ledgerlink` binary cargo built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_ledgerlink");
 
+/// `ledgerlink --plugin <test guest> ARGS --config CONFIG`: its exit code and its stdout then
+/// stderr.
+pub fn test_guest_cli(args: &[&str], config: &Path) -> (Option<i32>, String) {
+    let out = std::process::Command::new(BIN)
+        .args(["--plugin", ledgerlink::TEST_GUEST_PATH])
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap();
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), text)
+}
+
 /// Emulators seeded with `seed`, QBO's rate limits off (pacing has tests of its own).
 pub fn unthrottled(seed: SeedSpec) -> LocalOptions {
     LocalOptions {

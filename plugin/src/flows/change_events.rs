@@ -16,11 +16,10 @@
 //! | `changedFields` only system fields and fields Ledgerlink writes | nothing a flow reads changed (reported as skipped) |
 
 use super::context::{Ctx, FlowResult};
-use super::routing::{route, run_touched};
+use super::routing::{parents_of, route, run_touched};
 use super::salesforce_poll;
 use super::state::CURSORS;
 use crate::clients::json::text;
-use crate::clients::salesforce::soql_list;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -241,16 +240,8 @@ pub fn on_change_events(ctx: &mut Ctx<'_>, changes: Vec<Change>) -> FlowResult {
     }
     for ((flow, field, entity), ids) in children {
         let list: Vec<String> = ids.into_iter().collect();
-        for chunk in list.chunks(200) {
-            let rows = ctx.sf.query(&format!(
-                "SELECT {field} FROM {entity} WHERE Id IN ({})",
-                soql_list(chunk)
-            ))?;
-            touched
-                .entry(flow)
-                .or_default()
-                .extend(rows.iter().filter_map(|r| text(r, field)));
-        }
+        let parents = parents_of(ctx, &entity, field, &list)?;
+        touched.entry(flow).or_default().extend(parents);
     }
     run_touched(ctx, &touched)
 }

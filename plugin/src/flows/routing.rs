@@ -1,8 +1,10 @@
 //! Which flow handles each Salesforce object, and running the flows over the records a poll or
 //! a change event touched.
 
-use super::context::{Ctx, FlowResult};
+use super::context::{Abort, Ctx, FlowResult};
 use super::{accounts, invoices, orders, products};
+use crate::clients::json::text;
+use crate::clients::salesforce::soql_list;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Each Salesforce flow over its records (after its `SystemModstamp` cursor, or all with
@@ -26,6 +28,25 @@ pub fn route(entity: &str) -> Option<(&'static str, Option<&'static str>)> {
         "OrderItem" => ("Order", Some("OrderId")),
         _ => return None,
     })
+}
+
+/// The parents (`field`, e.g. `OpportunityId`) of child records `ids` of `object`: a changed
+/// line re-syncs its opportunity, a changed price book entry its product.
+pub fn parents_of(
+    ctx: &mut Ctx<'_>,
+    object: &str,
+    field: &str,
+    ids: &[String],
+) -> Result<Vec<String>, Abort> {
+    let mut parents = Vec::new();
+    for chunk in ids.chunks(200) {
+        let rows = ctx.sf.query(&format!(
+            "SELECT {field} FROM {object} WHERE Id IN ({})",
+            soql_list(chunk)
+        ))?;
+        parents.extend(rows.iter().filter_map(|r| text(r, field)));
+    }
+    Ok(parents)
 }
 
 /// Runs each flow over the ids its objects' changes touched.

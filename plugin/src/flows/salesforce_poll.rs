@@ -11,10 +11,8 @@
 //! change-event stream the host subscribes to (Pub/Sub) is the fast path on top of this one.
 
 use super::context::{Ctx, FlowResult};
-use super::routing::{route, run_touched, salesforce_flows};
+use super::routing::{parents_of, route, run_touched, salesforce_flows};
 use super::state::CURSORS;
-use crate::clients::json::text;
-use crate::clients::salesforce::soql_list;
 use crate::clients::ApiError;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use std::collections::{BTreeMap, BTreeSet};
@@ -139,16 +137,8 @@ fn replicate(ctx: &mut Ctx<'_>, since: &str) -> Result<Replicated, super::contex
     // Child records name their parent: a changed price book entry re-syncs its product.
     for ((object, field), ids) in children {
         let (flow, _) = route(object).unwrap_or(("Product2", None));
-        for chunk in ids.chunks(200) {
-            let rows = ctx.sf.query(&format!(
-                "SELECT {field} FROM {object} WHERE Id IN ({})",
-                soql_list(chunk)
-            ))?;
-            touched
-                .entry(flow)
-                .or_default()
-                .extend(rows.iter().filter_map(|r| text(r, field)));
-        }
+        let parents = parents_of(ctx, object, field, &ids)?;
+        touched.entry(flow).or_default().extend(parents);
     }
     touched.retain(|_, ids| !ids.is_empty());
     run_touched(ctx, &touched)?;

@@ -85,32 +85,19 @@ impl PubSubServer {
                 builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
             ca_pem = Some(cert);
         }
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let service = service::Service::new(emu.clone(), config);
-        let (tx, rx) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name(format!("pubsub-{addr}"))
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("pubsub runtime");
-                runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-                    let served = builder
-                        .add_service(GrpcService::new(service))
-                        .serve_with_incoming_shutdown(incoming, async {
-                            let _ = rx.await;
-                        })
-                        .await;
-                    if let Err(e) = served {
-                        tracing::error!("pubsub server: {e}");
-                    }
-                });
+        let (addr, tx, thread) =
+            crate::common::server::serve_on_thread("pubsub", port, |listener, stop| async move {
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                let served = builder
+                    .add_service(GrpcService::new(service))
+                    .serve_with_incoming_shutdown(incoming, async {
+                        let _ = stop.await;
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!("pubsub server: {e}");
+                }
             })?;
         Ok(Self {
             addr,
