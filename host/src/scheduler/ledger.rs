@@ -39,6 +39,9 @@ pub const NOT_A_JOB_PREFIX: &str = "webhook:";
 /// After this many failed attempts a retryable error is no longer retried automatically.
 pub const MAX_ATTEMPTS: i64 = 10;
 
+/// The record id the component gives a run that stopped as a whole (`<job>:(run)`).
+pub const RUN_RECORD: &str = "(run)";
+
 /// The wait before retry number `attempts + 1`.
 pub fn backoff(attempts: i64) -> Duration {
     let exp = (attempts.max(1) - 1).min(10) as u32;
@@ -185,6 +188,16 @@ impl ErrorLedger {
         }
         tx.commit()?;
         Ok(update)
+    }
+
+    /// A whole run of `job` finished without stopping early: an open failure of an earlier run
+    /// as a whole ([`RUN_RECORD`]) is over, whether or not its own retry has come round.
+    pub fn resolve_run(&self, tenant: &str, job: &str, now: DateTime<Utc>) -> Result<usize> {
+        Ok(self.db.lock().execute(
+            "UPDATE errors SET state = 'resolved', next_retry = NULL, last_seen = ?4
+             WHERE tenant = ?1 AND job = ?2 AND record_id = ?3 AND state = 'open'",
+            params![tenant, job, RUN_RECORD, stamp(now)],
+        )?)
     }
 
     /// Open retryable errors whose retry is due, grouped by tenant and job. Their next retry is

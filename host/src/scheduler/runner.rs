@@ -5,12 +5,12 @@
 
 use super::lease::{Lease, Leases};
 use super::ledger::ErrorLedger;
-use super::ledger::MAX_ATTEMPTS;
+use super::ledger::{MAX_ATTEMPTS, RUN_RECORD};
 use super::runs::JobRuns;
 use crate::alerts::{self, Alerts, Kind as AlertKind};
 use crate::jobs::{self, FlowResult};
 use crate::metrics::{self, Metrics};
-use crate::runtime::exports::ledgerlink::sync::flows::FlowError;
+use crate::runtime::exports::ledgerlink::sync::flows::{FlowError, Outcome};
 use crate::runtime::Runtime;
 use crate::tenant::TenantCaps;
 use anyhow::{Context, Result};
@@ -251,6 +251,17 @@ impl Runner {
         match &result {
             Ok(Ok(report)) => match self.ledger.record(&tenant, &job, report, now) {
                 Ok(update) => {
+                    let whole = !args.contains("\"only\"");
+                    let stopped_early = report
+                        .records
+                        .iter()
+                        .any(|r| r.record_id == RUN_RECORD && r.outcome == Outcome::Failed);
+                    if whole && !stopped_early {
+                        if let Err(e) = self.ledger.resolve_run(&tenant, &job, now) {
+                            tracing::warn!(tenant = %tenant, job = %job, error = %format!("{e:#}"),
+                                "resolving the earlier whole-run failure failed");
+                        }
+                    }
                     if update.failed + update.resolved > 0 {
                         tracing::info!(tenant = %tenant, job = %job, failed = update.failed,
                             resolved = update.resolved, "error ledger updated");

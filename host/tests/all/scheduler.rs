@@ -435,3 +435,34 @@ async fn a_record_failed_in_a_webhook_is_retried_through_the_job_the_component_n
         .expect("a postponement");
     assert_eq!(postpone.until.to_rfc3339(), at);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_run_that_completes_resolves_an_earlier_run_that_stopped_early() {
+    let h = Harness::new();
+    let (db, runner) = h.runner();
+    let kv = SqliteBackend::new(db.clone());
+    let open = || {
+        runner
+            .ledger()
+            .list(Some("acme"), Some("open"))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.record_id)
+            .collect::<Vec<_>>()
+    };
+    // A run that stopped early (the component reports `(run)` failed).
+    kv.set("acme", "flaky", "(run)", b"retryable").unwrap();
+    runner.run("acme", "flaky", "{}", "cron").await.unwrap();
+    assert_eq!(open(), ["(run)"]);
+    kv.delete("acme", "flaky", "(run)").unwrap();
+    kv.set("acme", "flaky", "006X", b"ok").unwrap();
+    // A retry of some records is not the whole run: the failure stays.
+    runner
+        .run("acme", "flaky", r#"{"only": ["006X"]}"#, "retry")
+        .await
+        .unwrap();
+    assert_eq!(open(), ["(run)"]);
+    // The next whole run completes: the earlier stop is over.
+    runner.run("acme", "flaky", "{}", "cron").await.unwrap();
+    assert!(open().is_empty(), "{:?}", open());
+}

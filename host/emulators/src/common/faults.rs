@@ -35,6 +35,14 @@ pub enum FaultKind {
     },
     /// Answer 401 as if the access token had expired.
     ExpiredToken,
+    /// Serve the request (a write is committed), then answer this status instead of the
+    /// result: the client cannot tell it from a failure before the commit.
+    AfterCommit {
+        /// HTTP status, e.g. 503.
+        status: u16,
+    },
+    /// Serve the request (a write is committed), then drop the connection before the answer.
+    LostResponse,
 }
 
 /// One rule: which requests it applies to, what it does, how often and how many times.
@@ -182,6 +190,14 @@ pub async fn middleware(
             broken_body_response()
         }
         Some(FaultKind::Reset) => broken_body_response(),
+        Some(FaultKind::AfterCommit { status }) => {
+            drop(next.run(req).await);
+            (layer.render)(&FaultKind::Status { status })
+        }
+        Some(FaultKind::LostResponse) => {
+            drop(next.run(req).await);
+            broken_body_response()
+        }
         Some(kind) => (layer.render)(&kind),
     }
 }
