@@ -83,8 +83,18 @@ token-env = "{SF_TOKEN_ENV}"
     path
 }
 
-fn start(config: &Path, c: &LocalCompany) -> Child {
-    Command::new(BIN)
+/// The daemon process; killed and reaped if the bench stops early.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(config: &Path, c: &LocalCompany) -> Daemon {
+    let child = Command::new(BIN)
         .args(["run", "--config"])
         .arg(config)
         .env(QBO_TOKEN_ENV, c.qbo.issue_tokens(&c.realm).access_token)
@@ -93,7 +103,8 @@ fn start(config: &Path, c: &LocalCompany) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start ledgerlink run")
+        .expect("start ledgerlink run");
+    Daemon(child)
 }
 
 /// The share `percent` of writes fails, split over the ways a write can fail.
@@ -227,8 +238,8 @@ fn main() -> anyhow::Result<()> {
     let spacing = if smoke { 1.0..4.0 } else { 5.0..40.0 };
     for k in 0..kills {
         std::thread::sleep(Duration::from_secs_f64(rng.gen_range(spacing.clone())));
-        daemon.kill()?; // SIGKILL
-        daemon.wait()?;
+        daemon.0.kill()?; // SIGKILL
+        daemon.0.wait()?;
         let invoiced = c.qbo.entities(&c.realm, "Invoice").len();
         eprintln!(
             "kill {} at {:.1} s: {invoiced} of {won} invoiced",
@@ -298,9 +309,9 @@ fn main() -> anyhow::Result<()> {
     }
     let converged = started.elapsed();
     Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
+        .args(["-TERM", &daemon.0.id().to_string()])
         .status()?;
-    daemon.wait()?;
+    daemon.0.wait()?;
 
     let db = Database::open(&dir.path().join("ledgerlink.db"))?;
     let open = ErrorLedger::new(db)?.list(Some("chaos"), Some("open"))?;
