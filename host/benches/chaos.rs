@@ -233,11 +233,23 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut daemon = start(&config, &c);
 
-    // Kills at random points while the work is under way.
+    // Kills at random points while the work is under way: the first a few seconds in (the
+    // customers and items are being created), the others once a random share of the invoices
+    // exists (each share drawn from 5 % to 95 %, in order).
     let won = c.sf.records("Opportunity").len();
-    let spacing = if smoke { 1.0..4.0 } else { 5.0..40.0 };
+    let mut shares: Vec<f64> = (1..kills).map(|_| rng.gen_range(0.05..0.95)).collect();
+    shares.sort_by(f64::total_cmp);
     for k in 0..kills {
-        std::thread::sleep(Duration::from_secs_f64(rng.gen_range(spacing.clone())));
+        if k == 0 {
+            let first = if smoke { 1.0..4.0 } else { 5.0..30.0 };
+            std::thread::sleep(Duration::from_secs_f64(rng.gen_range(first)));
+        } else {
+            let target = (shares[k - 1] * won as f64) as usize;
+            let give_up = Instant::now() + Duration::from_secs(if smoke { 120 } else { 3600 });
+            while c.qbo.entities(&c.realm, "Invoice").len() < target && Instant::now() < give_up {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
         daemon.0.kill()?; // SIGKILL
         daemon.0.wait()?;
         let invoiced = c.qbo.entities(&c.realm, "Invoice").len();
