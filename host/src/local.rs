@@ -80,6 +80,8 @@ pub struct LocalOptions {
     pub seed: SeedSpec,
     /// QBO emulator settings (rate limits, webhook target).
     pub qbo: QboConfig,
+    /// Salesforce emulator settings (daily API limit, page size).
+    pub salesforce: SalesforceConfig,
     /// Extra tenant settings (over the defaults).
     pub settings: BTreeMap<String, String>,
     /// Pace requests under QBO's documented limits, as `ledgerlink run` does (off only to test
@@ -92,6 +94,7 @@ impl Default for LocalOptions {
         Self {
             seed: SeedSpec::default(),
             qbo: QboConfig::default(),
+            salesforce: SalesforceConfig::default(),
             settings: BTreeMap::new(),
             pacing: true,
         }
@@ -102,7 +105,7 @@ impl LocalCompany {
     /// Starts the emulators, seeds Salesforce and builds the tenant over `db`.
     pub fn start(options: LocalOptions, db: &Database) -> Result<Self> {
         let (qbo, qbo_server) = QboEmulator::start(options.qbo.clone(), 0)?;
-        let (sf, sf_server) = SalesforceEmulator::start(SalesforceConfig::default(), 0)?;
+        let (sf, sf_server) = SalesforceEmulator::start(options.salesforce.clone(), 0)?;
         let notify = NotifySink::default();
         let notify_server = RunningServer::start(notify.router(), 0)?;
         let realm = qbo

@@ -132,6 +132,7 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
         qbo: qbo_config.clone(),
         settings: BTreeMap::new(),
         pacing: true,
+        ..LocalOptions::default()
     };
     let company = {
         let db = db.clone();
