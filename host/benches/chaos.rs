@@ -9,12 +9,13 @@
 //!
 //! `cargo bench -p ledgerlink --bench chaos`. Sizes: `LEDGERLINK_CHAOS_OPPORTUNITIES` (10,000),
 //! `..._PAYMENTS` (1,000), `..._ORDERS` (200), `..._KILLS` (5), `..._FAIL_PERCENT` (10),
-//! `..._SEED` (the random points and faults). Under `cargo test` it runs a small company with
+//! `..._SEED` (the random points and faults), `..._CONVERGE_SECS` (3,600: how long to wait
+//! after the faults stop). Under `cargo test` it runs a small company with
 //! one kill as a smoke test. Results and their reading are in BENCHMARKS.md.
 
 use ledgerlink::db::Database;
 use ledgerlink::local::{LocalCompany, LocalOptions};
-use ledgerlink::scheduler::ErrorLedger;
+use ledgerlink::scheduler::{ErrorLedger, JobRuns};
 use ledgerlink_emulators::common::faults::{FaultKind, FaultRule};
 use ledgerlink_emulators::seed::SeedSpec;
 use rand::{Rng, SeedableRng};
@@ -310,7 +311,8 @@ fn main() -> anyhow::Result<()> {
     );
 
     // Converge: the polls and the error ledger's retries (1, 2, 4 ... minutes) finish the work.
-    let deadline = Instant::now() + Duration::from_secs(if smoke { 600 } else { 3600 });
+    let converge = size("CONVERGE_SECS", 3600, 600, smoke);
+    let deadline = Instant::now() + Duration::from_secs(converge);
     let mut last = (usize::MAX, usize::MAX, usize::MAX);
     loop {
         let now = missing(&c, &payments);
@@ -334,6 +336,29 @@ fn main() -> anyhow::Result<()> {
     daemon.0.wait()?;
 
     let db = Database::open(&dir.path().join("ledgerlink.db"))?;
+    // The daemon's runs that did not end ok: why something did not converge, if it did not.
+    let runs = JobRuns::new(db.clone())?;
+    let mut troubled = 0;
+    for job in [
+        "poll",
+        "sync-payments",
+        "sync-quickbooks",
+        "poll-quickbooks",
+        "poll-salesforce",
+    ] {
+        for run in runs.history("chaos", job, 500)? {
+            if run.status != "ok" {
+                troubled += 1;
+                if troubled <= 10 {
+                    println!(
+                        "run not ok: {} {} {} {}: {}",
+                        run.job, run.trigger, run.started, run.status, run.summary
+                    );
+                }
+            }
+        }
+    }
+    println!("runs not ok            {troubled}");
     let open = ErrorLedger::new(db)?.list(Some("chaos"), Some("open"))?;
     let invoices = c.qbo.entities(&c.realm, "Invoice");
     let invoiced: Decimal = invoices.iter().map(|i| money(&i["TotalAmt"])).sum();
