@@ -67,18 +67,9 @@ realm-id = "{realm}"
 poll = "*/5 * * * * *"
 aging = "off"
 reconcile = "off"
-
-[tenant.connections.quickbooks]
-base-url = "{qbo}"
-token-env = "{QBO_TOKEN_ENV}"
-
-[tenant.connections.salesforce]
-base-url = "{sf}"
-token-env = "{SF_TOKEN_ENV}"
-"#,
+{connections}"#,
         realm = c.realm,
-        qbo = c.qbo_url(),
-        sf = c.sf_url(),
+        connections = c.connections_toml(QBO_TOKEN_ENV, SF_TOKEN_ENV),
     );
     std::fs::write(&path, text).expect("write the config");
     path

@@ -11,7 +11,7 @@
 use crate::db::Database;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use url::Url;
@@ -112,18 +112,11 @@ impl Alerts {
     /// The open alerts of `tenant`, oldest first. Alerts whose cause is gone are cleared first:
     /// a record no longer open in the error ledger, a quota alert of an earlier UTC day.
     pub fn open(&self, tenant: &str) -> Result<Vec<Alert>> {
-        let now = stamp(Utc::now());
-        let today = format!("quota:{}", &now[..10]);
+        let now = Utc::now();
+        let today = quota_key(now);
+        let now = stamp(now);
         let conn = self.db.lock();
-        let has_ledger: bool = conn
-            .query_row(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'errors'",
-                [],
-                |_| Ok(true),
-            )
-            .optional()?
-            .unwrap_or(false);
-        if has_ledger {
+        if Database::has_table(&conn, "errors")? {
             // Key `exhausted:<job>\u{1f}<entity>\u{1f}<record>`.
             conn.execute(
                 "UPDATE alerts SET cleared = ?2 WHERE tenant = ?1 AND cleared IS NULL AND kind = 'retries-exhausted'

@@ -62,6 +62,13 @@ impl Database {
         })
     }
 
+    /// Whether the store has table `name` (one the part of the host that creates it may not
+    /// have opened yet).
+    pub fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+        conn.prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
+            .exists([name])
+    }
+
     /// The connection, locked. A poisoned lock is recovered: SQLite keeps its own consistency.
     pub fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn

@@ -198,4 +198,23 @@ impl LocalCompany {
     pub fn sf_url(&self) -> String {
         self.servers[1].url()
     }
+
+    /// The `[tenant.connections]` sections of a config pointing a tenant at these emulators,
+    /// the tokens read from the environment variables `qbo_token_env` and `sf_token_env`
+    /// (secrets never go in the file): for `ledgerlink run` or `job` as a process.
+    pub fn connections_toml(&self, qbo_token_env: &str, sf_token_env: &str) -> String {
+        format!(
+            r#"
+[tenant.connections.quickbooks]
+base-url = "{qbo}"
+token-env = "{qbo_token_env}"
+
+[tenant.connections.salesforce]
+base-url = "{sf}"
+token-env = "{sf_token_env}"
+"#,
+            qbo = self.qbo_url(),
+            sf = self.sf_url()
+        )
+    }
 }

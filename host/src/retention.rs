@@ -31,10 +31,7 @@ pub fn purge(db: &Database, days: u32, now: DateTime<Utc>) -> Result<Vec<(&'stat
     let conn = db.lock();
     let mut purged = Vec::new();
     for (table, finished, time) in RULES {
-        let exists: bool = conn
-            .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
-            .exists(params![table])?;
-        if !exists {
+        if !Database::has_table(&conn, table)? {
             continue;
         }
         let deleted = conn.execute(

@@ -85,9 +85,12 @@ impl Leases {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
+        // A holder that is a gone process of this machine is replaced whatever its expiry.
+        let mut dead_holder = None;
         if let Some((held_by, held_for, acquired, until)) = current {
-            let live = until > now.timestamp_millis() && !dead_here(&held_by);
-            if live {
+            if dead_here(&held_by) {
+                dead_holder = Some(held_by);
+            } else if until > now.timestamp_millis() {
                 return Ok(Err(Busy {
                     tenant: tenant.to_string(),
                     job: held_for,
@@ -110,7 +113,7 @@ impl Leases {
                 job,
                 now.timestamp_millis(),
                 expires.timestamp_millis(),
-                current_holder_if_dead(&conn, tenant)?,
+                dead_holder,
             ],
         )?;
         drop(conn);
@@ -235,18 +238,6 @@ impl Drop for Lease {
                 "dropping the tenant lease failed; it runs out by itself");
         }
     }
-}
-
-/// The current holder when it is a process of this machine that no longer exists.
-fn current_holder_if_dead(conn: &rusqlite::Connection, tenant: &str) -> Result<Option<String>> {
-    let holder: Option<String> = conn
-        .query_row(
-            "SELECT holder FROM tenant_leases WHERE tenant = ?1",
-            params![tenant],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(holder.filter(|h| dead_here(h)))
 }
 
 /// `<host>:<pid>:<unique>` for a new lease.

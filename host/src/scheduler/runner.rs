@@ -251,7 +251,8 @@ impl Runner {
         match &result {
             Ok(Ok(report)) => match self.ledger.record(&tenant, &job, report, now) {
                 Ok(update) => {
-                    let whole = !args.contains("\"only\"");
+                    let whole = serde_json::from_str::<serde_json::Value>(args)
+                        .map_or(true, |a| a.get("only").is_none());
                     let stopped_early = report
                         .records
                         .iter()

@@ -2,7 +2,7 @@
 //! opportunity has exactly one invoice, each is written back, the totals reconcile to the cent,
 //! and the store passes SQLite's integrity check.
 
-use crate::support::{company, connections_toml, money, unthrottled, BIN};
+use crate::support::{company, money, unthrottled, BIN};
 use ledgerlink::db::Database;
 use ledgerlink::local::LocalCompany;
 use ledgerlink_emulators::common::faults::{FaultKind, FaultRule};
@@ -29,7 +29,7 @@ realm-id = "{realm}"
 
 {connections}"#,
             realm = c.realm,
-            connections = connections_toml(c, "LL_TEST_QBO_TOKEN", "LL_TEST_SF_TOKEN"),
+            connections = c.connections_toml("LL_TEST_QBO_TOKEN", "LL_TEST_SF_TOKEN"),
         ),
     )
     .unwrap();

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{connections_toml, last_run, money, number, unthrottled, BIN};
+use crate::support::{last_run, money, number, unthrottled, BIN};
 const TENANT: &str = "demo";
 /// The environment variables the config names (secrets never go in the file).
 const QBO_TOKEN_ENV: &str = "LL_DAEMON_TENANT_QBO_TOKEN";
@@ -70,7 +70,7 @@ url = "{pubsub}"
 topics = ["/data/OpportunityChangeEvent"]
 {connections}"#,
             realm = c.realm,
-            connections = connections_toml(c, QBO_TOKEN_ENV, SF_TOKEN_ENV),
+            connections = c.connections_toml(QBO_TOKEN_ENV, SF_TOKEN_ENV),
         ),
     )
     .unwrap();

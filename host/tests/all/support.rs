@@ -65,25 +65,6 @@ pub fn number(d: Decimal) -> Value {
     serde_json::from_str(&d.to_string()).unwrap()
 }
 
-/// The `[tenant.connections]` sections pointing a tenant at `c`'s emulators, the tokens read
-/// from the environment variables `qbo_token_env` and `sf_token_env` (secrets never go in the
-/// file).
-pub fn connections_toml(c: &LocalCompany, qbo_token_env: &str, sf_token_env: &str) -> String {
-    format!(
-        r#"
-[tenant.connections.quickbooks]
-base-url = "{qbo}"
-token-env = "{qbo_token_env}"
-
-[tenant.connections.salesforce]
-base-url = "{sf}"
-token-env = "{sf_token_env}"
-"#,
-        qbo = c.qbo_url(),
-        sf = c.sf_url()
-    )
-}
-
 /// `ledgerlink status --json` for `config`: one object per tenant.
 pub fn status_json(config: &Path) -> Value {
     let out = Command::new(BIN)
