@@ -79,6 +79,13 @@ impl<'a> Quickbooks<'a> {
         }
     }
 
+    /// Runs a query for its first `max` rows only (one request).
+    pub fn query_first(&self, sql: &str, max: usize) -> Result<Vec<Value>, ApiError> {
+        let paged = format!("{sql} STARTPOSITION 1 MAXRESULTS {max}");
+        let answer = self.call(Method::Get, self.url("query", &[("query", &paged)]), None)?;
+        Ok(query_rows(&answer))
+    }
+
     /// Reads one entity; `None` when it does not exist.
     pub fn read(&self, entity: &str, id: &str) -> Result<Option<Value>, ApiError> {
         let path = format!("{}/{}", entity.to_ascii_lowercase(), encode(id));

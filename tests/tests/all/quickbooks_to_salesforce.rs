@@ -140,3 +140,42 @@ fn a_cdc_answer_at_its_1000_object_cap_misses_nothing() {
         "in the same poll"
     );
 }
+
+#[test]
+fn a_backlog_past_cdcs_cap_is_read_in_windows_each_record_once() {
+    let (c, _db) = company(small());
+    report(&c, "backfill", json!({}));
+    // 700 customers changed within one second (more than a window holds), then 700 more, 50
+    // per second: the catch-up reads both by query, window by window.
+    let clock = c.qbo.clock();
+    let mut names = Vec::new();
+    for n in 0..1400 {
+        if n >= 700 && n % 50 == 0 {
+            clock.advance(chrono::Duration::seconds(1));
+        }
+        let name = format!("Backlog customer {n:04}");
+        c.qbo
+            .insert(&c.realm, "Customer", json!({"DisplayName": name}))
+            .unwrap();
+        names.push(name);
+    }
+    let r = report(&c, "poll-quickbooks", json!({}));
+    assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
+    let accounts = c.sf.records("Account");
+    for name in &names {
+        let n = accounts.iter().filter(|a| a["Name"] == json!(name)).count();
+        assert_eq!(n, 1, "{name}: one Account");
+    }
+    // The cursor reached the newest change, so the next poll has nothing left to read.
+    let newest = c
+        .qbo
+        .entities(&c.realm, "Customer")
+        .iter()
+        .filter_map(|cu| cu["MetaData"]["LastUpdatedTime"].as_str().map(String::from))
+        .max()
+        .unwrap();
+    let cursor = ledgerlink_tests::stored(&c, "cursors", "qbo-cdc").unwrap();
+    assert_eq!(cursor, json!(newest));
+    let again = report(&c, "poll-quickbooks", json!({}));
+    assert_eq!((again.created, again.updated, again.failed), (0, 0, 0));
+}
