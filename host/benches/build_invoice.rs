@@ -94,6 +94,9 @@ fn typed_input(input: &InvoiceInput) -> wit::InvoiceInput {
         },
         customer: input.customer.as_ref().map(r),
         customer_email: input.customer_email.clone(),
+        customer_email_cc: input.customer_email_cc.clone(),
+        exchange_rate: input.exchange_rate.map(|r| r.to_string()),
+        custom_fields: None,
         lines: input
             .lines
             .iter()
@@ -123,6 +126,7 @@ fn typed_input(input: &InvoiceInput) -> wit::InvoiceInput {
             department: s.department.as_ref().map(r),
             class: s.class.as_ref().map(r),
             amount_tolerance: s.amount_tolerance.to_string(),
+            global_tax_calculation: None,
             opportunity_field_id: s.opportunity_field_id.clone(),
         },
     }

@@ -47,6 +47,7 @@ const QUICKBOOKS: &[&str] = &[
     "GET /v3/company/{}/cdc",
     "POST /v3/company/{}/batch",
     "GET /v3/company/{}/preferences",
+    "GET /v3/company/{}/exchangerate",
     "POST /v3/company/{}/{entity}",
     "GET /v3/company/{}/{entity}/{}",
     "POST /v3/company/{}/invoice/{}/send",

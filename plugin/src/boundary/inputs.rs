@@ -140,6 +140,7 @@ impl FromWit<wit::InvoiceSettings> for InvoiceSettings {
             class,
             amount_tolerance,
             opportunity_field_id,
+            global_tax_calculation,
         } = w;
         Self {
             us_company,
@@ -153,6 +154,7 @@ impl FromWit<wit::InvoiceSettings> for InvoiceSettings {
             class: class.map(Into::into),
             amount_tolerance: p.money("amount-tolerance", &amount_tolerance),
             opportunity_field_id,
+            global_tax_calculation: global_tax_calculation.map(Into::into),
         }
     }
 }
@@ -182,16 +184,22 @@ impl FromWit<wit::InvoiceInput> for InvoiceInput {
             opportunity,
             customer,
             customer_email,
+            customer_email_cc,
             lines,
             settings,
+            exchange_rate,
+            custom_fields,
         } = w;
         let record = record_id("Opportunity", &opportunity.id);
         p.record(record, |p| Self {
             opportunity: p.field("opportunity", opportunity),
             customer: customer.map(Into::into),
             customer_email,
+            customer_email_cc,
             lines: convert_all(lines),
             settings: p.field("settings", settings),
+            exchange_rate: exchange_rate.map(|r| p.money("exchange-rate", &r)),
+            custom_fields: custom_fields.map(convert_all).unwrap_or_default(),
         })
     }
 }
@@ -503,7 +511,11 @@ mod tests {
                 class: None,
                 amount_tolerance: "0.01".into(),
                 opportunity_field_id: Some("1".into()),
+                global_tax_calculation: None,
             },
+            customer_email_cc: None,
+            exchange_rate: None,
+            custom_fields: None,
         }
     }
 

@@ -7,11 +7,11 @@ use super::parse::{record_id, FromWit, Parse};
 use super::text::{date_text, money_text};
 use crate::bindings::ledgerlink::sync::types as wit;
 use crate::model::{
-    FieldConflict, FieldOwner, FieldRule, ItemType, JournalLine, PartyField, PartySnapshot,
-    PaymentLine, PaymentState, PaymentStatus, PostalAddress, PostingType, QboCustomField,
-    QboCustomer, QboInvoice, QboInvoiceLine, QboItem, QboJournalEntry, QboPayment, Reference,
-    SfAccount, SfField, SfOpportunity, SfOpportunityLine, SfOrder, SfOrderItem, SfPricebookEntry,
-    SfProduct, SfValue,
+    FieldConflict, FieldOwner, FieldRule, GlobalTaxCalculation, ItemType, JournalLine, PartyField,
+    PartySnapshot, PaymentLine, PaymentState, PaymentStatus, PostalAddress, PostingType,
+    QboCustomField, QboCustomer, QboInvoice, QboInvoiceLine, QboItem, QboJournalEntry, QboPayment,
+    Reference, SfAccount, SfField, SfOpportunity, SfOpportunityLine, SfOrder, SfOrderItem,
+    SfPricebookEntry, SfProduct, SfValue,
 };
 
 /// Converts each element with `Into` (lists of records without money or dates).
@@ -258,6 +258,8 @@ impl From<wit::SfAccount> for SfAccount {
             qbo_customer_id,
             payment_terms,
             tax_exempt,
+            department,
+            class,
             system_modstamp,
         } = w;
         Self {
@@ -272,6 +274,8 @@ impl From<wit::SfAccount> for SfAccount {
             qbo_customer_id,
             payment_terms,
             tax_exempt,
+            department,
+            class,
             system_modstamp,
         }
     }
@@ -640,6 +644,41 @@ impl From<QboCustomField> for wit::QboCustomField {
     }
 }
 
+impl From<wit::QboCustomField> for QboCustomField {
+    fn from(w: wit::QboCustomField) -> Self {
+        let wit::QboCustomField {
+            definition_id,
+            name,
+            value,
+        } = w;
+        Self {
+            definition_id,
+            name,
+            value,
+        }
+    }
+}
+
+impl From<wit::GlobalTaxCalculation> for GlobalTaxCalculation {
+    fn from(w: wit::GlobalTaxCalculation) -> Self {
+        match w {
+            wit::GlobalTaxCalculation::TaxExcluded => Self::TaxExcluded,
+            wit::GlobalTaxCalculation::TaxInclusive => Self::TaxInclusive,
+            wit::GlobalTaxCalculation::NotApplicable => Self::NotApplicable,
+        }
+    }
+}
+
+impl From<GlobalTaxCalculation> for wit::GlobalTaxCalculation {
+    fn from(m: GlobalTaxCalculation) -> Self {
+        match m {
+            GlobalTaxCalculation::TaxExcluded => Self::TaxExcluded,
+            GlobalTaxCalculation::TaxInclusive => Self::TaxInclusive,
+            GlobalTaxCalculation::NotApplicable => Self::NotApplicable,
+        }
+    }
+}
+
 impl From<QboInvoice> for wit::QboInvoice {
     fn from(m: QboInvoice) -> Self {
         let QboInvoice {
@@ -655,8 +694,12 @@ impl From<QboInvoice> for wit::QboInvoice {
             class,
             sales_term,
             bill_email,
+            bill_email_cc,
             private_note,
             custom_fields,
+            exchange_rate,
+            global_tax_calculation,
+            txn_tax_code,
             total_amt,
             balance,
         } = m;
@@ -673,8 +716,12 @@ impl From<QboInvoice> for wit::QboInvoice {
             class: class.map(Into::into),
             sales_term: sales_term.map(Into::into),
             bill_email,
+            bill_email_cc,
             private_note,
             custom_fields: convert_all(custom_fields),
+            exchange_rate: exchange_rate.map(money_text),
+            global_tax_calculation: global_tax_calculation.map(Into::into),
+            txn_tax_code: txn_tax_code.map(Into::into),
             total_amt: money_text(total_amt),
             balance: balance.map(money_text),
         }

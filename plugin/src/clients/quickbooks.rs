@@ -130,6 +130,24 @@ impl<'a> Quickbooks<'a> {
         self.create(entity, body, request_id)
     }
 
+    /// QBO's rate for `currency` on `as_of`: home-currency units per unit (`/exchangerate`).
+    pub fn exchange_rate(
+        &self,
+        currency: &str,
+        as_of: chrono::NaiveDate,
+    ) -> Result<Option<rust_decimal::Decimal>, ApiError> {
+        let date = as_of.to_string();
+        let url = self.url(
+            "exchangerate",
+            &[("sourcecurrencycode", currency), ("asofdate", &date)],
+        );
+        let answer = self.call(Method::Get, url, None)?;
+        Ok(answer
+            .get("ExchangeRate")
+            .and_then(|r| r.get("Rate"))
+            .and_then(super::json::decimal))
+    }
+
     /// Emails an invoice to its BillEmail.
     pub fn send_invoice(&self, id: &str, request_id: &str) -> Result<Value, ApiError> {
         let url = self.url(

@@ -230,6 +230,24 @@ pub fn invoice_json(inv: &QboInvoice) -> Value {
         "BillEmail",
         inv.bill_email.as_ref().map(|e| json!({"Address": e})),
     );
+    put(
+        &mut m,
+        "BillEmailCc",
+        inv.bill_email_cc.as_ref().map(|e| json!({"Address": e})),
+    );
+    put(&mut m, "ExchangeRate", inv.exchange_rate.map(number));
+    put(
+        &mut m,
+        "GlobalTaxCalculation",
+        inv.global_tax_calculation.map(|g| g.as_qbo()),
+    );
+    put(
+        &mut m,
+        "TxnTaxDetail",
+        inv.txn_tax_code
+            .as_ref()
+            .map(|c| json!({"TxnTaxCodeRef": reference_json(c)})),
+    );
     put(&mut m, "PrivateNote", inv.private_note.clone());
     if !inv.custom_fields.is_empty() {
         m.insert(

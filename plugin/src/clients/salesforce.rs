@@ -102,6 +102,18 @@ impl<'a> Salesforce<'a> {
         }
     }
 
+    /// The API names of an sObject's fields (`describe`).
+    pub fn describe_fields(&self, sobject: &str) -> Result<Vec<String>, ApiError> {
+        let answer = self.call(Method::Get, &format!("sobjects/{sobject}/describe"), None)?;
+        Ok(answer
+            .get("fields")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect())
+    }
+
     /// Creates a record; returns its id.
     pub fn create(&self, sobject: &str, fields: &Value) -> Result<String, ApiError> {
         let answer = self.call(Method::Post, &format!("sobjects/{sobject}"), Some(fields))?;

@@ -19,8 +19,48 @@ pub const ACCOUNT_FIELDS: &str = "Id, Name, BillingStreet, BillingCity, BillingS
 /// Opportunity fields read, with its line items.
 pub const OPPORTUNITY_FIELDS: &str = "Id, Name, AccountId, StageName, CloseDate, Amount, IsWon, \
     IsClosed, Description, QBO_Invoice_Id__c, QBO_Invoice_Number__c, Payment_Status__c, \
-    SystemModstamp, (SELECT Id, Product2Id, ProductCode, Name, Description, Quantity, UnitPrice, \
-    TotalPrice, Discount, ServiceDate, SortOrder FROM OpportunityLineItems)";
+    SystemModstamp";
+
+/// Line item fields read (the `OpportunityLineItems` subquery).
+pub const OPPORTUNITY_LINE_FIELDS: &str = "Id, Product2Id, ProductCode, Name, Description, \
+    Quantity, UnitPrice, TotalPrice, Discount, ServiceDate, SortOrder";
+
+/// The Opportunity field list with `extra` fields (parent paths such as `Account.Email__c`
+/// allowed), the line items with `line_extra`, and `subqueries` (other child relationships).
+pub fn opportunity_select(
+    extra: &[String],
+    line_extra: &[String],
+    subqueries: &[String],
+) -> String {
+    let mut fields = OPPORTUNITY_FIELDS.to_string();
+    for f in extra {
+        fields.push_str(", ");
+        fields.push_str(f);
+    }
+    let mut lines = OPPORTUNITY_LINE_FIELDS.to_string();
+    for f in line_extra {
+        lines.push_str(", ");
+        lines.push_str(f);
+    }
+    fields.push_str(&format!(", (SELECT {lines} FROM OpportunityLineItems)"));
+    for q in subqueries {
+        fields.push_str(&format!(", ({q})"));
+    }
+    fields
+}
+
+/// The value at a dotted path (`Account.Email__c`, `Product2.Family`) of a record, as the REST
+/// API nests parent records; `None` when a part is missing or null.
+pub fn at_path<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .try_fold(value, |v, part| v.get(part))
+        .filter(|v| !v.is_null())
+}
+
+/// The records of a child relationship (`OpportunityContactRoles`).
+pub fn child_records<'a>(value: &'a Value, relationship: &str) -> impl Iterator<Item = &'a Value> {
+    children(value, relationship)
+}
 
 /// Product fields read.
 pub const PRODUCT_FIELDS: &str = "Id, Name, ProductCode, Description, Family, IsActive, \
@@ -73,6 +113,8 @@ pub fn account(value: &Value) -> Option<SfAccount> {
         qbo_customer_id: non_empty(value, "QBO_Customer_Id__c"),
         payment_terms: non_empty(value, "Payment_Terms__c"),
         tax_exempt: flag(value, "Tax_Exempt__c"),
+        department: non_empty(value, "QBO_Department__c"),
+        class: non_empty(value, "QBO_Class__c"),
         system_modstamp: text(value, "SystemModstamp"),
     })
 }

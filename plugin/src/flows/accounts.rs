@@ -286,6 +286,9 @@ fn sync_attempt(
             return Ok(None);
         }
     };
+    for conflict in &output.conflicts {
+        ctx.notice(format!("Account {}: {}", a.id, conflict.describe()));
+    }
     let (id, c) = match output.change {
         CustomerChange::Unchanged => {
             let id = existing.and_then(|c| c.id).unwrap_or_default();

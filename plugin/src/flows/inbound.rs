@@ -3,6 +3,7 @@
 //! are upserts on the external ids `QBO_Customer_Id__c` / `QBO_Invoice_Id__c`, so a replayed
 //! event cannot create a second record; our own writes come back as "unchanged".
 
+use super::classification;
 use super::context::{Abort, Ctx, FlowResult};
 use super::links::{self, opportunity_of, AccountLink};
 use super::payments;
@@ -158,6 +159,15 @@ fn sync_customer(
     let Some(qbo_id) = c.id.clone() else {
         return Ok(None);
     };
+    if let Some(account) = links::currency_customer_of(ctx, &qbo_id)? {
+        ctx.report.skipped(
+            "Customer",
+            &qbo_id,
+            Some(&account),
+            "the Account's customer in a foreign currency, made by Ledgerlink; not a new Account",
+        );
+        return Ok(None);
+    }
     let account_id = links::account_of(ctx, &qbo_id)?.or_else(|| c.salesforce_id.clone());
     let (existing, snapshot) = match &account_id {
         Some(id) => {
@@ -177,6 +187,7 @@ fn sync_customer(
         }
         None => (None, None),
     };
+    let classified = classification::of_customer(ctx, &qbo_id)?;
     let input = CustomerInput {
         customer: c.clone(),
         existing: existing.clone(),
@@ -188,8 +199,8 @@ fn sync_customer(
             department: Some("QBO_Department__c".into()),
             class: Some("QBO_Class__c".into()),
         },
-        department_name: None,
-        class_name: None,
+        department_name: classified.as_ref().and_then(|c| c.department.clone()),
+        class_name: classified.and_then(|c| c.class),
         email_field: Some("Email__c".into()),
     };
     let output = match map_customer(&input) {
@@ -199,6 +210,9 @@ fn sync_customer(
             return Ok(None);
         }
     };
+    for conflict in &output.conflicts {
+        ctx.notice(format!("QBO customer {qbo_id}: {}", conflict.describe()));
+    }
     let id = match output.change {
         AccountChange::Unchanged => {
             let id = existing.map(|a| a.id).unwrap_or_default();
@@ -262,6 +276,7 @@ pub fn invoice_to_opportunity(ctx: &mut Ctx<'_>, value: &Value) -> FlowResult {
     let Some(inv) = invoice_view(value) else {
         return Ok(());
     };
+    classification::note_invoice(ctx, value)?;
     if let Some(opp) = opportunity_of(ctx, &inv.id)? {
         ctx.report.skipped(
             "Invoice",

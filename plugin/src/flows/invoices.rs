@@ -10,7 +10,9 @@
 
 use super::accounts::{self, Directory};
 use super::context::{Abort, Ctx, FlowResult};
-use super::ids::{batch_request_id, content_hash};
+use super::ids::{batch_request_id, content_hash, write_request_id};
+use super::invoice_currency;
+use super::invoice_details::{self, QboLists};
 use super::invoice_plan::{invoice_fields, Planned};
 use super::invoice_updates::{self, Change};
 use super::links::{self, InvoiceLink, EXTERNAL};
@@ -20,28 +22,40 @@ use super::salesforce_io::{select_pages, write_back};
 use crate::clients::json::display_money;
 use crate::clients::quickbooks::{literal_list, BatchOp, BATCH_MAX};
 use crate::clients::quickbooks_json::{invoice_json, invoice_view, InvoiceView};
-use crate::clients::salesforce_json::{opportunity, OPPORTUNITY_FIELDS};
+use crate::clients::salesforce_json::{opportunity, opportunity_select};
 use crate::clients::ApiError;
 use crate::mapping::invoice::doc_number;
-use crate::mapping::{build_invoice, InvoiceInput, LineResolution};
+use crate::mapping::{build_invoice, InvoiceInput};
 use crate::model::{Reference, SfOpportunity};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Closed Won opportunities changed since the cursor (or `only`, or all with `full`).
 pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
-    let mut dir = None;
-    let mut catalog = None;
+    let mut resolvers = Resolvers::default();
+    let currency = invoice_currency::salesforce_multicurrency(ctx)?;
+    let details = &ctx.settings.invoice_details;
+    let fields = opportunity_select(
+        &details.opportunity_fields(currency),
+        &details.line_fields(currency),
+        &details.subqueries(),
+    );
     select_pages(
         ctx,
         "Opportunity",
-        OPPORTUNITY_FIELDS,
+        &fields,
         "IsWon = true",
         |ctx, rows, window| {
             let mut opportunities = Vec::new();
+            let mut read = Vec::new();
             for row in rows {
                 match opportunity(row) {
-                    Ok(o) => opportunities.push(o),
+                    Ok(o) => {
+                        opportunities.push(o);
+                        read.push(row);
+                    }
                     Err(e) => {
                         let id = row.get("Id").and_then(Value::as_str).unwrap_or("?");
                         ctx.report.failed("Opportunity", id, Failure::Invalid(e));
@@ -50,14 +64,27 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
             }
             let (links, found) = links_of(ctx, &opportunities)?;
             let mut done = window.offset + rows.len() - opportunities.len();
-            for (chunk, links) in opportunities.chunks(BATCH_MAX).zip(links.chunks(BATCH_MAX)) {
-                invoice_chunk(ctx, &mut dir, &mut catalog, chunk, links, &found)?;
+            for ((chunk, links), read) in opportunities
+                .chunks(BATCH_MAX)
+                .zip(links.chunks(BATCH_MAX))
+                .zip(read.chunks(BATCH_MAX))
+            {
+                invoice_chunk(ctx, &mut resolvers, chunk, read, links, &found)?;
                 done += chunk.len();
                 ctx.progress("Opportunity", done, window.total);
             }
             Ok(())
         },
     )
+}
+
+/// What one run resolves once and reuses: QBO customers, items and lists.
+#[derive(Default)]
+struct Resolvers {
+    dir: Option<Directory>,
+    catalog: Option<Catalog>,
+    lists: QboLists,
+    rates: BTreeMap<(String, NaiveDate), Decimal>,
 }
 
 /// DocNumbers per look-up query (keeps the query's URL a few kilobytes long).
@@ -99,16 +126,16 @@ fn links_of(
 
 fn invoice_chunk(
     ctx: &mut Ctx<'_>,
-    dir: &mut Option<Directory>,
-    catalog: &mut Option<Catalog>,
+    resolvers: &mut Resolvers,
     chunk: &[SfOpportunity],
+    rows: &[&Value],
     links: &[Option<InvoiceLink>],
     found: &[InvoiceView],
 ) -> FlowResult {
     let mut creates: Vec<Planned> = Vec::new();
     let mut repairs = Vec::new();
     let mut changes = Vec::new();
-    for (o, link) in chunk.iter().zip(links.iter().cloned()) {
+    for ((o, link), row) in chunk.iter().zip(links.iter().cloned()).zip(rows) {
         if let Some(link) = &link {
             if link.hash == EXTERNAL {
                 ctx.report.skipped(
@@ -120,7 +147,7 @@ fn invoice_chunk(
                 continue;
             }
         }
-        let Some(planned) = plan(ctx, dir, catalog, o)? else {
+        let Some(planned) = plan(ctx, resolvers, o, row)? else {
             continue;
         };
         let recovered = found
@@ -144,12 +171,21 @@ fn invoice_chunk(
                         "invoice fields written back (missing in Salesforce)",
                     );
                 } else {
-                    ctx.report.skipped(
-                        "Opportunity",
-                        &o.id,
-                        Some(&link.qbo_id),
-                        "already invoiced; unchanged",
-                    );
+                    match send_if_due(ctx, &o.id, &link.qbo_id, &planned.body)? {
+                        Send::NotDue => ctx.report.skipped(
+                            "Opportunity",
+                            &o.id,
+                            Some(&link.qbo_id),
+                            "already invoiced; unchanged",
+                        ),
+                        Send::Sent(email) => ctx.report.updated(
+                            "Opportunity",
+                            &o.id,
+                            &link.qbo_id,
+                            format!("invoice emailed to {email}"),
+                        ),
+                        Send::Failed => {}
+                    }
                 }
             }
             (Some(link), _) => changes.push(Change {
@@ -243,19 +279,7 @@ fn invoice_chunk(
                     &inv.id,
                     inv.doc_number.as_deref(),
                 ));
-                if ctx.settings.send_invoices {
-                    if let Err(e) = ctx
-                        .qbo
-                        .send_invoice(&inv.id, &format!("ll-send-{}", inv.id))
-                    {
-                        ctx.report.skipped(
-                            "Opportunity",
-                            &p.opportunity.id,
-                            Some(&inv.id),
-                            format!("invoice created but not sent: {e}"),
-                        );
-                    }
-                }
+                send_if_due(ctx, &p.opportunity.id, &inv.id, &p.body)?;
             }
             Ok(None) => ctx.report.failed(
                 "Opportunity",
@@ -275,9 +299,9 @@ fn invoice_chunk(
 /// (reported).
 fn plan(
     ctx: &mut Ctx<'_>,
-    dir: &mut Option<Directory>,
-    catalog: &mut Option<Catalog>,
+    resolvers: &mut Resolvers,
     o: &SfOpportunity,
+    row: &Value,
 ) -> Result<Option<Planned>, Abort> {
     if !ctx.wanted(&o.id) {
         return Ok(None);
@@ -293,7 +317,7 @@ fn plan(
         );
         return Ok(None);
     };
-    let Some(customer_id) = accounts::customer_for(ctx, dir, &account_id)? else {
+    let Some(customer_id) = accounts::customer_for(ctx, &mut resolvers.dir, &account_id)? else {
         ctx.report.failed(
             "Opportunity",
             &o.id,
@@ -304,6 +328,29 @@ fn plan(
         );
         return Ok(None);
     };
+    let details = match invoice_details::resolve(ctx, &mut resolvers.lists, row)? {
+        Ok(details) => details,
+        Err((field, reason)) => {
+            ctx.report.failed(
+                "Opportunity",
+                &o.id,
+                Failure::Invalid(format!("Opportunity {}: {field}: {reason}", o.id)),
+            );
+            return Ok(None);
+        }
+    };
+    let (customer_id, exchange_rate) =
+        match in_currency(ctx, resolvers, o, &account_id, customer_id)? {
+            Ok(found) => found,
+            Err(reason) => {
+                ctx.report.failed(
+                    "Opportunity",
+                    &o.id,
+                    Failure::Invalid(format!("Opportunity {}: currency-code: {reason}", o.id)),
+                );
+                return Ok(None);
+            }
+        };
     let mut lines = Vec::new();
     for (i, line) in o.line_items.iter().enumerate() {
         let Some(product_id) = line.product_id.clone() else {
@@ -317,7 +364,7 @@ fn plan(
             );
             return Ok(None);
         };
-        let Some(item_id) = products::item_for(ctx, catalog, &product_id)? else {
+        let Some(item_id) = products::item_for(ctx, &mut resolvers.catalog, &product_id)? else {
             ctx.report.failed(
                 "Opportunity",
                 &o.id,
@@ -328,20 +375,17 @@ fn plan(
             );
             return Ok(None);
         };
-        lines.push(LineResolution {
-            line_id: line.id.clone(),
-            item: Reference::id(item_id),
-            taxable: false,
-            tax_code: None,
-            class: None,
-        });
+        lines.push(details.resolution(&line.id, Reference::id(item_id)));
     }
     let input = InvoiceInput {
         opportunity: o.clone(),
         customer: Some(Reference::id(customer_id)),
-        customer_email: None,
+        customer_email: details.email,
+        customer_email_cc: details.email_cc,
         lines,
-        settings: ctx.settings.invoice.clone(),
+        settings: details.settings,
+        exchange_rate,
+        custom_fields: details.custom_fields,
     };
     match build_invoice(&input) {
         Ok(invoice) => {
@@ -357,5 +401,97 @@ fn plan(
             ctx.report.failed("Opportunity", &o.id, Failure::Mapping(e));
             Ok(None)
         }
+    }
+}
+
+/// With `send-invoices` on, emails invoice `invoice_id` once: it needs a `BillEmail` (the
+/// Account's billing email or the primary contact's), and the send counts only when QBO answers
+/// `EmailStatus` = `EmailSent`. A send that fails is reported as a failure of the opportunity, so
+/// the error ledger retries it (the request id follows the address, so a retry after the address
+/// was fixed is a new send, not QBO's replay of the refusal).
+fn send_if_due(
+    ctx: &mut Ctx<'_>,
+    opportunity_id: &str,
+    invoice_id: &str,
+    body: &Value,
+) -> Result<Send, Abort> {
+    if !ctx.settings.send_invoices || ctx.dry_run() || links::invoice_sent(ctx, invoice_id)? {
+        return Ok(Send::NotDue);
+    }
+    let Some(email) = body
+        .get("BillEmail")
+        .and_then(|e| e.get("Address"))
+        .and_then(Value::as_str)
+    else {
+        ctx.report.failed(
+            "Opportunity",
+            opportunity_id,
+            Failure::Invalid(format!(
+                "Opportunity {opportunity_id}: invoice {invoice_id} not sent: no billing email \
+                 (the Account's Email__c or the primary contact's email)"
+            )),
+        );
+        return Ok(Send::Failed);
+    };
+    let request_id = write_request_id("send", &[invoice_id, &content_hash(&Value::from(email))]);
+    match ctx.qbo.send_invoice(invoice_id, &request_id) {
+        Ok(answer) => match answer.get("EmailStatus").and_then(Value::as_str) {
+            Some("EmailSent") => {
+                links::store_invoice_sent(ctx, invoice_id)?;
+                ctx.notice(format!("Invoice {invoice_id} emailed to {email}"));
+                return Ok(Send::Sent(email.to_string()));
+            }
+            status => ctx.report.failed(
+                "Opportunity",
+                opportunity_id,
+                Failure::Api(ApiError::Decode(format!(
+                    "invoice {invoice_id} was sent but QBO's EmailStatus is {}",
+                    status.unwrap_or("missing")
+                ))),
+            ),
+        },
+        Err(e) => ctx.report.failed("Opportunity", opportunity_id, e.into()),
+    }
+    Ok(Send::Failed)
+}
+
+/// What [`send_if_due`] did.
+enum Send {
+    /// Nothing: sending is off, or the invoice was sent before.
+    NotDue,
+    /// Emailed to this address.
+    Sent(String),
+    /// Refused or failed (reported).
+    Failed,
+}
+
+/// The customer and exchange rate of a deal in a foreign currency (a multicurrency company):
+/// the Account's customer in that currency and the rate of the close date. A deal in the home
+/// currency, or in a company without multicurrency (which `build-invoice` refuses, saying why),
+/// keeps the Account's customer and no rate.
+fn in_currency(
+    ctx: &mut Ctx<'_>,
+    resolvers: &mut Resolvers,
+    o: &SfOpportunity,
+    account_id: &str,
+    customer_id: String,
+) -> Result<Result<(String, Option<Decimal>), String>, Abort> {
+    let home = ctx.settings.invoice.home_currency.trim().to_uppercase();
+    let Some(currency) = o
+        .currency_code
+        .as_deref()
+        .map(|c| c.trim().to_uppercase())
+        .filter(|c| !c.is_empty() && *c != home && ctx.settings.invoice.multicurrency)
+    else {
+        return Ok(Ok((customer_id, None)));
+    };
+    let customer =
+        match invoice_currency::customer_in_currency(ctx, account_id, &customer_id, &currency)? {
+            Ok(id) => id,
+            Err(reason) => return Ok(Err(reason)),
+        };
+    match invoice_currency::exchange_rate(ctx, &mut resolvers.rates, &currency, o.close_date)? {
+        Ok(rate) => Ok(Ok((customer, Some(rate)))),
+        Err(reason) => Ok(Err(reason)),
     }
 }

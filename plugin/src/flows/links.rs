@@ -100,6 +100,40 @@ pub fn invoice_link(ctx: &Ctx<'_>, opportunity_id: &str) -> Result<Option<Invoic
     ctx.state.get(LINKS, &invoice_key(opportunity_id))
 }
 
+/// The Account whose customer in a foreign currency `customer_id` is (not its main customer).
+pub fn currency_customer_of(ctx: &Ctx<'_>, customer_id: &str) -> Result<Option<String>, String> {
+    ctx.state
+        .get(LINKS, &format!("currency-customer-of/{customer_id}"))
+}
+
+/// Notes that `customer_id` is account `account_id`'s customer in a foreign currency.
+pub fn store_currency_customer(ctx: &Ctx<'_>, customer_id: &str, account_id: &str) -> FlowResult {
+    ctx.state.put(
+        LINKS,
+        &format!("currency-customer-of/{customer_id}"),
+        &account_id,
+    )?;
+    Ok(())
+}
+
+/// True once invoice `invoice_id` was emailed (QBO answered `EmailSent`).
+pub fn invoice_sent(ctx: &Ctx<'_>, invoice_id: &str) -> Result<bool, String> {
+    Ok(ctx
+        .state
+        .get::<String>(LINKS, &format!("invoice-sent/{invoice_id}"))?
+        .is_some())
+}
+
+/// Notes that invoice `invoice_id` was emailed.
+pub fn store_invoice_sent(ctx: &Ctx<'_>, invoice_id: &str) -> FlowResult {
+    ctx.state.put(
+        LINKS,
+        &format!("invoice-sent/{invoice_id}"),
+        &ctx.today().to_string(),
+    )?;
+    Ok(())
+}
+
 /// The opportunity linked to QBO invoice `invoice_id`.
 pub fn opportunity_of(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<String>, String> {
     ctx.state.get(LINKS, &invoice_reverse_key(invoice_id))

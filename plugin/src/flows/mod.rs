@@ -19,10 +19,13 @@
 pub mod accounts;
 pub mod aging;
 pub mod change_events;
+pub mod classification;
 pub mod context;
 pub mod ids;
 pub mod inbound;
-pub mod invoice_plan;
+pub mod invoice_currency;
+pub mod invoice_details;
+mod invoice_plan;
 pub mod invoice_updates;
 pub mod invoices;
 pub mod links;

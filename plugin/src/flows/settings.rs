@@ -1,8 +1,10 @@
 //! Tenant settings the flows read (through `wasi:config`), with their defaults. A malformed
 //! setting is an error naming the key, not a silent default.
 
+use super::invoice_currency::RateSource;
+use super::invoice_details::DetailSettings;
 use crate::mapping::{AllocationRule, DocNumberRule, InvoiceSettings, ItemSettings};
-use crate::model::{FieldOwner, FieldRule, ItemType, PartyField, Reference};
+use crate::model::{FieldOwner, FieldRule, GlobalTaxCalculation, ItemType, PartyField, Reference};
 use crate::platform::Settings;
 use rust_decimal::Decimal;
 use std::str::FromStr;
@@ -14,6 +16,13 @@ pub struct FlowSettings {
     pub realm_id: String,
     /// Invoice shaping.
     pub invoice: InvoiceSettings,
+    /// Where each invoice's tax, terms, email, class, location and custom fields come from.
+    pub invoice_details: DetailSettings,
+    /// The Salesforce org has multiple currencies (`CurrencyIsoCode` is read); `None` (`auto`):
+    /// found out by describing Opportunity.
+    pub salesforce_multicurrency: Option<bool>,
+    /// Where a foreign-currency invoice's exchange rate comes from.
+    pub exchange_rate_source: RateSource,
     /// Item shaping.
     pub item: ItemSettings,
     /// Per-field owners of the shared customer fields.
@@ -103,6 +112,17 @@ impl FlowSettings {
         };
         Ok(Self {
             salesforce_user_id: get(s, "salesforce-user-id"),
+            invoice_details: DetailSettings::load(s)?,
+            salesforce_multicurrency: match get(s, "salesforce-multicurrency").as_deref() {
+                None | Some("auto") => None,
+                Some(_) => Some(flag(s, "salesforce-multicurrency", false)?),
+            },
+            exchange_rate_source: match get(s, "exchange-rate-source") {
+                None => RateSource::default(),
+                Some(v) => RateSource::parse(&v).ok_or_else(|| {
+                    format!("setting exchange-rate-source: {v:?} is not quickbooks or salesforce")
+                })?,
+            },
             invoice: InvoiceSettings {
                 us_company: flag(s, "us-company", true)?,
                 home_currency: get(s, "home-currency").unwrap_or_else(|| "USD".into()),
@@ -117,6 +137,15 @@ impl FlowSettings {
                 class: get(s, "class-id").map(Reference::id),
                 amount_tolerance: tolerance,
                 opportunity_field_id: get(s, "opportunity-custom-field-id"),
+                global_tax_calculation: match get(s, "global-tax-calculation") {
+                    None => None,
+                    Some(v) => Some(GlobalTaxCalculation::parse(&v).ok_or_else(|| {
+                        format!(
+                            "setting global-tax-calculation: {v:?} is not TaxExcluded, \
+                             TaxInclusive or NotApplicable"
+                        )
+                    })?),
+                },
             },
             item: ItemSettings {
                 income_account: income,

@@ -19,8 +19,8 @@
 //! - payment terms: the `SalesTermRef` name as text; `null` when QuickBooks has no terms but
 //!   the Account does; a reference without a name is skipped (the name is unknown);
 //! - tax exempt: `Taxable = false` -> `true`, `Taxable = true` -> `false`, unknown -> skipped;
-//! - department and class: the names the flow resolved, as text; none -> no write. The Account
-//!   as read does not carry their current values, so they are written whenever given.
+//! - department and class: the names the flow resolved (from the customer's latest invoice), as
+//!   text; none -> no write; the same as the Account's current value -> no write.
 //!
 //! **Create** (no `existing`): `Name` (from `DisplayName`, else `CompanyName`) and every mapped
 //! field that has a value. **Update**: `(Account Id, fields)`; nothing to write -> `Unchanged`.
@@ -329,12 +329,22 @@ fn qbo_owned_fields(input: &CustomerInput, existing: Option<&SfAccount>) -> Vec<
             }
         }
     }
-    for (target, name) in [
-        (&targets.department, &input.department_name),
-        (&targets.class, &input.class_name),
+    for (target, name, current) in [
+        (
+            &targets.department,
+            &input.department_name,
+            existing.and_then(|a| a.department.as_deref()),
+        ),
+        (
+            &targets.class,
+            &input.class_name,
+            existing.and_then(|a| a.class.as_deref()),
+        ),
     ] {
         if let (Some(target), Some(name)) = (clean(target.as_deref()), clean(name.as_deref())) {
-            fields.push(SfField::new(target, SfValue::Text(name)));
+            if clean(current).as_deref() != Some(name.as_str()) {
+                fields.push(SfField::new(target, SfValue::Text(name)));
+            }
         }
     }
     fields
@@ -716,6 +726,19 @@ mod tests {
             writes(&i),
             [SfField::new("QBO_Department__c", text("West"))]
         );
+    }
+
+    #[test]
+    fn department_and_class_the_account_already_holds_are_not_written_again() {
+        let mut a = account();
+        a.department = Some("West".into());
+        a.class = Some("Hardware".into());
+        let mut i = input(customer(), Some(a));
+        i.targets.department = Some("QBO_Department__c".into());
+        i.targets.class = Some("QBO_Class__c".into());
+        i.department_name = Some("West".into());
+        i.class_name = Some("Services".into());
+        assert_eq!(writes(&i), [SfField::new("QBO_Class__c", text("Services"))]);
     }
 
     #[test]

@@ -47,8 +47,8 @@
 use crate::mapping::text::{clean, is_valid_email, truncate_for_display};
 use crate::model::money::{currency_exponent, round_to_currency};
 use crate::model::{
-    ErrorKind, FieldError, MappingError, QboCustomField, QboInvoice, QboInvoiceLine, Reference,
-    SfOpportunity, SfOpportunityLine,
+    ErrorKind, FieldError, GlobalTaxCalculation, MappingError, QboCustomField, QboInvoice,
+    QboInvoiceLine, Reference, SfOpportunity, SfOpportunityLine,
 };
 use chrono::{Days, NaiveDate};
 use rust_decimal::Decimal;
@@ -61,6 +61,11 @@ pub const DOC_NUMBER_MAX: usize = 21;
 const NOTE_MAX: usize = 4000;
 /// The name of the custom field that carries the Opportunity Id.
 const OPPORTUNITY_FIELD_NAME: &str = "Salesforce Opportunity";
+/// QBO keeps at most three custom field definitions on sales forms.
+pub const CUSTOM_FIELDS_MAX: usize = 3;
+/// A custom field's value: at most 31 characters (QBO cuts longer text; Ledgerlink cuts it
+/// first, so what is sent is what is stored).
+pub const CUSTOM_FIELD_VALUE_MAX: usize = 31;
 
 /// How `DocNumber` is chosen.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +92,8 @@ pub struct InvoiceSettings {
     pub class: Option<Reference>,
     pub amount_tolerance: Decimal,
     pub opportunity_field_id: Option<String>,
+    #[serde(default)]
+    pub global_tax_calculation: Option<GlobalTaxCalculation>,
 }
 
 /// The QBO item and tax treatment resolved for one Opportunity line.
@@ -109,8 +116,14 @@ pub struct InvoiceInput {
     pub opportunity: SfOpportunity,
     pub customer: Option<Reference>,
     pub customer_email: Option<String>,
+    #[serde(default)]
+    pub customer_email_cc: Option<String>,
     pub lines: Vec<LineResolution>,
     pub settings: InvoiceSettings,
+    #[serde(default)]
+    pub exchange_rate: Option<Decimal>,
+    #[serde(default)]
+    pub custom_fields: Vec<QboCustomField>,
 }
 
 /// Builds the QBO Invoice for a Closed Won Opportunity.
@@ -166,12 +179,20 @@ pub fn build_invoice(input: &InvoiceInput) -> Result<QboInvoice, MappingError> {
         due
     });
     let bill_email = clean(input.customer_email.as_deref());
-    if let Some(email) = bill_email.as_deref().filter(|e| !is_valid_email_list(e)) {
-        problems.invalid(
-            "customer-email",
-            format!("\"{email}\" is not an email address (or a comma-separated list of them)"),
-        );
+    let bill_email_cc = clean(input.customer_email_cc.as_deref());
+    for (field, email) in [
+        ("customer-email", &bill_email),
+        ("customer-email-cc", &bill_email_cc),
+    ] {
+        if let Some(email) = email.as_deref().filter(|e| !is_valid_email_list(e)) {
+            problems.invalid(
+                field,
+                format!("\"{email}\" is not an email address (or a comma-separated list of them)"),
+            );
+        }
     }
+    let exchange_rate = exchange_rate(input, &currency, &mut problems);
+    let custom_fields = custom_fields(input, &mut problems);
 
     let (lines, total) = invoice_lines(input, &currency, &mut problems);
     if let (Some(total), Some(amount)) = (total, opportunity.amount) {
@@ -189,14 +210,6 @@ pub fn build_invoice(input: &InvoiceInput) -> Result<QboInvoice, MappingError> {
     }
     problems.into_result()?;
 
-    let custom_fields = clean(settings.opportunity_field_id.as_deref())
-        .map(|definition_id| QboCustomField {
-            definition_id,
-            name: Some(OPPORTUNITY_FIELD_NAME.to_string()),
-            value: opportunity.id.clone(),
-        })
-        .into_iter()
-        .collect();
     Ok(QboInvoice {
         id: None,
         sync_token: None,
@@ -212,8 +225,20 @@ pub fn build_invoice(input: &InvoiceInput) -> Result<QboInvoice, MappingError> {
         class: settings.class.clone(),
         sales_term: settings.terms.clone(),
         bill_email,
+        bill_email_cc,
         private_note: Some(private_note(opportunity)),
         custom_fields,
+        exchange_rate,
+        // US companies have no GlobalTaxCalculation; elsewhere QBO's default (TaxExcluded) is
+        // left implicit unless the setup chose one.
+        global_tax_calculation: settings
+            .global_tax_calculation
+            .filter(|_| !settings.us_company),
+        // US: an explicit tax code replaces automated sales tax; elsewhere codes are per line.
+        txn_tax_code: settings
+            .default_tax_code
+            .clone()
+            .filter(|_| settings.us_company),
         total_amt: total.unwrap_or_default(),
         balance: None,
     })
@@ -481,6 +506,79 @@ fn invoice_currency(
     currency
 }
 
+/// The exchange rate sent with a foreign-currency invoice: none for the home currency (whose
+/// rate is one) or when none was given (QBO then applies its own rate for the date). A rate
+/// must be above zero.
+fn exchange_rate(input: &InvoiceInput, currency: &str, problems: &mut Problems) -> Option<Decimal> {
+    let rate = input.exchange_rate?;
+    if rate <= Decimal::ZERO {
+        problems.invalid(
+            "exchange-rate",
+            format!("the exchange rate {rate} is not above zero"),
+        );
+        return None;
+    }
+    let home = input.settings.home_currency.trim();
+    (input.settings.multicurrency && !currency.eq_ignore_ascii_case(home)).then_some(rate)
+}
+
+/// The Opportunity Id's field (when configured) and the given values: one per definition, at
+/// most [`CUSTOM_FIELDS_MAX`], blank values left out, each cut to [`CUSTOM_FIELD_VALUE_MAX`]
+/// characters.
+fn custom_fields(input: &InvoiceInput, problems: &mut Problems) -> Vec<QboCustomField> {
+    let opportunity =
+        clean(input.settings.opportunity_field_id.as_deref()).map(|definition_id| QboCustomField {
+            definition_id,
+            name: Some(OPPORTUNITY_FIELD_NAME.to_string()),
+            value: input.opportunity.id.clone(),
+        });
+    let mut fields: Vec<QboCustomField> = Vec::new();
+    for (i, f) in opportunity.into_iter().map(|f| (None, f)).chain(
+        input
+            .custom_fields
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, f)| (Some(i), f)),
+    ) {
+        let path = i.map_or("settings.opportunity-field-id".to_string(), |i| {
+            format!("custom-fields[{i}]")
+        });
+        let Some(definition_id) = clean(Some(f.definition_id.as_str())) else {
+            problems.invalid(
+                format!("{path}.definition-id"),
+                "the definition id is empty",
+            );
+            continue;
+        };
+        if fields.iter().any(|g| g.definition_id == definition_id) {
+            problems.invalid(
+                format!("{path}.definition-id"),
+                format!("custom field definition {definition_id} is given twice"),
+            );
+            continue;
+        }
+        let Some(value) = clean(Some(f.value.as_str())) else {
+            continue;
+        };
+        fields.push(QboCustomField {
+            definition_id,
+            name: f.name.clone(),
+            value: truncate_for_display(&value, CUSTOM_FIELD_VALUE_MAX),
+        });
+    }
+    if fields.len() > CUSTOM_FIELDS_MAX {
+        problems.invalid(
+            "custom-fields",
+            format!(
+                "{} custom fields, but QBO keeps {CUSTOM_FIELDS_MAX} on an invoice",
+                fields.len()
+            ),
+        );
+    }
+    fields
+}
+
 /// `BillEmail` may list several addresses separated by commas; each must be one.
 fn is_valid_email_list(emails: &str) -> bool {
     emails.split(',').all(is_valid_email)
@@ -581,6 +679,7 @@ mod tests {
             class: Some(Reference::named("5", "Services")),
             amount_tolerance: dec!(0.01),
             opportunity_field_id: Some("1".into()),
+            global_tax_calculation: None,
         }
     }
 
@@ -610,8 +709,11 @@ mod tests {
             },
             customer: Some(Reference::named("58", "Acme Corporation")),
             customer_email: Some("ap@acme.example".into()),
+            customer_email_cc: None,
             lines: resolutions,
             settings: settings(),
+            exchange_rate: None,
+            custom_fields: Vec::new(),
         }
     }
 
@@ -884,6 +986,82 @@ mod tests {
         assert_eq!(built(&i).currency, Some(Reference::id("USD")));
         i.opportunity.currency_code = Some("EUR".into());
         assert_eq!(built(&i).currency, Some(Reference::id("EUR")));
+    }
+
+    #[test]
+    fn a_foreign_deal_carries_its_exchange_rate_and_the_home_currency_none() {
+        let mut i = one_line(dec!(1), dec!(1));
+        i.settings.multicurrency = true;
+        i.exchange_rate = Some(dec!(1.086957));
+        assert_eq!(built(&i).exchange_rate, None, "a home-currency deal");
+        i.opportunity.currency_code = Some("EUR".into());
+        assert_eq!(built(&i).exchange_rate, Some(dec!(1.086957)));
+        i.exchange_rate = Some(dec!(0));
+        assert_eq!(fields(&refused(&i)), ["exchange-rate"]);
+    }
+
+    #[test]
+    fn us_tax_is_left_to_qbo_unless_a_code_is_chosen() {
+        let mut i = one_line(dec!(1), dec!(1));
+        i.settings.global_tax_calculation = Some(GlobalTaxCalculation::TaxInclusive);
+        let inv = built(&i);
+        assert_eq!(inv.txn_tax_code, None);
+        assert_eq!(inv.global_tax_calculation, None, "US companies have none");
+        assert_eq!(inv.lines[0].tax_code, Some(Reference::id("TAX")));
+        i.settings.default_tax_code = Some(Reference::id("5"));
+        assert_eq!(built(&i).txn_tax_code, Some(Reference::id("5")));
+    }
+
+    #[test]
+    fn non_us_invoices_carry_the_global_tax_calculation_and_no_txn_code() {
+        let mut i = one_line(dec!(1), dec!(1));
+        i.settings.us_company = false;
+        i.settings.default_tax_code = Some(Reference::id("4"));
+        i.settings.global_tax_calculation = Some(GlobalTaxCalculation::TaxInclusive);
+        let inv = built(&i);
+        assert_eq!(
+            inv.global_tax_calculation,
+            Some(GlobalTaxCalculation::TaxInclusive)
+        );
+        assert_eq!(inv.txn_tax_code, None);
+    }
+
+    #[test]
+    fn custom_fields_are_cut_to_31_characters_one_per_definition_three_at_most() {
+        let field = |id: &str, value: &str| QboCustomField {
+            definition_id: id.into(),
+            name: None,
+            value: value.into(),
+        };
+        let mut i = one_line(dec!(1), dec!(1));
+        i.custom_fields = vec![
+            field("2", "Grace Brewster Murray Hopper of the Navy"),
+            field("3", "  "),
+        ];
+        let inv = built(&i);
+        assert_eq!(
+            inv.custom_fields
+                .iter()
+                .map(|f| (f.definition_id.as_str(), f.value.as_str()))
+                .collect::<Vec<_>>(),
+            [("1", OPP), ("2", "Grace Brewster Murray Hopper of")]
+        );
+        i.custom_fields = vec![field("1", "x")];
+        assert_eq!(fields(&refused(&i)), ["custom-fields[0].definition-id"]);
+        i.custom_fields = vec![field("2", "a"), field("3", "b"), field("4", "c")];
+        assert_eq!(fields(&refused(&i)), ["custom-fields"]);
+    }
+
+    #[test]
+    fn a_bad_cc_address_is_refused_by_its_field() {
+        let mut i = one_line(dec!(1), dec!(1));
+        i.customer_email_cc = Some("ap@acme.example, not an address".into());
+        assert_eq!(fields(&refused(&i)), ["customer-email-cc"]);
+        i.customer_email_cc = Some("ap@acme.example,cfo@acme.example".into());
+        assert_eq!(
+            built(&i).bill_email_cc.as_deref(),
+            Some("ap@acme.example,cfo@acme.example")
+        );
     }
 
     #[test]

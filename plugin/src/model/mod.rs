@@ -11,8 +11,9 @@ mod salesforce;
 
 pub use common::{ErrorKind, FieldError, MappingError, PostalAddress, Reference};
 pub use quickbooks::{
-    ItemType, JournalLine, PaymentLine, PaymentState, PaymentStatus, PostingType, QboCustomField,
-    QboCustomer, QboInvoice, QboInvoiceLine, QboItem, QboJournalEntry, QboPayment,
+    GlobalTaxCalculation, ItemType, JournalLine, PaymentLine, PaymentState, PaymentStatus,
+    PostingType, QboCustomField, QboCustomer, QboInvoice, QboInvoiceLine, QboItem, QboJournalEntry,
+    QboPayment,
 };
 pub use rules::{FieldConflict, FieldOwner, FieldRule, PartyField, PartySnapshot};
 pub use salesforce::{

@@ -95,10 +95,42 @@ pub struct QboInvoice {
     pub class: Option<Reference>,
     pub sales_term: Option<Reference>,
     pub bill_email: Option<String>,
+    pub bill_email_cc: Option<String>,
     pub private_note: Option<String>,
     pub custom_fields: Vec<QboCustomField>,
+    pub exchange_rate: Option<Decimal>,
+    pub global_tax_calculation: Option<GlobalTaxCalculation>,
+    pub txn_tax_code: Option<Reference>,
     pub total_amt: Decimal,
     pub balance: Option<Decimal>,
+}
+
+/// `GlobalTaxCalculation` of a non-US transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum GlobalTaxCalculation {
+    TaxExcluded,
+    TaxInclusive,
+    NotApplicable,
+}
+
+impl GlobalTaxCalculation {
+    /// The value QBO writes (`TaxExcluded`, ...).
+    pub fn as_qbo(self) -> &'static str {
+        match self {
+            Self::TaxExcluded => "TaxExcluded",
+            Self::TaxInclusive => "TaxInclusive",
+            Self::NotApplicable => "NotApplicable",
+        }
+    }
+
+    /// Reads QBO's (or a setting's) spelling, case-insensitively.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::TaxExcluded, Self::TaxInclusive, Self::NotApplicable]
+            .into_iter()
+            .find(|g| g.as_qbo().eq_ignore_ascii_case(text.trim()))
+    }
 }
 
 /// Payment status written to the Opportunity.

@@ -74,3 +74,20 @@ pub struct FieldConflict {
     pub quickbooks_value: Option<String>,
     pub resolution: String,
 }
+
+impl FieldConflict {
+    /// `email: Salesforce "a@x", QuickBooks "b@x"; <resolution>`.
+    pub fn describe(&self) -> String {
+        let shown = |v: &Option<String>| {
+            v.as_deref()
+                .map_or("(empty)".to_string(), |v| format!("{v:?}"))
+        };
+        format!(
+            "{:?} changed on both sides: Salesforce {}, QuickBooks {}; {}",
+            self.field,
+            shown(&self.salesforce_value),
+            shown(&self.quickbooks_value),
+            self.resolution
+        )
+    }
+}

@@ -19,6 +19,10 @@ pub struct SfAccount {
     pub qbo_customer_id: Option<String>,
     pub payment_terms: Option<String>,
     pub tax_exempt: Option<bool>,
+    #[serde(default)]
+    pub department: Option<String>,
+    #[serde(default)]
+    pub class: Option<String>,
     pub system_modstamp: Option<String>,
 }
 
