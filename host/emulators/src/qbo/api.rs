@@ -45,7 +45,15 @@ pub(crate) fn run_query(ops: &Ops, sql: &str) -> Result<Value, QboError> {
     let company = &*ops.company;
     let filter = query::Filter::new(&parsed, def.kind == Kind::NameList, ops.tz);
     let candidates = candidates(company, def.name, &filter);
-    let selected: Vec<Cow<Map<String, Value>>> = if def.name == "Customer" {
+    let selected: Vec<Cow<Map<String, Value>>> = if def.name == "ExchangeRate" {
+        // Rendered (no Id), then filtered.
+        let balances = Balances::default();
+        candidates
+            .map(|(id, r)| render(def.name, id, r, &balances))
+            .filter(|obj| filter.accepts(obj))
+            .map(Cow::Owned)
+            .collect()
+    } else if def.name == "Customer" {
         // Balance is added when rendering: filter on the stored fields first, then render the
         // rest and filter again.
         let stored: Vec<_> = candidates
@@ -381,6 +389,16 @@ fn route(
             let def = entities::lookup("CompanyInfo")
                 .ok_or_else(|| QboError::unsupported("CompanyInfo"))?;
             Ok(ctx.ok(def.name, ops.read(def, "1")?))
+        }
+        ("GET", ["exchangerate"]) => {
+            let today = super::timefmt::local_date(now, ops.tz);
+            let value = super::tax::exchange_rate(
+                ops.company,
+                ctx.param("sourcecurrencycode"),
+                ctx.param("asofdate"),
+                today,
+            )?;
+            Ok(ctx.ok("ExchangeRate", value))
         }
         ("GET", ["preferences"]) => {
             let def = entities::lookup("Preferences")

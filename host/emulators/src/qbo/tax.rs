@@ -1,0 +1,552 @@
+//! Invoice sales tax, currency and custom fields, by the company's profile (`profile.rs`). Used
+//! by `transactions::invoice_rules`, so create, update and `/batch` share them.
+//!
+//! | rule | error |
+//! |---|---|
+//! | US line `TaxCodeRef` is `TAX` or `NON` (absent = `NON`) | 6100 "Invalid Line TaxCode in the request" (IPP error code list) |
+//! | US tax: Σ TAX lines × the ship-to state's rate (invoice ShipAddr, else the customer's ShipAddr, BillAddr, else the company address); none for a customer with `Taxable: false` | computed |
+//! | US `TxnTaxDetail.TxnTaxCodeRef`: that code's rates instead; only `TotalTax` sent: honoured | computed |
+//! | non-US: every sales line names a TaxCode | 6000 "... have a VAT rate before you save." |
+//! | non-US `GlobalTaxCalculation` `TaxExcluded` (default), `TaxInclusive`, `NotApplicable` | 2170 otherwise |
+//! | multicurrency off: CurrencyRef is the home currency | 6000 (approximation) |
+//! | multicurrency on: a customer's currency never changes; an invoice's is its customer's | 6000 (approximation) |
+//! | multicurrency on: `ExchangeRate` as sent, else the profile's; `HomeTotalAmt`, `HomeBalance` | computed |
+//! | `CustomField`: enabled definitions kept with their names, others dropped; value ≤ 31 chars | 2050 |
+//!
+//! Tax rounding: each `TaxLine` is rounded on its own, half away from zero, to the currency's
+//! minor unit (`profile::round_tax`): 7.25 % of 10.10 is 0.73225 → 0.73; of 10.30 0.74675 → 0.75.
+//!
+//! `TaxInclusive` (Intuit's Invoice reference: `SalesItemLineDetail.TaxInclusiveAmt`, "the total
+//! amount of the line item including tax", locales GB, AU, CA, IN): the gross of a line is its
+//! `TaxInclusiveAmt`, else the `Amount` sent. Per tax code the tax is gross × R / (100 + R),
+//! rounded; the lines' `Amount` become the net (the last line of a code takes the rounding
+//! remainder), `TaxInclusiveAmt` the gross, and `TotalAmt` is the gross total. How QBO spreads a
+//! rounding cent over lines is not documented: emulator approximation.
+
+use super::errors::QboError;
+use super::fields::{decimal_field, flag, id_text, ref_id, text};
+use super::money;
+use super::profile::{currency_ref, round_tax};
+use super::store::Company;
+use rust_decimal::Decimal;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Longest `StringValue` of a custom field. QBO's sales-form custom fields hold 31 characters;
+/// refusing a longer value (rather than cutting it) is an emulator approximation.
+pub(crate) const CUSTOM_FIELD_MAX: usize = 31;
+
+const HUNDRED: Decimal = Decimal::ONE_HUNDRED;
+
+/// 6000 for a currency the company cannot use. Emulator approximation: QBO answers a business
+/// validation error here; its exact wording was not found.
+fn currency_refused(detail: String) -> QboError {
+    QboError::business(detail).element("CurrencyRef")
+}
+
+/// Customer and Vendor `CurrencyRef`: the home currency by default; another one only with
+/// multicurrency on and a rate for it; a customer's currency cannot change once created.
+pub(crate) fn party_currency(
+    entity: &str,
+    obj: &mut Map<String, Value>,
+    company: &Company,
+    prior: Option<&Map<String, Value>>,
+) -> Result<(), QboError> {
+    let profile = &company.profile;
+    let home = profile.home_currency.to_ascii_uppercase();
+    let prior_code = prior
+        .and_then(|p| ref_id(p, "CurrencyRef"))
+        .map(|c| c.to_ascii_uppercase());
+    let code = ref_id(obj, "CurrencyRef")
+        .map(|c| c.to_ascii_uppercase())
+        .or_else(|| prior_code.clone())
+        .unwrap_or_else(|| home.clone());
+    if !profile.multicurrency && code != home {
+        return Err(currency_refused(format!(
+            "Multicurrency is not enabled for this company: {code} is not the home currency {home}."
+        )));
+    }
+    if profile.rate_to_home(&code).is_none() {
+        return Err(currency_refused(format!(
+            "The currency {code} is not in the company's currency list."
+        )));
+    }
+    if entity == "Customer" {
+        if let Some(before) = prior_code.filter(|before| *before != code) {
+            return Err(currency_refused(format!(
+                "You can't change the currency of a customer ({before} to {code}) once it is created."
+            )));
+        }
+    }
+    obj.insert("CurrencyRef".into(), currency_ref(&code));
+    Ok(())
+}
+
+/// The invoice's currency (its `CurrencyRef` normalised): the home currency without
+/// multicurrency; otherwise the customer's, which a sent `CurrencyRef` must equal.
+pub(crate) fn invoice_currency(
+    obj: &mut Map<String, Value>,
+    company: &Company,
+    customer: &str,
+) -> Result<String, QboError> {
+    let profile = &company.profile;
+    let home = profile.home_currency.to_ascii_uppercase();
+    let sent = ref_id(obj, "CurrencyRef").map(|c| c.to_ascii_uppercase());
+    let code = if profile.multicurrency {
+        let of_customer = company
+            .get("Customer", customer)
+            .and_then(|c| ref_id(&c.value, "CurrencyRef"))
+            .map(|c| c.to_ascii_uppercase())
+            .unwrap_or_else(|| home.clone());
+        let code = sent.unwrap_or_else(|| of_customer.clone());
+        if code != of_customer {
+            return Err(currency_refused(format!(
+                "The transaction currency ({code}) must be the customer's currency ({of_customer})."
+            )));
+        }
+        code
+    } else {
+        if let Some(code) = sent.filter(|c| *c != home) {
+            return Err(currency_refused(format!(
+                "Multicurrency is not enabled for this company: {code} is not the home currency {home}."
+            )));
+        }
+        home
+    };
+    obj.insert("CurrencyRef".into(), currency_ref(&code));
+    Ok(code)
+}
+
+/// With multicurrency on: `ExchangeRate` (as sent, else the profile's; 1 for the home currency),
+/// `HomeTotalAmt` and `HomeBalance` (amount × rate, to cents). Without it none of them is kept.
+pub(crate) fn home_amounts(
+    obj: &mut Map<String, Value>,
+    company: &Company,
+    currency: &str,
+    total: Decimal,
+    balance: Decimal,
+) -> Result<(), QboError> {
+    let profile = &company.profile;
+    if !profile.multicurrency {
+        obj.remove("ExchangeRate");
+        return Ok(());
+    }
+    let rate = if currency.eq_ignore_ascii_case(&profile.home_currency) {
+        Decimal::ONE
+    } else {
+        match decimal_field(obj, "ExchangeRate")?.filter(|r| *r > Decimal::ZERO) {
+            Some(rate) => rate,
+            None => profile.rate_to_home(currency).ok_or_else(|| {
+                currency_refused(format!(
+                    "There is no exchange rate for {currency} in this company."
+                ))
+            })?,
+        }
+    };
+    obj.insert("ExchangeRate".into(), money::to_json(rate.normalize()));
+    obj.insert("HomeTotalAmt".into(), money::to_json(money::cents(total * rate)));
+    obj.insert("HomeBalance".into(), money::to_json(money::cents(balance * rate)));
+    Ok(())
+}
+
+/// `HomeBalance` after payments changed `Balance` (no-op without an `ExchangeRate`).
+pub(crate) fn refresh_home_balance(obj: &mut Map<String, Value>, balance: Decimal) {
+    if let Some(rate) = obj.get("ExchangeRate").and_then(money::parse) {
+        obj.insert("HomeBalance".into(), money::to_json(money::cents(balance * rate)));
+    }
+}
+
+/// The invoice's custom fields: entries naming an enabled definition are kept with the
+/// definition's name and `Type: StringType`; others are dropped. Every enabled definition is
+/// listed, with a `StringValue` only when one was given.
+pub(crate) fn custom_fields(obj: &mut Map<String, Value>, company: &Company) -> Result<(), QboError> {
+    let defs = company.profile.custom_field_definitions();
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    for entry in obj
+        .get("CustomField")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+    {
+        let Some(id) = entry.get("DefinitionId").and_then(id_text) else {
+            continue;
+        };
+        if !defs.iter().any(|(d, _)| *d == id) {
+            continue;
+        }
+        if let Some(value) = entry.get("StringValue").and_then(Value::as_str) {
+            let length = value.chars().count();
+            if length > CUSTOM_FIELD_MAX {
+                return Err(QboError::validation(
+                    "2050",
+                    "String length is either shorter or longer than supported by specification",
+                    format!("String length specified does not match the supported length. Min:0 Max:{CUSTOM_FIELD_MAX} supported. Supplied length:{length}"),
+                )
+                .element("CustomField.StringValue"));
+            }
+            values.insert(id, value.to_string());
+        }
+    }
+    if defs.is_empty() {
+        obj.remove("CustomField");
+        return Ok(());
+    }
+    let out: Vec<Value> = defs
+        .into_iter()
+        .map(|(id, name)| {
+            let mut field = json!({"DefinitionId": id, "Name": name, "Type": "StringType"});
+            if let Some(value) = values.get(&id) {
+                field["StringValue"] = json!(value);
+            }
+            field
+        })
+        .collect();
+    obj.insert("CustomField".into(), Value::Array(out));
+    Ok(())
+}
+
+/// `BillEmail`, `BillEmailCc`, `BillEmailBcc` in the EmailAddress shape (`{"Address": ...}`),
+/// addresses kept as sent.
+pub(crate) fn email_addresses(obj: &mut Map<String, Value>) {
+    for key in ["BillEmail", "BillEmailCc", "BillEmailBcc"] {
+        if let Some(Value::String(address)) = obj.get(key) {
+            let address = address.clone();
+            obj.insert(key.into(), json!({"Address": address}));
+        }
+    }
+}
+
+/// What the tax left: the sales subtotal (net of tax) and the total tax.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Taxed {
+    /// Σ sales line `Amount` after the tax (net lines for `TaxInclusive`).
+    pub subtotal: Decimal,
+    /// `TxnTaxDetail.TotalTax`.
+    pub tax: Decimal,
+}
+
+/// One rate of a tax code: the TaxRate's Id and percent.
+#[derive(Clone, Debug)]
+struct Rate {
+    id: String,
+    percent: Decimal,
+}
+
+fn is_sales(line: &Value) -> bool {
+    line.get("DetailType").and_then(Value::as_str) == Some("SalesItemLineDetail")
+}
+
+fn line_amount(line: &Value) -> Decimal {
+    line.get("Amount").and_then(money::parse).unwrap_or_default()
+}
+
+fn line_code(line: &Value) -> Option<String> {
+    line.get("SalesItemLineDetail")
+        .and_then(Value::as_object)
+        .and_then(|d| ref_id(d, "TaxCodeRef"))
+}
+
+fn subtotal(lines: &[Value]) -> Decimal {
+    lines
+        .iter()
+        .filter(|l| {
+            matches!(
+                l.get("DetailType").and_then(Value::as_str),
+                Some("SalesItemLineDetail" | "GroupLineDetail")
+            )
+        })
+        .map(line_amount)
+        .sum()
+}
+
+/// The sales rates of TaxCode `code` (its `SalesTaxRateList`).
+fn code_rates(company: &Company, code: &str) -> Vec<Rate> {
+    let Some(record) = company.get("TaxCode", code) else {
+        return Vec::new();
+    };
+    record
+        .value
+        .get("SalesTaxRateList")
+        .and_then(|l| l.get("TaxRateDetail"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.as_object().and_then(|d| ref_id(d, "TaxRateRef")))
+        .filter_map(|id| {
+            let percent = company
+                .get("TaxRate", &id)?
+                .value
+                .get("RateValue")
+                .and_then(money::parse)?;
+            Some(Rate { id, percent })
+        })
+        .collect()
+}
+
+fn tax_line(rate: &Rate, amount: Decimal, base: Decimal) -> Value {
+    json!({
+        "Amount": money::to_json(amount),
+        "DetailType": "TaxLineDetail",
+        "TaxLineDetail": {
+            "TaxRateRef": {"value": rate.id},
+            "PercentBased": true,
+            "TaxPercent": money::to_json(rate.percent.normalize()),
+            "NetAmountTaxable": money::to_json(base),
+        }
+    })
+}
+
+/// Computes the invoice's tax into `TxnTaxDetail` (and, for `TaxInclusive`, the net line
+/// amounts into `lines`).
+pub(crate) fn apply(
+    obj: &mut Map<String, Value>,
+    company: &Company,
+    customer: &str,
+    lines: &mut [Value],
+    currency: &str,
+) -> Result<Taxed, QboError> {
+    if company.profile.is_us() {
+        us_tax(obj, company, customer, lines, currency)
+    } else {
+        global_tax(obj, company, lines, currency)
+    }
+}
+
+/// The ship-to state: the invoice's ShipAddr, else the customer's ShipAddr, BillAddr, else the
+/// company's address.
+fn ship_to_state(obj: &Map<String, Value>, company: &Company, customer: &str) -> Option<String> {
+    let state = |v: Option<&Value>| {
+        v.and_then(Value::as_object)
+            .and_then(|a| text(a, "CountrySubDivisionCode"))
+    };
+    let customer = company.get("Customer", customer).map(|c| &c.value);
+    state(obj.get("ShipAddr"))
+        .or_else(|| customer.and_then(|c| state(c.get("ShipAddr"))))
+        .or_else(|| customer.and_then(|c| state(c.get("BillAddr"))))
+        .or_else(|| {
+            company
+                .get("CompanyInfo", "1")
+                .and_then(|i| state(i.value.get("CompanyAddr")))
+        })
+}
+
+fn us_tax(
+    obj: &mut Map<String, Value>,
+    company: &Company,
+    customer: &str,
+    lines: &[Value],
+    currency: &str,
+) -> Result<Taxed, QboError> {
+    let mut base = Decimal::ZERO;
+    for line in lines.iter().filter(|l| is_sales(l)) {
+        match line_code(line).as_deref() {
+            None | Some("NON") => {}
+            Some("TAX") => base += line_amount(line),
+            Some(other) => {
+                return Err(QboError::validation(
+                    "6100",
+                    "Invalid Line TaxCode in the request",
+                    format!("Valid Line TaxCodes for US should be TAX or NON. Supplied value:{other}"),
+                )
+                .element("Line.SalesItemLineDetail.TaxCodeRef"))
+            }
+        }
+    }
+    let subtotal = subtotal(lines);
+    let mut detail = obj
+        .get("TxnTaxDetail")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let explicit = ref_id(&detail, "TxnTaxCodeRef");
+    if explicit.is_none() && !detail.contains_key("TaxLine") {
+        if let Some(sent) = detail.get("TotalTax") {
+            // Only a total was sent: QBO takes it as the tax.
+            let tax = money::parse_bounded(sent)
+                .ok_or_else(|| QboError::illegal_number("TxnTaxDetail.TotalTax", &sent.to_string()))?;
+            let tax = money::cents(tax);
+            detail.insert("TotalTax".into(), money::to_json(tax));
+            obj.insert("TxnTaxDetail".into(), Value::Object(detail));
+            return Ok(Taxed { subtotal, tax });
+        }
+    }
+    let (code, rates) = match explicit {
+        Some(code) => {
+            let rates = code_rates(company, &code);
+            if rates.is_empty() && code != "NON" && code != "TAX" {
+                return Err(QboError::invalid_reference(format!(
+                    "TaxCode (Id={code}) does not exist or has no sales rate"
+                ))
+                .element("TxnTaxDetail.TxnTaxCodeRef"));
+            }
+            (Some(code), rates)
+        }
+        None => {
+            let state = ship_to_state(obj, company, customer).unwrap_or_default();
+            let percent = company.profile.state_rate(&state);
+            // The state's seeded TaxCode / TaxRate carry its name.
+            let code = company
+                .list("TaxCode")
+                .find(|(_, r)| r.str("Name") == Some(state.to_ascii_uppercase().as_str()))
+                .map(|(id, _)| id.clone());
+            let rates = match &code {
+                Some(code) if !percent.is_zero() => code_rates(company, code),
+                _ => Vec::new(),
+            };
+            (code, rates)
+        }
+    };
+    let taxable = company
+        .get("Customer", customer)
+        .and_then(|c| flag(&c.value, "Taxable"))
+        .unwrap_or(true);
+    let mut out = Map::new();
+    let mut total = Decimal::ZERO;
+    if taxable && !base.is_zero() && !rates.is_empty() {
+        let base = money::cents(base);
+        let mut tax_lines = Vec::new();
+        for rate in &rates {
+            let amount = round_tax(base * rate.percent / HUNDRED, currency);
+            total += amount;
+            tax_lines.push(tax_line(rate, amount, base));
+        }
+        if let Some(code) = code {
+            out.insert("TxnTaxCodeRef".into(), json!({"value": code}));
+        }
+        out.insert("TotalTax".into(), money::to_json(total));
+        out.insert("TaxLine".into(), Value::Array(tax_lines));
+    } else {
+        out.insert("TotalTax".into(), json!(0));
+    }
+    obj.insert("TxnTaxDetail".into(), Value::Object(out));
+    Ok(Taxed {
+        subtotal,
+        tax: total,
+    })
+}
+
+fn global_tax(
+    obj: &mut Map<String, Value>,
+    company: &Company,
+    lines: &mut [Value],
+    currency: &str,
+) -> Result<Taxed, QboError> {
+    let mode = text(obj, "GlobalTaxCalculation").unwrap_or_else(|| "TaxExcluded".into());
+    if !["TaxExcluded", "TaxInclusive", "NotApplicable"].contains(&mode.as_str()) {
+        return Err(QboError::invalid_enum("GlobalTaxCalculation", &mode));
+    }
+    obj.insert("GlobalTaxCalculation".into(), json!(mode));
+    if mode == "NotApplicable" {
+        obj.insert("TxnTaxDetail".into(), json!({"TotalTax": 0}));
+        return Ok(Taxed {
+            subtotal: subtotal(lines),
+            tax: Decimal::ZERO,
+        });
+    }
+    // Lines by tax code, in order.
+    let mut by_code: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, line) in lines.iter().enumerate().filter(|(_, l)| is_sales(l)) {
+        let code = line_code(line).ok_or_else(|| {
+            QboError::business(company.profile.missing_tax_rate_detail())
+        })?;
+        by_code.entry(code).or_default().push(i);
+    }
+    // Per TaxRate Id: (rate, tax, taxable base).
+    let mut per_rate: BTreeMap<String, (Rate, Decimal, Decimal)> = BTreeMap::new();
+    let mut add = |rate: &Rate, tax: Decimal, base: Decimal| {
+        let entry = per_rate
+            .entry(rate.id.clone())
+            .or_insert_with(|| (rate.clone(), Decimal::ZERO, Decimal::ZERO));
+        entry.1 += tax;
+        entry.2 += base;
+    };
+    for (code, indices) in &by_code {
+        let rates = code_rates(company, code);
+        if mode == "TaxExcluded" {
+            let base: Decimal = indices.iter().map(|&i| line_amount(&lines[i])).sum();
+            for rate in &rates {
+                add(rate, Decimal::ZERO, base);
+            }
+            continue;
+        }
+        // TaxInclusive: the gross of each line, then net lines and the code's tax.
+        let percent: Decimal = rates.iter().map(|r| r.percent).sum();
+        let gross: Vec<Decimal> = indices
+            .iter()
+            .map(|&i| {
+                lines[i]
+                    .get("SalesItemLineDetail")
+                    .and_then(|d| d.get("TaxInclusiveAmt"))
+                    .and_then(money::parse_bounded)
+                    .map(money::cents)
+                    .unwrap_or_else(|| line_amount(&lines[i]))
+            })
+            .collect();
+        let gross_total: Decimal = gross.iter().sum();
+        let tax_total = round_tax(gross_total * percent / (HUNDRED + percent), currency);
+        let net_total = gross_total - tax_total;
+        let mut net_left = net_total;
+        for (n, (&i, g)) in indices.iter().zip(&gross).enumerate() {
+            let net = if n + 1 == indices.len() {
+                net_left
+            } else {
+                money::cents(*g * HUNDRED / (HUNDRED + percent))
+            };
+            net_left -= net;
+            set_inclusive_line(&mut lines[i], net, *g);
+        }
+        let mut tax_left = tax_total;
+        for (n, rate) in rates.iter().enumerate() {
+            let tax = if n + 1 == rates.len() {
+                tax_left
+            } else {
+                round_tax(net_total * rate.percent / HUNDRED, currency)
+            };
+            tax_left -= tax;
+            add(rate, tax, net_total);
+        }
+    }
+    let mut total = Decimal::ZERO;
+    let mut tax_lines = Vec::new();
+    for (rate, tax, base) in per_rate.values() {
+        let tax = if mode == "TaxExcluded" {
+            round_tax(*base * rate.percent / HUNDRED, currency)
+        } else {
+            *tax
+        };
+        total += tax;
+        tax_lines.push(tax_line(rate, tax, *base));
+    }
+    let mut detail = Map::new();
+    detail.insert("TotalTax".into(), money::to_json(total));
+    if !tax_lines.is_empty() {
+        detail.insert("TaxLine".into(), Value::Array(tax_lines));
+    }
+    obj.insert("TxnTaxDetail".into(), Value::Object(detail));
+    Ok(Taxed {
+        subtotal: subtotal(lines),
+        tax: total,
+    })
+}
+
+/// A TaxInclusive line: `Amount` net, `TaxInclusiveAmt` gross, `UnitPrice` the net per unit.
+fn set_inclusive_line(line: &mut Value, net: Decimal, gross: Decimal) {
+    line["Amount"] = money::to_json(net);
+    if let Some(detail) = line
+        .get_mut("SalesItemLineDetail")
+        .and_then(Value::as_object_mut)
+    {
+        detail.insert("TaxInclusiveAmt".into(), money::to_json(gross));
+        let qty = detail
+            .get("Qty")
+            .and_then(money::parse)
+            .filter(|q| !q.is_zero());
+        if let (Some(qty), true) = (qty, detail.contains_key("UnitPrice")) {
+            detail.insert(
+                "UnitPrice".into(),
+                money::to_json((net / qty).round_dp(10).normalize()),
+            );
+        }
+    }
+}
