@@ -10,6 +10,20 @@
 //! # let _ = tokens;
 //! ```
 //!
+//! Every realm is the company `QboConfig::company` describes ([`CompanyProfile`]): US / USD
+//! without multicurrency by default (automated sales tax on `TAX` lines by ship-to state), or
+//! `CompanyProfile::uk()` / `::canada()` (VAT / GST codes on every sales line), with
+//! multicurrency, exchange rates and invoice custom fields as configured:
+//!
+//! ```no_run
+//! use ledgerlink_emulators::qbo::{CompanyProfile, QboConfig, QboEmulator};
+//! let config = QboConfig {
+//!     company: CompanyProfile { multicurrency: true, ..CompanyProfile::uk() },
+//!     ..QboConfig::default()
+//! };
+//! let (_qbo, _server) = QboEmulator::start(config, 0).unwrap();
+//! ```
+//!
 //! | concern | file |
 //! |---|---|
 //! | OAuth: discovery, authorize, token, revoke, userinfo | `oauth.rs` |

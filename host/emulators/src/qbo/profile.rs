@@ -130,7 +130,9 @@ impl CompanyProfile {
         if currency.eq_ignore_ascii_case(&self.home_currency) {
             return Some(Decimal::ONE);
         }
-        self.exchange_rates.get(&currency.to_ascii_uppercase()).copied()
+        self.exchange_rates
+            .get(&currency.to_ascii_uppercase())
+            .copied()
     }
 
     /// The enabled custom field definitions: `("1", name)`, `("2", name)`, `("3", name)`.
@@ -159,50 +161,51 @@ impl CompanyProfile {
     /// The `TaxRate` and `TaxCode` entities of the company. US: one rate and one code per state
     /// with a non-zero rate (Ids from 2; the line codes `TAX`/`NON` are separate pseudo codes).
     pub(crate) fn tax_table(&self) -> (Vec<TaxRateDef>, Vec<TaxCodeDef>) {
-        let list: Vec<(&str, Vec<(&str, Decimal)>)> = match self.country.to_ascii_uppercase().as_str() {
-            "US" => {
-                let mut rates = Vec::new();
-                let mut codes = Vec::new();
-                for (i, (state, rate)) in self
-                    .state_tax_rates
-                    .iter()
-                    .filter(|(_, r)| !r.is_zero())
-                    .enumerate()
-                {
-                    let id = (i + 2).to_string();
-                    rates.push(TaxRateDef {
-                        id: id.clone(),
-                        name: state.clone(),
-                        rate: *rate,
-                    });
-                    codes.push(TaxCodeDef {
-                        id: id.clone(),
-                        name: state.clone(),
-                        rates: vec![id],
-                    });
+        let list: Vec<(&str, Vec<(&str, Decimal)>)> =
+            match self.country.to_ascii_uppercase().as_str() {
+                "US" => {
+                    let mut rates = Vec::new();
+                    let mut codes = Vec::new();
+                    for (i, (state, rate)) in self
+                        .state_tax_rates
+                        .iter()
+                        .filter(|(_, r)| !r.is_zero())
+                        .enumerate()
+                    {
+                        let id = (i + 2).to_string();
+                        rates.push(TaxRateDef {
+                            id: id.clone(),
+                            name: state.clone(),
+                            rate: *rate,
+                        });
+                        codes.push(TaxCodeDef {
+                            id: id.clone(),
+                            name: state.clone(),
+                            rates: vec![id],
+                        });
+                    }
+                    return (rates, codes);
                 }
-                return (rates, codes);
-            }
-            "CA" => vec![
-                ("GST", vec![("GST", dec("5"))]),
-                ("HST ON", vec![("HST ON", dec("13"))]),
-                ("Zero-rated", vec![("Zero-rated", Decimal::ZERO)]),
-                ("Exempt", vec![("Exempt", Decimal::ZERO)]),
-                ("Out of Scope", vec![("Out of Scope", Decimal::ZERO)]),
-            ],
-            "AU" => vec![
-                ("GST", vec![("GST (sales)", dec("10"))]),
-                ("GST free", vec![("GST free (sales)", Decimal::ZERO)]),
-                ("Out of Scope", vec![("Out of Scope", Decimal::ZERO)]),
-            ],
-            _ => vec![
-                ("20.0% S", vec![("20.0% S", dec("20"))]),
-                ("5.0% R", vec![("5.0% R", dec("5"))]),
-                ("0.0% Z", vec![("0.0% Z", Decimal::ZERO)]),
-                ("Exempt", vec![("Exempt", Decimal::ZERO)]),
-                ("No VAT", vec![("No VAT", Decimal::ZERO)]),
-            ],
-        };
+                "CA" => vec![
+                    ("GST", vec![("GST", dec("5"))]),
+                    ("HST ON", vec![("HST ON", dec("13"))]),
+                    ("Zero-rated", vec![("Zero-rated", Decimal::ZERO)]),
+                    ("Exempt", vec![("Exempt", Decimal::ZERO)]),
+                    ("Out of Scope", vec![("Out of Scope", Decimal::ZERO)]),
+                ],
+                "AU" => vec![
+                    ("GST", vec![("GST (sales)", dec("10"))]),
+                    ("GST free", vec![("GST free (sales)", Decimal::ZERO)]),
+                    ("Out of Scope", vec![("Out of Scope", Decimal::ZERO)]),
+                ],
+                _ => vec![
+                    ("20.0% S", vec![("20.0% S", dec("20"))]),
+                    ("5.0% R", vec![("5.0% R", dec("5"))]),
+                    ("0.0% Z", vec![("0.0% Z", Decimal::ZERO)]),
+                    ("Exempt", vec![("Exempt", Decimal::ZERO)]),
+                    ("No VAT", vec![("No VAT", Decimal::ZERO)]),
+                ],
+            };
         let mut rates = Vec::new();
         let mut codes = Vec::new();
         for (code, code_rates) in list {
@@ -273,7 +276,10 @@ mod tests {
     #[test]
     fn default_is_a_us_company_in_usd_without_multicurrency() {
         let p = CompanyProfile::default();
-        assert_eq!((p.country.as_str(), p.home_currency.as_str()), ("US", "USD"));
+        assert_eq!(
+            (p.country.as_str(), p.home_currency.as_str()),
+            ("US", "USD")
+        );
         assert!(!p.multicurrency && p.is_us());
         assert_eq!(p.state_rate("ca"), dec("7.25"));
         assert_eq!(p.state_rate("OR"), Decimal::ZERO);
@@ -303,7 +309,12 @@ mod tests {
     #[test]
     fn custom_fields_are_numbered_from_one_and_at_most_three() {
         let p = CompanyProfile {
-            custom_fields: vec!["P.O. Number".into(), "Sales Rep".into(), "Crew #".into(), "X".into()],
+            custom_fields: vec![
+                "P.O. Number".into(),
+                "Sales Rep".into(),
+                "Crew #".into(),
+                "X".into(),
+            ],
             ..CompanyProfile::us()
         };
         let defs = p.custom_field_definitions();

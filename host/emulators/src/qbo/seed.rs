@@ -68,10 +68,18 @@ fn raw(
 /// The company's address by country (a US address in California by default).
 fn company_address(country: &str) -> Value {
     match country.to_ascii_uppercase().as_str() {
-        "GB" => json!({"Id": "1", "Line1": "1 Market Street", "City": "London", "PostalCode": "EC1A 1BB", "Country": "GB"}),
-        "CA" => json!({"Id": "1", "Line1": "100 King Street West", "City": "Toronto", "CountrySubDivisionCode": "ON", "PostalCode": "M5X 1A9", "Country": "CA"}),
-        "AU" => json!({"Id": "1", "Line1": "1 George Street", "City": "Sydney", "CountrySubDivisionCode": "NSW", "PostalCode": "2000", "Country": "AU"}),
-        _ => json!({"Id": "1", "Line1": "123 Sierra Way", "City": "San Pablo", "CountrySubDivisionCode": "CA", "PostalCode": "87999"}),
+        "GB" => {
+            json!({"Id": "1", "Line1": "1 Market Street", "City": "London", "PostalCode": "EC1A 1BB", "Country": "GB"})
+        }
+        "CA" => {
+            json!({"Id": "1", "Line1": "100 King Street West", "City": "Toronto", "CountrySubDivisionCode": "ON", "PostalCode": "M5X 1A9", "Country": "CA"})
+        }
+        "AU" => {
+            json!({"Id": "1", "Line1": "1 George Street", "City": "Sydney", "CountrySubDivisionCode": "NSW", "PostalCode": "2000", "Country": "AU"})
+        }
+        _ => {
+            json!({"Id": "1", "Line1": "123 Sierra Way", "City": "San Pablo", "CountrySubDivisionCode": "CA", "PostalCode": "87999"})
+        }
     }
 }
 

@@ -144,22 +144,34 @@ pub(crate) fn home_amounts(
         }
     };
     obj.insert("ExchangeRate".into(), money::to_json(rate.normalize()));
-    obj.insert("HomeTotalAmt".into(), money::to_json(money::cents(total * rate)));
-    obj.insert("HomeBalance".into(), money::to_json(money::cents(balance * rate)));
+    obj.insert(
+        "HomeTotalAmt".into(),
+        money::to_json(money::cents(total * rate)),
+    );
+    obj.insert(
+        "HomeBalance".into(),
+        money::to_json(money::cents(balance * rate)),
+    );
     Ok(())
 }
 
 /// `HomeBalance` after payments changed `Balance` (no-op without an `ExchangeRate`).
 pub(crate) fn refresh_home_balance(obj: &mut Map<String, Value>, balance: Decimal) {
     if let Some(rate) = obj.get("ExchangeRate").and_then(money::parse) {
-        obj.insert("HomeBalance".into(), money::to_json(money::cents(balance * rate)));
+        obj.insert(
+            "HomeBalance".into(),
+            money::to_json(money::cents(balance * rate)),
+        );
     }
 }
 
 /// The invoice's custom fields: entries naming an enabled definition are kept with the
 /// definition's name and `Type: StringType`; others are dropped. Every enabled definition is
 /// listed, with a `StringValue` only when one was given.
-pub(crate) fn custom_fields(obj: &mut Map<String, Value>, company: &Company) -> Result<(), QboError> {
+pub(crate) fn custom_fields(
+    obj: &mut Map<String, Value>,
+    company: &Company,
+) -> Result<(), QboError> {
     let defs = company.profile.custom_field_definitions();
     let mut values: BTreeMap<String, String> = BTreeMap::new();
     for entry in obj
@@ -238,7 +250,9 @@ fn is_sales(line: &Value) -> bool {
 }
 
 fn line_amount(line: &Value) -> Decimal {
-    line.get("Amount").and_then(money::parse).unwrap_or_default()
+    line.get("Amount")
+        .and_then(money::parse)
+        .unwrap_or_default()
 }
 
 fn line_code(line: &Value) -> Option<String> {
@@ -347,7 +361,9 @@ fn us_tax(
                 return Err(QboError::validation(
                     "6100",
                     "Invalid Line TaxCode in the request",
-                    format!("Valid Line TaxCodes for US should be TAX or NON. Supplied value:{other}"),
+                    format!(
+                        "Valid Line TaxCodes for US should be TAX or NON. Supplied value:{other}"
+                    ),
                 )
                 .element("Line.SalesItemLineDetail.TaxCodeRef"))
             }
@@ -363,8 +379,9 @@ fn us_tax(
     if explicit.is_none() && !detail.contains_key("TaxLine") {
         if let Some(sent) = detail.get("TotalTax") {
             // Only a total was sent: QBO takes it as the tax.
-            let tax = money::parse_bounded(sent)
-                .ok_or_else(|| QboError::illegal_number("TxnTaxDetail.TotalTax", &sent.to_string()))?;
+            let tax = money::parse_bounded(sent).ok_or_else(|| {
+                QboError::illegal_number("TxnTaxDetail.TotalTax", &sent.to_string())
+            })?;
             let tax = money::cents(tax);
             detail.insert("TotalTax".into(), money::to_json(tax));
             obj.insert("TxnTaxDetail".into(), Value::Object(detail));
@@ -447,9 +464,8 @@ fn global_tax(
     // Lines by tax code, in order.
     let mut by_code: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, line) in lines.iter().enumerate().filter(|(_, l)| is_sales(l)) {
-        let code = line_code(line).ok_or_else(|| {
-            QboError::business(company.profile.missing_tax_rate_detail())
-        })?;
+        let code = line_code(line)
+            .ok_or_else(|| QboError::business(company.profile.missing_tax_rate_detail()))?;
         by_code.entry(code).or_default().push(i);
     }
     // Per TaxRate Id: (rate, tax, taxable base).
@@ -548,5 +564,625 @@ fn set_inclusive_line(line: &mut Value, net: Decimal, gross: Decimal) {
                 money::to_json((net / qty).round_dp(10).normalize()),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::entities::lookup;
+    use super::super::operations::{Ops, Options};
+    use super::super::profile::CompanyProfile;
+    use super::super::seed;
+    use super::*;
+    use chrono::{FixedOffset, Utc};
+
+    fn with_company<R>(profile: CompanyProfile, f: impl FnOnce(&mut Ops) -> R) -> R {
+        let mut company = Company::with_profile(profile);
+        let mut events = Vec::new();
+        let mut ops = Ops {
+            company: &mut company,
+            realm: "1",
+            now: Utc::now(),
+            tz: FixedOffset::west_opt(8 * 3600).unwrap(),
+            events: &mut events,
+            options: Options::default(),
+        };
+        seed::default_company("1", &mut ops).unwrap();
+        f(&mut ops)
+    }
+
+    fn create(ops: &mut Ops, entity: &str, body: Value) -> Result<Value, QboError> {
+        let def = lookup(entity).unwrap();
+        ops.create(def, body.as_object().unwrap().clone(), None)
+    }
+
+    fn update(ops: &mut Ops, entity: &str, body: Value) -> Result<Value, QboError> {
+        let def = lookup(entity).unwrap();
+        ops.update(def, body.as_object().unwrap().clone())
+    }
+
+    fn count(ops: &Ops, entity: &str) -> usize {
+        ops.company.list(entity).count()
+    }
+
+    fn dec(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    fn amount(v: &Value) -> Decimal {
+        money::parse(v).unwrap_or_else(|| panic!("not an amount: {v}"))
+    }
+
+    fn customer(ops: &mut Ops, body: Value) -> String {
+        create(ops, "Customer", body).unwrap()["Id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn line(amount: &str, code: &str) -> Value {
+        json!({"Amount": amount, "DetailType": "SalesItemLineDetail",
+               "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "TaxCodeRef": {"value": code}}})
+    }
+
+    fn assert_fault(result: Result<Value, QboError>, code: &str, detail: &str) {
+        let e = result.expect_err("the write should be refused");
+        assert_eq!(e.errors[0].code, code, "{e:?}");
+        assert!(e.errors[0].detail.contains(detail), "{e:?}");
+    }
+
+    fn multicurrency() -> CompanyProfile {
+        CompanyProfile {
+            multicurrency: true,
+            ..CompanyProfile::us()
+        }
+    }
+
+    #[test]
+    fn us_tax_is_the_ship_to_state_rate_on_tax_lines_rounded_per_line() {
+        with_company(CompanyProfile::us(), |ops| {
+            let c = customer(
+                ops,
+                json!({"DisplayName": "A", "Taxable": true,
+                                         "ShipAddr": {"CountrySubDivisionCode": "CA"}}),
+            );
+            let inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": c},
+                "Line": [line("10.10", "TAX"), line("5", "NON")]}),
+            )
+            .unwrap();
+            let tax = &inv["TxnTaxDetail"];
+            assert_eq!(amount(&tax["TotalTax"]), dec("0.73"));
+            let detail = &tax["TaxLine"][0];
+            assert_eq!(detail["DetailType"], "TaxLineDetail");
+            assert_eq!(amount(&detail["Amount"]), dec("0.73"));
+            assert_eq!(detail["TaxLineDetail"]["PercentBased"], true);
+            assert_eq!(amount(&detail["TaxLineDetail"]["TaxPercent"]), dec("7.25"));
+            assert_eq!(
+                amount(&detail["TaxLineDetail"]["NetAmountTaxable"]),
+                dec("10.10")
+            );
+            assert!(detail["TaxLineDetail"]["TaxRateRef"]["value"].is_string());
+            assert!(tax["TxnTaxCodeRef"]["value"].is_string());
+            assert_eq!(amount(&inv["TotalAmt"]), dec("15.83"));
+            assert_eq!(amount(&inv["Balance"]), dec("15.83"));
+
+            let inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": c},
+                "Line": [line("10.30", "TAX")]}),
+            )
+            .unwrap();
+            assert_eq!(amount(&inv["TxnTaxDetail"]["TotalTax"]), dec("0.75"));
+            assert_eq!(amount(&inv["TotalAmt"]), dec("11.05"));
+        });
+    }
+
+    #[test]
+    fn us_ship_to_state_falls_back_from_invoice_to_customer_to_company() {
+        with_company(CompanyProfile::us(), |ops| {
+            let texan = customer(
+                ops,
+                json!({"DisplayName": "T", "Taxable": true,
+                                             "BillAddr": {"CountrySubDivisionCode": "TX"}}),
+            );
+            let plain = customer(ops, json!({"DisplayName": "P", "Taxable": true}));
+            let tax = |ops: &mut Ops, body: Value| {
+                amount(&create(ops, "Invoice", body).unwrap()["TxnTaxDetail"]["TotalTax"])
+            };
+            // Invoice ShipAddr NY (4 %) beats the customer's TX.
+            let t = tax(
+                ops,
+                json!({"CustomerRef": {"value": texan}, "ShipAddr": {"CountrySubDivisionCode": "NY"},
+                                    "Line": [line("100", "TAX")]}),
+            );
+            assert_eq!(t, dec("4.00"));
+            // Customer BillAddr TX (6.25 %).
+            let t = tax(
+                ops,
+                json!({"CustomerRef": {"value": texan}, "Line": [line("100", "TAX")]}),
+            );
+            assert_eq!(t, dec("6.25"));
+            // The company's address, CA (7.25 %).
+            let t = tax(
+                ops,
+                json!({"CustomerRef": {"value": plain}, "Line": [line("100", "TAX")]}),
+            );
+            assert_eq!(t, dec("7.25"));
+            // An explicit TxnTaxCodeRef: that code's rate (WA, 6.5 %).
+            let wa = ops
+                .company
+                .list("TaxCode")
+                .find(|(_, r)| r.str("Name") == Some("WA"))
+                .map(|(id, _)| id.clone())
+                .unwrap();
+            let t = tax(
+                ops,
+                json!({"CustomerRef": {"value": plain}, "Line": [line("100", "TAX")],
+                                    "TxnTaxDetail": {"TxnTaxCodeRef": {"value": wa}}}),
+            );
+            assert_eq!(t, dec("6.50"));
+        });
+    }
+
+    #[test]
+    fn us_non_taxable_customer_and_non_lines_pay_no_tax() {
+        with_company(CompanyProfile::us(), |ops| {
+            let exempt = customer(ops, json!({"DisplayName": "E", "Taxable": false}));
+            let inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": exempt},
+                "Line": [line("100", "TAX")]}),
+            )
+            .unwrap();
+            assert_eq!(inv["TxnTaxDetail"], json!({"TotalTax": 0}));
+            assert_eq!(amount(&inv["TotalAmt"]), dec("100"));
+            // Only NON lines: no tax, the same TotalAmt as before the tax rules.
+            let inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": exempt},
+                "Line": [line("50", "NON"), {"Amount": 25, "DetailType": "SalesItemLineDetail",
+                          "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}]}),
+            )
+            .unwrap();
+            assert_eq!(inv["TxnTaxDetail"], json!({"TotalTax": 0}));
+            assert_eq!(amount(&inv["TotalAmt"]), dec("75"));
+        });
+    }
+
+    #[test]
+    fn us_total_tax_alone_is_honoured() {
+        with_company(CompanyProfile::us(), |ops| {
+            let c = customer(ops, json!({"DisplayName": "A", "Taxable": true}));
+            let inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": c},
+                "Line": [line("50", "NON")], "TxnTaxDetail": {"TotalTax": 1.10}}),
+            )
+            .unwrap();
+            assert_eq!(amount(&inv["TxnTaxDetail"]["TotalTax"]), dec("1.10"));
+            assert_eq!(amount(&inv["TotalAmt"]), dec("51.10"));
+        });
+    }
+
+    #[test]
+    fn us_line_tax_code_must_be_tax_or_non() {
+        with_company(CompanyProfile::us(), |ops| {
+            let c = customer(ops, json!({"DisplayName": "A"}));
+            let before = count(ops, "Invoice");
+            let r = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": c}, "Line": [line("5", "2")]}),
+            );
+            let e = r.clone().unwrap_err();
+            assert_eq!(e.errors[0].message, "Invalid Line TaxCode in the request");
+            assert_fault(
+                r,
+                "6100",
+                "Valid Line TaxCodes for US should be TAX or NON. Supplied value:2",
+            );
+            assert_eq!(count(ops, "Invoice"), before);
+        });
+    }
+
+    #[test]
+    fn uk_lines_need_a_tax_code_and_tax_and_non_do_not_exist() {
+        with_company(CompanyProfile::uk(), |ops| {
+            let c = customer(ops, json!({"DisplayName": "A"}));
+            let r = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": c},
+                "Line": [{"Amount": 10, "DetailType": "SalesItemLineDetail",
+                          "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}]}),
+            );
+            let e = r.clone().unwrap_err();
+            assert_eq!(
+                e.errors[0].message,
+                "A business validation error has occurred while processing your request"
+            );
+            assert_fault(
+                r,
+                "6000",
+                "Business Validation Error: Make sure all your transactions have a VAT rate before you save.",
+            );
+            assert_fault(
+                create(
+                    ops,
+                    "Invoice",
+                    json!({"CustomerRef": {"value": c}, "Line": [line("10", "TAX")]}),
+                ),
+                "2500",
+                "TaxCode",
+            );
+            assert_eq!(count(ops, "Invoice"), 0);
+            assert!(ops.company.get("TaxCode", "TAX").is_none());
+        });
+    }
+
+    fn uk_code(ops: &Ops, name: &str) -> String {
+        ops.company
+            .list("TaxCode")
+            .find(|(_, r)| r.str("Name") == Some(name))
+            .map(|(id, _)| id.clone())
+            .unwrap()
+    }
+
+    #[test]
+    fn uk_tax_excluded_adds_base_times_rate_per_rate() {
+        with_company(CompanyProfile::uk(), |ops| {
+            let c = customer(ops, json!({"DisplayName": "A"}));
+            let (s, r, z) = (
+                uk_code(ops, "20.0% S"),
+                uk_code(ops, "5.0% R"),
+                uk_code(ops, "0.0% Z"),
+            );
+            let inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": c},
+                "Line": [line("100", &s), line("50.10", &r), line("7", &z)]}),
+            )
+            .unwrap();
+            assert_eq!(inv["GlobalTaxCalculation"], "TaxExcluded");
+            assert_eq!(inv["CurrencyRef"]["value"], "GBP");
+            // 20 % of 100 = 20; 5 % of 50.10 = 2.505 → 2.51; 0 % of 7 = 0.
+            assert_eq!(amount(&inv["TxnTaxDetail"]["TotalTax"]), dec("22.51"));
+            assert_eq!(inv["TxnTaxDetail"]["TaxLine"].as_array().unwrap().len(), 3);
+            assert_eq!(amount(&inv["TotalAmt"]), dec("179.61"));
+        });
+    }
+
+    #[test]
+    fn uk_tax_inclusive_lines_are_net_and_total_is_gross() {
+        with_company(CompanyProfile::uk(), |ops| {
+            let c = customer(ops, json!({"DisplayName": "A"}));
+            let s = uk_code(ops, "20.0% S");
+            let inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": c},
+                "GlobalTaxCalculation": "TaxInclusive",
+                "Line": [line("120", &s), {"Amount": 100, "DetailType": "SalesItemLineDetail",
+                    "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "TaxCodeRef": {"value": s},
+                                            "TaxInclusiveAmt": 10.01}}]}),
+            )
+            .unwrap();
+            let lines = inv["Line"].as_array().unwrap();
+            // Gross 130.01 at 20 %: tax 21.668… → 21.67, net 108.34 (100 + 8.34).
+            assert_eq!(amount(&lines[0]["Amount"]), dec("100"));
+            assert_eq!(
+                amount(&lines[0]["SalesItemLineDetail"]["TaxInclusiveAmt"]),
+                dec("120")
+            );
+            assert_eq!(amount(&lines[1]["Amount"]), dec("8.34"));
+            assert_eq!(amount(&inv["TxnTaxDetail"]["TotalTax"]), dec("21.67"));
+            assert_eq!(amount(&inv["TotalAmt"]), dec("130.01"));
+            assert_fault(
+                create(
+                    ops,
+                    "Invoice",
+                    json!({"CustomerRef": {"value": c},
+                    "GlobalTaxCalculation": "Gross", "Line": [line("1", &s)]}),
+                ),
+                "2170",
+                "Gross",
+            );
+        });
+    }
+
+    #[test]
+    fn canada_asks_for_a_gst_hst_rate() {
+        with_company(CompanyProfile::canada(), |ops| {
+            let c = customer(ops, json!({"DisplayName": "A"}));
+            assert_fault(
+                create(
+                    ops,
+                    "Invoice",
+                    json!({"CustomerRef": {"value": c},
+                    "Line": [{"Amount": 10, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]}),
+                ),
+                "6000",
+                "Make sure all your transactions have a GST/HST rate before you save.",
+            );
+            let hst = uk_code(ops, "HST ON");
+            let inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": c}, "Line": [line("100", &hst)]}),
+            )
+            .unwrap();
+            assert_eq!(amount(&inv["TotalAmt"]), dec("113"));
+        });
+    }
+
+    #[test]
+    fn without_multicurrency_only_the_home_currency_is_accepted() {
+        with_company(CompanyProfile::us(), |ops| {
+            assert_fault(
+                create(
+                    ops,
+                    "Customer",
+                    json!({"DisplayName": "Euro", "CurrencyRef": {"value": "EUR"}}),
+                ),
+                "6000",
+                "Multicurrency is not enabled",
+            );
+            assert_eq!(count(ops, "Customer"), 0);
+            let c = customer(ops, json!({"DisplayName": "A"}));
+            assert_fault(
+                create(
+                    ops,
+                    "Invoice",
+                    json!({"CustomerRef": {"value": c}, "CurrencyRef": {"value": "EUR"},
+                    "Line": [line("5", "NON")]}),
+                ),
+                "6000",
+                "Multicurrency is not enabled",
+            );
+            assert_eq!(count(ops, "Invoice"), 0);
+            let inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": c}, "Line": [line("5", "NON")]}),
+            )
+            .unwrap();
+            assert_eq!(
+                inv["CurrencyRef"],
+                json!({"value": "USD", "name": "United States Dollar"})
+            );
+            assert!(inv.get("HomeTotalAmt").is_none() && inv.get("ExchangeRate").is_none());
+        });
+    }
+
+    #[test]
+    fn with_multicurrency_invoices_take_the_customers_currency_and_home_amounts() {
+        with_company(multicurrency(), |ops| {
+            let eur = customer(
+                ops,
+                json!({"DisplayName": "Euro", "CurrencyRef": {"value": "EUR"}}),
+            );
+            let inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": eur},
+                "Line": [line("100.01", "NON")]}),
+            )
+            .unwrap();
+            assert_eq!(inv["CurrencyRef"]["value"], "EUR");
+            assert_eq!(amount(&inv["ExchangeRate"]), dec("1.08"));
+            // 100.01 × 1.08 = 108.0108 → 108.01.
+            assert_eq!(amount(&inv["HomeTotalAmt"]), dec("108.01"));
+            assert_eq!(amount(&inv["HomeBalance"]), dec("108.01"));
+            let inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": eur}, "ExchangeRate": 1.1,
+                "Line": [line("10", "NON")]}),
+            )
+            .unwrap();
+            assert_eq!(amount(&inv["HomeTotalAmt"]), dec("11"));
+            let before = count(ops, "Invoice");
+            assert_fault(
+                create(
+                    ops,
+                    "Invoice",
+                    json!({"CustomerRef": {"value": eur}, "CurrencyRef": {"value": "USD"},
+                    "Line": [line("10", "NON")]}),
+                ),
+                "6000",
+                "must be the customer's currency",
+            );
+            assert_eq!(count(ops, "Invoice"), before);
+            let usd = customer(ops, json!({"DisplayName": "Dollar"}));
+            let inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": usd}, "Line": [line("10", "NON")]}),
+            )
+            .unwrap();
+            assert_eq!(amount(&inv["ExchangeRate"]), dec("1"));
+            assert_eq!(amount(&inv["HomeTotalAmt"]), dec("10"));
+        });
+    }
+
+    #[test]
+    fn a_customers_currency_cannot_change() {
+        with_company(multicurrency(), |ops| {
+            let id = customer(
+                ops,
+                json!({"DisplayName": "Euro", "CurrencyRef": {"value": "EUR"}}),
+            );
+            assert_fault(
+                update(
+                    ops,
+                    "Customer",
+                    json!({"Id": id, "SyncToken": "0", "sparse": true,
+                                               "CurrencyRef": {"value": "GBP"}}),
+                ),
+                "6000",
+                "currency of a customer",
+            );
+            let stored = ops.company.get("Customer", &id).unwrap();
+            assert_eq!(stored.sync_token(), 0);
+            assert_eq!(ref_id(&stored.value, "CurrencyRef").as_deref(), Some("EUR"));
+            // A full update that leaves CurrencyRef out keeps it.
+            let out = update(
+                ops,
+                "Customer",
+                json!({"Id": id, "SyncToken": "0", "DisplayName": "Euro"}),
+            )
+            .unwrap();
+            assert_eq!(out["CurrencyRef"]["value"], "EUR");
+        });
+    }
+
+    #[test]
+    fn exchange_rates_are_answered_for_known_currencies_only() {
+        with_company(multicurrency(), |ops| {
+            let today = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap();
+            let r = exchange_rate(ops.company, Some("eur"), Some("2025-02-03"), today).unwrap();
+            assert_eq!(r["SourceCurrencyCode"], "EUR");
+            assert_eq!(r["TargetCurrencyCode"], "USD");
+            assert_eq!(amount(&r["Rate"]), dec("1.08"));
+            assert_eq!(r["AsOfDate"], "2025-02-03");
+            let e = exchange_rate(ops.company, Some("CHF"), None, today).unwrap_err();
+            assert_eq!(e.errors[0].code, "6000");
+            let e = exchange_rate(ops.company, None, None, today).unwrap_err();
+            assert_eq!(e.errors[0].code, "2020");
+            assert_eq!(count(ops, "CompanyCurrency"), 3);
+        });
+        with_company(CompanyProfile::us(), |ops| {
+            let today = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap();
+            let e = exchange_rate(ops.company, Some("EUR"), None, today).unwrap_err();
+            assert_eq!(e.errors[0].code, "6000");
+            assert_eq!(count(ops, "CompanyCurrency"), 0);
+        });
+    }
+
+    #[test]
+    fn custom_fields_keep_enabled_definitions_and_refuse_long_values() {
+        let profile = CompanyProfile {
+            custom_fields: vec!["P.O. Number".into(), "Sales Rep".into()],
+            ..CompanyProfile::us()
+        };
+        with_company(profile, |ops| {
+            let c = customer(ops, json!({"DisplayName": "A"}));
+            let inv = create(ops, "Invoice", json!({"CustomerRef": {"value": c}, "Line": [line("1", "NON")],
+                "CustomField": [{"DefinitionId": "1", "Type": "StringType", "StringValue": "PO-17"},
+                                {"DefinitionId": "3", "Type": "StringType", "StringValue": "dropped"}]}))
+            .unwrap();
+            assert_eq!(
+                inv["CustomField"],
+                json!([{"DefinitionId": "1", "Name": "P.O. Number", "Type": "StringType", "StringValue": "PO-17"},
+                       {"DefinitionId": "2", "Name": "Sales Rep", "Type": "StringType"}])
+            );
+            let before = count(ops, "Invoice");
+            let long = "x".repeat(32);
+            let r = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": c}, "Line": [line("1", "NON")],
+                "CustomField": [{"DefinitionId": "2", "StringValue": long}]}),
+            );
+            assert_fault(r, "2050", "Max:31 supported. Supplied length:32");
+            assert_eq!(count(ops, "Invoice"), before);
+            let ok = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": c}, "Line": [line("1", "NON")],
+                "CustomField": [{"DefinitionId": "2", "StringValue": "x".repeat(31)}]}),
+            );
+            assert!(ok.is_ok());
+        });
+        with_company(CompanyProfile::us(), |ops| {
+            let c = customer(ops, json!({"DisplayName": "A"}));
+            let inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": c}, "Line": [line("1", "NON")],
+                "CustomField": [{"DefinitionId": "1", "StringValue": "PO-17"}]}),
+            )
+            .unwrap();
+            assert!(inv.get("CustomField").is_none());
+        });
+    }
+
+    #[test]
+    fn send_needs_an_address_then_marks_the_invoice_sent() {
+        with_company(CompanyProfile::us(), |ops| {
+            let def = lookup("Invoice").unwrap();
+            let c = customer(ops, json!({"DisplayName": "A"}));
+            let inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": c}, "Line": [line("1", "NON")],
+                "BillEmailCc": {"Address": "cc@example.com"}, "BillEmailBcc": "bcc@example.com"}),
+            )
+            .unwrap();
+            let id = inv["Id"].as_str().unwrap().to_string();
+            assert_eq!(inv["BillEmailCc"], json!({"Address": "cc@example.com"}));
+            assert_eq!(inv["BillEmailBcc"], json!({"Address": "bcc@example.com"}));
+            let e = ops.send(def, &id, None).unwrap_err();
+            assert_eq!(e.errors[0].code, "2020");
+            let stored = ops.company.get("Invoice", &id).unwrap();
+            assert_eq!(stored.str("EmailStatus"), Some("NotSet"));
+            assert_eq!(stored.sync_token(), 0);
+            let sent = ops.send(def, &id, Some("to@example.com".into())).unwrap();
+            assert_eq!(sent["EmailStatus"], "EmailSent");
+            assert_eq!(sent["DeliveryInfo"]["DeliveryType"], "Email");
+            assert!(sent["DeliveryInfo"]["DeliveryTime"].is_string());
+            assert_eq!(sent["BillEmail"]["Address"], "to@example.com");
+        });
+    }
+
+    #[test]
+    fn due_date_is_txn_date_plus_the_terms_days() {
+        with_company(CompanyProfile::us(), |ops| {
+            let c = customer(ops, json!({"DisplayName": "A"}));
+            let inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": c}, "TxnDate": "2025-01-15",
+                "SalesTermRef": {"value": "3"}, "Line": [line("1", "NON")]}),
+            )
+            .unwrap();
+            assert_eq!(inv["DueDate"], "2025-02-14");
+        });
+    }
+
+    #[test]
+    fn preferences_and_tax_entities_follow_the_profile() {
+        let profile = CompanyProfile {
+            custom_fields: vec!["Crew #".into()],
+            ..CompanyProfile::uk()
+        };
+        with_company(profile, |ops| {
+            let prefs = &ops.company.get("Preferences", "1").unwrap().value;
+            let groups = prefs["SalesFormsPrefs"]["CustomField"].as_array().unwrap();
+            assert!(groups[0]["CustomField"].as_array().unwrap().iter().any(|f| f
+                == &json!({"Name": "SalesFormsPrefs.UseSalesCustom1", "Type": "BooleanType", "BooleanValue": true})));
+            assert_eq!(
+                groups[1]["CustomField"][0],
+                json!({"Name": "SalesFormsPrefs.SalesCustomName1", "Type": "StringType", "StringValue": "Crew #"})
+            );
+            assert_eq!(prefs["CurrencyPrefs"]["HomeCurrency"]["value"], "GBP");
+            let info = &ops.company.get("CompanyInfo", "1").unwrap().value;
+            assert_eq!(info["Country"], "GB");
+            let standard = uk_code(ops, "20.0% S");
+            let code = &ops.company.get("TaxCode", &standard).unwrap().value;
+            let rate_id = code["SalesTaxRateList"]["TaxRateDetail"][0]["TaxRateRef"]["value"]
+                .as_str()
+                .unwrap();
+            let rate = &ops.company.get("TaxRate", rate_id).unwrap().value;
+            assert_eq!(amount(&rate["RateValue"]), dec("20"));
+        });
     }
 }

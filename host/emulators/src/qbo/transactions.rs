@@ -20,8 +20,8 @@ use super::fields::{
 };
 use super::money;
 use super::profile::currency_ref;
-use super::tax;
 use super::store::{By, Company};
+use super::tax;
 use super::timefmt;
 use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
@@ -631,6 +631,11 @@ pub(crate) fn void_invoice(obj: &mut Map<String, Value>) {
     obj.insert("TotalAmt".into(), json!(0));
     obj.insert("Balance".into(), json!(0));
     obj.insert("PrivateNote".into(), json!("Voided"));
+    for home in ["HomeTotalAmt", "HomeBalance"] {
+        if obj.contains_key(home) {
+            obj.insert(home.into(), json!(0));
+        }
+    }
     obj.remove("LinkedTxn");
 }
 
