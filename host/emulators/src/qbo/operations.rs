@@ -472,7 +472,11 @@ impl Ops<'_> {
         Ok(out)
     }
 
-    /// `POST /invoice/{id}/send[?sendTo=]`.
+    /// `POST /invoice/{id}/send[?sendTo=]` (api-facts A4): `sendTo` replaces `BillEmail.Address`;
+    /// `EmailStatus` becomes `EmailSent` and `DeliveryInfo` `{DeliveryType: Email, DeliveryTime}`.
+    /// Emulator approximation: an invoice with neither `BillEmail` nor `sendTo` is refused with
+    /// 2020 (required `BillEmail.Address`); QBO's exact code and wording were not found.
+    /// Nothing is changed by a refused send.
     pub fn send(
         &mut self,
         def: &'static EntityDef,

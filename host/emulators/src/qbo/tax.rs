@@ -229,6 +229,58 @@ pub(crate) fn email_addresses(obj: &mut Map<String, Value>) {
     }
 }
 
+/// `GET /exchangerate?sourcecurrencycode=EUR[&asofdate=YYYY-MM-DD]`: the `ExchangeRate` entity
+/// (Intuit's Exchangerate reference: SyncToken, domain, AsOfDate, SourceCurrencyCode, Rate,
+/// sparse, TargetCurrencyCode = the home currency, MetaData.LastUpdatedTime). The emulator's
+/// rates do not vary by date: `AsOfDate` echoes the date asked for (today by default).
+/// Emulator approximation: the refusals (no multicurrency, a currency the company does not have)
+/// are 6000 business validation errors; QBO's exact wording was not found.
+pub(crate) fn exchange_rate(
+    company: &Company,
+    source: Option<&str>,
+    as_of: Option<&str>,
+    today: chrono::NaiveDate,
+) -> Result<Value, QboError> {
+    let source = source
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| QboError::required("sourcecurrencycode"))?
+        .to_ascii_uppercase();
+    let date = match as_of.map(str::trim).filter(|d| !d.is_empty()) {
+        Some(d) => super::timefmt::parse_date(d)
+            .ok_or_else(|| QboError::invalid_property(format!("asofdate ({d})")))?,
+        None => today,
+    };
+    let profile = &company.profile;
+    if !profile.multicurrency {
+        return Err(QboError::business(
+            "Multicurrency is not enabled for this company.",
+        ));
+    }
+    let rate = profile.rate_to_home(&source).ok_or_else(|| {
+        QboError::business(format!(
+            "The currency code {source} is not valid or not in the company's currency list."
+        ))
+        .element("sourcecurrencycode")
+    })?;
+    let updated = company
+        .get("ExchangeRate", &source)
+        .and_then(|r| r.value.get("MetaData"))
+        .and_then(|m| m.get("LastUpdatedTime"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    Ok(json!({
+        "SyncToken": "0",
+        "domain": "QBO",
+        "AsOfDate": date.format("%Y-%m-%d").to_string(),
+        "SourceCurrencyCode": source,
+        "Rate": money::to_json(rate.normalize()),
+        "sparse": false,
+        "TargetCurrencyCode": profile.home_currency.to_ascii_uppercase(),
+        "MetaData": {"LastUpdatedTime": updated},
+    }))
+}
+
 /// What the tax left: the sales subtotal (net of tax) and the total tax.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Taxed {
