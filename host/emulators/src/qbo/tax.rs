@@ -1237,4 +1237,53 @@ mod tests {
             assert_eq!(amount(&rate["RateValue"]), dec("20"));
         });
     }
+
+    #[test]
+    fn batch_creates_get_the_same_tax() {
+        use super::super::batch::{run, BatchLimits};
+        with_company(CompanyProfile::us(), |ops| {
+            let c = customer(ops, json!({"DisplayName": "A", "Taxable": true}));
+            let limits = BatchLimits {
+                max_items: 30,
+                has_request_id: false,
+                cdc_max_days: 30,
+            };
+            let items = run(
+                ops,
+                json!({"BatchItemRequest": [
+                    {"bId": "1", "operation": "create", "Invoice": {"CustomerRef": {"value": c},
+                        "Line": [line("10.10", "TAX")]}},
+                    {"bId": "2", "operation": "create", "Invoice": {"CustomerRef": {"value": c},
+                        "Line": [line("1", "2")]}}
+                ]}),
+                &limits,
+            )
+            .unwrap();
+            assert_eq!(
+                amount(&items[0]["Invoice"]["TxnTaxDetail"]["TotalTax"]),
+                dec("0.73")
+            );
+            assert_eq!(amount(&items[0]["Invoice"]["TotalAmt"]), dec("10.83"));
+            assert_eq!(items[1]["Fault"]["Error"][0]["code"], "6100");
+        });
+    }
+
+    #[test]
+    fn a_full_update_recomputes_the_tax() {
+        with_company(CompanyProfile::us(), |ops| {
+            let c = customer(ops, json!({"DisplayName": "A", "Taxable": true}));
+            let mut inv = create(
+                ops,
+                "Invoice",
+                json!({"CustomerRef": {"value": c},
+                "Line": [line("10.10", "TAX")]}),
+            )
+            .unwrap();
+            // Send back what was read, with a new amount: the echoed TaxLine is recomputed.
+            inv["Line"] = json!([line("10.30", "TAX")]);
+            let out = update(ops, "Invoice", inv).unwrap();
+            assert_eq!(amount(&out["TxnTaxDetail"]["TotalTax"]), dec("0.75"));
+            assert_eq!(amount(&out["TotalAmt"]), dec("11.05"));
+        });
+    }
 }
