@@ -31,12 +31,14 @@ pub struct CompanyProfile {
     pub multicurrency: bool,
     /// US automated sales tax: percent per ship-to state code (e.g. `"CA"` → 7.25). States not
     /// listed have no sales tax.
+    #[serde(deserialize_with = "decimal_map")]
     pub state_tax_rates: BTreeMap<String, Decimal>,
     /// Names of the enabled invoice custom fields, definition ids "1", "2", "3" in order (at most
     /// three: more are ignored, as QBO offers three).
     pub custom_fields: Vec<String>,
     /// Units of home currency per one unit of the currency (QBO's convention for
     /// `ExchangeRate`), used when multicurrency is on.
+    #[serde(deserialize_with = "decimal_map")]
     pub exchange_rates: BTreeMap<String, Decimal>,
 }
 
@@ -44,6 +46,35 @@ impl Default for CompanyProfile {
     fn default() -> Self {
         Self::us()
     }
+}
+
+/// A map of decimals written as JSON / TOML numbers (`7.25`) or strings (`"7.25"`). A number is
+/// read from its shortest text form, so no binary rounding reaches the `Decimal`.
+fn decimal_map<'de, D>(deserializer: D) -> Result<BTreeMap<String, Decimal>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number {
+        Int(i64),
+        Float(f64),
+        Text(String),
+    }
+    let raw = BTreeMap::<String, Number>::deserialize(deserializer)?;
+    raw.into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                Number::Int(i) => i.to_string(),
+                Number::Float(f) => f.to_string(),
+                Number::Text(t) => t,
+            };
+            text.trim()
+                .parse::<Decimal>()
+                .map(|d| (key.to_ascii_uppercase(), d))
+                .map_err(|_| serde::de::Error::custom(format!("{text} is not a decimal number")))
+        })
+        .collect()
 }
 
 /// One seeded `TaxRate`.
@@ -320,5 +351,19 @@ mod tests {
         let defs = p.custom_field_definitions();
         assert_eq!(defs.len(), 3);
         assert_eq!(defs[0], ("1".to_string(), "P.O. Number".to_string()));
+    }
+
+    #[test]
+    fn a_profile_reads_from_json_with_numbers_or_strings() {
+        let p: CompanyProfile = serde_json::from_str(
+            r#"{"country": "GB", "home_currency": "GBP", "multicurrency": true,
+                "exchange_rates": {"EUR": "0.85", "USD": 0.79}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.rate_to_home("USD"), Some(dec("0.79")));
+        assert_eq!(p.rate_to_home("EUR"), Some(dec("0.85")));
+        assert!(p.multicurrency && !p.is_us());
+        let config: super::super::QboConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(config.company, CompanyProfile::us());
     }
 }
