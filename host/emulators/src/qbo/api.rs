@@ -45,7 +45,15 @@ pub(crate) fn run_query(ops: &Ops, sql: &str) -> Result<Value, QboError> {
     let company = &*ops.company;
     let filter = query::Filter::new(&parsed, def.kind == Kind::NameList, ops.tz);
     let candidates = candidates(company, def.name, &filter);
-    let selected: Vec<Cow<Map<String, Value>>> = if def.name == "Customer" {
+    let selected: Vec<Cow<Map<String, Value>>> = if def.name == "ExchangeRate" {
+        // Rendered (no Id), then filtered.
+        let balances = Balances::default();
+        candidates
+            .map(|(id, r)| render(def.name, id, r, &balances))
+            .filter(|obj| filter.accepts(obj))
+            .map(Cow::Owned)
+            .collect()
+    } else if def.name == "Customer" {
         // Balance is added when rendering: filter on the stored fields first, then render the
         // rest and filter again.
         let stored: Vec<_> = candidates
@@ -382,6 +390,16 @@ fn route(
                 .ok_or_else(|| QboError::unsupported("CompanyInfo"))?;
             Ok(ctx.ok(def.name, ops.read(def, "1")?))
         }
+        ("GET", ["exchangerate"]) => {
+            let today = super::timefmt::local_date(now, ops.tz);
+            let value = super::tax::exchange_rate(
+                ops.company,
+                ctx.param("sourcecurrencycode"),
+                ctx.param("asofdate"),
+                today,
+            )?;
+            Ok(ctx.ok("ExchangeRate", value))
+        }
         ("GET", ["preferences"]) => {
             let def = entities::lookup("Preferences")
                 .ok_or_else(|| QboError::unsupported("Preferences"))?;
@@ -535,5 +553,114 @@ mod tests {
             let found = fast["Invoice"].as_array().map_or(0, Vec::len);
             assert_eq!(found, matches, "{}", sql(field));
         }
+    }
+
+    fn company_with(profile: super::super::CompanyProfile) -> Company {
+        let mut company = Company::with_profile(profile);
+        let mut events = Vec::new();
+        let mut ops = Ops {
+            company: &mut company,
+            realm: "1",
+            now: Utc::now(),
+            tz: timefmt::offset(-480),
+            events: &mut events,
+            options: Options::default(),
+        };
+        seed::default_company("1", &mut ops).unwrap();
+        company
+    }
+
+    #[test]
+    fn tax_rates_tax_codes_and_exchange_rates_are_queryable() {
+        let profile = super::super::CompanyProfile {
+            multicurrency: true,
+            ..super::super::CompanyProfile::uk()
+        };
+        let mut company = company_with(profile);
+        let mut events = Vec::new();
+        let ops = Ops {
+            company: &mut company,
+            realm: "1",
+            now: Utc::now(),
+            tz: timefmt::offset(-480),
+            events: &mut events,
+            options: Options::default(),
+        };
+        let codes = run_query(&ops, "select * from TaxCode").unwrap();
+        let names: Vec<&str> = codes["TaxCode"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["Name"].as_str())
+            .collect();
+        assert!(names.contains(&"20.0% S") && !names.contains(&"TAX"));
+        let rates = run_query(&ops, "select * from TaxRate where Name = '5.0% R'").unwrap();
+        assert_eq!(rates["TaxRate"][0]["RateValue"], json!(5));
+        let fx = run_query(
+            &ops,
+            "select * from ExchangeRate where SourceCurrencyCode in ('EUR')",
+        )
+        .unwrap();
+        let eur = &fx["ExchangeRate"][0];
+        assert_eq!(
+            (
+                eur["SourceCurrencyCode"].as_str(),
+                eur["TargetCurrencyCode"].as_str()
+            ),
+            (Some("EUR"), Some("GBP"))
+        );
+        assert!(eur.get("Id").is_none());
+        let currencies = run_query(&ops, "select * from CompanyCurrency").unwrap();
+        assert_eq!(currencies["CompanyCurrency"].as_array().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn exchangerate_route_answers_the_entity_or_a_fault() {
+        use tower::ServiceExt;
+        let config = super::super::QboConfig {
+            company: super::super::CompanyProfile {
+                multicurrency: true,
+                ..super::super::CompanyProfile::us()
+            },
+            ..super::super::QboConfig::default()
+        };
+        let emu = QboEmulator::new(config);
+        let realm = emu.config().realms[0].clone();
+        let token = emu.issue_tokens(&realm).access_token;
+        let get = |query: &str| {
+            axum::http::Request::get(format!("/v3/company/{realm}/exchangerate?{query}"))
+                .header("Authorization", format!("Bearer {token}"))
+                .header("Accept", "application/json")
+                .body(Body::empty())
+                .unwrap()
+        };
+        let answer = emu
+            .router()
+            .oneshot(get(
+                "sourcecurrencycode=EUR&asofdate=2025-01-02&minorversion=75",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        let rate = &body["ExchangeRate"];
+        assert_eq!(rate["Rate"], json!(1.08));
+        assert_eq!(rate["AsOfDate"], "2025-01-02");
+        assert_eq!(rate["TargetCurrencyCode"], "USD");
+        assert!(body["time"].is_string());
+        let answer = emu
+            .router()
+            .oneshot(get("sourcecurrencycode=CHF"))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+        let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["Fault"]["Error"][0]["code"], "6000");
     }
 }

@@ -9,6 +9,7 @@
 //! | Account.AccountType and Item.Type from their enumerations | 2170 |
 //! | required fields (Name, AccountType, Item accounts for Inventory) | 2020 |
 //! | references exist (2500) and are active (610) | 2500 / 610 |
+//! | Customer / Vendor CurrencyRef: home currency unless multicurrency; a customer's never changes | 6000 (see `tax.rs`) |
 
 use super::errors::QboError;
 use super::fields::{check_ref, default, flag, text};
@@ -85,6 +86,20 @@ pub(crate) const ENTITIES: &[EntityDef] = &[
     },
     EntityDef {
         name: "TaxCode",
+        kind: Kind::ReadOnly,
+    },
+    EntityDef {
+        name: "TaxRate",
+        kind: Kind::ReadOnly,
+    },
+    // Emulator approximation: QBO lets apps create and update CompanyCurrency and ExchangeRate;
+    // the emulator seeds them from the profile and serves them read-only.
+    EntityDef {
+        name: "CompanyCurrency",
+        kind: Kind::ReadOnly,
+    },
+    EntityDef {
+        name: "ExchangeRate",
         kind: Kind::ReadOnly,
     },
     EntityDef {
@@ -191,11 +206,7 @@ fn person(
             "PrintOnCheckName",
             json!(text(obj, "CompanyName").unwrap_or_else(|| display.clone())),
         );
-        default(
-            obj,
-            "CurrencyRef",
-            json!({"value": "USD", "name": "United States Dollar"}),
-        );
+        super::tax::party_currency(entity, obj, company, ctx.prior)?;
     }
     if entity == "Customer" {
         let parent = check_ref(company, obj, "ParentRef", "Customer")?;
@@ -225,7 +236,10 @@ fn person(
             }
         };
         obj.insert("FullyQualifiedName".into(), json!(fqn));
-        default(obj, "Taxable", json!(false));
+        // Intuit's Customer reference (minor version 10 and above): Taxable is true when a
+        // DefaultTaxCodeRef is given, false otherwise.
+        let taxable = obj.contains_key("DefaultTaxCodeRef");
+        default(obj, "Taxable", json!(taxable));
         default(obj, "IsProject", json!(false));
         check_ref(company, obj, "SalesTermRef", "Term")?;
         check_ref(company, obj, "DefaultTaxCodeRef", "TaxCode")?;

@@ -109,7 +109,8 @@ pub(crate) fn normalised_ref(
     id: &str,
     key: &str,
 ) -> Result<Value, QboError> {
-    if entity == "TaxCode" && (id == "TAX" || id == "NON") {
+    // The pseudo codes TAX and NON exist only in US companies.
+    if entity == "TaxCode" && company.profile.is_us() && (id == "TAX" || id == "NON") {
         return Ok(json!({"value": id}));
     }
     let Some(record) = company.get(entity, id) else {

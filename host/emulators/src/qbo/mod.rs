@@ -10,6 +10,20 @@
 //! # let _ = tokens;
 //! ```
 //!
+//! Every realm is the company `QboConfig::company` describes ([`CompanyProfile`]): US / USD
+//! without multicurrency by default (automated sales tax on `TAX` lines by ship-to state), or
+//! `CompanyProfile::uk()` / `::canada()` (VAT / GST codes on every sales line), with
+//! multicurrency, exchange rates and invoice custom fields as configured:
+//!
+//! ```no_run
+//! use ledgerlink_emulators::qbo::{CompanyProfile, QboConfig, QboEmulator};
+//! let config = QboConfig {
+//!     company: CompanyProfile { multicurrency: true, ..CompanyProfile::uk() },
+//!     ..QboConfig::default()
+//! };
+//! let (_qbo, _server) = QboEmulator::start(config, 0).unwrap();
+//! ```
+//!
 //! | concern | file |
 //! |---|---|
 //! | OAuth: discovery, authorize, token, revoke, userinfo | `oauth.rs` |
@@ -22,7 +36,9 @@
 //! | requestid replay, throttling | `idempotency.rs`, `rate_limit.rs` |
 //! | Fault envelopes, injected-fault rendering | `errors.rs`, `faults.rs` |
 //! | outgoing webhooks and `sign` | `webhooks.rs` |
-//! | default company | `seed.rs` |
+//! | company profile: country, home currency, multicurrency, sales tax, custom fields | `profile.rs` |
+//! | default company (by profile) | `seed.rs` |
+//! | invoice sales tax, currency, custom fields | `tax.rs` |
 
 mod api;
 mod batch;
@@ -35,17 +51,20 @@ mod idempotency;
 mod money;
 mod oauth;
 mod operations;
+mod profile;
 mod query;
 pub mod rate_limit;
 mod reply;
 mod seed;
 mod store;
+mod tax;
 mod timefmt;
 mod transactions;
 pub mod webhooks;
 
 pub use errors::QboError;
 pub use oauth::TokenPair;
+pub use profile::CompanyProfile;
 pub use rate_limit::RateLimits;
 pub use webhooks::{sign, Delivery};
 
@@ -114,6 +133,8 @@ pub struct QboConfig {
     pub rename_deleted_customers: bool,
     /// CDC look-back limit in days.
     pub cdc_max_days: i64,
+    /// The company every realm is (country, currency, tax set-up); US/USD by default.
+    pub company: CompanyProfile,
 }
 
 impl Default for QboConfig {
@@ -136,6 +157,7 @@ impl Default for QboConfig {
             tz_offset_minutes: -480,
             rename_deleted_customers: true,
             cdc_max_days: 30,
+            company: CompanyProfile::default(),
         }
     }
 }
@@ -190,7 +212,7 @@ impl QboEmulator {
         let seeded_at = clock.now() - Duration::days(60);
         let mut companies = HashMap::new();
         for realm in &config.realms {
-            let mut company = store::Company::default();
+            let mut company = store::Company::with_profile(config.company.clone());
             let mut events = Vec::new();
             let mut ops = operations::Ops {
                 company: &mut company,

@@ -129,6 +129,10 @@ pub(crate) fn render(
     balances: &Balances,
 ) -> Map<String, Value> {
     let mut value = record.value.clone();
+    if entity == "ExchangeRate" {
+        // Exchange rates have no Id in QBO's answers; the emulator keys them by currency.
+        value.remove("Id");
+    }
     if entity == "Customer" {
         let balance = balances.0.get(id).copied().unwrap_or_default();
         value.insert("Balance".into(), money::to_json(balance));
@@ -369,10 +373,9 @@ impl Ops<'_> {
                 .and_then(money::parse)
                 .unwrap_or_default();
             let mut updated = record.value.clone();
-            updated.insert(
-                "Balance".into(),
-                money::to_json(money::cents(total - a.amount)),
-            );
+            let balance = money::cents(total - a.amount);
+            updated.insert("Balance".into(), money::to_json(balance));
+            super::tax::refresh_home_balance(&mut updated, balance);
             transactions::set_payment_links(&mut updated, &a);
             if updated != record.value {
                 let sync = record.sync_token() + 1;
@@ -469,7 +472,11 @@ impl Ops<'_> {
         Ok(out)
     }
 
-    /// `POST /invoice/{id}/send[?sendTo=]`.
+    /// `POST /invoice/{id}/send[?sendTo=]` (api-facts A4): `sendTo` replaces `BillEmail.Address`;
+    /// `EmailStatus` becomes `EmailSent` and `DeliveryInfo` `{DeliveryType: Email, DeliveryTime}`.
+    /// Emulator approximation: an invoice with neither `BillEmail` nor `sendTo` is refused with
+    /// 2020 (required `BillEmail.Address`); QBO's exact code and wording were not found.
+    /// Nothing is changed by a refused send.
     pub fn send(
         &mut self,
         def: &'static EntityDef,

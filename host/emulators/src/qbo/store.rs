@@ -346,9 +346,19 @@ pub(crate) struct Company {
     tables: HashMap<&'static str, Table>,
     /// Deleted transactions, for CDC.
     pub tombstones: Vec<Tombstone>,
+    /// The company's country, currency and tax set-up.
+    pub profile: std::sync::Arc<super::profile::CompanyProfile>,
 }
 
 impl Company {
+    /// An empty company with `profile`.
+    pub fn with_profile(profile: super::profile::CompanyProfile) -> Self {
+        Self {
+            profile: std::sync::Arc::new(profile),
+            ..Self::default()
+        }
+    }
+
     /// The table of `entity` (created empty on first use).
     pub fn table(&mut self, entity: &'static str) -> &mut Table {
         self.tables

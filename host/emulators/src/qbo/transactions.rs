@@ -5,6 +5,8 @@
 //! | Invoice needs CustomerRef and at least one line | 2020 |
 //! | references (customer, items, tax codes, terms, classes, departments, accounts) exist | 2500 |
 //! | Invoice.TotalAmt = Σ sales lines − discounts + TxnTaxDetail.TotalTax; a SubTotalLineDetail line is added | computed |
+//! | sales tax, currency, ExchangeRate / HomeTotalAmt, CustomField (by the company profile) | see `tax.rs` |
+//! | DueDate = TxnDate + the SalesTermRef's DueDays when not sent | computed |
 //! | SalesItemLine Amount = UnitPrice × Qty when both are given | 6070 |
 //! | Invoice DocNumber unique among invoices unless `include=allowduplicatedocnum` | 6140 |
 //! | Invoice.Balance = TotalAmt − payments applied; LinkedTxn lists those payments | computed |
@@ -17,7 +19,9 @@ use super::fields::{
     check_ref, decimal_field, default, id_text, normalised_ref, ref_id, require_ref, text,
 };
 use super::money;
+use super::profile::currency_ref;
 use super::store::{By, Company};
+use super::tax;
 use super::timefmt;
 use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
@@ -152,7 +156,9 @@ pub(crate) fn invoice_rules(
         obj.insert("DeliveryInfo".into(), delivery.clone());
     }
     let customer = require_ref(company, obj, "CustomerRef", "Customer")?;
-    let _ = customer;
+    let currency = tax::invoice_currency(obj, company, &customer)?;
+    tax::custom_fields(obj, company)?;
+    tax::email_addresses(obj);
     for (key, entity) in [
         ("SalesTermRef", "Term"),
         ("DepartmentRef", "Department"),
@@ -219,25 +225,11 @@ pub(crate) fn invoice_rules(
         }
         out_lines.push(Value::Object(line));
     }
-    let subtotal = money::cents(subtotal);
+    let taxed = tax::apply(obj, company, &customer, &mut out_lines, &currency)?;
+    let subtotal = money::cents(taxed.subtotal);
+    let tax = taxed.tax;
     out_lines.push(json!({"Amount": money::to_json(subtotal), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}));
     obj.insert("Line".into(), Value::Array(out_lines));
-
-    let mut tax_detail = obj
-        .get("TxnTaxDetail")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let tax = tax_detail
-        .get("TotalTax")
-        .map(|v| {
-            money::parse_bounded(v)
-                .ok_or_else(|| QboError::illegal_number("TxnTaxDetail.TotalTax", &v.to_string()))
-        })
-        .transpose()?;
-    let tax = money::cents(tax.unwrap_or_default());
-    tax_detail.insert("TotalTax".into(), money::to_json(tax));
-    obj.insert("TxnTaxDetail".into(), Value::Object(tax_detail));
 
     let total = money::cents(subtotal - discount + tax);
     if total < Decimal::ZERO {
@@ -252,10 +244,9 @@ pub(crate) fn invoice_rules(
         )));
     }
     obj.insert("TotalAmt".into(), money::to_json(total));
-    obj.insert(
-        "Balance".into(),
-        money::to_json(money::cents(total - applied.amount)),
-    );
+    let balance = money::cents(total - applied.amount);
+    obj.insert("Balance".into(), money::to_json(balance));
+    tax::home_amounts(obj, company, &currency, total, balance)?;
     set_payment_links(obj, applied);
 
     doc_number(obj, company, ctx)?;
@@ -288,11 +279,6 @@ pub(crate) fn invoice_rules(
         }
         obj.insert(key.into(), json!(value));
     }
-    default(
-        obj,
-        "CurrencyRef",
-        json!({"value": "USD", "name": "United States Dollar"}),
-    );
     default(obj, "Deposit", json!(0));
     default(obj, "ApplyTaxAfterDiscount", json!(false));
     for key in [
@@ -521,7 +507,7 @@ pub(crate) fn payment_rules(
     default(
         obj,
         "CurrencyRef",
-        json!({"value": "USD", "name": "United States Dollar"}),
+        currency_ref(&company.profile.home_currency),
     );
     Ok(())
 }
@@ -620,7 +606,7 @@ pub(crate) fn journal_entry_rules(
     default(
         obj,
         "CurrencyRef",
-        json!({"value": "USD", "name": "United States Dollar"}),
+        currency_ref(&company.profile.home_currency),
     );
     let _ = ctx.id;
     Ok(())
@@ -645,6 +631,11 @@ pub(crate) fn void_invoice(obj: &mut Map<String, Value>) {
     obj.insert("TotalAmt".into(), json!(0));
     obj.insert("Balance".into(), json!(0));
     obj.insert("PrivateNote".into(), json!("Voided"));
+    for home in ["HomeTotalAmt", "HomeBalance"] {
+        if obj.contains_key(home) {
+            obj.insert(home.into(), json!(0));
+        }
+    }
     obj.remove("LinkedTxn");
 }
 
