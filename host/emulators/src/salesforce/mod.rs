@@ -15,6 +15,7 @@
 //! | Change Data Capture | `change_events.rs` | the event log (72 h); no REST resource: real orgs deliver it only over the Pub/Sub API |
 //! | Pub/Sub API | `pubsub/` | gRPC on its own port: `GetTopic`, `GetSchema`, `Subscribe` (Avro payloads, replay, flow control) |
 //! | data model | `schema.rs`, `ids.rs`, `values.rs`, `store.rs` | objects, fields, 18-char ids, typed values |
+//! | multicurrency (opt-in) | `currency.rs` | `CurrencyIsoCode`, `CurrencyType`, `DatedConversionRate` when [`SalesforceConfig::currencies`] is set |
 //!
 //! Plus the shared `/_emulator` control API (clock, faults, request log).
 //!
@@ -41,8 +42,11 @@
 
 mod change_events;
 mod composite;
+mod currency;
 mod dml;
 pub mod errors;
+#[cfg(test)]
+mod fidelity_tests;
 mod http;
 pub mod ids;
 mod limits;
@@ -72,6 +76,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use change_events::RETENTION_HOURS as CHANGE_EVENT_RETENTION_HOURS;
+pub use currency::{Currencies, CurrencySpec, DatedRate};
 
 /// The API version used in URLs the emulator writes outside a request (`records()`, `get()`).
 pub const DEFAULT_API_VERSION: &str = "61.0";
@@ -98,6 +103,9 @@ pub struct SalesforceConfig {
     pub max_body_bytes: usize,
     /// Status of an upsert that updated a record: 200 (default, API ≥ 46.0) or 204.
     pub upsert_update_status: u16,
+    /// A multicurrency org with these currencies (default `None`: a single-currency org, with
+    /// no `CurrencyIsoCode` field and no `CurrencyType`). See [`Currencies`].
+    pub currencies: Option<Currencies>,
 }
 
 impl Default for SalesforceConfig {
@@ -112,6 +120,7 @@ impl Default for SalesforceConfig {
             seed: 0,
             max_body_bytes: 6 * 1024 * 1024,
             upsert_update_status: 200,
+            currencies: None,
         }
     }
 }
@@ -139,9 +148,11 @@ impl SalesforceEmulator {
             Ok(emu) => emu,
             Err(e) => {
                 tracing::error!("salesforce emulator: {e:#}; using the standard schema");
+                let currencies = config.currencies.clone().filter(|c| c.validate().is_ok());
                 Self::build(
                     SalesforceConfig {
                         schema: None,
+                        currencies,
                         ..config
                     },
                     Schema::standard(),
@@ -152,6 +163,9 @@ impl SalesforceEmulator {
 
     /// An emulator with `config`, failing when its schema file is unreadable or invalid.
     pub fn try_new(config: SalesforceConfig) -> anyhow::Result<Self> {
+        if let Some(c) = &config.currencies {
+            c.validate()?;
+        }
         let schema = match &config.schema {
             Some(path) => Schema::with_file(path)?,
             None => Schema::standard(),

@@ -45,7 +45,10 @@ pub(crate) struct Snapshot {
 }
 
 impl Org {
-    pub fn new(config: SalesforceConfig, schema: Schema, now: DateTime<Utc>) -> Self {
+    pub fn new(config: SalesforceConfig, mut schema: Schema, now: DateTime<Utc>) -> Self {
+        if let Some(c) = &config.currencies {
+            schema.add_currencies(&c.active_codes(), &c.corporate, c.advanced);
+        }
         let reference_fields = schema
             .objects()
             .map(|o| {
@@ -118,6 +121,21 @@ impl Org {
             user: user_id.clone(),
             deleted_at: None,
         });
+        if let Some(c) = &config.currencies {
+            c.seed(&mut store, config.seed, &user_id, now);
+            // The records made here have the corporate currency, as new records do.
+            let code = Val::Text(c.corporate.clone());
+            for (sobject, id) in [
+                ("User", &user_id),
+                ("User", &ui_user_id),
+                ("Pricebook2", &pricebook),
+            ] {
+                if let Some(mut r) = store.get(sobject, id).cloned() {
+                    r.fields.insert("CurrencyIsoCode".into(), code.clone());
+                    store.put(r);
+                }
+            }
+        }
         let sessions = Sessions::new(config.seed);
         Self {
             events: EventLog::new(),

@@ -8,6 +8,8 @@
 //! | Order | created as `Draft` (status `Activated` only by a later update, and only with at least one item); `OrderNumber` auto-numbered; `TotalAmount` is the sum of the items; `AccountId` and items are frozen once activated |
 //! | OrderItem | `TotalPrice = Quantity × UnitPrice`; `ListPrice`/`Product2Id` from the PricebookEntry; `OrderItemNumber` auto-numbered |
 //! | Contact, User | `Name` = first + last name |
+//! | OpportunityContactRole | one primary per opportunity: saving one with `IsPrimary` true clears it on the others (object reference: "Each Opportunity has only one primary contact") |
+//! | multicurrency (`currency.rs`) | a line's PricebookEntry must be in its opportunity's / order's currency and the line takes that currency; an opportunity or order with lines keeps its currency; price book entries are per product, price book and currency |
 //!
 //! Money is `Decimal`, rounded half away from zero to 2 places.
 
@@ -89,6 +91,7 @@ pub(crate) fn before_save(
         "PricebookEntry" => pricebook_entry(org, f, old),
         "Order" => order(org, f, old, given),
         "OrderItem" => order_item(org, f, old, given),
+        "CurrencyType" | "DatedConversionRate" => Err(currency_read_only()),
         "Contact" | "User" => {
             let name = [text(f, "FirstName"), text(f, "LastName")]
                 .into_iter()
@@ -142,6 +145,7 @@ fn opportunity(
                 vec!["Pricebook2Id".into()],
             ));
         }
+        currency_frozen(f, old, given, lines, "opportunity")?;
     } else {
         f.insert("HasOpportunityLineItem".into(), Val::Bool(false));
     }
@@ -156,6 +160,50 @@ fn opportunity(
         ),
         _ => f.remove("ExpectedRevenue"),
     };
+    Ok(())
+}
+
+/// In a multicurrency org, a parent with lines keeps its currency (approximation: the lines'
+/// price book entries are in that currency).
+fn currency_frozen(
+    f: &Fields,
+    old: &Record,
+    given: &BTreeSet<String>,
+    lines: usize,
+    what: &str,
+) -> Result<(), SfError> {
+    if given.contains("CurrencyIsoCode")
+        && lines > 0
+        && f.get("CurrencyIsoCode") != old.fields.get("CurrencyIsoCode")
+    {
+        return Err(SfError::integrity(
+            format!("field integrity exception: CurrencyIsoCode (can't change the currency of an {what} with products)"),
+            vec!["CurrencyIsoCode".into()],
+        ));
+    }
+    Ok(())
+}
+
+/// In a multicurrency org: the line's price book entry must be in the parent's currency
+/// (`parent` names the parent in the message), and the line takes that currency.
+fn line_currency(
+    org: &Org,
+    f: &mut Fields,
+    parent: &Record,
+    pbe: &Record,
+    what: &str,
+) -> Result<(), SfError> {
+    if org.config.currencies.is_none() {
+        return Ok(());
+    }
+    let code = parent.get("CurrencyIsoCode");
+    if pbe.get("CurrencyIsoCode") != code {
+        return Err(SfError::integrity(
+            format!("field integrity exception: PricebookEntryId (pricebook entry currency code does not match {what} currency code)"),
+            vec!["PricebookEntryId".into()],
+        ));
+    }
+    f.insert("CurrencyIsoCode".into(), code);
     Ok(())
 }
 
@@ -212,12 +260,15 @@ fn line_item(
                     .as_text()
                     .map(str::to_string)
                     .unwrap_or_else(|| org.standard_pricebook.clone());
+                let multicurrency = org.config.currencies.is_some();
                 org.store
                     .all("PricebookEntry")
                     .find(|r| {
                         r.deleted_at.is_none()
                             && r.get("Product2Id").as_text() == Some(product)
                             && r.get("Pricebook2Id").as_text() == Some(book.as_str())
+                            && (!multicurrency
+                                || r.get("CurrencyIsoCode") == opp.get("CurrencyIsoCode"))
                     })
                     .map(|r| r.id.clone())
                     .ok_or_else(|| {
@@ -234,6 +285,7 @@ fn line_item(
                 ));
             }
         }
+        line_currency(org, f, &opp, &pbe, "opportunity")?;
         let product_id = pbe.get("Product2Id");
         if let Some(given_product) = text(f, "Product2Id") {
             if Some(given_product) != product_id.as_text() {
@@ -321,11 +373,14 @@ fn pricebook_entry(org: &Org, f: &mut Fields, old: Option<&Record>) -> Result<()
     }
     let product_id = text(f, "Product2Id").unwrap_or_default().to_string();
     let book = text(f, "Pricebook2Id").unwrap_or_default().to_string();
+    // In a multicurrency org a product has one entry per price book and currency.
+    let currency = f.get("CurrencyIsoCode").cloned().unwrap_or(Val::Null);
     let existing = |book: &str| {
         org.store.all("PricebookEntry").any(|r| {
             r.deleted_at.is_none()
                 && r.get("Product2Id").as_text() == Some(&product_id)
                 && r.get("Pricebook2Id").as_text() == Some(book)
+                && r.get("CurrencyIsoCode") == currency
         })
     };
     if existing(&book) {
@@ -397,6 +452,7 @@ fn order(
                     vec!["Pricebook2Id".into()],
                 ));
             }
+            currency_frozen(f, old, given, items, "order")?;
             if activated && !was_activated {
                 if items == 0 {
                     return Err(SfError::new(
@@ -454,6 +510,7 @@ fn order_item(
                 ));
             }
         }
+        line_currency(org, f, &order, &pbe, "order")?;
         f.insert("Product2Id".into(), pbe.get("Product2Id"));
         f.insert("ListPrice".into(), pbe.get("UnitPrice"));
         let number = org.store.autonumber("OrderItem.OrderItemNumber", 1, 10);
@@ -466,6 +523,16 @@ fn order_item(
         Val::Num(money(mul(qty, unit, "TotalPrice")?)),
     );
     Ok(())
+}
+
+/// The integration user cannot change the org's currencies (it lacks "Customize Application";
+/// approximation of the answer).
+fn currency_read_only() -> SfError {
+    SfError::new(
+        400,
+        "INSUFFICIENT_ACCESS_OR_READONLY",
+        "insufficient access rights on object id",
+    )
 }
 
 /// Checks before a delete.
@@ -486,6 +553,7 @@ pub(crate) fn before_delete(org: &Org, def: &SObjectDef, record: &Record) -> Res
             "DELETE_FAILED",
             "You can't delete products from an activated order.",
         )),
+        "CurrencyType" | "DatedConversionRate" => Err(currency_read_only()),
         "Pricebook2" if record.id == org.standard_pricebook => Err(SfError::new(
             400,
             "DELETE_FAILED",
@@ -524,9 +592,31 @@ pub(crate) fn after_write(
                 roll_up_order(org, order, book, origin);
             }
         }
+        "OpportunityContactRole" => one_primary_contact_role(org, record, origin),
         _ => {}
     }
     Ok(())
+}
+
+/// Each opportunity has one primary contact role: a role saved as primary unsets the others.
+fn one_primary_contact_role(org: &mut Org, record: &Record, origin: &Origin) {
+    if record.get("IsPrimary") != Val::Bool(true) {
+        return;
+    }
+    let Some(opp) = record.get("OpportunityId").as_text().map(str::to_string) else {
+        return;
+    };
+    let others: Vec<String> = org
+        .store
+        .children_of("OpportunityContactRole", "OpportunityId", &opp)
+        .filter(|r| r.id != record.id && r.get("IsPrimary") == Val::Bool(true))
+        .map(|r| r.id.clone())
+        .collect();
+    for id in others {
+        let mut changes = BTreeMap::new();
+        changes.insert("IsPrimary".to_string(), Val::Bool(false));
+        org.system_update("OpportunityContactRole", &id, changes, origin);
+    }
 }
 
 /// Roll-ups after a delete.

@@ -1,5 +1,9 @@
 //! The sObjects and fields the emulated org has: the standard objects the sync uses (api-facts
 //! B10), the custom `__c` fields Ledgerlink writes, and whatever a schema file adds.
+//! `OpportunityContactRole` follows the object reference (OpportunityId required and
+//! create-only, ContactId required, IsPrimary a checkbox). A multicurrency org adds
+//! `CurrencyIsoCode` everywhere and the currency objects (`Schema::add_currencies`).
+//! Checkboxes are never null: they default to false.
 //!
 //! Names are matched case-insensitively, as Salesforce does; records and responses use the
 //! canonical spelling declared here.
@@ -161,6 +165,10 @@ pub struct FieldDef {
     pub cascade_delete: bool,
     /// Value on create when none is given.
     pub default: Option<Value>,
+    /// The values of a picklist, when the org lists them (`picklistValues` in describe).
+    pub picklist_values: Vec<String>,
+    /// A restricted picklist: a value not in [`FieldDef::picklist_values`] is refused.
+    pub restricted: bool,
 }
 
 impl FieldDef {
@@ -194,11 +202,14 @@ impl FieldDef {
             relationship_name: None,
             child_relationship: None,
             cascade_delete: false,
+            // A checkbox is never null: it defaults to false.
             default: if field_type == FieldType::Boolean {
                 Some(json!(false))
             } else {
                 None
             },
+            picklist_values: Vec::new(),
+            restricted: false,
         }
     }
 
@@ -276,6 +287,13 @@ impl FieldDef {
             "referenceTo": self.reference_to,
             "relationshipName": self.relationship_name,
             "cascadeDelete": self.cascade_delete,
+            "restrictedPicklist": self.restricted,
+            "defaultValue": self.default,
+            "picklistValues": self
+                .picklist_values
+                .iter()
+                .map(|v| json!({"active": true, "defaultValue": self.default.as_ref().and_then(Value::as_str) == Some(v.as_str()), "label": v, "validFor": null, "value": v}))
+                .collect::<Vec<_>>(),
         })
     }
 }
@@ -539,6 +557,7 @@ impl Schema {
             // Not a standard field: accounts have no email in Salesforce. Ledgerlink reads the
             // billing email from here (a common custom field in orgs that invoice from accounts).
             f("Email__c", Email).len(80),
+            f("Billing_Email_Cc__c", Email).len(80),
         ]);
 
         let mut contact = vec![
@@ -583,6 +602,8 @@ impl Schema {
             f("Days_Outstanding__c", Double),
             f("Ledgerlink_Version__c", String),
             f("External_Id__c", String).ext(),
+            f("QBO_Class__c", String).len(100),
+            f("QBO_Location__c", String).len(100),
         ];
 
         let product = vec![
@@ -593,6 +614,30 @@ impl Schema {
             f("Family", Picklist),
             f("StockKeepingUnit", String),
             f("QBO_Item_Id__c", String).ext(),
+            f("Taxable__c", Boolean),
+            f("QBO_Tax_Code__c", String).len(40),
+            f("QBO_Class__c", String).len(100),
+        ];
+
+        // Object reference "OpportunityContactRole": OpportunityId is required and cannot be
+        // updated; ContactId can; IsPrimary defaults to false.
+        let contact_role = vec![
+            f("OpportunityId", Reference)
+                .req()
+                .create_only()
+                .cascade()
+                .refs(
+                    "Opportunity",
+                    "Opportunity",
+                    Some("OpportunityContactRoles"),
+                ),
+            f("ContactId", Reference).req().refs(
+                "Contact",
+                "Contact",
+                Some("OpportunityContactRoles"),
+            ),
+            f("Role", Picklist),
+            f("IsPrimary", Boolean),
         ];
 
         let pricebook = vec![
@@ -721,11 +766,74 @@ impl Schema {
             SObjectDef::new("Order", "801", order),
             SObjectDef::new("OrderItem", "802", order_item),
             SObjectDef::new("User", "005", user),
+            SObjectDef::new("OpportunityContactRole", "00K", contact_role),
         ] {
             schema.objects.insert(obj.name.clone(), obj);
         }
         schema.link();
         schema
+    }
+
+    /// Makes this a multicurrency org's schema (see `currency.rs`): `CurrencyIsoCode` on every
+    /// object, a restricted picklist of `active` defaulting to `corporate`; the `CurrencyType`
+    /// object; and `DatedConversionRate` when `dated` (advanced currency management).
+    pub(crate) fn add_currencies(&mut self, active: &[String], corporate: &str, dated: bool) {
+        use FieldType::*;
+        for obj in self.objects.values_mut() {
+            // OpportunityLineItem / OrderItem take their parent's currency; a PricebookEntry's
+            // is set once (object reference field properties).
+            let (create, update) = match obj.name.as_str() {
+                "OpportunityLineItem" | "OrderItem" => (false, false),
+                "PricebookEntry" => (true, false),
+                _ => (true, true),
+            };
+            let mut field = FieldDef::new("CurrencyIsoCode", Picklist)
+                .len(3)
+                .default(json!(corporate));
+            field.label = "Currency ISO Code".into();
+            field.createable = create;
+            field.updateable = update;
+            field.picklist_values = active.to_vec();
+            field.restricted = true;
+            obj.fields.retain(|f| f.name != "CurrencyIsoCode");
+            obj.fields.push(field);
+        }
+        let iso = || {
+            let mut f = FieldDef::new("IsoCode", Picklist).len(3).ro();
+            f.label = "Currency ISO Code".into();
+            f
+        };
+        let rate = || {
+            let mut f = FieldDef::new("ConversionRate", Double).ro();
+            f.scale = 6;
+            f
+        };
+        let mut objects = vec![SObjectDef::new(
+            "CurrencyType",
+            super::currency::CURRENCY_TYPE_PREFIX,
+            vec![
+                iso(),
+                rate(),
+                FieldDef::new("DecimalPlaces", Int).ro(),
+                FieldDef::new("IsActive", Boolean).ro(),
+                FieldDef::new("IsCorporate", Boolean).ro(),
+            ],
+        )];
+        if dated {
+            objects.push(SObjectDef::new(
+                "DatedConversionRate",
+                super::currency::DATED_RATE_PREFIX,
+                vec![
+                    iso(),
+                    rate(),
+                    FieldDef::new("StartDate", Date).ro(),
+                    FieldDef::new("NextStartDate", Date).ro(),
+                ],
+            ));
+        }
+        for obj in objects {
+            self.objects.insert(obj.name.clone(), obj);
+        }
     }
 
     /// The standard schema plus the objects and fields in the JSON file at `path`.

@@ -57,6 +57,8 @@ impl Val {
     /// The value as Salesforce writes it in REST JSON for a field of type `ty`.
     pub fn to_json(&self, ty: FieldType) -> Value {
         match self {
+            // A checkbox is never null.
+            Val::Null if ty == FieldType::Boolean => json!(false),
             Val::Null => Value::Null,
             Val::Bool(b) => json!(b),
             Val::Text(s) => json!(s),
@@ -282,6 +284,10 @@ fn type_error(field: &FieldDef, v: &Value) -> SfError {
 /// (numeric strings for numbers, `"true"`/`"false"` for checkboxes) and its errors.
 pub fn coerce(field: &FieldDef, v: &Value) -> Result<Val, SfError> {
     if v.is_null() {
+        // A checkbox is never null: clearing it unchecks it.
+        if field.field_type == FieldType::Boolean {
+            return Ok(Val::Bool(false));
+        }
         return Ok(Val::Null);
     }
     let text_of = |v: &Value| -> Option<String> {
@@ -377,6 +383,17 @@ pub fn coerce(field: &FieldDef, v: &Value) -> Result<Val, SfError> {
                     format!(
                         "{}: data value too large: {} (max length={})",
                         field.label, s, field.length
+                    ),
+                )
+                .with_fields(vec![field.name.clone()]));
+            }
+            if field.restricted && !field.picklist_values.iter().any(|p| p == &s) {
+                return Err(SfError::new(
+                    400,
+                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                    format!(
+                        "{}: bad value for restricted picklist field: {s}",
+                        field.label
                     ),
                 )
                 .with_fields(vec![field.name.clone()]));
