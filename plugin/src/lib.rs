@@ -16,6 +16,9 @@ pub mod model;
 pub mod native;
 pub mod platform;
 
+// The contract, so that a change to it alone rebuilds this guest (the macro reads it unseen).
+const _: &str = include_str!("../../wit/ledgerlink.wit");
+
 #[allow(warnings)]
 #[rustfmt::skip]
 mod bindings {

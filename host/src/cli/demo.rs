@@ -16,9 +16,11 @@ use crate::webhooks::{self, worker, WebhookConfig, WebhookState};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use ledgerlink_emulators::qbo::QboConfig;
+use ledgerlink_emulators::qbo::{CompanyProfile, QboConfig};
+use ledgerlink_emulators::salesforce::{Currencies, SalesforceConfig};
 use ledgerlink_emulators::seed::SeedSpec;
 use ledgerlink_plugin::mapping::{AgingReport, ReconcileReport};
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -117,6 +119,12 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
     let qbo_config = QboConfig {
         webhook_url: Some(format!("{}/webhooks/quickbooks", receiver.url())),
         webhook_delay_ms: 100,
+        // Multicurrency (a few deals are in euros) and two custom fields on sales forms.
+        company: CompanyProfile {
+            multicurrency: true,
+            custom_fields: vec!["Sales Rep".into(), "Industry".into()],
+            ..CompanyProfile::default()
+        },
         ..QboConfig::default()
     };
     let options = LocalOptions {
@@ -130,9 +138,12 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
             seed: 42,
         },
         qbo: qbo_config.clone(),
-        settings: BTreeMap::new(),
+        salesforce: SalesforceConfig {
+            currencies: Some(Currencies::new("USD", [("EUR", Decimal::new(92, 2))])),
+            ..SalesforceConfig::default()
+        },
+        settings: demo_settings(),
         pacing: true,
-        ..LocalOptions::default()
     };
     let company = {
         let db = db.clone();
@@ -140,6 +151,7 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
     };
     tenants.insert(&company.realm, TENANT, &qbo_config.verifier_token);
     seed_quickbooks_side(&company)?;
+    seed_invoice_details(&company)?;
 
     println!("Ledgerlink demo");
     println!(
@@ -290,6 +302,38 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
         company.qbo.entities(&company.realm, "JournalEntry").len(),
         company.qbo.entities(&company.realm, "Payment").len(),
     );
+    let taxed: Vec<&&Value> = ours
+        .iter()
+        .filter(|i| {
+            i["TxnTaxDetail"]["TotalTax"]
+                .to_string()
+                .parse::<Decimal>()
+                .is_ok_and(|t| t > Decimal::ZERO)
+        })
+        .collect();
+    let count = |f: &dyn Fn(&Value) -> bool| ours.iter().filter(|i| f(i)).count();
+    println!(
+        "Invoice details: {} with sales tax, {} emailed, {} in EUR (with an exchange rate), {} with a location, {} with a class on every line, {} with terms from the Account, {} with the sales rep",
+        taxed.len(),
+        count(&|i| i["EmailStatus"] == json!("EmailSent")),
+        count(&|i| i["CurrencyRef"]["value"] == json!("EUR") && i["ExchangeRate"].is_number()),
+        count(&|i| i["DepartmentRef"].is_object()),
+        count(&|i| {
+            i["Line"].as_array().is_some_and(|lines| {
+                lines
+                    .iter()
+                    .filter(|l| l["DetailType"] == json!("SalesItemLineDetail"))
+                    .all(|l| l["SalesItemLineDetail"]["ClassRef"].is_object())
+            })
+        }),
+        count(&|i| i["SalesTermRef"].is_object()),
+        count(&|i| {
+            i["CustomField"].as_array().is_some_and(|f| {
+                f.iter()
+                    .any(|c| c["Name"] == json!("Sales Rep") && c["StringValue"].is_string())
+            })
+        }),
+    );
     let log = company.qbo.log();
     let sf_log = company.sf.log();
     println!(
@@ -387,6 +431,82 @@ fn seeded_year(won: &[Value]) -> (String, String) {
         .map(|(y, _)| y)
         .unwrap_or_else(|| "2025".into());
     (format!("{year}-01-01"), format!("{year}-12-31"))
+}
+
+/// The invoice settings a finance team would choose (README, "Invoices a bookkeeper can send as
+/// they are"): hardware and software taxable, a class per product family, the deal's location,
+/// the owner as sales rep, the Account's industry in a custom field, invoices emailed.
+fn demo_settings() -> BTreeMap<String, String> {
+    [
+        ("taxable-families", "Hardware, Software"),
+        (
+            "family-classes",
+            "Hardware=Hardware, Software=Software, Services=Services, Support=Support",
+        ),
+        ("opportunity-location-field", "QBO_Location__c"),
+        ("sales-rep-field-id", "1"),
+        ("custom-fields", "2=Account.Industry"),
+        ("multicurrency", "true"),
+        ("send-invoices", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// What the invoice settings refer to: a QBO class per product family and two locations; every
+/// other Closed Won deal in a location; and three deals in euros (price book entries in EUR for
+/// the first products).
+fn seed_invoice_details(company: &LocalCompany) -> Result<()> {
+    for class in ["Hardware", "Software", "Services", "Support"] {
+        company
+            .qbo
+            .insert(&company.realm, "Class", json!({"Name": class}))?;
+    }
+    for location in ["West", "East"] {
+        company
+            .qbo
+            .insert(&company.realm, "Department", json!({"Name": location}))?;
+    }
+    for (i, o) in closed_won(company)
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+    {
+        let location = if i % 4 == 0 { "West" } else { "East" };
+        if let Some(id) = o["Id"].as_str() {
+            company
+                .sf
+                .update("Opportunity", id, json!({"QBO_Location__c": location}))?;
+        }
+    }
+    let pricebook = company.sf.standard_pricebook_id();
+    let products = company.sf.records("Product2");
+    let accounts = company.sf.records("Account");
+    let mut entries = Vec::new();
+    for p in products.iter().take(2) {
+        entries.push(company.sf.insert(
+            "PricebookEntry",
+            json!({"Pricebook2Id": pricebook, "Product2Id": p["Id"], "CurrencyIsoCode": "EUR",
+                   "UnitPrice": 950.0, "IsActive": true}),
+        )?);
+    }
+    for (n, account) in accounts.iter().take(3).enumerate() {
+        let opp = company.sf.insert(
+            "Opportunity",
+            json!({"Name": format!("{} - EUR deal", account["Name"].as_str().unwrap_or("Account")),
+                   "AccountId": account["Id"], "StageName": "Closed Won", "CloseDate": "2026-06-15",
+                   "Pricebook2Id": pricebook, "CurrencyIsoCode": "EUR"}),
+        )?;
+        for (l, entry) in entries.iter().enumerate() {
+            company.sf.insert(
+                "OpportunityLineItem",
+                json!({"OpportunityId": opp, "PricebookEntryId": entry, "Quantity": n + l + 1,
+                       "UnitPrice": 950.0, "SortOrder": l + 1}),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// What exists in QBO before the first sync: a vendor whose name collides with an account (the

@@ -21,6 +21,9 @@
 //! as failed and retryable, and with `{"throttle": "<RFC 3339>"}` answers `throttled`; other
 //! sources answer `not-available`.
 
+// The contract, so that a change to it alone rebuilds this guest (the macro reads it unseen).
+const _: &str = include_str!("../../../wit/ledgerlink.wit");
+
 #[allow(warnings)]
 #[rustfmt::skip]
 mod bindings {

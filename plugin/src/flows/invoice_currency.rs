@@ -4,6 +4,7 @@
 
 use super::context::{Abort, Ctx};
 use super::ids::write_request_id;
+use super::invoice_settings::RateSource;
 use super::links;
 use super::report::Failure;
 use super::state::LINKS;
@@ -15,28 +16,6 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-
-/// Where the exchange rate of a foreign-currency invoice comes from (`exchange-rate-source`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum RateSource {
-    /// QBO's own rate for the invoice date (`/exchangerate`), the default.
-    #[default]
-    Quickbooks,
-    /// Salesforce's dated conversion rates (advanced currency management), else its
-    /// `CurrencyType` rates.
-    Salesforce,
-}
-
-impl RateSource {
-    /// Reads the setting's value.
-    pub fn parse(v: &str) -> Option<Self> {
-        match v.trim() {
-            "quickbooks" => Some(Self::Quickbooks),
-            "salesforce" => Some(Self::Salesforce),
-            _ => None,
-        }
-    }
-}
 
 /// Decimal places an exchange rate is rounded to (half away from zero).
 pub const RATE_DECIMALS: u32 = 6;

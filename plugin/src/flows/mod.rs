@@ -26,6 +26,7 @@ pub mod inbound;
 pub mod invoice_currency;
 pub mod invoice_details;
 mod invoice_plan;
+pub mod invoice_settings;
 pub mod invoice_updates;
 pub mod invoices;
 pub mod links;

@@ -10,6 +10,8 @@ use crate::clients::quickbooks::literal;
 use crate::clients::quickbooks_json::invoice_view;
 use crate::mapping::{reconcile, DocumentKind, LedgerDocument, ReconcileInput, WonOpportunity};
 use chrono::{Datelike, Duration, NaiveDate};
+use rust_decimal::Decimal;
+use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// The previous calendar month of `day`.
@@ -82,7 +84,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
             opportunity_id: opportunity_of(ctx, &inv.id)?,
             doc_number: inv.doc_number.clone(),
             kind: DocumentKind::Invoice,
-            total_amt: inv.total_amt,
+            total_amt: revenue(v, inv.total_amt),
             voided: inv.voided,
             id: inv.id,
             txn_date,
@@ -121,6 +123,20 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     Ok(())
 }
 
+/// An invoice's revenue: `TotalAmt` less the sales tax QBO added (tax is owed to the
+/// authority, not earned). With `TaxInclusive` amounts the prices in Salesforce included the
+/// tax too, so the total is compared as it is.
+fn revenue(invoice: &Value, total_amt: Decimal) -> Decimal {
+    if invoice.get("GlobalTaxCalculation").and_then(Value::as_str) == Some("TaxInclusive") {
+        return total_amt;
+    }
+    let tax = invoice
+        .get("TxnTaxDetail")
+        .and_then(|t| money(t, "TotalTax"))
+        .unwrap_or_default();
+    total_amt.checked_sub(tax).unwrap_or(total_amt)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +152,15 @@ mod tests {
             previous_month(d(2026, 1, 1)),
             (d(2025, 12, 1), d(2025, 12, 31))
         );
+    }
+
+    #[test]
+    fn revenue_leaves_out_the_sales_tax_unless_prices_include_it() {
+        use rust_decimal_macros::dec;
+        let v = serde_json::json!({"TotalAmt": 107.25, "TxnTaxDetail": {"TotalTax": 7.25}});
+        assert_eq!(super::revenue(&v, dec!(107.25)), dec!(100.00));
+        let v = serde_json::json!({"TotalAmt": 120, "GlobalTaxCalculation": "TaxInclusive", "TxnTaxDetail": {"TotalTax": 20}});
+        assert_eq!(super::revenue(&v, dec!(120)), dec!(120));
+        assert_eq!(super::revenue(&serde_json::json!({}), dec!(5)), dec!(5));
     }
 }

@@ -1,8 +1,7 @@
 //! Tenant settings the flows read (through `wasi:config`), with their defaults. A malformed
 //! setting is an error naming the key, not a silent default.
 
-use super::invoice_currency::RateSource;
-use super::invoice_details::DetailSettings;
+use super::invoice_settings::{DetailSettings, RateSource};
 use crate::mapping::{AllocationRule, DocNumberRule, InvoiceSettings, ItemSettings};
 use crate::model::{FieldOwner, FieldRule, GlobalTaxCalculation, ItemType, PartyField, Reference};
 use crate::platform::Settings;

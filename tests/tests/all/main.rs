@@ -6,6 +6,7 @@ mod aging_and_reconciliation;
 mod architecture;
 mod documented_paths;
 mod invoice_changes;
+mod invoice_fidelity;
 mod invoices;
 mod orders;
 mod payments;

@@ -237,8 +237,10 @@ fn person(
         };
         obj.insert("FullyQualifiedName".into(), json!(fqn));
         // Intuit's Customer reference (minor version 10 and above): Taxable is true when a
-        // DefaultTaxCodeRef is given, false otherwise.
-        let taxable = obj.contains_key("DefaultTaxCodeRef");
+        // DefaultTaxCodeRef is given and false when a TaxExemptionReasonId is. It names no
+        // default for neither; the emulator takes taxable (as a customer added in the QBO UI of
+        // a company with automated sales tax is): emulator approximation.
+        let taxable = !obj.contains_key("TaxExemptionReasonId");
         default(obj, "Taxable", json!(taxable));
         default(obj, "IsProject", json!(false));
         check_ref(company, obj, "SalesTermRef", "Term")?;

@@ -1,0 +1,230 @@
+//! The tenant settings that say where each invoice detail comes from (tax, email, terms, class,
+//! location, sales rep, custom fields, exchange rates): read once with the other settings, used
+//! by `invoice_details.rs` and `invoice_currency.rs`.
+
+use crate::platform::Settings;
+use std::collections::BTreeMap;
+
+/// The Account fields of Ledgerlink's setup that shape an invoice.
+pub(crate) const ACCOUNT_EMAIL: &str = "Account.Email__c";
+pub(crate) const ACCOUNT_TERMS: &str = "Account.Payment_Terms__c";
+pub(crate) const ACCOUNT_TAX_EXEMPT: &str = "Account.Tax_Exempt__c";
+/// The opportunity owner, the sales rep.
+pub(crate) const OWNER_NAME: &str = "Owner.Name";
+/// The primary contact's email (the bill-to address when the Account has none).
+pub(crate) const PRIMARY_CONTACT: &str =
+    "SELECT Contact.Email FROM OpportunityContactRoles WHERE IsPrimary = true";
+
+/// Where the exchange rate of a foreign-currency invoice comes from (`exchange-rate-source`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RateSource {
+    /// QBO's own rate for the invoice date (`/exchangerate`), the default.
+    #[default]
+    Quickbooks,
+    /// Salesforce's dated conversion rates (advanced currency management), else its
+    /// `CurrencyType` rates.
+    Salesforce,
+}
+
+impl RateSource {
+    /// Reads the setting's value.
+    pub fn parse(v: &str) -> Option<Self> {
+        match v.trim() {
+            "quickbooks" => Some(Self::Quickbooks),
+            "salesforce" => Some(Self::Salesforce),
+            _ => None,
+        }
+    }
+}
+
+/// How the sales rep is written into the custom field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SalesRepFormat {
+    /// The owner's full name.
+    Name,
+    /// The initials of the owner's name (`Ada Lovelace` -> `AL`).
+    Initials,
+}
+
+/// Where each invoice detail comes from (tenant settings).
+#[derive(Clone, Debug, Default)]
+pub struct DetailSettings {
+    /// Account field with the `BillEmailCc` address (`account-email-cc-field`).
+    pub account_email_cc_field: Option<String>,
+    /// Product2 checkbox saying the product is taxable (`product-taxable-field`).
+    pub product_taxable_field: Option<String>,
+    /// Families taxable when the product does not say (`taxable-families`; `*` is all).
+    pub taxable_families: Vec<String>,
+    /// Product2 field naming a QBO tax code, non-US (`product-tax-code-field`).
+    pub product_tax_code_field: Option<String>,
+    /// Non-US: QBO tax code id per product family (`family-tax-codes`).
+    pub family_tax_codes: BTreeMap<String, String>,
+    /// Non-US: the tax code of a tax-exempt Account's lines (`exempt-tax-code`).
+    pub exempt_tax_code: Option<String>,
+    /// Product2 field naming a QBO class (`product-class-field`).
+    pub product_class_field: Option<String>,
+    /// QBO class name per product family (`family-classes`).
+    pub family_classes: BTreeMap<String, String>,
+    /// Opportunity field naming the deal's QBO class (`opportunity-class-field`).
+    pub opportunity_class_field: Option<String>,
+    /// Opportunity field naming the deal's QBO location, a Department (`opportunity-location-field`).
+    pub opportunity_location_field: Option<String>,
+    /// Salesforce payment terms -> QBO Term name, where they differ (`terms-map`).
+    pub terms_map: BTreeMap<String, String>,
+    /// Custom field definition that receives the sales rep (`sales-rep-field-id`).
+    pub sales_rep_field_id: Option<String>,
+    /// `sales-rep-format`: `name` (default) or `initials`.
+    pub sales_rep_format: Option<SalesRepFormat>,
+    /// Up to three `(definition id, Opportunity field path)` (`custom-fields`).
+    pub custom_fields: Vec<(String, String)>,
+}
+
+fn get(s: &dyn Settings, key: &str) -> Option<String> {
+    s.get(key)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// `a=b, c=d` -> `{a: b, c: d}`; an entry without `=` is an error naming the key.
+fn pairs(s: &dyn Settings, key: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut map = BTreeMap::new();
+    for entry in get(s, key).unwrap_or_default().split(',') {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let (k, v) = entry
+            .split_once('=')
+            .ok_or_else(|| format!("setting {key}: {entry:?} is not name=value"))?;
+        map.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(map)
+}
+
+/// A Salesforce field API name or a dotted path of them: what may be put into SOQL.
+fn field_name(s: &dyn Settings, key: &str) -> Result<Option<String>, String> {
+    let Some(v) = get(s, key) else {
+        return Ok(None);
+    };
+    let valid = v.split('.').all(|part| {
+        part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    if valid {
+        Ok(Some(v))
+    } else {
+        Err(format!(
+            "setting {key}: {v:?} is not a Salesforce field name"
+        ))
+    }
+}
+
+impl DetailSettings {
+    /// Reads the settings; a malformed one is an error naming its key.
+    pub fn load(s: &dyn Settings) -> Result<Self, String> {
+        let custom_fields: Vec<(String, String)> = pairs(s, "custom-fields")?
+            .into_iter()
+            .map(|(id, field)| {
+                let ok = field.split('.').all(|p| {
+                    !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                });
+                ok.then_some((id, field.clone())).ok_or(format!(
+                    "setting custom-fields: {field:?} is not a Salesforce field name"
+                ))
+            })
+            .collect::<Result<_, _>>()?;
+        if custom_fields.len() > crate::mapping::invoice::CUSTOM_FIELDS_MAX {
+            return Err(format!(
+                "setting custom-fields: {} fields, but QBO keeps {} custom fields on an invoice",
+                custom_fields.len(),
+                crate::mapping::invoice::CUSTOM_FIELDS_MAX
+            ));
+        }
+        let sales_rep_format = match get(s, "sales-rep-format").as_deref() {
+            None => None,
+            Some("name") => Some(SalesRepFormat::Name),
+            Some("initials") => Some(SalesRepFormat::Initials),
+            Some(v) => {
+                return Err(format!(
+                    "setting sales-rep-format: {v:?} is not name or initials"
+                ))
+            }
+        };
+        Ok(Self {
+            account_email_cc_field: field_name(s, "account-email-cc-field")?,
+            product_taxable_field: field_name(s, "product-taxable-field")?,
+            taxable_families: get(s, "taxable-families")
+                .map(|v| {
+                    v.split(',')
+                        .map(|f| f.trim().to_string())
+                        .filter(|f| !f.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            product_tax_code_field: field_name(s, "product-tax-code-field")?,
+            family_tax_codes: pairs(s, "family-tax-codes")?,
+            exempt_tax_code: get(s, "exempt-tax-code"),
+            product_class_field: field_name(s, "product-class-field")?,
+            family_classes: pairs(s, "family-classes")?,
+            opportunity_class_field: field_name(s, "opportunity-class-field")?,
+            opportunity_location_field: field_name(s, "opportunity-location-field")?,
+            terms_map: pairs(s, "terms-map")?,
+            sales_rep_field_id: get(s, "sales-rep-field-id"),
+            sales_rep_format,
+            custom_fields,
+        })
+    }
+
+    /// The Opportunity fields to read besides the standard ones.
+    pub fn opportunity_fields(&self, currency: bool) -> Vec<String> {
+        let mut fields: Vec<String> =
+            [ACCOUNT_EMAIL, ACCOUNT_TERMS, ACCOUNT_TAX_EXEMPT, OWNER_NAME]
+                .iter()
+                .map(|f| f.to_string())
+                .collect();
+        if currency {
+            fields.push("CurrencyIsoCode".into());
+        }
+        fields.extend(
+            self.account_email_cc_field
+                .iter()
+                .map(|f| format!("Account.{f}")),
+        );
+        fields.extend(self.opportunity_class_field.iter().cloned());
+        fields.extend(self.opportunity_location_field.iter().cloned());
+        fields.extend(self.custom_fields.iter().map(|(_, f)| f.clone()));
+        dedup(fields)
+    }
+
+    /// The line item fields to read besides the standard ones.
+    pub fn line_fields(&self, currency: bool) -> Vec<String> {
+        let mut fields = vec!["Product2.Family".to_string()];
+        if currency {
+            fields.push("CurrencyIsoCode".into());
+        }
+        for f in [
+            &self.product_taxable_field,
+            &self.product_tax_code_field,
+            &self.product_class_field,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            fields.push(format!("Product2.{f}"));
+        }
+        dedup(fields)
+    }
+
+    /// The child relationships to read: the primary contact role.
+    pub fn subqueries(&self) -> Vec<String> {
+        vec![PRIMARY_CONTACT.to_string()]
+    }
+}
+
+fn dedup(fields: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    fields
+        .into_iter()
+        .filter(|f| seen.insert(f.to_ascii_lowercase()))
+        .collect()
+}
