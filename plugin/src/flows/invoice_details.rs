@@ -11,7 +11,7 @@ use super::invoice_settings::{
 use crate::clients::json::text;
 use crate::clients::salesforce_json::{at_path, child_records};
 use crate::mapping::{InvoiceSettings, LineResolution};
-use crate::model::{QboCustomField, Reference};
+use crate::model::{GlobalTaxCalculation, QboCustomField, Reference};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -190,6 +190,17 @@ pub fn resolve(
                     )))
                 }
             }
+        }
+    }
+
+    // The price book says whether its prices include tax (non-US companies).
+    if let Some(field) = &ds.pricebook_tax_inclusive_field {
+        if let Some(inclusive) = at_path(row, &format!("Pricebook2.{field}")).and_then(Value::as_bool) {
+            settings.global_tax_calculation = Some(if inclusive {
+                GlobalTaxCalculation::TaxInclusive
+            } else {
+                GlobalTaxCalculation::TaxExcluded
+            });
         }
     }
 

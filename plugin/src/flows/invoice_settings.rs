@@ -69,6 +69,9 @@ pub struct DetailSettings {
     pub opportunity_class_field: Option<String>,
     /// Opportunity field naming the deal's QBO location, a Department (`opportunity-location-field`).
     pub opportunity_location_field: Option<String>,
+    /// Pricebook2 checkbox saying its prices include tax (`pricebook-tax-inclusive-field`):
+    /// non-US invoices from that price book are `TaxInclusive`, others `TaxExcluded`.
+    pub pricebook_tax_inclusive_field: Option<String>,
     /// Salesforce payment terms -> QBO Term name, where they differ (`terms-map`).
     pub terms_map: BTreeMap<String, String>,
     /// Custom field definition that receives the sales rep (`sales-rep-field-id`).
@@ -168,6 +171,7 @@ impl DetailSettings {
             family_classes: pairs(s, "family-classes")?,
             opportunity_class_field: field_name(s, "opportunity-class-field")?,
             opportunity_location_field: field_name(s, "opportunity-location-field")?,
+            pricebook_tax_inclusive_field: field_name(s, "pricebook-tax-inclusive-field")?,
             terms_map: pairs(s, "terms-map")?,
             sales_rep_field_id: get(s, "sales-rep-field-id"),
             sales_rep_format,
@@ -192,6 +196,11 @@ impl DetailSettings {
         );
         fields.extend(self.opportunity_class_field.iter().cloned());
         fields.extend(self.opportunity_location_field.iter().cloned());
+        fields.extend(
+            self.pricebook_tax_inclusive_field
+                .iter()
+                .map(|f| format!("Pricebook2.{f}")),
+        );
         fields.extend(self.custom_fields.iter().map(|(_, f)| f.clone()));
         dedup(fields)
     }

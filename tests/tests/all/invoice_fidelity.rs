@@ -242,14 +242,20 @@ fn a_uk_company_gets_vat_codes_per_line_and_refuses_a_line_without_one() {
     assert_eq!(money(&inv["TxnTaxDetail"]["TotalTax"]), dec!(100.00));
     assert_eq!(money(&inv["TotalAmt"]), dec!(640.00));
 
-    // Prices that include VAT: the total is the sum of the lines.
+    // A price book whose prices include VAT: the total is the sum of the lines.
     let inclusive = [
         ("us-company", "false"),
         ("home-currency", "GBP"),
         ("tax-code", standard.as_str()),
-        ("global-tax-calculation", "TaxInclusive"),
+        ("pricebook-tax-inclusive-field", "Prices_Include_Tax__c"),
     ];
     let (c, _db) = bare(uk.clone(), None, &inclusive);
+    c.sf.update(
+        "Pricebook2",
+        &c.sf.standard_pricebook_id(),
+        json!({"Prices_Include_Tax__c": true}),
+    )
+    .unwrap();
     let laptop = product(&c, "Laptop", "Hardware", dec!(600.00), json!({}));
     let buyer = account(&c, json!({"Name": "London Buyer"}));
     let opp = won(&c, &buyer, &[(laptop.as_str(), 1, dec!(600.00))], json!({}));

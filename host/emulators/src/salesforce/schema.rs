@@ -645,6 +645,8 @@ impl Schema {
             f("IsActive", Boolean),
             f("IsStandard", Boolean).ro(),
             f("Description", Textarea),
+            // Ledgerlink's setup: the price book's prices include tax (VAT/GST countries).
+            f("Prices_Include_Tax__c", Boolean),
         ];
 
         let pricebook_entry = vec![
