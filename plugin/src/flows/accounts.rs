@@ -6,6 +6,7 @@
 
 use super::context::{Ctx, FlowResult};
 use super::ids::{batch_request_id, content_hash, request_id};
+use super::invoice_details::QboLists;
 use super::links::{self, AccountLink};
 use super::report::Failure;
 use super::salesforce_io::{advance_modstamp, select, write_back};
@@ -16,7 +17,7 @@ use crate::clients::salesforce_json::{account, ACCOUNT_FIELDS};
 use crate::clients::ApiError;
 use crate::mapping::account::display_name;
 use crate::mapping::{map_account, AccountInput, CustomerChange};
-use crate::model::{PartyField, PartySnapshot, QboCustomer, Reference, SfAccount};
+use crate::model::{PartyField, PartySnapshot, QboCustomer, SfAccount};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -28,8 +29,8 @@ pub struct Directory {
     taken: BTreeMap<String, String>,
     /// When set, creates are queued here and sent in `/batch` requests by [`flush`].
     queue: Option<Vec<PendingCreate>>,
-    /// QBO's active terms `(Id, Name)`, for a new customer's `SalesTermRef`.
-    terms: Vec<(String, String)>,
+    /// QBO's terms, for a new customer's `SalesTermRef`.
+    lists: QboLists,
 }
 
 /// A customer create waiting for its batch.
@@ -41,14 +42,6 @@ pub struct PendingCreate {
 }
 
 impl Directory {
-    /// The QBO term named `name` (case-insensitive), as a reference.
-    fn term(&self, name: &str) -> Option<Reference> {
-        self.terms
-            .iter()
-            .find(|(_, n)| n.eq_ignore_ascii_case(name.trim()))
-            .map(|(id, n)| Reference::named(id.clone(), n.clone()))
-    }
-
     /// Loads customers (inactive included), vendor and employee names.
     pub fn load(ctx: &Ctx<'_>) -> Result<Self, ApiError> {
         let mut dir = Directory::default();
@@ -57,14 +50,6 @@ impl Directory {
             .query("select * from Customer where Active in (true, false)")?
         {
             dir.add(customer(&row));
-        }
-        for row in ctx.qbo.query("select * from Term where Active = true")? {
-            if let (Some(id), Some(name)) = (
-                row.get("Id").and_then(|v| v.as_str()),
-                row.get("Name").and_then(|v| v.as_str()),
-            ) {
-                dir.terms.push((id.to_string(), name.to_string()));
-            }
         }
         for entity in ["Vendor", "Employee"] {
             for row in ctx.qbo.query(&format!(
@@ -326,16 +311,8 @@ fn sync_attempt(
             if c.taxable.is_none() {
                 c.taxable = a.tax_exempt.map(|exempt| !exempt);
             }
-            if c.sales_term.is_none() {
-                c.sales_term = a.payment_terms.as_deref().and_then(|t| {
-                    dir.term(
-                        ctx.settings
-                            .invoice_details
-                            .terms_map
-                            .get(t)
-                            .map_or(t, String::as_str),
-                    )
-                });
+            if let (None, Some(terms)) = (&c.sales_term, &a.payment_terms) {
+                c.sales_term = dir.lists.term(ctx, terms)?.map(|(term, _)| term);
             }
             if ctx.dry_run() {
                 ctx.report.created(

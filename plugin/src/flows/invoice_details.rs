@@ -70,6 +70,22 @@ fn find<'a>(list: &'a [Named], wanted: &str) -> Option<&'a Named> {
 }
 
 impl QboLists {
+    /// The QBO term for the Salesforce terms `terms` (through `terms-map`), with its days.
+    pub fn term(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        terms: &str,
+    ) -> Result<Option<(Reference, Option<u32>)>, Abort> {
+        let wanted = ctx
+            .settings
+            .invoice_details
+            .terms_map
+            .get(terms)
+            .cloned()
+            .unwrap_or_else(|| terms.to_string());
+        Ok(find(self.list(ctx, "Term")?, &wanted).map(|t| (t.reference(), t.due_days)))
+    }
+
     fn list(&mut self, ctx: &mut Ctx<'_>, entity: &str) -> Result<&[Named], Abort> {
         let slot = match entity {
             "Term" => &mut self.terms,
@@ -158,16 +174,14 @@ pub fn resolve(
 
     // Terms: the Account's, by name (through `terms-map`); the tenant's only when it has none.
     if let Some(terms) = path_text(row, ACCOUNT_TERMS) {
-        let wanted = ds.terms_map.get(&terms).cloned().unwrap_or(terms.clone());
-        let found = find(lists.list(ctx, "Term")?, &wanted).cloned();
-        let Some(term) = found else {
+        let Some((term, due_days)) = lists.term(ctx, &terms)? else {
             return Ok(Err((
                 ACCOUNT_TERMS.into(),
                 format!("the Account's payment terms {terms:?} are not a QBO term (map them with the terms-map setting)"),
             )));
         };
-        settings.terms = Some(term.reference());
-        settings.terms_days = term.due_days;
+        settings.terms = Some(term);
+        settings.terms_days = due_days;
     }
 
     // Class and location of the deal.
@@ -195,7 +209,9 @@ pub fn resolve(
 
     // The price book says whether its prices include tax (non-US companies).
     if let Some(field) = &ds.pricebook_tax_inclusive_field {
-        if let Some(inclusive) = at_path(row, &format!("Pricebook2.{field}")).and_then(Value::as_bool) {
+        if let Some(inclusive) =
+            at_path(row, &format!("Pricebook2.{field}")).and_then(Value::as_bool)
+        {
             settings.global_tax_calculation = Some(if inclusive {
                 GlobalTaxCalculation::TaxInclusive
             } else {

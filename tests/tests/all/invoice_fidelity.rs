@@ -295,20 +295,7 @@ fn a_eur_deal_goes_to_the_accounts_eur_customer_at_the_rate_of_its_date() {
         currencies(),
         &[("multicurrency", "true")],
     );
-    let consulting = product(
-        &c,
-        "Consulting",
-        "Services",
-        dec!(1000.00),
-        json!({"CurrencyIsoCode": "EUR"}),
-    );
-    let buyer = account(&c, json!({"Name": "Berlin Buyer"}));
-    let opp = won(
-        &c,
-        &buyer,
-        &[(consulting.as_str(), 3, dec!(1000.00))],
-        json!({"CurrencyIsoCode": "EUR"}),
-    );
+    let (buyer, consulting, opp) = eur_deal(&c, 3);
     ok(&invoice_opportunity(&c, &opp));
     let inv = invoice_of(&c, &opp);
     assert_eq!(inv["CurrencyRef"]["value"], "EUR");
@@ -325,17 +312,17 @@ fn a_eur_deal_goes_to_the_accounts_eur_customer_at_the_rate_of_its_date() {
     assert_eq!(customer["DisplayName"], "Berlin Buyer (EUR)");
     assert_eq!(customer["CurrencyRef"]["value"], "EUR");
     // The Account keeps its home-currency customer, and no Account is made for the EUR one.
-    let poll = report(&c, "poll-quickbooks", json!({}));
-    ok(&poll);
-    assert_eq!(
+    ok(&report(&c, "poll-quickbooks", json!({})));
+    let berlin =
         c.sf.records("Account")
             .iter()
-            .filter(|a| a["Name"]
-                .as_str()
-                .is_some_and(|n| n.starts_with("Berlin Buyer")))
-            .count(),
-        1
-    );
+            .filter(|a| {
+                a["Name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("Berlin Buyer"))
+            })
+            .count();
+    assert_eq!(berlin, 1);
     // A second EUR deal reuses that customer.
     let opp2 = won(
         &c,
@@ -355,45 +342,39 @@ fn a_eur_deal_goes_to_the_accounts_eur_customer_at_the_rate_of_its_date() {
             ("exchange-rate-source", "salesforce"),
         ],
     );
-    let consulting = product(
-        &c,
-        "Consulting",
-        "Services",
-        dec!(1000.00),
-        json!({"CurrencyIsoCode": "EUR"}),
-    );
-    let buyer = account(&c, json!({"Name": "Berlin Buyer"}));
-    let opp = won(
-        &c,
-        &buyer,
-        &[(consulting.as_str(), 1, dec!(1000.00))],
-        json!({"CurrencyIsoCode": "EUR"}),
-    );
+    let (_, _, opp) = eur_deal(&c, 1);
     ok(&invoice_opportunity(&c, &opp));
     assert_eq!(money(&invoice_of(&c, &opp)["ExchangeRate"]), dec!(1.086957));
 
     // Multicurrency off in QBO: refused, saying why; nothing is booked in dollars.
     let (c, _db) = bare(CompanyProfile::default(), currencies(), &[]);
-    let consulting = product(
-        &c,
-        "Consulting",
-        "Services",
-        dec!(1000.00),
-        json!({"CurrencyIsoCode": "EUR"}),
-    );
-    let buyer = account(&c, json!({"Name": "Berlin Buyer"}));
-    let opp = won(
-        &c,
-        &buyer,
-        &[(consulting.as_str(), 1, dec!(1000.00))],
-        json!({"CurrencyIsoCode": "EUR"}),
-    );
+    let (_, _, opp) = eur_deal(&c, 1);
     let why = failure(&invoice_opportunity(&c, &opp));
     assert!(
         why.contains("EUR") && why.contains("multicurrency is off"),
         "{why}"
     );
     assert!(no_invoice_for(&c, &opp));
+}
+
+/// A EUR price book entry, an Account (in the corporate currency) and a EUR deal of `qty` at
+/// 1,000.00: `(account, entry, opportunity)`.
+fn eur_deal(c: &Company, qty: u32) -> (String, String, String) {
+    let consulting = product(
+        c,
+        "Consulting",
+        "Services",
+        dec!(1000.00),
+        json!({"CurrencyIsoCode": "EUR"}),
+    );
+    let buyer = account(c, json!({"Name": "Berlin Buyer"}));
+    let opp = won(
+        c,
+        &buyer,
+        &[(consulting.as_str(), qty, dec!(1000.00))],
+        json!({"CurrencyIsoCode": "EUR"}),
+    );
+    (buyer, consulting, opp)
 }
 
 #[test]

@@ -556,18 +556,7 @@ mod tests {
     }
 
     fn company_with(profile: super::super::CompanyProfile) -> Company {
-        let mut company = Company::with_profile(profile);
-        let mut events = Vec::new();
-        let mut ops = Ops {
-            company: &mut company,
-            realm: "1",
-            now: Utc::now(),
-            tz: timefmt::offset(-480),
-            events: &mut events,
-            options: Options::default(),
-        };
-        seed::default_company("1", &mut ops).unwrap();
-        company
+        seed::seeded(profile, |_| ()).0
     }
 
     #[test]

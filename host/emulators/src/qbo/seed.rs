@@ -345,3 +345,24 @@ pub(crate) fn default_company(realm: &str, ops: &mut Ops) -> anyhow::Result<()> 
     ops.events.clear();
     Ok(())
 }
+
+/// A company of `profile`, seeded as every realm is, with `f` run on it (the tests' setup).
+#[cfg(test)]
+pub(crate) fn seeded<R>(
+    profile: super::CompanyProfile,
+    f: impl FnOnce(&mut Ops) -> R,
+) -> (Company, R) {
+    let mut company = Company::with_profile(profile);
+    let mut events = Vec::new();
+    let mut ops = Ops {
+        company: &mut company,
+        realm: "1",
+        now: Utc::now(),
+        tz: timefmt::offset(-480),
+        events: &mut events,
+        options: super::operations::Options::default(),
+    };
+    default_company("1", &mut ops).expect("seeding");
+    let out = f(&mut ops);
+    (company, out)
+}

@@ -622,25 +622,13 @@ fn set_inclusive_line(line: &mut Value, net: Decimal, gross: Decimal) {
 #[cfg(test)]
 mod tests {
     use super::super::entities::lookup;
-    use super::super::operations::{Ops, Options};
+    use super::super::operations::Ops;
     use super::super::profile::CompanyProfile;
     use super::super::seed;
     use super::*;
-    use chrono::{FixedOffset, Utc};
 
     fn with_company<R>(profile: CompanyProfile, f: impl FnOnce(&mut Ops) -> R) -> R {
-        let mut company = Company::with_profile(profile);
-        let mut events = Vec::new();
-        let mut ops = Ops {
-            company: &mut company,
-            realm: "1",
-            now: Utc::now(),
-            tz: FixedOffset::west_opt(8 * 3600).unwrap(),
-            events: &mut events,
-            options: Options::default(),
-        };
-        seed::default_company("1", &mut ops).unwrap();
-        f(&mut ops)
+        seed::seeded(profile, f).1
     }
 
     fn create(ops: &mut Ops, entity: &str, body: Value) -> Result<Value, QboError> {
