@@ -135,13 +135,13 @@ const DISPLAY_NAME_MAX: usize = 100;
 /// The QBO customer of the Account whose home-currency customer is `main_id`, in `currency`:
 /// the main customer when it is in that currency, else the one linked before, else the customer
 /// named `<main name> (<currency>)`, else that customer created as a copy of the main one in
-/// `currency`. `Err` is the reason it cannot be (reported by the caller).
+/// `currency`. `Err` is why it cannot be (reported by the caller as this deal's failure).
 pub fn customer_in_currency(
     ctx: &mut Ctx<'_>,
     account_id: &str,
     main_id: &str,
     currency: &str,
-) -> Result<Result<String, String>, Abort> {
+) -> Result<Result<String, Failure>, Abort> {
     let key = format!("customer-currency/{account_id}/{currency}");
     if let Some(id) = ctx.state.get::<String>(LINKS, &key)? {
         return Ok(Ok(id));
@@ -156,7 +156,9 @@ pub fn customer_in_currency(
         Ok(())
     };
     let Some(main) = ctx.qbo.read("Customer", main_id)? else {
-        return Ok(Err(format!("customer {main_id} is no longer in QBO")));
+        return Ok(Err(Failure::Invalid(format!(
+            "customer {main_id} is no longer in QBO"
+        ))));
     };
     let currency_of = |c: &Value| {
         c.get("CurrencyRef")
@@ -181,10 +183,10 @@ pub fn customer_in_currency(
     let id = match found.first() {
         Some(c) if currency_of(c).as_deref() == Some(currency) => text(c, "Id"),
         Some(_) => {
-            return Ok(Err(format!(
+            return Ok(Err(Failure::Invalid(format!(
                 "QBO customer {name:?} exists in another currency; rename it or link the Account \
                  by hand"
-            )))
+            ))))
         }
         None if ctx.dry_run() => Some("(new)".to_string()),
         None => {
@@ -192,12 +194,15 @@ pub fn customer_in_currency(
             let request_id = write_request_id("custcur", &[account_id, currency]);
             match ctx.qbo.create("Customer", &body, &request_id) {
                 Ok(created) => text(&created, "Id"),
-                Err(e) => return Err(Failure::from(e).into()),
+                // A failed create is this deal's failure (retried by the ledger), not the run's.
+                Err(e) => return Ok(Err(Failure::Api(e))),
             }
         }
     };
     let Some(id) = id else {
-        return Ok(Err(format!("QBO answered no Id for customer {name:?}")));
+        return Ok(Err(Failure::Invalid(format!(
+            "QBO answered no Id for customer {name:?}"
+        ))));
     };
     link(ctx, &id)?;
     Ok(Ok(id))

@@ -342,12 +342,8 @@ fn plan(
     let (customer_id, exchange_rate) =
         match in_currency(ctx, resolvers, o, &account_id, customer_id)? {
             Ok(found) => found,
-            Err(reason) => {
-                ctx.report.failed(
-                    "Opportunity",
-                    &o.id,
-                    Failure::Invalid(format!("Opportunity {}: currency-code: {reason}", o.id)),
-                );
+            Err(failure) => {
+                ctx.report.failed("Opportunity", &o.id, failure);
                 return Ok(None);
             }
         };
@@ -475,7 +471,7 @@ fn in_currency(
     o: &SfOpportunity,
     account_id: &str,
     customer_id: String,
-) -> Result<Result<(String, Option<Decimal>), String>, Abort> {
+) -> Result<Result<(String, Option<Decimal>), Failure>, Abort> {
     let home = ctx.settings.invoice.home_currency.trim().to_uppercase();
     let Some(currency) = o
         .currency_code
@@ -485,13 +481,16 @@ fn in_currency(
     else {
         return Ok(Ok((customer_id, None)));
     };
+    let invalid =
+        |reason: String| Failure::Invalid(format!("Opportunity {}: currency-code: {reason}", o.id));
     let customer =
         match invoice_currency::customer_in_currency(ctx, account_id, &customer_id, &currency)? {
             Ok(id) => id,
-            Err(reason) => return Ok(Err(reason)),
+            Err(Failure::Invalid(reason)) => return Ok(Err(invalid(reason))),
+            Err(other) => return Ok(Err(other)),
         };
     match invoice_currency::exchange_rate(ctx, &mut resolvers.rates, &currency, o.close_date)? {
         Ok(rate) => Ok(Ok((customer, Some(rate)))),
-        Err(reason) => Ok(Err(reason)),
+        Err(reason) => Ok(Err(invalid(reason))),
     }
 }

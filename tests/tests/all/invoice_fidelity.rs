@@ -643,3 +643,39 @@ fn the_accounts_terms_and_exemption_survive_the_round_trip_through_qbo() {
         lines(&again, Outcome::Updated)
     );
 }
+
+#[test]
+fn a_failed_create_of_the_currency_customer_fails_that_deal_only_and_the_retry_invoices_it() {
+    let multicurrency = CompanyProfile {
+        multicurrency: true,
+        ..CompanyProfile::default()
+    };
+    let currencies = Some(Currencies::new("USD", [("EUR", dec!(0.92))]));
+    let (c, _db) = bare(multicurrency, currencies, &[("multicurrency", "true")]);
+    let (_, _, eur) = eur_deal(&c, 1);
+    let widget = product(&c, "Widget", "Hardware", dec!(100.00), json!({}));
+    let local = account(&c, json!({"Name": "Local Buyer"}));
+    let usd = won(&c, &local, &[(widget.as_str(), 1, dec!(100.00))], json!({}));
+    ok(&report(&c, "sync-accounts", json!({"full": true})));
+    // The one customer create left is the EUR copy: its connection drops.
+    c.qbo.faults().push(ledgerlink_emulators::FaultRule {
+        method: Some("POST".into()),
+        path_contains: Some("/customer".into()),
+        fault: ledgerlink_emulators::FaultKind::Reset,
+        probability: 1.0,
+        times: Some(1),
+    });
+    let r = report(&c, "sync-invoices", json!({"only": [eur, usd]}));
+    let failed = r
+        .records
+        .iter()
+        .filter(|o| o.outcome == Outcome::Failed)
+        .collect::<Vec<_>>();
+    assert_eq!(failed.len(), 1, "{:#?}", r.records);
+    assert_eq!(failed[0].record_id, eur);
+    assert!(failed[0].retryable, "{:?}", failed[0]);
+    assert!(no_invoice_for(&c, &eur));
+    invoice_of(&c, &usd);
+    ok(&invoice_opportunity(&c, &eur));
+    assert_eq!(invoice_of(&c, &eur)["CurrencyRef"]["value"], "EUR");
+}
