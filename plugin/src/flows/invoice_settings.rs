@@ -237,3 +237,77 @@ fn dedup(fields: Vec<String>) -> Vec<String> {
         .filter(|f| seen.insert(f.to_ascii_lowercase()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::memory::MemorySettings;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<DetailSettings, String> {
+        DetailSettings::load(&MemorySettings(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ))
+    }
+
+    #[test]
+    fn nothing_set_reads_only_the_setup_fields() {
+        let d = load(&[]).unwrap();
+        assert_eq!(
+            d.opportunity_fields(false),
+            [ACCOUNT_EMAIL, ACCOUNT_TERMS, ACCOUNT_TAX_EXEMPT, OWNER_NAME]
+        );
+        assert_eq!(d.line_fields(false), ["Product2.Family"]);
+    }
+
+    #[test]
+    fn configured_fields_are_read_once_each() {
+        let d = load(&[
+            ("product-taxable-field", "Taxable__c"),
+            ("product-class-field", "QBO_Class__c"),
+            ("opportunity-class-field", "QBO_Class__c"),
+            (
+                "custom-fields",
+                "2=NextStep, 3=Account.Industry, 1=NextStep",
+            ),
+            ("pricebook-tax-inclusive-field", "Prices_Include_Tax__c"),
+        ])
+        .unwrap();
+        let fields = d.opportunity_fields(true);
+        assert_eq!(fields.iter().filter(|f| *f == "NextStep").count(), 1);
+        assert!(fields.contains(&"Account.Industry".to_string()));
+        assert!(fields.contains(&"Pricebook2.Prices_Include_Tax__c".to_string()));
+        assert!(fields.contains(&"CurrencyIsoCode".to_string()));
+        assert_eq!(
+            d.line_fields(false),
+            [
+                "Product2.Family",
+                "Product2.Taxable__c",
+                "Product2.QBO_Class__c"
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_settings_are_errors_naming_the_key() {
+        for (pairs, key) in [
+            (vec![("terms-map", "Net 60")], "terms-map"),
+            (vec![("family-tax-codes", "Books")], "family-tax-codes"),
+            (
+                vec![("product-taxable-field", "Taxable__c; DELETE")],
+                "product-taxable-field",
+            ),
+            (vec![("custom-fields", "2=Next Step")], "custom-fields"),
+            (
+                vec![("custom-fields", "1=A, 2=B, 3=C, 4=D")],
+                "custom-fields",
+            ),
+            (vec![("sales-rep-format", "nickname")], "sales-rep-format"),
+        ] {
+            let err = load(&pairs).unwrap_err();
+            assert!(err.starts_with(&format!("setting {key}")), "{err}");
+        }
+    }
+}

@@ -169,3 +169,43 @@ impl FlowSettings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::memory::MemorySettings;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<FlowSettings, String> {
+        let mut all: std::collections::BTreeMap<String, String> =
+            [("realm-id".to_string(), "1".to_string())].into();
+        all.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        FlowSettings::load(&MemorySettings(all))
+    }
+
+    #[test]
+    fn the_invoice_currency_and_tax_settings_are_read_or_refused_by_name() {
+        let s = load(&[
+            ("global-tax-calculation", "taxinclusive"),
+            ("exchange-rate-source", "salesforce"),
+            ("salesforce-multicurrency", "true"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.invoice.global_tax_calculation,
+            Some(GlobalTaxCalculation::TaxInclusive)
+        );
+        assert_eq!(s.exchange_rate_source, RateSource::Salesforce);
+        assert_eq!(s.salesforce_multicurrency, Some(true));
+        let auto = load(&[("salesforce-multicurrency", "auto")]).unwrap();
+        assert_eq!(auto.salesforce_multicurrency, None);
+        assert_eq!(auto.exchange_rate_source, RateSource::Quickbooks);
+        for (key, value) in [
+            ("global-tax-calculation", "VAT"),
+            ("exchange-rate-source", "ecb"),
+            ("salesforce-multicurrency", "maybe"),
+        ] {
+            let err = load(&[(key, value)]).err().unwrap_or_default();
+            assert!(err.starts_with(&format!("setting {key}")), "{err}");
+        }
+    }
+}
