@@ -67,9 +67,7 @@ impl<'a> Quickbooks<'a> {
         let mut rows = Vec::new();
         let mut start = 1;
         loop {
-            let paged = format!("{sql} STARTPOSITION {start} MAXRESULTS {PAGE}");
-            let answer = self.call(Method::Get, self.url("query", &[("query", &paged)]), None)?;
-            let page = query_rows(&answer);
+            let page = self.query_page(sql, start, PAGE)?;
             let n = page.len();
             rows.extend(page);
             if n < PAGE {
@@ -81,7 +79,12 @@ impl<'a> Quickbooks<'a> {
 
     /// Runs a query for its first `max` rows only (one request).
     pub fn query_first(&self, sql: &str, max: usize) -> Result<Vec<Value>, ApiError> {
-        let paged = format!("{sql} STARTPOSITION 1 MAXRESULTS {max}");
+        self.query_page(sql, 1, max)
+    }
+
+    /// One page of a query: `max` rows from position `start` (1-based).
+    fn query_page(&self, sql: &str, start: usize, max: usize) -> Result<Vec<Value>, ApiError> {
+        let paged = format!("{sql} STARTPOSITION {start} MAXRESULTS {max}");
         let answer = self.call(Method::Get, self.url("query", &[("query", &paged)]), None)?;
         Ok(query_rows(&answer))
     }

@@ -6,9 +6,9 @@
 
 use super::context::{Abort, Ctx};
 use super::invoice_settings::{
-    SalesRepFormat, ACCOUNT_EMAIL, ACCOUNT_TAX_EXEMPT, ACCOUNT_TERMS, OWNER_NAME,
+    DetailSettings, SalesRepFormat, ACCOUNT_EMAIL, ACCOUNT_TAX_EXEMPT, ACCOUNT_TERMS, OWNER_NAME,
 };
-use crate::clients::json::text;
+use crate::clients::json::{non_empty, text};
 use crate::clients::salesforce_json::{at_path, child_records};
 use crate::mapping::{InvoiceSettings, LineResolution};
 use crate::model::{GlobalTaxCalculation, QboCustomField, Reference};
@@ -138,17 +138,12 @@ impl Details {
 /// A detail that names what QBO does not have: `(field, reason)`.
 pub type Refusal = (String, String);
 
-fn value_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
+/// The non-blank text at a dotted path (`Account.Email__c`): its parent record's field.
 fn path_text(row: &Value, path: &str) -> Option<String> {
-    at_path(row, path).and_then(value_text)
+    match path.rsplit_once('.') {
+        Some((parent, field)) => at_path(row, parent).and_then(|p| non_empty(p, field)),
+        None => non_empty(row, path),
+    }
 }
 
 /// `Ada Lovelace` -> `AL`.
@@ -164,9 +159,9 @@ pub fn initials(name: &str) -> String {
 pub fn resolve(
     ctx: &mut Ctx<'_>,
     lists: &mut QboLists,
+    ds: &DetailSettings,
     row: &Value,
 ) -> Result<Result<Details, Refusal>, Abort> {
-    let ds = ctx.settings.invoice_details.clone();
     let mut settings = ctx.settings.invoice.clone();
     let exempt = at_path(row, ACCOUNT_TAX_EXEMPT)
         .and_then(Value::as_bool)

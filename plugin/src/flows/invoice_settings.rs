@@ -82,16 +82,10 @@ pub struct DetailSettings {
     pub custom_fields: Vec<(String, String)>,
 }
 
-fn get(s: &dyn Settings, key: &str) -> Option<String> {
-    s.get(key)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
 /// `a=b, c=d` -> `{a: b, c: d}`; an entry without `=` is an error naming the key.
 fn pairs(s: &dyn Settings, key: &str) -> Result<BTreeMap<String, String>, String> {
     let mut map = BTreeMap::new();
-    for entry in get(s, key).unwrap_or_default().split(',') {
+    for entry in s.value(key).unwrap_or_default().split(',') {
         let entry = entry.trim();
         if entry.is_empty() {
             continue;
@@ -104,21 +98,22 @@ fn pairs(s: &dyn Settings, key: &str) -> Result<BTreeMap<String, String>, String
     Ok(map)
 }
 
-/// A Salesforce field API name or a dotted path of them: what may be put into SOQL.
-fn field_name(s: &dyn Settings, key: &str) -> Result<Option<String>, String> {
-    let Some(v) = get(s, key) else {
-        return Ok(None);
-    };
-    let valid = v.split('.').all(|part| {
+/// A Salesforce field API name, or a dotted path of them (`Account.Industry`): each part a
+/// letter, then letters, digits and underscores. Only such text is put into SOQL.
+fn is_field_path(text: &str) -> bool {
+    text.split('.').all(|part| {
         part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    });
-    if valid {
-        Ok(Some(v))
-    } else {
-        Err(format!(
+    })
+}
+
+/// The setting `key` when it is a field path ([`is_field_path`]); an error naming it when not.
+fn field_name(s: &dyn Settings, key: &str) -> Result<Option<String>, String> {
+    match s.value(key) {
+        Some(v) if !is_field_path(&v) => Err(format!(
             "setting {key}: {v:?} is not a Salesforce field name"
-        ))
+        )),
+        v => Ok(v),
     }
 }
 
@@ -128,12 +123,13 @@ impl DetailSettings {
         let custom_fields: Vec<(String, String)> = pairs(s, "custom-fields")?
             .into_iter()
             .map(|(id, field)| {
-                let ok = field.split('.').all(|p| {
-                    !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                });
-                ok.then_some((id, field.clone())).ok_or(format!(
-                    "setting custom-fields: {field:?} is not a Salesforce field name"
-                ))
+                if is_field_path(&field) {
+                    Ok((id, field))
+                } else {
+                    Err(format!(
+                        "setting custom-fields: {field:?} is not a Salesforce field name"
+                    ))
+                }
             })
             .collect::<Result<_, _>>()?;
         if custom_fields.len() > crate::mapping::invoice::CUSTOM_FIELDS_MAX {
@@ -143,7 +139,7 @@ impl DetailSettings {
                 crate::mapping::invoice::CUSTOM_FIELDS_MAX
             ));
         }
-        let sales_rep_format = match get(s, "sales-rep-format").as_deref() {
+        let sales_rep_format = match s.value("sales-rep-format").as_deref() {
             None => None,
             Some("name") => Some(SalesRepFormat::Name),
             Some("initials") => Some(SalesRepFormat::Initials),
@@ -156,7 +152,8 @@ impl DetailSettings {
         Ok(Self {
             account_email_cc_field: field_name(s, "account-email-cc-field")?,
             product_taxable_field: field_name(s, "product-taxable-field")?,
-            taxable_families: get(s, "taxable-families")
+            taxable_families: s
+                .value("taxable-families")
                 .map(|v| {
                     v.split(',')
                         .map(|f| f.trim().to_string())
@@ -166,14 +163,14 @@ impl DetailSettings {
                 .unwrap_or_default(),
             product_tax_code_field: field_name(s, "product-tax-code-field")?,
             family_tax_codes: pairs(s, "family-tax-codes")?,
-            exempt_tax_code: get(s, "exempt-tax-code"),
+            exempt_tax_code: s.value("exempt-tax-code"),
             product_class_field: field_name(s, "product-class-field")?,
             family_classes: pairs(s, "family-classes")?,
             opportunity_class_field: field_name(s, "opportunity-class-field")?,
             opportunity_location_field: field_name(s, "opportunity-location-field")?,
             pricebook_tax_inclusive_field: field_name(s, "pricebook-tax-inclusive-field")?,
             terms_map: pairs(s, "terms-map")?,
-            sales_rep_field_id: get(s, "sales-rep-field-id"),
+            sales_rep_field_id: s.value("sales-rep-field-id"),
             sales_rep_format,
             custom_fields,
         })

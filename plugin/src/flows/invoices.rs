@@ -14,6 +14,7 @@ use super::ids::{batch_request_id, content_hash, write_request_id};
 use super::invoice_currency;
 use super::invoice_details::{self, QboLists};
 use super::invoice_plan::{invoice_fields, Planned};
+use super::invoice_settings::DetailSettings;
 use super::invoice_updates::{self, Change};
 use super::links::{self, InvoiceLink, EXTERNAL};
 use super::products::{self, Catalog};
@@ -34,9 +35,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Closed Won opportunities changed since the cursor (or `only`, or all with `full`).
 pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
-    let mut resolvers = Resolvers::default();
+    let mut resolvers = Resolvers {
+        details: ctx.settings.invoice_details.clone(),
+        ..Resolvers::default()
+    };
     let currency = invoice_currency::salesforce_multicurrency(ctx)?;
-    let details = &ctx.settings.invoice_details;
+    let details = &resolvers.details;
     let fields = opportunity_select(
         &details.opportunity_fields(currency),
         &details.line_fields(currency),
@@ -78,9 +82,11 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     )
 }
 
-/// What one run resolves once and reuses: QBO customers, items and lists.
+/// What one run resolves once and reuses: QBO customers, items and lists, and where the
+/// invoice details come from (the settings, copied once per run, not per opportunity).
 #[derive(Default)]
 struct Resolvers {
+    details: DetailSettings,
     dir: Option<Directory>,
     catalog: Option<Catalog>,
     lists: QboLists,
@@ -328,17 +334,18 @@ fn plan(
         );
         return Ok(None);
     };
-    let details = match invoice_details::resolve(ctx, &mut resolvers.lists, row)? {
-        Ok(details) => details,
-        Err((field, reason)) => {
-            ctx.report.failed(
-                "Opportunity",
-                &o.id,
-                Failure::Invalid(format!("Opportunity {}: {field}: {reason}", o.id)),
-            );
-            return Ok(None);
-        }
-    };
+    let details =
+        match invoice_details::resolve(ctx, &mut resolvers.lists, &resolvers.details, row)? {
+            Ok(details) => details,
+            Err((field, reason)) => {
+                ctx.report.failed(
+                    "Opportunity",
+                    &o.id,
+                    Failure::Invalid(format!("Opportunity {}: {field}: {reason}", o.id)),
+                );
+                return Ok(None);
+            }
+        };
     let (customer_id, exchange_rate) =
         match in_currency(ctx, resolvers, o, &account_id, customer_id)? {
             Ok(found) => found,

@@ -45,14 +45,8 @@ pub struct FlowSettings {
     pub salesforce_user_id: Option<String>,
 }
 
-fn get(s: &dyn Settings, key: &str) -> Option<String> {
-    s.get(key)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
 fn flag(s: &dyn Settings, key: &str, default: bool) -> Result<bool, String> {
-    match get(s, key) {
+    match s.value(key) {
         None => Ok(default),
         Some(v) => v
             .parse()
@@ -63,22 +57,22 @@ fn flag(s: &dyn Settings, key: &str, default: bool) -> Result<bool, String> {
 impl FlowSettings {
     /// Reads the settings.
     pub fn load(s: &dyn Settings) -> Result<Self, String> {
-        let realm_id = get(s, "realm-id").ok_or("setting realm-id is missing")?;
-        let income = Reference::id(get(s, "income-account").unwrap_or_else(|| "1".into()));
-        let terms = get(s, "terms-id").map(Reference::id);
-        let terms_days = match get(s, "terms-days") {
+        let realm_id = s.value("realm-id").ok_or("setting realm-id is missing")?;
+        let income = Reference::id(s.value("income-account").unwrap_or_else(|| "1".into()));
+        let terms = s.value("terms-id").map(Reference::id);
+        let terms_days = match s.value("terms-days") {
             None => None,
             Some(v) => Some(
                 v.parse()
                     .map_err(|_| format!("setting terms-days: {v:?} is not a number of days"))?,
             ),
         };
-        let tolerance = match get(s, "amount-tolerance") {
+        let tolerance = match s.value("amount-tolerance") {
             None => Decimal::new(1, 2),
             Some(v) => Decimal::from_str(&v)
                 .map_err(|_| format!("setting amount-tolerance: {v:?} is not a decimal"))?,
         };
-        let field_rules = match get(s, "field-rules") {
+        let field_rules = match s.value("field-rules") {
             None => PartyField::ALL
                 .iter()
                 .map(|f| FieldRule {
@@ -88,20 +82,20 @@ impl FlowSettings {
                 .collect(),
             Some(v) => serde_json::from_str(&v).map_err(|e| format!("setting field-rules: {e}"))?,
         };
-        let journal_rules = match get(s, "journal-rules") {
+        let journal_rules = match s.value("journal-rules") {
             None => vec![AllocationRule {
                 product_code: None,
                 product_family: None,
                 account: income.clone(),
-                department: get(s, "department-id").map(Reference::id),
-                class: get(s, "class-id").map(Reference::id),
+                department: s.value("department-id").map(Reference::id),
+                class: s.value("class-id").map(Reference::id),
                 splits: Vec::new(),
             }],
             Some(v) => {
                 serde_json::from_str(&v).map_err(|e| format!("setting journal-rules: {e}"))?
             }
         };
-        let thresholds = match get(s, "aging-thresholds") {
+        let thresholds = match s.value("aging-thresholds") {
             None => vec![30, 60, 90],
             Some(v) => v
                 .split(',')
@@ -110,13 +104,13 @@ impl FlowSettings {
                 .map_err(|_| format!("setting aging-thresholds: {v:?} is not a list of days"))?,
         };
         Ok(Self {
-            salesforce_user_id: get(s, "salesforce-user-id"),
+            salesforce_user_id: s.value("salesforce-user-id"),
             invoice_details: DetailSettings::load(s)?,
-            salesforce_multicurrency: match get(s, "salesforce-multicurrency").as_deref() {
+            salesforce_multicurrency: match s.value("salesforce-multicurrency").as_deref() {
                 None | Some("auto") => None,
                 Some(_) => Some(flag(s, "salesforce-multicurrency", false)?),
             },
-            exchange_rate_source: match get(s, "exchange-rate-source") {
+            exchange_rate_source: match s.value("exchange-rate-source") {
                 None => RateSource::default(),
                 Some(v) => RateSource::parse(&v).ok_or_else(|| {
                     format!("setting exchange-rate-source: {v:?} is not quickbooks or salesforce")
@@ -124,19 +118,19 @@ impl FlowSettings {
             },
             invoice: InvoiceSettings {
                 us_company: flag(s, "us-company", true)?,
-                home_currency: get(s, "home-currency").unwrap_or_else(|| "USD".into()),
+                home_currency: s.value("home-currency").unwrap_or_else(|| "USD".into()),
                 multicurrency: flag(s, "multicurrency", false)?,
                 terms,
                 terms_days,
                 doc_number: DocNumberRule::Prefix(
-                    get(s, "doc-number-prefix").unwrap_or_else(|| "SF-".into()),
+                    s.value("doc-number-prefix").unwrap_or_else(|| "SF-".into()),
                 ),
-                default_tax_code: get(s, "tax-code").map(Reference::id),
-                department: get(s, "department-id").map(Reference::id),
-                class: get(s, "class-id").map(Reference::id),
+                default_tax_code: s.value("tax-code").map(Reference::id),
+                department: s.value("department-id").map(Reference::id),
+                class: s.value("class-id").map(Reference::id),
                 amount_tolerance: tolerance,
-                opportunity_field_id: get(s, "opportunity-custom-field-id"),
-                global_tax_calculation: match get(s, "global-tax-calculation") {
+                opportunity_field_id: s.value("opportunity-custom-field-id"),
+                global_tax_calculation: match s.value("global-tax-calculation") {
                     None => None,
                     Some(v) => Some(GlobalTaxCalculation::parse(&v).ok_or_else(|| {
                         format!(
@@ -149,21 +143,24 @@ impl FlowSettings {
             item: ItemSettings {
                 income_account: income,
                 default_type: ItemType::Service,
-                non_inventory_families: get(s, "non-inventory-families")
+                non_inventory_families: s
+                    .value("non-inventory-families")
                     .map(|v| v.split(',').map(|f| f.trim().to_string()).collect())
                     .unwrap_or_default(),
             },
             field_rules,
             journal_rules,
             receivable_account: Reference::id(
-                get(s, "receivable-account").unwrap_or_else(|| "3".into()),
+                s.value("receivable-account").unwrap_or_else(|| "3".into()),
             ),
-            paid_stage: get(s, "paid-stage"),
+            paid_stage: s.value("paid-stage"),
             send_invoices: flag(s, "send-invoices", false)?,
             aging_thresholds: thresholds,
-            invoice_link_base: get(s, "invoice-link-base")
+            invoice_link_base: s
+                .value("invoice-link-base")
                 .unwrap_or_else(|| "https://app.qbo.intuit.com/app/invoice?txnId=".into()),
-            posted_order_status: get(s, "posted-order-status")
+            posted_order_status: s
+                .value("posted-order-status")
                 .unwrap_or_else(|| "Activated".into()),
             realm_id,
         })

@@ -77,12 +77,7 @@ fn poll_quickbooks_covering(
     match changed_since(ctx, &since)? {
         Changes::All(changes) => {
             apply_changes(ctx, &changes, &mut covered)?;
-            if let Some(newest) = changes.iter().filter_map(|(_, v)| updated(v)).max() {
-                store_cursor(
-                    ctx,
-                    &newest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                )?;
-            }
+            store_newest(ctx, &changes)?;
         }
         Changes::ByQuery { deletions } => {
             apply_changes(ctx, &deletions, &mut covered)?;
@@ -126,6 +121,14 @@ fn is_deleted(v: &Value) -> bool {
 fn updated(v: &Value) -> Option<DateTime<FixedOffset>> {
     let at = v.get("MetaData").and_then(|m| text(m, "LastUpdatedTime"))?;
     DateTime::parse_from_rfc3339(&at).ok()
+}
+
+/// Moves the cursor to the newest change applied (none: it stays).
+fn store_newest(ctx: &mut Ctx<'_>, changes: &[(String, Value)]) -> FlowResult {
+    match changes.iter().filter_map(|(_, v)| updated(v)).max() {
+        Some(newest) => store_cursor(ctx, &cursor_text(newest)),
+        None => Ok(()),
+    }
 }
 
 fn store_cursor(ctx: &mut Ctx<'_>, at: &str) -> FlowResult {
@@ -232,9 +235,7 @@ fn catch_up_by_query(
         let next = match end {
             None => {
                 apply_changes(ctx, &rows, covered)?;
-                if let Some(newest) = rows.iter().filter_map(|(_, v)| updated(v)).max() {
-                    store_cursor(ctx, &cursor_text(newest))?;
-                }
+                store_newest(ctx, &rows)?;
                 return Ok(());
             }
             Some(end) if end > start => {
@@ -284,7 +285,7 @@ fn cursor_text(at: DateTime<FixedOffset>) -> String {
 }
 
 fn apply_change(ctx: &mut Ctx<'_>, entity: &str, v: &Value) -> FlowResult {
-    let deleted = v.get("status").and_then(Value::as_str) == Some("Deleted");
+    let deleted = is_deleted(v);
     let id = text(v, "Id").unwrap_or_default();
     match (entity, deleted) {
         ("Payment", _) => payments::apply(ctx, v, deleted),

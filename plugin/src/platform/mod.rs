@@ -72,6 +72,14 @@ pub trait KeyValue {
 pub trait Settings {
     /// A setting's value.
     fn get(&self, key: &str) -> Option<String>;
+
+    /// A setting's value trimmed; `None` when it is missing or blank (a blank setting means
+    /// "use the default", never an empty value).
+    fn value(&self, key: &str) -> Option<String> {
+        self.get(key)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
 }
 
 /// Delayed jobs.

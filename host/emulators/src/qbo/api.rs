@@ -506,57 +506,44 @@ fn pdf(invoice: &Value) -> Vec<u8> {
 mod tests {
     use super::super::seed;
     use super::*;
-    use chrono::Utc;
 
     #[test]
     fn look_ups_answer_as_a_full_scan_would() {
-        let mut company = Company::default();
-        let mut events = Vec::new();
-        let mut ops = Ops {
-            company: &mut company,
-            realm: "1",
-            now: Utc::now(),
-            tz: timefmt::offset(-480),
-            events: &mut events,
-            options: Options::default(),
-        };
-        seed::default_company("1", &mut ops).unwrap();
-        let customers = entities::lookup("Customer").unwrap();
-        let customer = ops.save(customers, json!({"DisplayName": "A"})).unwrap();
-        let invoices = entities::lookup("Invoice").unwrap();
-        for (id, doc) in [
-            (None, "SF-1"),
-            (None, "sf-2"),
-            (Some("07"), "1001"),
-            (Some("TAX1"), "SF-3"),
-            (None, "2024-05-01"),
-            (Some("12"), "12"),
-        ] {
-            let body = json!({"CustomerRef": {"value": customer["Id"]}, "DocNumber": doc,
+        seed::seeded(Default::default(), |ops| {
+            let customers = entities::lookup("Customer").unwrap();
+            let customer = ops.save(customers, json!({"DisplayName": "A"})).unwrap();
+            let invoices = entities::lookup("Invoice").unwrap();
+            for (id, doc) in [
+                (None, "SF-1"),
+                (None, "sf-2"),
+                (Some("07"), "1001"),
+                (Some("TAX1"), "SF-3"),
+                (None, "2024-05-01"),
+                (Some("12"), "12"),
+            ] {
+                let body = json!({"CustomerRef": {"value": customer["Id"]}, "DocNumber": doc,
                               "Line": [{"DetailType": "SalesItemLineDetail", "Amount": 5}]});
-            let body = body.as_object().cloned().unwrap();
-            ops.create(invoices, body, id.map(str::to_string)).unwrap();
-        }
-        // `id` and `docnumber` reach the same fields without the look-ups.
-        for (field, condition, matches) in [
-            ("Id", "in ('1', '07', '7.0', 'tax1', '12')", 4),
-            ("Id", "= '12.00'", 1),
-            ("DocNumber", "in ('SF-1', 'SF-2', 'sf-3', '1001.0')", 4),
-            ("DocNumber", "= '2024-05-01T00:00:00'", 1),
-            ("DocNumber", "in ('12', 'nothing')", 1),
-        ] {
-            let sql =
-                |f: &str| format!("select * from Invoice where {f} {condition} orderby TxnDate");
-            let fast = run_query(&ops, &sql(field)).unwrap();
-            let slow = run_query(&ops, &sql(&field.to_lowercase())).unwrap();
-            assert_eq!(fast, slow, "{}", sql(field));
-            let found = fast["Invoice"].as_array().map_or(0, Vec::len);
-            assert_eq!(found, matches, "{}", sql(field));
-        }
-    }
-
-    fn company_with(profile: super::super::CompanyProfile) -> Company {
-        seed::seeded(profile, |_| ()).0
+                let body = body.as_object().cloned().unwrap();
+                ops.create(invoices, body, id.map(str::to_string)).unwrap();
+            }
+            // `id` and `docnumber` reach the same fields without the look-ups.
+            for (field, condition, matches) in [
+                ("Id", "in ('1', '07', '7.0', 'tax1', '12')", 4),
+                ("Id", "= '12.00'", 1),
+                ("DocNumber", "in ('SF-1', 'SF-2', 'sf-3', '1001.0')", 4),
+                ("DocNumber", "= '2024-05-01T00:00:00'", 1),
+                ("DocNumber", "in ('12', 'nothing')", 1),
+            ] {
+                let sql = |f: &str| {
+                    format!("select * from Invoice where {f} {condition} orderby TxnDate")
+                };
+                let fast = run_query(ops, &sql(field)).unwrap();
+                let slow = run_query(ops, &sql(&field.to_lowercase())).unwrap();
+                assert_eq!(fast, slow, "{}", sql(field));
+                let found = fast["Invoice"].as_array().map_or(0, Vec::len);
+                assert_eq!(found, matches, "{}", sql(field));
+            }
+        });
     }
 
     #[test]
@@ -565,42 +552,41 @@ mod tests {
             multicurrency: true,
             ..super::super::CompanyProfile::uk()
         };
-        let mut company = company_with(profile);
-        let mut events = Vec::new();
-        let ops = Ops {
-            company: &mut company,
-            realm: "1",
-            now: Utc::now(),
-            tz: timefmt::offset(-480),
-            events: &mut events,
-            options: Options::default(),
-        };
-        let codes = run_query(&ops, "select * from TaxCode").unwrap();
-        let names: Vec<&str> = codes["TaxCode"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|c| c["Name"].as_str())
-            .collect();
-        assert!(names.contains(&"20.0% S") && !names.contains(&"TAX"));
-        let rates = run_query(&ops, "select * from TaxRate where Name = '5.0% R'").unwrap();
-        assert_eq!(rates["TaxRate"][0]["RateValue"], json!(5));
-        let fx = run_query(
-            &ops,
-            "select * from ExchangeRate where SourceCurrencyCode in ('EUR')",
-        )
-        .unwrap();
-        let eur = &fx["ExchangeRate"][0];
-        assert_eq!(
-            (
-                eur["SourceCurrencyCode"].as_str(),
-                eur["TargetCurrencyCode"].as_str()
-            ),
-            (Some("EUR"), Some("GBP"))
-        );
-        assert!(eur.get("Id").is_none());
-        let currencies = run_query(&ops, "select * from CompanyCurrency").unwrap();
-        assert_eq!(currencies["CompanyCurrency"].as_array().unwrap().len(), 2);
+        seed::seeded(profile, |ops| {
+            let codes = run_query(ops, "select * from TaxCode").unwrap();
+            let names: Vec<&str> = codes["TaxCode"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|c| c["Name"].as_str())
+                .collect();
+            assert!(names.contains(&"20.0% S") && !names.contains(&"TAX"));
+            let rates = run_query(ops, "select * from TaxRate where Name = '5.0% R'").unwrap();
+            assert_eq!(rates["TaxRate"][0]["RateValue"], json!(5));
+            let fx = run_query(
+                ops,
+                "select * from ExchangeRate where SourceCurrencyCode in ('EUR')",
+            )
+            .unwrap();
+            let eur = &fx["ExchangeRate"][0];
+            assert_eq!(
+                (
+                    eur["SourceCurrencyCode"].as_str(),
+                    eur["TargetCurrencyCode"].as_str()
+                ),
+                (Some("EUR"), Some("GBP"))
+            );
+            assert!(eur.get("Id").is_none());
+            let currencies = run_query(ops, "select * from CompanyCurrency").unwrap();
+            assert_eq!(currencies["CompanyCurrency"].as_array().unwrap().len(), 2);
+        });
+    }
+
+    async fn json_of(answer: Response) -> Value {
+        let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
     }
 
     #[tokio::test]
@@ -631,10 +617,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(answer.status(), StatusCode::OK);
-        let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        let body = json_of(answer).await;
         let rate = &body["ExchangeRate"];
         assert_eq!(rate["Rate"], json!(1.08));
         assert_eq!(rate["AsOfDate"], "2025-01-02");
@@ -646,10 +629,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
-        let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        let body = json_of(answer).await;
         assert_eq!(body["Fault"]["Error"][0]["code"], "6000");
     }
 }
