@@ -7,6 +7,7 @@ pub mod notify;
 pub mod quickbooks;
 pub mod quickbooks_json;
 pub mod salesforce;
+pub mod salesforce_fields;
 pub mod salesforce_json;
 pub mod transport;
 

@@ -9,6 +9,7 @@ use super::salesforce_io::write_back;
 use super::state::{REPORTS, STATE};
 use crate::clients::json::number;
 use crate::clients::quickbooks_json::invoice_view;
+use crate::clients::salesforce_fields::DAYS_OUTSTANDING;
 use crate::mapping::{age_invoices, AgingInput, AgingState, OpenInvoice};
 use serde_json::json;
 
@@ -53,9 +54,9 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
         .invoices
         .iter()
         .filter_map(|i| {
-            i.opportunity_id.as_ref().map(|o| {
-                json!({"Id": o, "Days_Outstanding__c": number(i.days_outstanding.max(0).into())})
-            })
+            i.opportunity_id.as_ref().map(
+                |o| json!({"Id": o, DAYS_OUTSTANDING: number(i.days_outstanding.max(0).into())}),
+            )
         })
         .collect();
     for alert in &report.alerts {

@@ -20,6 +20,7 @@ use super::routing::{parents_of, route, run_touched};
 use super::salesforce_poll;
 use super::state::CURSORS;
 use crate::clients::json::text;
+use crate::clients::salesforce_fields::WRITTEN_BY_LEDGERLINK;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -132,26 +133,15 @@ fn parse_event(event: &Value) -> Result<Change, String> {
     })
 }
 
-/// Fields a change to which no flow needs to act on: system stamps and the fields Ledgerlink
-/// writes back itself (invoice ids and links, payment status, customer and item ids).
-const NOT_READ: [&str; 17] = [
+/// Fields a change to which no flow needs to act on: system stamps (and, from
+/// [`WRITTEN_BY_LEDGERLINK`], the fields Ledgerlink writes back itself).
+const NOT_READ: [&str; 6] = [
     "LastModifiedDate",
     "LastModifiedById",
     "SystemModstamp",
     "LastViewedDate",
     "LastReferencedDate",
     "LastActivityDate",
-    "QBO_Customer_Id__c",
-    "QBO_Item_Id__c",
-    "QBO_Invoice_Id__c",
-    "QBO_Invoice_Number__c",
-    "QBO_Invoice_Link__c",
-    "QBO_Journal_Entry_Id__c",
-    "Payment_Status__c",
-    "Amount_Paid__c",
-    "Open_Balance__c",
-    "Paid_Date__c",
-    "Days_Outstanding__c",
 ];
 
 /// Where the integration user's id is kept once read from UserInfo.
@@ -185,10 +175,9 @@ pub fn on_change_events(ctx: &mut Ctx<'_>, changes: Vec<Change>) -> FlowResult {
         }
         if change.change_type == ChangeType::Update
             && !change.changed_fields.is_empty()
-            && change
-                .changed_fields
-                .iter()
-                .all(|f| NOT_READ.contains(&f.as_str()))
+            && change.changed_fields.iter().all(|f| {
+                NOT_READ.contains(&f.as_str()) || WRITTEN_BY_LEDGERLINK.contains(&f.as_str())
+            })
         {
             for id in &change.record_ids {
                 ctx.report.skipped(

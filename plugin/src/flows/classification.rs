@@ -8,13 +8,13 @@ use super::links;
 use super::state::LINKS;
 use crate::clients::json::{date, text};
 use crate::clients::salesforce::soql_literal;
+// The Account fields that receive them.
+use crate::clients::salesforce_fields::{
+    QBO_CLASS as CLASS_FIELD, QBO_DEPARTMENT as DEPARTMENT_FIELD,
+};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-
-/// The Account fields that receive them.
-const DEPARTMENT_FIELD: &str = "QBO_Department__c";
-const CLASS_FIELD: &str = "QBO_Class__c";
 
 /// What the latest classified invoice of a customer says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,63 +6,20 @@
 use super::classification;
 use super::context::{Abort, Ctx, FlowResult};
 use super::links::{self, opportunity_of, AccountLink};
-use super::payments;
 use super::report::Failure;
 use crate::clients::json::number;
 use crate::clients::quickbooks_json::{customer, invoice_view};
 use crate::clients::salesforce::{soql_list, soql_literal};
+use crate::clients::salesforce_fields::{
+    EMAIL, PAYMENT_TERMS, QBO_CLASS, QBO_CUSTOMER_ID, QBO_DEPARTMENT, QBO_INVOICE_ID,
+    QBO_INVOICE_LINK, QBO_INVOICE_NUMBER, TAX_EXEMPT,
+};
 use crate::clients::salesforce_json::{account, ACCOUNT_FIELDS};
 use crate::mapping::invoice::doc_number;
 use crate::mapping::{map_customer, AccountChange, CustomerInput, QboOwnedFields};
 use crate::model::{SfField, SfValue};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-
-/// QBO records by id (`only`, as `Customer:<id>`, `Invoice:<id>` or `Payment:<id>`; a bare id
-/// is a customer): customers and invoices to Salesforce, payments to their opportunities. This
-/// is the job that redoes a webhook's failed records.
-pub fn run_ids(ctx: &mut Ctx<'_>) -> FlowResult {
-    let mut wanted: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-    for id in ctx.args.only.clone().unwrap_or_default() {
-        let entity = match ctx.args.entities.get(&id).map(|e| e.to_ascii_lowercase()) {
-            Some(e) if e == "invoice" => "Invoice",
-            Some(e) if e == "payment" => "Payment",
-            _ => "Customer",
-        };
-        wanted.entry(entity).or_default().push(id);
-    }
-    // Customers first, so that an invoice finds its customer's account already there.
-    for (entity, ids) in [
-        ("Customer", wanted.remove("Customer")),
-        ("Invoice", wanted.remove("Invoice")),
-        ("Payment", wanted.remove("Payment")),
-    ] {
-        let Some(ids) = ids else { continue };
-        if entity == "Payment" {
-            payments::apply_ids(ctx, &ids)?;
-            continue;
-        }
-        let found = match ctx.qbo.read_many(entity, &ids) {
-            Ok(found) => found,
-            Err(e) => {
-                for id in &ids {
-                    ctx.report.failed(entity, id, e.clone().into());
-                }
-                continue;
-            }
-        };
-        for id in &ids {
-            match found.get(id) {
-                Some(v) if entity == "Invoice" => invoice_to_opportunity(ctx, v)?,
-                Some(v) => {
-                    customer_to_account(ctx, v)?;
-                }
-                None => ctx.report.skipped(entity, id, None, "no longer in QBO"),
-            }
-        }
-    }
-    Ok(())
-}
 
 fn fields_json(fields: &[SfField]) -> Value {
     let mut m = Map::new();
@@ -194,14 +151,14 @@ fn sync_customer(
         last_synced: snapshot,
         rules: ctx.settings.field_rules.clone(),
         targets: QboOwnedFields {
-            payment_terms: Some("Payment_Terms__c".into()),
-            tax_exempt: Some("Tax_Exempt__c".into()),
-            department: Some("QBO_Department__c".into()),
-            class: Some("QBO_Class__c".into()),
+            payment_terms: Some(PAYMENT_TERMS.into()),
+            tax_exempt: Some(TAX_EXEMPT.into()),
+            department: Some(QBO_DEPARTMENT.into()),
+            class: Some(QBO_CLASS.into()),
         },
         department_name: classified.as_ref().and_then(|c| c.department.clone()),
         class_name: classified.and_then(|c| c.class),
-        email_field: Some("Email__c".into()),
+        email_field: Some(EMAIL.into()),
     };
     let output = match map_customer(&input) {
         Ok(o) => o,
@@ -232,12 +189,9 @@ fn sync_customer(
         AccountChange::Create(fields) => {
             let mut body = fields_json(&fields);
             if let Some(o) = body.as_object_mut() {
-                o.remove("QBO_Customer_Id__c");
+                o.remove(QBO_CUSTOMER_ID);
             }
-            match ctx
-                .sf
-                .upsert("Account", "QBO_Customer_Id__c", &qbo_id, &body)
-            {
+            match ctx.sf.upsert("Account", QBO_CUSTOMER_ID, &qbo_id, &body) {
                 Ok((id, _)) => {
                     ctx.report
                         .created("Customer", &qbo_id, &id, "Account created from QBO");
@@ -352,13 +306,10 @@ pub fn invoice_to_opportunity(ctx: &mut Ctx<'_>, value: &Value) -> FlowResult {
         "StageName": "Closed Won",
         "CloseDate": txn_date.to_string(),
         "Amount": number(inv.total_amt),
-        "QBO_Invoice_Number__c": inv.doc_number,
-        "QBO_Invoice_Link__c": format!("{}{}", ctx.settings.invoice_link_base, inv.id),
+        QBO_INVOICE_NUMBER: inv.doc_number,
+        QBO_INVOICE_LINK: format!("{}{}", ctx.settings.invoice_link_base, inv.id),
     });
-    match ctx
-        .sf
-        .upsert("Opportunity", "QBO_Invoice_Id__c", &inv.id, &body)
-    {
+    match ctx.sf.upsert("Opportunity", QBO_INVOICE_ID, &inv.id, &body) {
         Ok((opp, created)) => {
             links::store_invoice_link(ctx, &opp, &inv.id, inv.doc_number.clone(), links::EXTERNAL)?;
             if created {

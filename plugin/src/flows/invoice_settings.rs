@@ -6,9 +6,9 @@ use crate::platform::Settings;
 use std::collections::BTreeMap;
 
 /// The Account fields of Ledgerlink's setup that shape an invoice.
-pub(crate) const ACCOUNT_EMAIL: &str = "Account.Email__c";
-pub(crate) const ACCOUNT_TERMS: &str = "Account.Payment_Terms__c";
-pub(crate) const ACCOUNT_TAX_EXEMPT: &str = "Account.Tax_Exempt__c";
+pub(crate) use crate::clients::salesforce_fields::{
+    ACCOUNT_EMAIL, ACCOUNT_PAYMENT_TERMS as ACCOUNT_TERMS, ACCOUNT_TAX_EXEMPT,
+};
 /// The opportunity owner, the sales rep.
 pub(crate) const OWNER_NAME: &str = "Owner.Name";
 /// The primary contact's email (the bill-to address when the Account has none).

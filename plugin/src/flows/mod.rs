@@ -1,19 +1,21 @@
 //! The effectful flows: read state, call the APIs through the host's connections, write state.
-//! One file per flow; each reports per record what it created, updated, skipped and why it
+//! One module per flow; each reports per record what it created, updated, skipped and why it
 //! failed. Every write is idempotent: QBO writes carry a `requestid` derived from the source
 //! record and its content, Salesforce writes are PATCHes by id or upserts by external id, and
 //! links are checked (and recovered from QBO by DocNumber) before anything is created.
 //!
-//! Dependencies point one way, down this table (a test over the `use` lines keeps it so):
+//! Dependencies point one way, down this table, and no flow uses another flow (tests over the
+//! `use` lines keep both so). A flow is a job's entry (`run`); what two flows share, such as
+//! syncing one account, is a module of the record-sync layer below them.
 //!
 //! | layer | modules |
 //! |---|---|
 //! | what starts a run | [`triggers`] (QBO polls and webhooks, backfill, redo by id), [`change_events`] (Salesforce change events), `run_job` here |
 //! | Salesforce polling | [`salesforce_poll`] (Get Updated / Get Deleted, then `SystemModstamp` cursors) |
-//! | routing of Salesforce objects | [`routing`] (which flow handles an object; the flows over touched ids) |
-//! | flows built on other flows | [`invoices`] (syncs a missing customer or item first), [`inbound`] (payments by id) |
-//! | one flow per record kind | [`accounts`], [`products`], [`invoice_updates`], [`orders`], [`payments`], [`aging`], [`reconcile`] |
-//! | shared by the flows | [`links`], [`salesforce_io`], [`invoice_plan`], [`context`], [`report`], [`state`], [`ids`], [`settings`] |
+//! | routing | [`routing`] (which flow handles a Salesforce object or a QBO entity; the flows over touched ids) |
+//! | the flows | [`accounts`], [`products`], [`invoices`] (with its parts: plan, updates, details, currency), [`orders`], [`payments`], [`inbound`], [`aging`], [`reconcile`] |
+//! | one record synced, for any flow | [`customers`] (an account's customer, the matching ladder), [`items`] (a product's item), [`classification`] (a customer's location and class) |
+//! | shared by the flows | [`links`], [`salesforce_io`], [`qbo_lists`], [`context`], [`report`], [`state`], [`ids`], [`settings`], [`invoice_settings`] |
 //! | what a host may ask | [`status`] (progress and cursors, the `status` export) |
 
 pub mod accounts;
@@ -21,18 +23,17 @@ pub mod aging;
 pub mod change_events;
 pub mod classification;
 pub mod context;
+pub mod customers;
 pub mod ids;
 pub mod inbound;
-pub mod invoice_currency;
-pub mod invoice_details;
-mod invoice_plan;
 pub mod invoice_settings;
-pub mod invoice_updates;
 pub mod invoices;
+pub mod items;
 pub mod links;
 pub mod orders;
 pub mod payments;
 pub mod products;
+pub mod qbo_lists;
 pub mod reconcile;
 pub mod report;
 pub mod routing;
@@ -135,7 +136,7 @@ pub fn run_job(platform: &Platform<'_>, name: &str, args: &str) -> Result<Report
         "poll-salesforce" => salesforce_poll::poll_salesforce(&mut ctx),
         "poll-quickbooks" => triggers::poll_quickbooks(&mut ctx),
         "sync-payments" => payments::run_ids(&mut ctx),
-        "sync-quickbooks" => inbound::run_ids(&mut ctx),
+        "sync-quickbooks" => routing::quickbooks_ids(&mut ctx),
         "aging" => aging::run(&mut ctx),
         "reconcile" => reconcile::run(&mut ctx),
         _ => unreachable!("checked against JOBS above"),

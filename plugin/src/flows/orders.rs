@@ -10,6 +10,7 @@ use super::salesforce_io::{advance_modstamp, select, write_back};
 use super::state::LINKS;
 use crate::clients::json::text;
 use crate::clients::quickbooks_json::journal_json;
+use crate::clients::salesforce_fields::QBO_JOURNAL_ENTRY_ID;
 use crate::clients::salesforce_json::{order, ORDER_FIELDS};
 use crate::clients::ApiError;
 use crate::mapping::{build_journal_entry, JournalInput};
@@ -106,7 +107,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
         match order(row) {
             Ok(o) => {
                 seen.push(o.id.clone());
-                let written_back = text(row, "QBO_Journal_Entry_Id__c");
+                let written_back = text(row, QBO_JOURNAL_ENTRY_ID);
                 sync_one(ctx, Some((&o, written_back.as_deref())), &o.id)?;
             }
             Err(e) => {
@@ -169,7 +170,7 @@ fn sync_one(ctx: &mut Ctx<'_>, current: Option<(&SfOrder, Option<&str>)>, id: &s
             // A write-back lost after the entry was stored (a crash, a failed Salesforce
             // call): written again, whatever else is unchanged.
             if written_back != Some(entry.as_str()) && !ctx.dry_run() {
-                let record = json!({"Id": id, "QBO_Journal_Entry_Id__c": entry});
+                let record = json!({"Id": id, QBO_JOURNAL_ENTRY_ID: entry});
                 if write_back(ctx, "Order", &[record]) == 0 {
                     ctx.report.updated(
                         "Order",
@@ -256,7 +257,7 @@ fn send_posting(
     write_back(
         ctx,
         "Order",
-        &[json!({"Id": id, "QBO_Journal_Entry_Id__c": entry})],
+        &[json!({"Id": id, QBO_JOURNAL_ENTRY_ID: entry})],
     );
     match reversed {
         Some(old) => ctx.report.updated(

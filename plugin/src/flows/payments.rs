@@ -9,6 +9,9 @@ use super::state::STATE;
 use crate::clients::json::display_money;
 use crate::clients::quickbooks_json::{invoice_view, payment};
 use crate::clients::salesforce::{soql_list, soql_literal};
+use crate::clients::salesforce_fields::{
+    AMOUNT_PAID, OPEN_BALANCE, PAID_DATE, PAYMENT_STATUS, QBO_INVOICE_ID,
+};
 use crate::mapping::{apply_payment, InvoiceLedger, OpportunityPaymentUpdate, PaymentInput};
 use crate::model::{PaymentState, PaymentStatus, QboPayment};
 use serde_json::{json, Value};
@@ -136,10 +139,10 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
     for u in &output.updates {
         let mut fields = json!({
             "Id": u.opportunity_id,
-            "Amount_Paid__c": crate::clients::json::number(u.amount_paid),
-            "Open_Balance__c": crate::clients::json::number(u.open_balance),
-            "Payment_Status__c": status_label(u.status),
-            "Paid_Date__c": u.paid_date.map(|d| d.to_string()),
+            AMOUNT_PAID: crate::clients::json::number(u.amount_paid),
+            OPEN_BALANCE: crate::clients::json::number(u.open_balance),
+            PAYMENT_STATUS: status_label(u.status),
+            PAID_DATE: u.paid_date.map(|d| d.to_string()),
         });
         if let (PaymentStatus::Paid | PaymentStatus::Overpaid, Some(stage)) =
             (u.status, &ctx.settings.paid_stage)
@@ -216,7 +219,7 @@ fn resolve_opportunity(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<String>
     let rows = ctx
         .sf
         .query(&format!(
-            "SELECT Id FROM Opportunity WHERE QBO_Invoice_Id__c = {} LIMIT 2",
+            "SELECT Id FROM Opportunity WHERE {QBO_INVOICE_ID} = {} LIMIT 2",
             soql_literal(invoice_id)
         ))
         .map_err(|e| Failure::Related(format!("Opportunity of invoice {invoice_id}"), e))?;

@@ -8,6 +8,7 @@ use super::state::REPORTS;
 use crate::clients::json::{date, money, non_empty};
 use crate::clients::quickbooks::literal;
 use crate::clients::quickbooks_json::invoice_view;
+use crate::clients::salesforce_fields::QBO_INVOICE_ID;
 use crate::mapping::{reconcile, DocumentKind, LedgerDocument, ReconcileInput, WonOpportunity};
 use chrono::{Datelike, Duration, NaiveDate};
 use rust_decimal::Decimal;
@@ -28,7 +29,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
         _ => previous_month(ctx.today()),
     };
     let rows = ctx.sf.query(&format!(
-        "SELECT Id, Name, AccountId, CloseDate, Amount, QBO_Invoice_Id__c FROM Opportunity \
+        "SELECT Id, Name, AccountId, CloseDate, Amount, {QBO_INVOICE_ID} FROM Opportunity \
          WHERE IsWon = true AND CloseDate >= {start} AND CloseDate <= {end}"
     ))?;
     let mut opportunities = Vec::new();
@@ -45,7 +46,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
         opportunities.push(WonOpportunity {
             name: non_empty(r, "Name").unwrap_or_default(),
             account_id: non_empty(r, "AccountId"),
-            invoice_id: non_empty(r, "QBO_Invoice_Id__c"),
+            invoice_id: non_empty(r, QBO_INVOICE_ID),
             id,
             close_date,
             amount,

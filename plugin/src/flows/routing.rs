@@ -1,8 +1,8 @@
-//! Which flow handles each Salesforce object, and running the flows over the records a poll or
-//! a change event touched.
+//! Which flow handles each Salesforce object and each QBO entity, and running the flows over
+//! the records a poll, a change event or a redo by id touched.
 
 use super::context::{Abort, Ctx, FlowResult};
-use super::{accounts, invoices, orders, products};
+use super::{accounts, inbound, invoices, orders, payments, products};
 use crate::clients::json::text;
 use crate::clients::salesforce::soql_list;
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,5 +65,51 @@ pub fn run_touched(
         }
     }
     ctx.args.only = saved;
+    Ok(())
+}
+
+/// QBO records by id (`only`, as `Customer:<id>`, `Invoice:<id>` or `Payment:<id>`; a bare id
+/// is a customer): customers and invoices to Salesforce, payments to their opportunities. This
+/// is the job that redoes a webhook's failed records.
+pub fn quickbooks_ids(ctx: &mut Ctx<'_>) -> FlowResult {
+    let mut wanted: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    for id in ctx.args.only.clone().unwrap_or_default() {
+        let entity = match ctx.args.entities.get(&id).map(|e| e.to_ascii_lowercase()) {
+            Some(e) if e == "invoice" => "Invoice",
+            Some(e) if e == "payment" => "Payment",
+            _ => "Customer",
+        };
+        wanted.entry(entity).or_default().push(id);
+    }
+    // Customers first, so that an invoice finds its customer's account already there.
+    for (entity, ids) in [
+        ("Customer", wanted.remove("Customer")),
+        ("Invoice", wanted.remove("Invoice")),
+        ("Payment", wanted.remove("Payment")),
+    ] {
+        let Some(ids) = ids else { continue };
+        if entity == "Payment" {
+            payments::apply_ids(ctx, &ids)?;
+            continue;
+        }
+        let found = match ctx.qbo.read_many(entity, &ids) {
+            Ok(found) => found,
+            Err(e) => {
+                for id in &ids {
+                    ctx.report.failed(entity, id, e.clone().into());
+                }
+                continue;
+            }
+        };
+        for id in &ids {
+            match found.get(id) {
+                Some(v) if entity == "Invoice" => inbound::invoice_to_opportunity(ctx, v)?,
+                Some(v) => {
+                    inbound::customer_to_account(ctx, v)?;
+                }
+                None => ctx.report.skipped(entity, id, None, "no longer in QBO"),
+            }
+        }
+    }
     Ok(())
 }

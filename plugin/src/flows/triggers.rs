@@ -6,7 +6,7 @@
 
 use super::context::{Ctx, FlowResult};
 use super::report::Failure;
-use super::routing::{route, run_touched, salesforce_flows};
+use super::routing::{self, route, run_touched, salesforce_flows};
 use super::state::CURSORS;
 use super::{inbound, payments, salesforce_poll};
 use crate::clients::json::text;
@@ -55,7 +55,7 @@ pub fn redo_only(ctx: &mut Ctx<'_>) -> FlowResult {
     run_touched(ctx, &salesforce)?;
     if !quickbooks.is_empty() {
         let saved = ctx.args.only.replace(quickbooks);
-        inbound::run_ids(ctx)?;
+        routing::quickbooks_ids(ctx)?;
         ctx.args.only = saved;
     }
     Ok(())

@@ -306,3 +306,128 @@ fn the_host_modules_form_no_import_cycle() {
     let cycles = sibling_cycles(&workspace().join("host/src"));
     assert!(cycles.is_empty(), "import cycles:\n{}", cycles.join("\n"));
 }
+
+/// The flows (one per job) and the modules that decide which flow runs.
+const FLOWS: [&str; 8] = [
+    "accounts",
+    "products",
+    "invoices",
+    "orders",
+    "payments",
+    "inbound",
+    "aging",
+    "reconcile",
+];
+const STARTERS: [&str; 4] = ["triggers", "change_events", "salesforce_poll", "routing"];
+
+/// Every `a -> b` edge where module `a` of `plugin/src/flows` uses flow `b` and `a` is neither
+/// the folder's front door nor one of the modules that start or route runs.
+fn flows_using_flows(root: &Path) -> Vec<String> {
+    let flows_dir = root.join("flows");
+    let mut files = Vec::new();
+    rust_files(&flows_dir, &mut files);
+    let mut code: BTreeMap<ModPath, String> = BTreeMap::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("read a source file");
+        code.insert(module_of(root, f), code_of(&text));
+    }
+    let modules: BTreeSet<ModPath> = code.keys().cloned().collect();
+    for flow in FLOWS.iter().chain(&STARTERS) {
+        assert!(
+            modules.contains(&vec!["flows".to_string(), flow.to_string()]),
+            "flows::{flow} is named by this test but no longer exists"
+        );
+    }
+    let mut found = BTreeSet::new();
+    for (from, text) in &code {
+        let Some(a) = from.get(1) else { continue };
+        if STARTERS.contains(&a.as_str()) {
+            continue;
+        }
+        for p in paths_in(text) {
+            let to = target(&p, from, &modules);
+            if let Some(b) = to.get(1).filter(|b| *b != a && to[0] == "flows") {
+                if FLOWS.contains(&b.as_str()) {
+                    found.insert(format!("{a} -> {b}"));
+                }
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+#[test]
+fn no_flow_uses_another_flow() {
+    let edges = flows_using_flows(&workspace().join("plugin/src"));
+    assert!(
+        edges.is_empty(),
+        "flows using flows (move what they share into a module below them):\n{}",
+        edges.join("\n")
+    );
+}
+
+/// The Salesforce custom field names (`X__c`) spelled in the flows' code (comments and tests
+/// left out): they belong in `clients::salesforce_fields`.
+fn field_names_in_flows(root: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(&root.join("flows"), &mut files);
+    let mut found = Vec::new();
+    for f in files {
+        let code = code_of(&std::fs::read_to_string(&f).expect("read a source file"));
+        for (n, line) in code.lines().enumerate() {
+            if line.contains("__c") {
+                found.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_flows_spell_no_salesforce_field_name() {
+    let found = field_names_in_flows(&workspace().join("plugin/src"));
+    assert!(
+        found.is_empty(),
+        "field names in flows:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_flow_checks_find_a_flow_using_a_flow_and_a_field_name() {
+    let dir = std::env::temp_dir().join(format!("ledgerlink-arch-flows-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(dir.join("flows/invoices")).unwrap();
+    let mut decl = String::new();
+    for m in FLOWS.iter().chain(&STARTERS) {
+        decl.push_str(&format!("pub mod {m};\n"));
+        if *m != "invoices" {
+            std::fs::write(dir.join(format!("flows/{m}.rs")), "").unwrap();
+        }
+    }
+    std::fs::write(dir.join("lib.rs"), "pub mod flows;").unwrap();
+    std::fs::write(dir.join("flows/mod.rs"), decl).unwrap();
+    std::fs::write(
+        dir.join("flows/routing.rs"),
+        "use super::{accounts, invoices};",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("flows/invoices/mod.rs"),
+        "mod parts;\n// use super::accounts;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("flows/invoices/parts.rs"),
+        "fn f() { crate::flows::payments::run(); }\n#[cfg(test)]\nuse super::super::aging;",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("flows/orders.rs"),
+        "const F: &str = \"QBO_Journal_Entry_Id__c\";",
+    )
+    .unwrap();
+    assert_eq!(flows_using_flows(&dir), vec!["invoices -> payments"]);
+    assert_eq!(field_names_in_flows(&dir).len(), 1);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -8,21 +8,27 @@
 //! survive) unless it is paid or voided, which is reported. An opportunity whose write-back was
 //! lost (a crash after the link was stored) gets it again on the next run.
 
-use super::accounts::{self, Directory};
+mod currency;
+mod details;
+mod plan;
+mod updates;
+
+use plan::{invoice_fields, Planned};
+use updates::Change;
+
 use super::context::{Abort, Ctx, FlowResult};
+use super::customers::{self, Directory};
 use super::ids::{batch_request_id, content_hash, write_request_id};
-use super::invoice_currency;
-use super::invoice_details::{self, QboLists};
-use super::invoice_plan::{invoice_fields, Planned};
 use super::invoice_settings::DetailSettings;
-use super::invoice_updates::{self, Change};
+use super::items::{self, Catalog};
 use super::links::{self, InvoiceLink, EXTERNAL};
-use super::products::{self, Catalog};
+use super::qbo_lists::QboLists;
 use super::report::Failure;
 use super::salesforce_io::{select_pages, write_back};
 use crate::clients::json::display_money;
 use crate::clients::quickbooks::{literal_list, BatchOp, BATCH_MAX};
 use crate::clients::quickbooks_json::{invoice_json, invoice_view, InvoiceView};
+use crate::clients::salesforce_fields::EMAIL;
 use crate::clients::salesforce_json::{opportunity, opportunity_select};
 use crate::clients::ApiError;
 use crate::mapping::invoice::doc_number;
@@ -39,7 +45,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
         details: ctx.settings.invoice_details.clone(),
         ..Resolvers::default()
     };
-    let currency = invoice_currency::salesforce_multicurrency(ctx)?;
+    let currency = currency::salesforce_multicurrency(ctx)?;
     let details = &resolvers.details;
     let fields = opportunity_select(
         &details.opportunity_fields(currency),
@@ -219,7 +225,7 @@ fn invoice_chunk(
         }
     }
     write_back(ctx, "Opportunity", &repairs);
-    invoice_updates::update_all(ctx, changes)?;
+    updates::update_all(ctx, changes)?;
     if creates.is_empty() {
         return Ok(());
     }
@@ -249,7 +255,7 @@ fn invoice_chunk(
         Ok(r) => r,
         Err(e) => {
             let ids: Vec<&str> = creates.iter().map(|p| p.opportunity.id.as_str()).collect();
-            return invoice_updates::fail_all(ctx, &ids, e);
+            return updates::fail_all(ctx, &ids, e);
         }
     };
     let mut writebacks = Vec::new();
@@ -323,7 +329,7 @@ fn plan(
         );
         return Ok(None);
     };
-    let Some(customer_id) = accounts::customer_for(ctx, &mut resolvers.dir, &account_id)? else {
+    let Some(customer_id) = customers::customer_for(ctx, &mut resolvers.dir, &account_id)? else {
         ctx.report.failed(
             "Opportunity",
             &o.id,
@@ -334,18 +340,17 @@ fn plan(
         );
         return Ok(None);
     };
-    let details =
-        match invoice_details::resolve(ctx, &mut resolvers.lists, &resolvers.details, row)? {
-            Ok(details) => details,
-            Err((field, reason)) => {
-                ctx.report.failed(
-                    "Opportunity",
-                    &o.id,
-                    Failure::Invalid(format!("Opportunity {}: {field}: {reason}", o.id)),
-                );
-                return Ok(None);
-            }
-        };
+    let details = match details::resolve(ctx, &mut resolvers.lists, &resolvers.details, row)? {
+        Ok(details) => details,
+        Err((field, reason)) => {
+            ctx.report.failed(
+                "Opportunity",
+                &o.id,
+                Failure::Invalid(format!("Opportunity {}: {field}: {reason}", o.id)),
+            );
+            return Ok(None);
+        }
+    };
     let (customer_id, exchange_rate) =
         match in_currency(ctx, resolvers, o, &account_id, customer_id)? {
             Ok(found) => found,
@@ -367,7 +372,7 @@ fn plan(
             );
             return Ok(None);
         };
-        let Some(item_id) = products::item_for(ctx, &mut resolvers.catalog, &product_id)? else {
+        let Some(item_id) = items::item_for(ctx, &mut resolvers.catalog, &product_id)? else {
             ctx.report.failed(
                 "Opportunity",
                 &o.id,
@@ -431,7 +436,7 @@ fn send_if_due(
             opportunity_id,
             Failure::Invalid(format!(
                 "Opportunity {opportunity_id}: invoice {invoice_id} not sent: no billing email \
-                 (the Account's Email__c or the primary contact's email)"
+                 (the Account's {EMAIL} or the primary contact's email)"
             )),
         );
         return Ok(Send::Failed);
@@ -490,13 +495,12 @@ fn in_currency(
     };
     let invalid =
         |reason: String| Failure::Invalid(format!("Opportunity {}: currency-code: {reason}", o.id));
-    let customer =
-        match invoice_currency::customer_in_currency(ctx, account_id, &customer_id, &currency)? {
-            Ok(id) => id,
-            Err(Failure::Invalid(reason)) => return Ok(Err(invalid(reason))),
-            Err(other) => return Ok(Err(other)),
-        };
-    match invoice_currency::exchange_rate(ctx, &mut resolvers.rates, &currency, o.close_date)? {
+    let customer = match currency::customer_in_currency(ctx, account_id, &customer_id, &currency)? {
+        Ok(id) => id,
+        Err(Failure::Invalid(reason)) => return Ok(Err(invalid(reason))),
+        Err(other) => return Ok(Err(other)),
+    };
+    match currency::exchange_rate(ctx, &mut resolvers.rates, &currency, o.close_date)? {
         Ok(rate) => Ok(Ok((customer, Some(rate)))),
         Err(reason) => Ok(Err(invalid(reason))),
     }

@@ -2,15 +2,15 @@
 //! the deal's date, and the Account's QBO customer in that currency (QBO fixes a customer's
 //! currency when it is created, so an Account that buys in two currencies has two customers).
 
-use super::context::{Abort, Ctx};
-use super::ids::write_request_id;
-use super::invoice_settings::RateSource;
-use super::links;
-use super::report::Failure;
-use super::state::LINKS;
 use crate::clients::json::{decimal, text};
 use crate::clients::quickbooks::literal;
 use crate::clients::salesforce::soql_literal;
+use crate::flows::context::{Abort, Ctx};
+use crate::flows::ids::write_request_id;
+use crate::flows::invoice_settings::RateSource;
+use crate::flows::links;
+use crate::flows::report::Failure;
+use crate::flows::state::LINKS;
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};

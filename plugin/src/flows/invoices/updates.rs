@@ -4,16 +4,16 @@
 //! 5010 (someone saved the invoice in between) is re-read and retried once on its own; being
 //! sparse, it keeps whatever others set in QBO.
 
-use super::context::{Abort, Ctx, FlowResult};
-use super::ids::{batch_request_id, content_hash, request_id};
-use super::invoice_plan::{invoice_fields, Planned};
-use super::links;
-use super::report::Failure;
-use super::salesforce_io::write_back;
+use super::plan::{invoice_fields, Planned};
 use crate::clients::json::display_money;
 use crate::clients::quickbooks::{literal_list, BatchOp};
 use crate::clients::quickbooks_json::{invoice_view, InvoiceView};
 use crate::clients::ApiError;
+use crate::flows::context::{Abort, Ctx, FlowResult};
+use crate::flows::ids::{batch_request_id, content_hash, request_id};
+use crate::flows::links;
+use crate::flows::report::Failure;
+use crate::flows::salesforce_io::write_back;
 use serde_json::{json, Value};
 
 /// One invoice to bring up to date: the plan, the invoice's Id and, when already read in this

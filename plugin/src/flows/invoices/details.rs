@@ -4,100 +4,17 @@
 //! sales rep and the mapped custom fields. Every choice is a setting (`DetailSettings`); an
 //! opportunity whose data names something QBO does not have is refused, naming the field.
 
-use super::context::{Abort, Ctx};
-use super::invoice_settings::{
-    DetailSettings, SalesRepFormat, ACCOUNT_EMAIL, ACCOUNT_TAX_EXEMPT, ACCOUNT_TERMS, OWNER_NAME,
-};
 use crate::clients::json::{non_empty, text};
 use crate::clients::salesforce_json::{at_path, child_records};
+use crate::flows::context::{Abort, Ctx};
+use crate::flows::invoice_settings::{
+    DetailSettings, SalesRepFormat, ACCOUNT_EMAIL, ACCOUNT_TAX_EXEMPT, ACCOUNT_TERMS, OWNER_NAME,
+};
+use crate::flows::qbo_lists::QboLists;
 use crate::mapping::{InvoiceSettings, LineResolution};
 use crate::model::{GlobalTaxCalculation, QboCustomField, Reference};
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// QBO's terms, classes and departments, read once per run when first needed.
-#[derive(Default)]
-pub struct QboLists {
-    terms: Option<Vec<Named>>,
-    classes: Option<Vec<Named>>,
-    departments: Option<Vec<Named>>,
-}
-
-/// One entry of a QBO list.
-#[derive(Clone, Debug)]
-struct Named {
-    id: String,
-    name: String,
-    due_days: Option<u32>,
-}
-
-impl Named {
-    fn reference(&self) -> Reference {
-        Reference::named(self.id.clone(), self.name.clone())
-    }
-}
-
-fn load_list(ctx: &mut Ctx<'_>, entity: &str) -> Result<Vec<Named>, Abort> {
-    Ok(ctx
-        .qbo
-        .query(&format!("select * from {entity} where Active = true"))?
-        .iter()
-        .filter_map(|v| {
-            Some(Named {
-                id: text(v, "Id")?,
-                name: text(v, "FullyQualifiedName").or_else(|| text(v, "Name"))?,
-                due_days: v
-                    .get("DueDays")
-                    .and_then(Value::as_u64)
-                    .and_then(|d| u32::try_from(d).ok()),
-            })
-        })
-        .collect())
-}
-
-/// Finds `wanted` by Id, else by name (case-insensitive; a sub-list entry by its last part too).
-fn find<'a>(list: &'a [Named], wanted: &str) -> Option<&'a Named> {
-    let wanted = wanted.trim();
-    list.iter().find(|n| n.id == wanted).or_else(|| {
-        list.iter().find(|n| {
-            n.name.eq_ignore_ascii_case(wanted)
-                || n.name
-                    .rsplit(':')
-                    .next()
-                    .is_some_and(|last| last.eq_ignore_ascii_case(wanted))
-        })
-    })
-}
-
-impl QboLists {
-    /// The QBO term for the Salesforce terms `terms` (through `terms-map`), with its days.
-    pub fn term(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        terms: &str,
-    ) -> Result<Option<(Reference, Option<u32>)>, Abort> {
-        let wanted = ctx
-            .settings
-            .invoice_details
-            .terms_map
-            .get(terms)
-            .cloned()
-            .unwrap_or_else(|| terms.to_string());
-        Ok(find(self.list(ctx, "Term")?, &wanted).map(|t| (t.reference(), t.due_days)))
-    }
-
-    fn list(&mut self, ctx: &mut Ctx<'_>, entity: &str) -> Result<&[Named], Abort> {
-        let slot = match entity {
-            "Term" => &mut self.terms,
-            "Class" => &mut self.classes,
-            _ => &mut self.departments,
-        };
-        if slot.is_none() {
-            *slot = Some(load_list(ctx, entity)?);
-        }
-        Ok(slot.as_deref().unwrap_or_default())
-    }
-}
 
 /// The details of one opportunity, resolved: what goes into `build-invoice` besides the
 /// opportunity itself.
@@ -182,16 +99,16 @@ pub fn resolve(
     // Class and location of the deal.
     if let Some(field) = &ds.opportunity_class_field {
         if let Some(name) = path_text(row, field) {
-            match find(lists.list(ctx, "Class")?, &name) {
-                Some(c) => settings.class = Some(c.reference()),
+            match lists.class(ctx, &name)? {
+                Some(c) => settings.class = Some(c),
                 None => return Ok(Err((field.clone(), format!("{name:?} is not a QBO class")))),
             }
         }
     }
     if let Some(field) = &ds.opportunity_location_field {
         if let Some(name) = path_text(row, field) {
-            match find(lists.list(ctx, "Department")?, &name) {
-                Some(d) => settings.department = Some(d.reference()),
+            match lists.department(ctx, &name)? {
+                Some(d) => settings.department = Some(d),
                 None => {
                     return Ok(Err((
                         field.clone(),
@@ -266,8 +183,8 @@ pub fn resolve(
                 })
             });
         if let Some((field, name)) = class_name {
-            match find(lists.list(ctx, "Class")?, &name) {
-                Some(c) => detail.class = Some(c.reference()),
+            match lists.class(ctx, &name)? {
+                Some(c) => detail.class = Some(c),
                 None => return Ok(Err((field, format!("{name:?} is not a QBO class")))),
             }
         }
@@ -323,26 +240,6 @@ mod tests {
         assert_eq!(initials("Ada  Lovelace"), "AL");
         assert_eq!(initials("jean-luc picard"), "JP");
         assert_eq!(initials(""), "");
-    }
-
-    #[test]
-    fn lists_are_found_by_id_then_name_then_last_part() {
-        let list = vec![
-            Named {
-                id: "3".into(),
-                name: "Net 30".into(),
-                due_days: Some(30),
-            },
-            Named {
-                id: "7".into(),
-                name: "Region:West".into(),
-                due_days: None,
-            },
-        ];
-        assert_eq!(find(&list, "3").unwrap().name, "Net 30");
-        assert_eq!(find(&list, "net 30").unwrap().id, "3");
-        assert_eq!(find(&list, "west").unwrap().id, "7");
-        assert!(find(&list, "Net 45").is_none());
     }
 
     #[test]

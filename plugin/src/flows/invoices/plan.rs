@@ -2,7 +2,8 @@
 //! the update path (`invoice_updates.rs`), and the invoice fields written back to the
 //! opportunity once it exists.
 
-use super::context::Ctx;
+use crate::clients::salesforce_fields::{QBO_INVOICE_ID, QBO_INVOICE_LINK, QBO_INVOICE_NUMBER};
+use crate::flows::context::Ctx;
 use crate::model::SfOpportunity;
 use serde_json::{json, Value};
 
@@ -26,8 +27,8 @@ pub fn invoice_fields(
 ) -> Value {
     json!({
         "Id": opportunity_id,
-        "QBO_Invoice_Id__c": invoice_id,
-        "QBO_Invoice_Number__c": doc_number,
-        "QBO_Invoice_Link__c": format!("{}{invoice_id}", ctx.settings.invoice_link_base),
+        QBO_INVOICE_ID: invoice_id,
+        QBO_INVOICE_NUMBER: doc_number,
+        QBO_INVOICE_LINK: format!("{}{invoice_id}", ctx.settings.invoice_link_base),
     })
 }

@@ -1,0 +1,66 @@
+//! The custom fields Ledgerlink reads and writes on Salesforce objects (the names `ledgerlink
+//! init` installs), kept with the client's JSON mapping so the flows never spell a field name.
+//! The select lists in [`super::salesforce_json`] name the same fields.
+
+/// Account: the linked QBO Customer Id (an external id: inbound upserts match on it).
+pub const QBO_CUSTOMER_ID: &str = "QBO_Customer_Id__c";
+/// Account: the billing email an invoice is sent to.
+pub const EMAIL: &str = "Email__c";
+/// Account: the payment terms' name (QBO `SalesTermRef`).
+pub const PAYMENT_TERMS: &str = "Payment_Terms__c";
+/// Account: exempt from sales tax (QBO `Taxable` false).
+pub const TAX_EXEMPT: &str = "Tax_Exempt__c";
+/// Account: the QBO location (Department) of its invoices.
+pub const QBO_DEPARTMENT: &str = "QBO_Department__c";
+/// Account: the QBO class of its invoices.
+pub const QBO_CLASS: &str = "QBO_Class__c";
+
+/// The Account's fields as an Opportunity's parent path, for the invoice details.
+pub const ACCOUNT_EMAIL: &str = "Account.Email__c";
+/// See [`ACCOUNT_EMAIL`].
+pub const ACCOUNT_PAYMENT_TERMS: &str = "Account.Payment_Terms__c";
+/// See [`ACCOUNT_EMAIL`].
+pub const ACCOUNT_TAX_EXEMPT: &str = "Account.Tax_Exempt__c";
+
+/// Product2: the linked QBO Item Id.
+pub const QBO_ITEM_ID: &str = "QBO_Item_Id__c";
+/// Product2: whether the product is taxable (the default taxable-field setting).
+pub const TAXABLE: &str = "Taxable__c";
+
+/// Pricebook2: prices include tax (the default pricebook-tax-inclusive-field setting).
+pub const PRICES_INCLUDE_TAX: &str = "Prices_Include_Tax__c";
+
+/// Opportunity: the invoice Ledgerlink created (an external id: inbound upserts match on it).
+pub const QBO_INVOICE_ID: &str = "QBO_Invoice_Id__c";
+/// Opportunity: the invoice's DocNumber.
+pub const QBO_INVOICE_NUMBER: &str = "QBO_Invoice_Number__c";
+/// Opportunity: the invoice's link in QBO.
+pub const QBO_INVOICE_LINK: &str = "QBO_Invoice_Link__c";
+/// Opportunity: `Unpaid`, `Partially Paid`, `Paid` (a picklist).
+pub const PAYMENT_STATUS: &str = "Payment_Status__c";
+/// Opportunity: paid so far.
+pub const AMOUNT_PAID: &str = "Amount_Paid__c";
+/// Opportunity: the invoice's open balance.
+pub const OPEN_BALANCE: &str = "Open_Balance__c";
+/// Opportunity: when the invoice was paid in full.
+pub const PAID_DATE: &str = "Paid_Date__c";
+/// Opportunity: days since the invoice's due date, written by the aging job.
+pub const DAYS_OUTSTANDING: &str = "Days_Outstanding__c";
+
+/// Order: the journal entry Ledgerlink posted.
+pub const QBO_JOURNAL_ENTRY_ID: &str = "QBO_Journal_Entry_Id__c";
+
+/// The fields only Ledgerlink writes: a change event touching nothing else is our own echo.
+pub const WRITTEN_BY_LEDGERLINK: [&str; 11] = [
+    QBO_CUSTOMER_ID,
+    QBO_ITEM_ID,
+    QBO_INVOICE_ID,
+    QBO_INVOICE_NUMBER,
+    QBO_INVOICE_LINK,
+    QBO_JOURNAL_ENTRY_ID,
+    PAYMENT_STATUS,
+    AMOUNT_PAID,
+    OPEN_BALANCE,
+    PAID_DATE,
+    DAYS_OUTSTANDING,
+];
