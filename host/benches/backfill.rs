@@ -6,8 +6,8 @@
 
 use chrono::{DateTime, Utc};
 use ledgerlink::db::Database;
-use ledgerlink::jobs;
-use ledgerlink::local::{LocalCompany, LocalOptions};
+use ledgerlink::emulated_company::{LocalCompany, LocalOptions};
+use ledgerlink::flow_calls;
 use ledgerlink::runtime::exports::ledgerlink::sync::flows::{FlowError, Outcome};
 use ledgerlink::runtime::{Limits, Runtime};
 use ledgerlink_emulators::qbo::QboConfig;
@@ -69,7 +69,12 @@ fn main() -> anyhow::Result<()> {
     let mut waited = Duration::ZERO;
     loop {
         runs += 1;
-        let result = tokio.block_on(jobs::run_job(&runtime, &company.tenant, "backfill", "{}"))?;
+        let result = tokio.block_on(flow_calls::run_job(
+            &runtime,
+            &company.tenant,
+            "backfill",
+            "{}",
+        ))?;
         let retry_at = match &result {
             Ok(r) if r.failed == 0 => break,
             Ok(r) => {

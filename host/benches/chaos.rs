@@ -14,7 +14,7 @@
 //! one kill as a smoke test. Results and their reading are in BENCHMARKS.md.
 
 use ledgerlink::db::Database;
-use ledgerlink::local::{LocalCompany, LocalOptions};
+use ledgerlink::emulated_company::{LocalCompany, LocalOptions};
 use ledgerlink::scheduler::{ErrorLedger, JobRuns};
 use ledgerlink_emulators::common::faults::{FaultKind, FaultRule};
 use ledgerlink_emulators::seed::SeedSpec;

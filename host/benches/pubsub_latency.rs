@@ -8,8 +8,8 @@
 //! BENCHMARKS.md.
 
 use ledgerlink::db::Database;
-use ledgerlink::jobs;
-use ledgerlink::local::{LocalCompany, LocalOptions};
+use ledgerlink::emulated_company::{LocalCompany, LocalOptions};
+use ledgerlink::flow_calls;
 use ledgerlink::pubsub::replays::Replays;
 use ledgerlink::pubsub::subscriber::Subscriber;
 use ledgerlink::pubsub::Direct;
@@ -66,7 +66,12 @@ fn main() -> anyhow::Result<()> {
     )?;
     let runtime = Runtime::embedded(Limits::default())?;
     let tokio = tokio::runtime::Runtime::new()?;
-    let backfill = tokio.block_on(jobs::run_job(&runtime, &company.tenant, "backfill", "{}"))?;
+    let backfill = tokio.block_on(flow_calls::run_job(
+        &runtime,
+        &company.tenant,
+        "backfill",
+        "{}",
+    ))?;
     anyhow::ensure!(
         backfill.as_ref().is_ok_and(|r| r.failed == 0),
         "backfill: {backfill:?}"

@@ -6,9 +6,9 @@
 //! |---|---|
 //! | [`runtime`] | the Engine, Linker and `InstancePre`, the per-call store state the capabilities are linked to, limits, the on-disk component cache, dynamic JSON calls |
 //! | [`caps`] | one module per capability given to the guest: `http`, `storage`, `config`, `schedule` |
-//! | [`jobs`] | calling the component's flows (`describe`, `run-job`, `on-webhook`) for a tenant |
-//! | [`local`] | a tenant wired to in-process emulators (demo, end-to-end tests, benchmarks) |
-//! | [`reports`] | the reconciliation (CSV, HTML with a chart) and aging (CSV) reports rendered from what the component stored |
+//! | [`flow_calls`] | calling the component's flows (`describe`, `status`, `report`, `run-job`, `on-webhook`) for a tenant |
+//! | [`emulated_company`] | a tenant wired to in-process emulators (demo, end-to-end tests, benchmarks) |
+//! | [`reports`] | the reconciliation (CSV, HTML with a chart) and aging (CSV) reports rendered from what the component's `report` export returns |
 //! | [`tenant`] | a tenant's configuration (TOML) and the capabilities built from it |
 //! | [`scheduler`] | cron schedules, run-later and retries; `job_runs` and the error ledger |
 //! | [`daemon`] | `ledgerlink run`: the webhook server, inbox worker, scheduler and Pub/Sub subscriptions together |
@@ -27,9 +27,9 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod db;
-pub mod jobs;
 #[cfg(feature = "emulators")]
-pub mod local;
+pub mod emulated_company;
+pub mod flow_calls;
 pub mod metrics;
 pub mod pubsub;
 pub mod reports;

@@ -131,7 +131,7 @@ pub async fn collect(
             storage: Arc::new(SqliteBackend::new(db.clone())),
             schedule: Arc::new(SqliteSchedule::new(db.clone())),
         };
-        let (cursors, component_error) = match crate::jobs::status(runtime, &caps).await {
+        let (cursors, component_error) = match crate::flow_calls::status(runtime, &caps).await {
             Ok(status) => (status.cursors.into_iter().collect(), None),
             Err(e) => (BTreeMap::new(), Some(format!("{e:#}"))),
         };

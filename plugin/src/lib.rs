@@ -27,7 +27,8 @@ mod bindings {
 
 #[cfg(target_arch = "wasm32")]
 use bindings::exports::ledgerlink::sync::flows::{
-    self as flows_api, FlowError, FlowStatus, Job, Outcome, RecordOutcome, RunReport,
+    self as flows_api, FlowError, FlowStatus, Job, Outcome, RecordOutcome, ReportKind, RunReport,
+    StoredReport,
 };
 use bindings::exports::ledgerlink::sync::mapping as mapping_api;
 use bindings::ledgerlink::sync::types as wit;
@@ -96,6 +97,20 @@ impl flows_api::Guest for Component {
             }),
             cursors: status.cursors,
         }
+    }
+
+    fn report(kind: ReportKind, period: Option<String>) -> Result<Option<StoredReport>, String> {
+        use flows::stored_reports::{self, Stored};
+        let platform = imports::platform();
+        let kind = match kind {
+            ReportKind::Reconcile => stored_reports::ReportKind::Reconcile,
+            ReportKind::Aging => stored_reports::ReportKind::Aging,
+        };
+        let stored = stored_reports::read(&platform.as_platform(), kind, period.as_deref())?;
+        Ok(stored.map(|s| match s {
+            Stored::Reconcile(r) => StoredReport::Reconcile(r.into()),
+            Stored::Aging(r) => StoredReport::Aging(r.into()),
+        }))
     }
 
     fn run_job(name: String, args: String) -> Result<RunReport, FlowError> {

@@ -2,8 +2,8 @@
 //! starting a local company and running a job on it.
 
 use ledgerlink::db::Database;
-use ledgerlink::jobs::{self, FlowResult};
-use ledgerlink::local::{LocalCompany, LocalOptions};
+use ledgerlink::emulated_company::{LocalCompany, LocalOptions};
+use ledgerlink::flow_calls::{self, FlowResult};
 use ledgerlink::runtime::exports::ledgerlink::sync::flows::{Outcome, RunReport};
 use ledgerlink::runtime::{Limits, Runtime};
 use ledgerlink_emulators::qbo::{QboConfig, RateLimits};
@@ -78,7 +78,13 @@ impl Drop for Company {
 
 /// Runs a job and returns the guest's answer.
 pub fn run(c: &LocalCompany, job: &str, args: Value) -> FlowResult {
-    block_on(jobs::run_job(&runtime(), &c.tenant, job, &args.to_string())).expect("the call traps")
+    block_on(flow_calls::run_job(
+        &runtime(),
+        &c.tenant,
+        job,
+        &args.to_string(),
+    ))
+    .expect("the call traps")
 }
 
 /// Runs a job that must answer with a report.
@@ -140,7 +146,14 @@ pub fn webhook(realm: &str, entity: &str, id: &str, operation: &str) -> String {
 
 /// Hands a webhook body to the component.
 pub fn on_webhook(c: &LocalCompany, body: &str) -> RunReport {
-    match block_on(jobs::on_webhook(&runtime(), &c.tenant, "quickbooks", body)).expect("trap") {
+    match block_on(flow_calls::on_webhook(
+        &runtime(),
+        &c.tenant,
+        "quickbooks",
+        body,
+    ))
+    .expect("trap")
+    {
         Ok(r) => r,
         Err(e) => panic!("on-webhook failed as a whole: {e:?}"),
     }
@@ -148,7 +161,7 @@ pub fn on_webhook(c: &LocalCompany, body: &str) -> RunReport {
 
 /// Hands decoded Salesforce change events (a JSON array) to the component.
 pub fn on_change_events(c: &LocalCompany, events: &Value) -> FlowResult {
-    block_on(jobs::on_webhook(
+    block_on(flow_calls::on_webhook(
         &runtime(),
         &c.tenant,
         "salesforce",

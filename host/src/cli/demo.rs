@@ -4,11 +4,13 @@
 //! exits 0 only when the books agree: every Closed Won opportunity has exactly one invoice.
 
 use crate::db::Database;
-use crate::jobs::{self, FlowResult};
-use crate::local::{LocalCompany, LocalOptions, TENANT};
+use crate::emulated_company::{LocalCompany, LocalOptions, TENANT};
+use crate::flow_calls::{self, FlowResult};
 use crate::metrics::Metrics;
 use crate::reports;
-use crate::runtime::exports::ledgerlink::sync::flows::{FlowError, Outcome, RunReport};
+use crate::runtime::exports::ledgerlink::sync::flows::{
+    FlowError, Outcome, ReportKind, RunReport, StoredReport,
+};
 use crate::runtime::{Limits, Runtime};
 use crate::webhooks::inbox::{Inbox, InboxItem};
 use crate::webhooks::routing::WebhookTenants;
@@ -19,7 +21,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ledgerlink_emulators::qbo::{CompanyProfile, QboConfig};
 use ledgerlink_emulators::salesforce::{Currencies, SalesforceConfig};
 use ledgerlink_emulators::seed::SeedSpec;
-use ledgerlink_plugin::mapping::{AgingReport, ReconcileReport};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -236,10 +237,16 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
     bar.finish_and_clear();
 
     // Reports.
-    let reconcile: ReconcileReport =
-        reports::stored(&company.tenant, "reconcile/latest")?.context("no reconciliation")?;
-    let aging: AgingReport =
-        reports::stored(&company.tenant, "aging/latest")?.context("no aging report")?;
+    let Some(StoredReport::Reconcile(reconcile)) =
+        flow_calls::report(&runtime, &company.tenant, ReportKind::Reconcile, None).await?
+    else {
+        anyhow::bail!("the component stored no reconciliation");
+    };
+    let Some(StoredReport::Aging(aging)) =
+        flow_calls::report(&runtime, &company.tenant, ReportKind::Aging, None).await?
+    else {
+        anyhow::bail!("the component stored no aging report");
+    };
     let files = [
         ("reconciliation.csv", reports::reconcile::csv(&reconcile)),
         ("reconciliation.html", reports::reconcile::html(&reconcile)),
@@ -583,7 +590,8 @@ async fn drain_webhooks(
             async move {
                 let body = String::from_utf8(item.body).context("webhook body is not UTF-8")?;
                 for _ in 0..30 {
-                    let result = jobs::on_webhook(&runtime, &tenant, &item.source, &body).await?;
+                    let result =
+                        flow_calls::on_webhook(&runtime, &tenant, &item.source, &body).await?;
                     let wait = match &result {
                         Ok(r)
                             if r.records
@@ -601,7 +609,9 @@ async fn drain_webhooks(
                         Err(FlowError::Throttled(at)) => DateTime::parse_from_rfc3339(at)
                             .map(|t| t.with_timezone(&Utc))
                             .unwrap_or_else(|_| Utc::now()),
-                        Err(e) => anyhow::bail!("{}", jobs::summary("on-webhook", &Err(e.clone()))),
+                        Err(e) => {
+                            anyhow::bail!("{}", flow_calls::summary("on-webhook", &Err(e.clone())))
+                        }
                     };
                     pause_until(wait).await;
                 }
@@ -658,7 +668,7 @@ async fn run_until_done(
     let mut tally = Tally::default();
     for _ in 0..30 {
         let result: FlowResult =
-            jobs::run_job(runtime, &company.tenant, job, &args.to_string()).await?;
+            flow_calls::run_job(runtime, &company.tenant, job, &args.to_string()).await?;
         let retry_at = match &result {
             Ok(r) => {
                 let throttled: Vec<_> = r
@@ -675,7 +685,7 @@ async fn run_until_done(
             Err(FlowError::Throttled(at)) => DateTime::parse_from_rfc3339(at)
                 .ok()
                 .map(|t| t.with_timezone(&Utc)),
-            Err(e) => anyhow::bail!("{}", jobs::summary(job, &Err(e.clone()))),
+            Err(e) => anyhow::bail!("{}", flow_calls::summary(job, &Err(e.clone()))),
         };
         pause_until(retry_at.unwrap_or_else(Utc::now)).await;
     }

@@ -5,7 +5,7 @@
 use super::progress::ProgressWatch;
 use crate::config::HostConfig;
 use crate::db::Database;
-use crate::jobs;
+use crate::flow_calls;
 use crate::runtime::exports::ledgerlink::sync::flows::{Outcome, RunReport};
 use crate::runtime::{Limits, Runtime};
 use crate::scheduler::lease::Leases;
@@ -96,13 +96,13 @@ async fn execute(plugin: Option<&Path>, t: &TenantArgs, name: &str, job_args: &s
         tenant.clone(),
         indicatif::ProgressBar::new(0),
     );
-    let result = jobs::run_job(&runtime, &tenant, name, job_args).await;
+    let result = flow_calls::run_job(&runtime, &tenant, name, job_args).await;
     bar.finish();
     let result = result.with_context(|| format!("running {name} for {tenant_id}"))?;
     let report = match result {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("{}", jobs::summary(name, &Err(e)));
+            eprintln!("{}", flow_calls::summary(name, &Err(e)));
             return Ok(EXIT_JOB_FAILED);
         }
     };

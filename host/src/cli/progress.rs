@@ -3,7 +3,7 @@
 //! (the `status` export: step, done, total, recorded by the flows after every batch). indicatif
 //! hides the bar when stderr is not a terminal.
 
-use crate::jobs;
+use crate::flow_calls;
 use crate::runtime::exports::ledgerlink::sync::flows::Progress;
 use crate::runtime::Runtime;
 use crate::tenant::TenantCaps;
@@ -41,7 +41,7 @@ impl ProgressWatch {
                     return;
                 };
                 while !stop.load(Ordering::Relaxed) {
-                    if let Ok(status) = rt.block_on(jobs::status(&runtime, &tenant)) {
+                    if let Ok(status) = rt.block_on(flow_calls::status(&runtime, &tenant)) {
                         if let Some(p) = status.progress {
                             show(&bar, &p);
                         }

@@ -24,7 +24,7 @@ pub mod proto {
     tonic::include_proto!("eventbus.v1");
 }
 
-use crate::jobs;
+use crate::flow_calls;
 use crate::runtime::exports::ledgerlink::sync::flows::Outcome;
 use crate::runtime::Runtime;
 use crate::scheduler::runner::Runner;
@@ -94,7 +94,8 @@ impl subscriber::Handler for Direct {
     ) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>> {
         Box::pin(async move {
             self.batches.fetch_add(1, Ordering::SeqCst);
-            let answer = jobs::on_webhook(&self.runtime, &self.tenant, "salesforce", &body).await?;
+            let answer =
+                flow_calls::on_webhook(&self.runtime, &self.tenant, "salesforce", &body).await?;
             let report = answer.map_err(|e| anyhow!("on-webhook: {e:?}"))?;
             if report.failed > 0 {
                 let failed: Vec<String> = report
@@ -120,7 +121,7 @@ impl subscriber::Handler for Direct {
         Box::pin(async move {
             self.gaps.fetch_add(1, Ordering::SeqCst);
             let answer =
-                jobs::run_job(&self.runtime, &self.tenant, "poll-salesforce", "{}").await?;
+                flow_calls::run_job(&self.runtime, &self.tenant, "poll-salesforce", "{}").await?;
             answer.map_err(|e| anyhow!("poll-salesforce: {e:?}"))?;
             Ok(())
         })

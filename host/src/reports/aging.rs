@@ -1,7 +1,7 @@
 //! The aging report as CSV: one row per open invoice with its bucket, then the bucket totals.
 
 use super::csv_field;
-use ledgerlink_plugin::mapping::{AgingBucket, AgingReport};
+use crate::runtime::ledgerlink::sync::types::{AgingBucket, AgingReport};
 
 fn bucket(b: AgingBucket) -> &'static str {
     match b {

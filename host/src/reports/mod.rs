@@ -1,23 +1,10 @@
-//! Rendering the reports the component stores (bucket `reports`): the month-end reconciliation
-//! as CSV and as a readable HTML page with a chart, and the aging buckets as CSV. The component
-//! computes; the host, which has a filesystem, writes files.
+//! Rendering the reports the component stored, as its `report` export returns them
+//! ([`crate::flow_calls::report`]): the month-end reconciliation as CSV and as a readable HTML page
+//! with a chart, and the aging buckets as CSV. The component computes; the host, which has a
+//! filesystem, writes files.
 
 pub mod aging;
 pub mod reconcile;
-
-use crate::tenant::TenantCaps;
-use anyhow::{Context, Result};
-use serde::de::DeserializeOwned;
-
-/// A report the component stored for `tenant`, e.g. `reconcile/latest`.
-pub fn stored<T: DeserializeOwned>(tenant: &TenantCaps, key: &str) -> Result<Option<T>> {
-    let Some(bytes) = tenant.storage.get(&tenant.id, "reports", key)? else {
-        return Ok(None);
-    };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .with_context(|| format!("the stored report {key} is unreadable"))
-}
 
 /// Escapes text for HTML.
 pub fn escape(s: &str) -> String {

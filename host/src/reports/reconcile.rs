@@ -1,11 +1,12 @@
 //! The reconciliation report as CSV (one row per matched pair and discrepancy) and as an HTML
 //! page with the totals, a bar chart of Salesforce vs QuickBooks per discrepancy kind, and the
-//! tables. Amounts are printed from their decimals, never through floats; the chart's bar
-//! lengths are whole pixels computed with decimal arithmetic.
+//! tables. Amounts are printed as the component wrote them (exact decimal text), never through
+//! floats; the chart's bar lengths are whole pixels computed with decimal arithmetic.
 
 use super::{csv_field, escape};
-use ledgerlink_plugin::mapping::{DiscrepancyKind, ReconcileReport};
+use crate::runtime::ledgerlink::sync::types::{DiscrepancyKind, ReconcileReport};
 use rust_decimal::Decimal;
+use std::str::FromStr;
 
 fn kind(k: DiscrepancyKind) -> &'static str {
     match k {
@@ -16,8 +17,13 @@ fn kind(k: DiscrepancyKind) -> &'static str {
     }
 }
 
-fn opt(d: Option<Decimal>) -> String {
-    d.map(|d| d.to_string()).unwrap_or_default()
+fn opt(d: &Option<String>) -> &str {
+    d.as_deref().unwrap_or_default()
+}
+
+/// An amount the component wrote (WIT `money`, decimal text); zero if it is not one.
+fn amount(text: &str) -> Decimal {
+    Decimal::from_str(text).unwrap_or_default()
 }
 
 /// CSV: `status,kind,opportunity,documents,salesforce,quickbooks,difference,detail`.
@@ -39,8 +45,8 @@ pub fn csv(r: &ReconcileReport) -> String {
             kind(d.kind),
             csv_field(d.opportunity_id.as_deref().unwrap_or_default()),
             csv_field(d.document_id.as_deref().unwrap_or_default()),
-            opt(d.salesforce_amount),
-            opt(d.quickbooks_amount),
+            opt(&d.salesforce_amount),
+            opt(&d.quickbooks_amount),
             d.difference,
             csv_field(&d.detail)
         ));
@@ -63,10 +69,11 @@ fn bar(value: Decimal, max: Decimal, full: u32) -> u32 {
 
 /// A self-contained HTML page.
 pub fn html(r: &ReconcileReport) -> String {
-    let max = r.salesforce_total.max(r.quickbooks_total);
-    let sf = bar(r.salesforce_total, max, 480);
-    let qb = bar(r.quickbooks_total, max, 480);
-    let status = if r.difference.is_zero() && r.discrepancies.is_empty() {
+    let (sf_total, qb_total) = (amount(&r.salesforce_total), amount(&r.quickbooks_total));
+    let max = sf_total.max(qb_total);
+    let sf = bar(sf_total, max, 480);
+    let qb = bar(qb_total, max, 480);
+    let status = if amount(&r.difference).is_zero() && r.discrepancies.is_empty() {
         "<p class=ok>Salesforce and QuickBooks agree to the cent.</p>".to_string()
     } else {
         format!(
@@ -82,9 +89,9 @@ pub fn html(r: &ReconcileReport) -> String {
             kind(d.kind),
             escape(d.opportunity_id.as_deref().unwrap_or("")),
             escape(d.document_id.as_deref().unwrap_or("")),
-            opt(d.salesforce_amount),
-            opt(d.quickbooks_amount),
-            d.difference,
+            escape(opt(&d.salesforce_amount)),
+            escape(opt(&d.quickbooks_amount)),
+            escape(&d.difference),
             escape(&d.detail)
         ));
     }
@@ -111,13 +118,13 @@ td,th{{border:1px solid #ccc;padding:.3rem .6rem}}.n{{text-align:right;font-vari
 {rows}</table>
 </body></html>
 "##,
-        start = r.period_start,
-        end = r.period_end,
+        start = escape(&r.period_start),
+        end = escape(&r.period_end),
         sf_label = 116 + sf,
         qb_label = 116 + qb,
-        sf_total = r.salesforce_total,
-        qb_total = r.quickbooks_total,
-        diff = r.difference,
+        sf_total = escape(&r.salesforce_total),
+        qb_total = escape(&r.quickbooks_total),
+        diff = escape(&r.difference),
         matched = r.matched.len(),
     )
 }
@@ -125,28 +132,27 @@ td,th{{border:1px solid #ccc;padding:.3rem .6rem}}.n{{text-align:right;font-vari
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
-    use ledgerlink_plugin::mapping::{Discrepancy, MatchedPair};
+    use crate::runtime::ledgerlink::sync::types::{Discrepancy, MatchedPair};
 
     fn report() -> ReconcileReport {
         ReconcileReport {
-            period_start: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
-            period_end: NaiveDate::from_ymd_opt(2025, 1, 31).unwrap(),
-            salesforce_total: Decimal::new(30000, 2),
-            quickbooks_total: Decimal::new(20000, 2),
-            difference: Decimal::new(10000, 2),
+            period_start: "2025-01-01".into(),
+            period_end: "2025-01-31".into(),
+            salesforce_total: "300.00".into(),
+            quickbooks_total: "200.00".into(),
+            difference: "100.00".into(),
             matched: vec![MatchedPair {
                 opportunity_id: "006A".into(),
                 document_ids: vec!["41".into()],
-                amount: Decimal::new(20000, 2),
+                amount: "200.00".into(),
             }],
             discrepancies: vec![Discrepancy {
                 kind: DiscrepancyKind::MissingInvoice,
                 opportunity_id: Some("006B".into()),
                 document_id: None,
-                salesforce_amount: Some(Decimal::new(10000, 2)),
+                salesforce_amount: Some("100.00".into()),
                 quickbooks_amount: None,
-                difference: Decimal::new(10000, 2),
+                difference: "100.00".into(),
                 detail: "no invoice, yet".into(),
             }],
         }

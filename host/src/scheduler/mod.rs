@@ -76,7 +76,7 @@ impl Scheduler {
     ) -> Result<Self> {
         let mut cron = Vec::new();
         for (tenant, caps) in runner.tenants() {
-            let described = crate::jobs::describe(runner.runtime(), caps).await?;
+            let described = crate::flow_calls::describe(runner.runtime(), caps).await?;
             let empty = BTreeMap::new();
             let effective = spec::effective(&described, overrides.get(tenant).unwrap_or(&empty))
                 .map_err(|e| e.context(format!("tenant {tenant}")))?;

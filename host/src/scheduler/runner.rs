@@ -8,7 +8,7 @@ use super::ledger::ErrorLedger;
 use super::ledger::{MAX_ATTEMPTS, RUN_RECORD};
 use super::runs::JobRuns;
 use crate::alerts::{self, Alerts, Kind as AlertKind};
-use crate::jobs::{self, FlowResult};
+use crate::flow_calls::{self, FlowResult};
 use crate::metrics::{self, Metrics};
 use crate::runtime::exports::ledgerlink::sync::flows::{FlowError, Outcome};
 use crate::runtime::Runtime;
@@ -238,11 +238,11 @@ impl Runner {
         let run_id = self.runs.start(&tenant, &job, args, trigger, Utc::now())?;
         tracing::info!(tenant = %tenant, job = %job, trigger, run_id, "job started");
         let started = Instant::now();
-        let result = jobs::run_job(&self.runtime, caps, &job, args).await;
+        let result = flow_calls::run_job(&self.runtime, caps, &job, args).await;
         let now = Utc::now();
         let status = status_of(&result);
         let summary = match &result {
-            Ok(flow) => jobs::summary(&job, flow),
+            Ok(flow) => flow_calls::summary(&job, flow),
             Err(e) => format!("{job}: {e:#}"),
         };
         // The run happened: whatever fails from here is logged, and the run is still recorded
@@ -336,10 +336,10 @@ impl Runner {
         let _lease = self.lease(tenant, &job).await?;
         let run_id = self.runs.start(tenant, &job, "{}", "webhook", Utc::now())?;
         let started = Instant::now();
-        let result = jobs::on_webhook(&self.runtime, caps, source, body).await;
+        let result = flow_calls::on_webhook(&self.runtime, caps, source, body).await;
         let status = status_of(&result);
         let summary = match &result {
-            Ok(flow) => jobs::summary(&job, flow),
+            Ok(flow) => flow_calls::summary(&job, flow),
             Err(e) => format!("{job}: {e:#}"),
         };
         let now = Utc::now();

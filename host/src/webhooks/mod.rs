@@ -7,7 +7,7 @@
 //! | `GET /metrics` | the [`Metrics`] registry in the Prometheus text format, inbox depth refreshed |
 //!
 //! The order of trust for a delivery is in [`routing`]; the signature in [`signature`]; the two
-//! payload formats in [`payload`]; the drain loop the daemon runs is [`worker`]. A redelivered
+//! payload formats in [`payload`] (the `ledgerlink-qbo-webhook` crate the component reads them with too); the drain loop the daemon runs is [`worker`]. A redelivered
 //! body (Intuit retries a slow or failed answer) is stored once and answered 200 again.
 //!
 //! ```no_run
@@ -22,7 +22,8 @@
 //! ```
 
 pub mod inbox;
-pub mod payload;
+/// The QBO webhook format, one reader shared with the component's flows.
+pub use ledgerlink_qbo_webhook as payload;
 pub mod routing;
 pub mod signature;
 pub mod worker;

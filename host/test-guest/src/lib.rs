@@ -120,6 +120,14 @@ mod guest {
             }
         }
 
+        /// Nothing stored: the test guest keeps no reports.
+        fn report(
+            _kind: flows::ReportKind,
+            _period: Option<String>,
+        ) -> Result<Option<flows::StoredReport>, String> {
+            Ok(None)
+        }
+
         fn describe() -> Vec<Job> {
             vec![
                 Job {

@@ -12,7 +12,7 @@ use ledgerlink::caps::storage::sqlite::SqliteBackend;
 use ledgerlink::caps::storage::KeyValueBackend;
 use ledgerlink::config::HostConfig;
 use ledgerlink::db::Database;
-use ledgerlink::local::NotifySink;
+use ledgerlink::emulated_company::NotifySink;
 use ledgerlink::metrics::Metrics;
 use ledgerlink::runtime::{Limits, Runtime};
 use ledgerlink::scheduler::ledger::MAX_ATTEMPTS;

@@ -154,7 +154,7 @@ fn flows_describe_their_jobs_and_refuse_bad_calls_by_name() {
     block_on(async {
         let rt = runtime();
         let tenant = TenantCaps::ephemeral("t").unwrap();
-        let jobs = ledgerlink::jobs::describe(rt, &tenant).await.unwrap();
+        let jobs = ledgerlink::flow_calls::describe(rt, &tenant).await.unwrap();
         let poll = jobs.iter().find(|j| j.name == "poll").expect("a poll job");
         assert_eq!(poll.default_schedule.as_deref(), Some("0 */5 * * * *"));
         assert!(jobs
@@ -164,7 +164,7 @@ fn flows_describe_their_jobs_and_refuse_bad_calls_by_name() {
         let run = |name: &'static str, args: &'static str| {
             let (rt, tenant) = (rt.clone(), tenant.clone());
             async move {
-                ledgerlink::jobs::run_job(&rt, &tenant, name, args)
+                ledgerlink::flow_calls::run_job(&rt, &tenant, name, args)
                     .await
                     .unwrap()
             }
@@ -182,7 +182,7 @@ fn flows_describe_their_jobs_and_refuse_bad_calls_by_name() {
             Err(FlowError::Failed(m)) => assert!(m.contains("realm-id"), "{m}"),
             other => panic!("{other:?}"),
         }
-        let hook = ledgerlink::jobs::on_webhook(rt, &tenant, "quickbooks", "{not json")
+        let hook = ledgerlink::flow_calls::on_webhook(rt, &tenant, "quickbooks", "{not json")
             .await
             .unwrap();
         assert!(

@@ -160,7 +160,7 @@ async fn connect_stores_the_tokens_and_the_configured_broker_serves_the_guest() 
     let caps = config.tenant_caps("acme", &db).unwrap();
     let rt = Runtime::from_file(Path::new(ledgerlink::TEST_GUEST_PATH), Limits::default()).unwrap();
     let args = json!({"url": format!("http://quickbooks/v3/company/{realm}/companyinfo/{realm}")});
-    let report = ledgerlink::jobs::run_job(&rt, &caps, "fetch", &args.to_string())
+    let report = ledgerlink::flow_calls::run_job(&rt, &caps, "fetch", &args.to_string())
         .await
         .unwrap()
         .unwrap();

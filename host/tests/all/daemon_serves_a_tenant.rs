@@ -5,7 +5,7 @@
 //! forged one is refused and changes nothing; the tenant's Pub/Sub subscription hands a
 //! Salesforce change event to `on-webhook`; SIGTERM stops the daemon with no run left running.
 
-use ledgerlink::local::LocalCompany;
+use ledgerlink::emulated_company::LocalCompany;
 use ledgerlink_emulators::seed::SeedSpec;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};

@@ -3,12 +3,12 @@
 
 mod support;
 
+mod acknowledged_writes_survive_kill;
 mod alerts;
 mod auth;
+mod backfill_killed_and_restarted;
 mod component;
 mod connect;
-mod crash;
-mod crash_recovery;
 mod daemon;
 mod daemon_serves_a_tenant;
 mod errors_cli;

@@ -11,7 +11,7 @@ use ledgerlink::caps::pacing::{BudgetKind, Pacer, PacingConfig};
 use ledgerlink::caps::schedule::SqliteSchedule;
 use ledgerlink::caps::storage::sqlite::SqliteBackend;
 use ledgerlink::db::Database;
-use ledgerlink::jobs;
+use ledgerlink::flow_calls;
 use ledgerlink::metrics::{self, Metrics};
 use ledgerlink::runtime::{Limits, Runtime};
 use ledgerlink::tenant::TenantCaps;
@@ -62,7 +62,7 @@ fn paced(
 
 /// Runs `fetch-many` and returns what the guest saw for each request.
 async fn fetch_many(caps: &TenantCaps, url: &str, count: u64) -> Vec<Value> {
-    let report = jobs::run_job(
+    let report = flow_calls::run_job(
         guest(),
         caps,
         "fetch-many",
@@ -255,7 +255,7 @@ async fn a_401_renews_the_token_and_resends_the_request_with_its_body_once() {
         "headers": {"content-type": "application/text"},
         "body": "select * from Customer",
     });
-    let report = jobs::run_job(guest(), &caps, "fetch", &args.to_string())
+    let report = flow_calls::run_job(guest(), &caps, "fetch", &args.to_string())
         .await
         .unwrap()
         .unwrap();
@@ -293,7 +293,7 @@ async fn a_401_renews_the_token_and_resends_the_request_with_its_body_once() {
         Some(Arc::new(StaticToken(emu.issue_tokens(&realm).access_token))),
     ));
     let args = json!({"url": format!("http://quickbooks/v3/company/{realm}/companyinfo/{realm}")});
-    let report = jobs::run_job(guest(), &fixed, "fetch", &args.to_string())
+    let report = flow_calls::run_job(guest(), &fixed, "fetch", &args.to_string())
         .await
         .unwrap()
         .unwrap();

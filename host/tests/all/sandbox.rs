@@ -246,7 +246,7 @@ fn a_scheduled_run_is_recorded_once_and_bad_times_are_refused() {
         );
         // Once the host knows the component's jobs (the daemon asks `describe` at start),
         // run-later takes only those.
-        ledgerlink::jobs::describe(&rt, &acme).await.unwrap();
+        ledgerlink::flow_calls::describe(&rt, &acme).await.unwrap();
         let unknown = run_job(
             &rt,
             &acme,

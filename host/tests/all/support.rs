@@ -2,7 +2,7 @@
 //! the connection sections of a tenant's config, and `ledgerlink status --json`.
 
 use ledgerlink::db::Database;
-use ledgerlink::local::{LocalCompany, LocalOptions};
+use ledgerlink::emulated_company::{LocalCompany, LocalOptions};
 use ledgerlink_emulators::qbo::{QboConfig, RateLimits};
 use ledgerlink_emulators::seed::SeedSpec;
 use rust_decimal::Decimal;

@@ -7,6 +7,7 @@ use super::links::opportunity_of;
 use super::report::Failure;
 use super::salesforce_io::write_back;
 use super::state::{REPORTS, STATE};
+use super::stored_reports::{aging_key, AGING_LATEST};
 use crate::clients::json::number;
 use crate::clients::quickbooks_json::invoice_view;
 use crate::clients::salesforce_fields::DAYS_OUTSTANDING;
@@ -73,8 +74,8 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     }
     write_back(ctx, "Opportunity", &writes);
     ctx.state.put(STATE, "aging", &report.state)?;
-    ctx.state.put(REPORTS, &format!("aging/{as_of}"), &report)?;
-    ctx.state.put(REPORTS, "aging/latest", &report)?;
+    ctx.state.put(REPORTS, &aging_key(as_of), &report)?;
+    ctx.state.put(REPORTS, AGING_LATEST, &report)?;
     ctx.report.updated(
         "Aging",
         &as_of.to_string(),

@@ -15,8 +15,8 @@
 //! | routing | [`routing`] (which flow handles a Salesforce object or a QBO entity; the flows over touched ids) |
 //! | the flows | [`accounts`], [`products`], [`invoices`] (with its parts: plan, updates, details, currency), [`orders`], [`payments`], [`inbound`], [`aging`], [`reconcile`] |
 //! | one record synced, for any flow | [`customers`] (an account's customer, the matching ladder), [`items`] (a product's item), [`classification`] (a customer's location and class) |
-//! | shared by the flows | [`links`], [`salesforce_io`], [`qbo_lists`], [`context`], [`report`], [`state`], [`ids`], [`settings`], [`invoice_settings`] |
-//! | what a host may ask | [`status`] (progress and cursors, the `status` export) |
+//! | shared by the flows | [`links`], [`salesforce_io`], [`qbo_lists`], [`context`], [`report`], [`state`], [`ids`], [`settings`], [`invoice_settings`], [`stored_reports`] (where reports are kept) |
+//! | what a host may ask | [`status`] (progress and cursors, the `status` export); the `report` export reads [`stored_reports`] |
 
 pub mod accounts;
 pub mod aging;
@@ -42,6 +42,7 @@ pub mod salesforce_poll;
 pub mod settings;
 pub mod state;
 pub mod status;
+pub mod stored_reports;
 pub mod triggers;
 
 pub use context::{Args, Ctx};

@@ -5,6 +5,7 @@ use super::context::{Abort, Ctx, FlowResult};
 use super::links::opportunity_of;
 use super::report::Failure;
 use super::state::REPORTS;
+use super::stored_reports::{reconcile_key, RECONCILE_LATEST};
 use crate::clients::json::{date, money, non_empty};
 use crate::clients::quickbooks::literal;
 use crate::clients::quickbooks_json::invoice_view;
@@ -108,8 +109,8 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     ));
     if !ctx.dry_run() {
         ctx.state
-            .put(REPORTS, &format!("reconcile/{start}/{end}"), &report)?;
-        ctx.state.put(REPORTS, "reconcile/latest", &report)?;
+            .put(REPORTS, &reconcile_key(start, end), &report)?;
+        ctx.state.put(REPORTS, RECONCILE_LATEST, &report)?;
     }
     ctx.report.updated(
         "Reconciliation",

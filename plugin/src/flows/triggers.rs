@@ -13,6 +13,7 @@ use crate::clients::json::text;
 use crate::clients::quickbooks::literal;
 use crate::clients::ApiError;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
+use ledgerlink_qbo_webhook::{self as qbo_webhook, WebhookEvent};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -304,90 +305,18 @@ fn apply_change(ctx: &mut Ctx<'_>, entity: &str, v: &Value) -> FlowResult {
     }
 }
 
-/// One entity a webhook says changed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Hint {
-    /// `Customer`, `Invoice`, `Payment`, ...
-    pub entity: String,
-    /// Its id.
-    pub id: String,
-    /// `Create`, `Update`, `Delete`, `Void`, `Merge`.
-    pub operation: String,
-    /// When the change happened, if the webhook says.
-    pub last_updated: Option<String>,
-}
-
-/// The entities a QBO webhook names, legacy or CloudEvents; an error names what is malformed.
-pub fn parse_webhook(body: &str) -> Result<Vec<Hint>, String> {
-    let v: Value =
-        serde_json::from_str(body).map_err(|e| format!("webhook body is not JSON: {e}"))?;
-    let mut hints = Vec::new();
-    if let Some(events) = v.as_array() {
-        for (i, e) in events.iter().enumerate() {
-            let kind = text(e, "type").ok_or(format!("event [{i}]: type is missing"))?;
-            let parts: Vec<&str> = kind.split('.').collect();
-            let (Some(entity), Some(op)) = (parts.get(1), parts.get(2)) else {
-                return Err(format!(
-                    "event [{i}]: type {kind:?} is not qbo.<entity>.<operation>.v1"
-                ));
-            };
-            let id = text(e, "intuitentityid")
-                .ok_or(format!("event [{i}]: intuitentityid is missing"))?;
-            hints.push(Hint {
-                entity: capitalize(entity),
-                id,
-                operation: capitalize(op),
-                last_updated: text(e, "time"),
-            });
-        }
-        return Ok(hints);
-    }
-    let notes = v
-        .get("eventNotifications")
-        .and_then(Value::as_array)
-        .ok_or("webhook body has neither eventNotifications nor a CloudEvents array")?;
-    for (i, n) in notes.iter().enumerate() {
-        let entities = n
-            .get("dataChangeEvent")
-            .and_then(|d| d.get("entities"))
-            .and_then(Value::as_array)
-            .ok_or(format!(
-                "eventNotifications[{i}].dataChangeEvent.entities is missing"
-            ))?;
-        for (j, e) in entities.iter().enumerate() {
-            hints.push(Hint {
-                entity: text(e, "name").ok_or(format!(
-                    "eventNotifications[{i}].entities[{j}].name is missing"
-                ))?,
-                id: text(e, "id").ok_or(format!(
-                    "eventNotifications[{i}].entities[{j}].id is missing"
-                ))?,
-                operation: text(e, "operation").unwrap_or_default(),
-                last_updated: text(e, "lastUpdated"),
-            });
-        }
-    }
-    Ok(hints)
-}
-
-fn capitalize(s: &str) -> String {
-    match s {
-        "creditmemo" => "CreditMemo".into(),
-        "journalentry" => "JournalEntry".into(),
-        "salesreceipt" => "SalesReceipt".into(),
-        _ => {
-            let mut c = s.chars();
-            c.next()
-                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-                .unwrap_or_default()
-        }
-    }
+/// The entities a QBO webhook names, legacy or CloudEvents, read by the one reader of the
+/// format the host's receiver uses too; an error names the malformed field.
+pub fn parse_webhook(body: &str) -> Result<Vec<WebhookEvent>, String> {
+    qbo_webhook::parse(body.as_bytes())
+        .map(|parsed| parsed.events)
+        .map_err(|e| format!("QBO webhook: {e}"))
 }
 
 /// A webhook is a hint: one CDC pass since the cursor fetches every changed record in full
 /// (covering anything a lost webhook missed); the hinted records CDC did not return are read,
 /// one query per entity, and a payment that no longer exists is reversed.
-pub fn on_quickbooks_webhook(ctx: &mut Ctx<'_>, hints: Vec<Hint>) -> FlowResult {
+pub fn on_quickbooks_webhook(ctx: &mut Ctx<'_>, hints: Vec<WebhookEvent>) -> FlowResult {
     let before: Option<String> = ctx.state.get(CURSORS, "qbo-cdc")?;
     let covered = poll_quickbooks_covering(ctx)?;
     let mut seen = BTreeSet::new();
@@ -464,18 +393,23 @@ mod tests {
     fn legacy_and_cloudevents_webhooks_name_their_entities() {
         let legacy = r#"{"eventNotifications":[{"realmId":"1","dataChangeEvent":{"entities":[
             {"name":"Payment","id":"5","operation":"Create","lastUpdated":"2026-01-01T00:00:00Z"}]}}]}"#;
+        let events = parse_webhook(legacy).unwrap();
+        assert_eq!(events.len(), 1);
         assert_eq!(
-            parse_webhook(legacy).unwrap(),
-            vec![Hint {
-                entity: "Payment".into(),
-                id: "5".into(),
-                operation: "Create".into(),
-                last_updated: Some("2026-01-01T00:00:00Z".into()),
-            }]
+            (events[0].entity.as_str(), events[0].id.as_str()),
+            ("Payment", "5")
+        );
+        assert_eq!(events[0].operation, qbo_webhook::Operation::Create);
+        assert_eq!(
+            events[0].last_updated.as_deref(),
+            Some("2026-01-01T00:00:00Z")
         );
         let ce = r#"[{"specversion":"1.0","id":"x","type":"qbo.invoice.voided.v1","intuitentityid":"9","intuitaccountid":"1","data":{}}]"#;
         assert_eq!(parse_webhook(ce).unwrap()[0].entity, "Invoice");
-        assert_eq!(parse_webhook(ce).unwrap()[0].operation, "Voided");
+        assert_eq!(
+            parse_webhook(ce).unwrap()[0].operation,
+            qbo_webhook::Operation::Void
+        );
         assert!(parse_webhook("{").unwrap_err().contains("not JSON"));
         assert!(at_or_before(
             Some("2026-01-01T00:00:00Z"),
@@ -486,8 +420,10 @@ mod tests {
             Some("2026-01-01T00:00:01Z")
         ));
         assert!(!at_or_before(None, Some("2026-01-01T00:00:01Z")));
-        assert!(parse_webhook(r#"[{"type":"qbo.payment.created.v1"}]"#)
-            .unwrap_err()
-            .contains("intuitentityid"));
+        assert!(
+            parse_webhook(r#"[{"type":"qbo.payment.created.v1","intuitaccountid":"1"}]"#)
+                .unwrap_err()
+                .contains("intuitentityid")
+        );
     }
 }

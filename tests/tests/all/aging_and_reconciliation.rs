@@ -1,8 +1,10 @@
 //! Aging alerts only on newly crossed thresholds; the month-end reconciliation agrees to the cent
-//! and names an invoice that has no opportunity.
+//! and names an invoice that has no opportunity; a host reads the stored reports through the
+//! component's `report` export.
 
-use ledgerlink::runtime::exports::ledgerlink::sync::flows::Outcome;
-use ledgerlink_tests::{company, lines, money, report, small, stored};
+use ledgerlink::flow_calls;
+use ledgerlink::runtime::exports::ledgerlink::sync::flows::{Outcome, ReportKind, StoredReport};
+use ledgerlink_tests::{block_on, company, lines, money, report, runtime, small, stored};
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -71,4 +73,73 @@ fn reconciliation_matches_to_the_cent_and_names_an_invoice_without_opportunity()
         rec["discrepancies"][0]["kind"],
         "invoice-without-opportunity"
     );
+}
+
+/// What the host reads through the component's `report` export (never its buckets).
+fn exported(
+    c: &ledgerlink::emulated_company::LocalCompany,
+    kind: ReportKind,
+    period: Option<&str>,
+) -> Option<StoredReport> {
+    block_on(flow_calls::report(&runtime(), &c.tenant, kind, period)).expect("the report export")
+}
+
+#[test]
+fn a_host_reads_stored_reports_by_period_through_the_report_export() {
+    let (c, _db) = company(small());
+    report(&c, "backfill", json!({}));
+    assert!(exported(&c, ReportKind::Reconcile, None).is_none());
+    let year = json!({"period-start": "2025-01-01", "period-end": "2025-12-31"});
+    let march = json!({"period-start": "2025-03-01", "period-end": "2025-03-31"});
+    report(&c, "reconcile", year);
+    report(&c, "reconcile", march);
+
+    let Some(StoredReport::Reconcile(latest)) = exported(&c, ReportKind::Reconcile, None) else {
+        panic!("no reconciliation through the export");
+    };
+    assert_eq!(
+        (latest.period_start.as_str(), latest.period_end.as_str()),
+        ("2025-03-01", "2025-03-31")
+    );
+    let Some(StoredReport::Reconcile(by_month)) =
+        exported(&c, ReportKind::Reconcile, Some("2025-03"))
+    else {
+        panic!("no March reconciliation");
+    };
+    assert_eq!(by_month.salesforce_total, latest.salesforce_total);
+    let Some(StoredReport::Reconcile(by_year)) =
+        exported(&c, ReportKind::Reconcile, Some("2025-01-01/2025-12-31"))
+    else {
+        panic!("no 2025 reconciliation");
+    };
+    // The export answers what the job stored, to the cent.
+    let stored_year = stored(&c, "reports", "reconcile/2025-01-01/2025-12-31").unwrap();
+    assert_eq!(
+        money(&json!(by_year.salesforce_total)),
+        money(&stored_year["salesforce-total"])
+    );
+    assert_eq!(
+        by_year.matched.len(),
+        stored_year["matched"].as_array().unwrap().len()
+    );
+    assert!(exported(&c, ReportKind::Reconcile, Some("2024-03")).is_none());
+    let e = block_on(flow_calls::report(
+        &runtime(),
+        &c.tenant,
+        ReportKind::Reconcile,
+        Some("March"),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("\"March\"") && e.contains("YYYY-MM"), "{e}");
+
+    report(&c, "aging", json!({}));
+    let Some(StoredReport::Aging(aging)) = exported(&c, ReportKind::Aging, None) else {
+        panic!("no aging report through the export");
+    };
+    let Some(StoredReport::Aging(same_day)) = exported(&c, ReportKind::Aging, Some(&aging.as_of))
+    else {
+        panic!("no aging report for {}", aging.as_of);
+    };
+    assert_eq!(same_day.total_open, aging.total_open);
 }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// An invoiced opportunity, its invoice id, and one of its line items.
-fn invoiced(c: &ledgerlink::local::LocalCompany) -> (String, String, Value) {
+fn invoiced(c: &ledgerlink::emulated_company::LocalCompany) -> (String, String, Value) {
     let (opp, _) = invoiced_opportunity(c);
     let id = opp["Id"].as_str().unwrap().to_string();
     let invoice_id = opp["QBO_Invoice_Id__c"].as_str().unwrap().to_string();
@@ -24,7 +24,7 @@ fn invoiced(c: &ledgerlink::local::LocalCompany) -> (String, String, Value) {
     (id, invoice_id, line)
 }
 
-fn add_one_to_quantity(c: &ledgerlink::local::LocalCompany, line: &Value) {
+fn add_one_to_quantity(c: &ledgerlink::emulated_company::LocalCompany, line: &Value) {
     let qty = money(&line["Quantity"]);
     c.sf.update(
         "OpportunityLineItem",

@@ -6,7 +6,7 @@
 //! from the Account, class per line, location per deal, the sales rep and two custom fields,
 //! and the latest invoice's location and class back on the Account.
 
-use ledgerlink::local::LocalOptions;
+use ledgerlink::emulated_company::LocalOptions;
 use ledgerlink::runtime::exports::ledgerlink::sync::flows::{Outcome, RunReport};
 use ledgerlink_emulators::qbo::{CompanyProfile, QboConfig, QboEmulator, RateLimits};
 use ledgerlink_emulators::salesforce::{Currencies, SalesforceConfig};

@@ -56,7 +56,7 @@ fn activated_orders_post_balanced_entries_and_a_cancellation_reverses_one() {
 
 /// The receivable account's net debit of every entry posted for `order` (a reversal credits it):
 /// the order's total once while it stands, zero after it is cancelled.
-fn net_receivable(c: &ledgerlink::local::LocalCompany, order: &str) -> Decimal {
+fn net_receivable(c: &ledgerlink::emulated_company::LocalCompany, order: &str) -> Decimal {
     let docs: Vec<serde_json::Value> = c.qbo.entities(&c.realm, "JournalEntry");
     let mut net = Decimal::ZERO;
     // Each entry's private note names its order ("Salesforce Order <id>").
@@ -123,7 +123,7 @@ fn an_order_activated_again_with_the_same_content_is_posted_again_not_replayed()
 }
 
 /// Backfills `c` (no failure) and returns the id of an activated order, posted by it.
-fn backfilled_activated_order(c: &ledgerlink::local::LocalCompany) -> String {
+fn backfilled_activated_order(c: &ledgerlink::emulated_company::LocalCompany) -> String {
     let r = report(c, "backfill", json!({}));
     assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
     let order =
@@ -134,7 +134,7 @@ fn backfilled_activated_order(c: &ledgerlink::local::LocalCompany) -> String {
     order["Id"].as_str().unwrap().to_string()
 }
 
-fn order_entry(c: &ledgerlink::local::LocalCompany, id: &str) -> String {
+fn order_entry(c: &ledgerlink::emulated_company::LocalCompany, id: &str) -> String {
     c.sf.get("Order", id).expect("the order")["QBO_Journal_Entry_Id__c"]
         .as_str()
         .expect("written back")

@@ -9,7 +9,7 @@ use ledgerlink_tests::{
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-fn opportunity(c: &ledgerlink::local::LocalCompany, id: &str) -> Value {
+fn opportunity(c: &ledgerlink::emulated_company::LocalCompany, id: &str) -> Value {
     c.sf.get("Opportunity", id).expect("opportunity")
 }
 

@@ -85,7 +85,10 @@ fn a_name_taken_by_a_vendor_gets_a_deterministic_suffix() {
 }
 
 /// The opportunity's amount paid after a poll (a payment of 10.00 on its invoice was recorded).
-fn paid_after_poll(c: &ledgerlink::local::LocalCompany, opp_id: &str) -> Option<Decimal> {
+fn paid_after_poll(
+    c: &ledgerlink::emulated_company::LocalCompany,
+    opp_id: &str,
+) -> Option<Decimal> {
     let r = report(c, "poll-quickbooks", json!({}));
     assert_eq!(r.failed, 0, "{:#?}", lines(&r, Outcome::Failed));
     let paid = &c.sf.get("Opportunity", opp_id).unwrap()["Amount_Paid__c"];

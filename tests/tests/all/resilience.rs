@@ -7,7 +7,7 @@ use ledgerlink_tests::{company, lines, report, run, small};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-fn won(c: &ledgerlink::local::LocalCompany) -> Vec<Value> {
+fn won(c: &ledgerlink::emulated_company::LocalCompany) -> Vec<Value> {
     c.sf.records("Opportunity")
         .into_iter()
         .filter(|o| o["IsWon"] == json!(true))
@@ -15,7 +15,7 @@ fn won(c: &ledgerlink::local::LocalCompany) -> Vec<Value> {
 }
 
 /// Every Closed Won opportunity (with an account) has exactly one invoice.
-fn exactly_one_invoice_each(c: &ledgerlink::local::LocalCompany) {
+fn exactly_one_invoice_each(c: &ledgerlink::emulated_company::LocalCompany) {
     let invoices = c.qbo.entities(&c.realm, "Invoice");
     let mut per_doc: BTreeMap<String, usize> = BTreeMap::new();
     for i in &invoices {
@@ -59,7 +59,7 @@ fn a_bad_record_is_reported_with_its_reason_and_the_rest_sync() {
     assert_eq!(failure.code.as_deref(), Some("invalid-record"));
     assert!(!failure.retryable);
     exactly_one_invoice_each(&c);
-    let notified = |c: &ledgerlink::local::LocalCompany| {
+    let notified = |c: &ledgerlink::emulated_company::LocalCompany| {
         c.notify
             .messages()
             .iter()

@@ -1,4 +1,6 @@
-//! QBO webhook bodies (api-facts A8), in both formats, turned into [`WebhookEvent`]s.
+//! QBO webhook bodies (api-facts A8), in both formats, turned into [`WebhookEvent`]s. One reader
+//! of the format for both sides: the host's receiver reads the realms to verify and route a
+//! delivery, the component's flows read the events to act on them.
 //!
 //! | format | shape | realm | entity | id | operation | last updated |
 //! |---|---|---|---|---|---|---|

@@ -4,7 +4,7 @@
 
 use crate::support::{company, money, unthrottled, BIN};
 use ledgerlink::db::Database;
-use ledgerlink::local::LocalCompany;
+use ledgerlink::emulated_company::LocalCompany;
 use ledgerlink_emulators::common::faults::{FaultKind, FaultRule};
 use ledgerlink_emulators::seed::SeedSpec;
 use rust_decimal::Decimal;

@@ -2,7 +2,9 @@
 //! runtime's limits. The outer `Result` is the host's (a trap, a limit, a missing export); the
 //! inner one is the guest's own answer.
 
-use crate::runtime::exports::ledgerlink::sync::flows::{FlowError, FlowStatus, Job, RunReport};
+use crate::runtime::exports::ledgerlink::sync::flows::{
+    FlowError, FlowStatus, Job, ReportKind, RunReport, StoredReport,
+};
 use crate::runtime::Runtime;
 use crate::tenant::TenantCaps;
 use anyhow::Result;
@@ -37,6 +39,26 @@ pub async fn status(runtime: &Runtime, tenant: &TenantCaps) -> Result<FlowStatus
                 .await?)
         })
         .await
+}
+
+/// The report of `kind` the component stored for `tenant` (its `report` export): the newest, or
+/// the one of `period`. The host never reads the component's storage itself.
+pub async fn report(
+    runtime: &Runtime,
+    tenant: &TenantCaps,
+    kind: ReportKind,
+    period: Option<&str>,
+) -> Result<Option<StoredReport>> {
+    let answer = runtime
+        .with_timeout("report", async {
+            let (mut store, plugin) = runtime.instantiate(tenant).await?;
+            Ok(plugin
+                .ledgerlink_sync_flows()
+                .call_report(&mut store, kind, period)
+                .await?)
+        })
+        .await?;
+    answer.map_err(|e| anyhow::anyhow!("tenant {}: {e}", tenant.id))
 }
 
 /// Runs job `name` with JSON `args` for `tenant`.
