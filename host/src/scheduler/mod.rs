@@ -20,7 +20,7 @@ pub mod slots;
 pub mod spec;
 
 pub use ledger::ErrorLedger;
-pub use runner::{Postpone, RunResult, Runner};
+pub use runner::{Postpone, RunObserver, RunResult, Runner};
 pub use runs::JobRuns;
 
 use crate::caps::schedule::{ScheduleBackend, SqliteSchedule};

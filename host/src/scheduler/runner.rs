@@ -10,7 +10,7 @@ use super::runs::JobRuns;
 use crate::alerts::{self, Alerts, Kind as AlertKind};
 use crate::flow_calls::{self, FlowResult};
 use crate::metrics::{self, Metrics};
-use crate::runtime::exports::ledgerlink::sync::flows::{FlowError, Outcome};
+use crate::runtime::exports::ledgerlink::sync::flows::{FlowError, Outcome, RunReport};
 use crate::runtime::Runtime;
 use crate::tenant::TenantCaps;
 use anyhow::{Context, Result};
@@ -18,6 +18,13 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// Told of every report a run or a webhook answered (after it is recorded): how `demo` tallies
+/// what the scheduler's runs did without a second loop of its own.
+pub trait RunObserver: Send + Sync {
+    /// `job` (or `webhook:<source>`) of `tenant` answered `report`.
+    fn finished(&self, tenant: &str, job: &str, report: &RunReport);
+}
 
 /// What became of a request to run a job.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +76,7 @@ pub struct Runner {
     ledger: ErrorLedger,
     leases: Leases,
     alerts: Option<Alerts>,
+    observer: Option<Arc<dyn RunObserver>>,
     running: Arc<Mutex<HashSet<(String, String)>>>,
     metrics: Metrics,
 }
@@ -100,6 +108,7 @@ impl Runner {
             ledger: ErrorLedger::new(db.clone())?,
             leases: Leases::new(db.clone())?,
             alerts: None,
+            observer: None,
             running: Arc::default(),
             metrics,
         })
@@ -110,6 +119,18 @@ impl Runner {
     pub fn with_alerts(mut self, alerts: Alerts) -> Self {
         self.alerts = Some(alerts);
         self
+    }
+
+    /// Tells `observer` of every report (see [`RunObserver`]).
+    pub fn with_observer(mut self, observer: Arc<dyn RunObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn observe(&self, tenant: &str, job: &str, result: &Result<FlowResult>) {
+        if let (Some(observer), Ok(Ok(report))) = (&self.observer, result) {
+            observer.finished(tenant, job, report);
+        }
     }
 
     /// After a run of `job`: its alert raised or cleared, exhausted records and the quota
@@ -293,6 +314,7 @@ impl Runner {
             Ok(Err(_)) => {}
         }
         self.runs.finish(run_id, status, &summary, now)?;
+        self.observe(&tenant, &job, &result);
         self.alert(&tenant, &job, status, &summary, &exhausted);
         self.metrics.inc(
             metrics::CALLS,
@@ -358,6 +380,7 @@ impl Runner {
             }
         }
         self.runs.finish(run_id, status, &summary, now)?;
+        self.observe(tenant, &job, &result);
         self.alert(tenant, &job, status, &summary, &[]);
         self.metrics.inc(
             metrics::CALLS,

@@ -20,7 +20,9 @@ const CHILD_ENV: &str = "LEDGERLINK_CRASH_CHILD";
 /// Re-runs this test binary with only `test` (of this module) selected, as a child told what to
 /// do by env vars.
 fn child(test: &str, envs: &[(&str, String)]) -> std::process::Child {
-    let name = format!("crash::{test}");
+    // The test's path inside the binary (`<this module>::<test>`), whatever the module is named.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let name = format!("{module}::{test}");
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         name.as_str(),

@@ -11,6 +11,7 @@ mod component;
 mod connect;
 mod daemon;
 mod daemon_serves_a_tenant;
+mod demo;
 mod errors_cli;
 mod one_writer;
 mod pacing;

@@ -2,31 +2,34 @@
 //! emulators in-process with a seeded company, runs every flow through the real component and
 //! the real webhook receiver, prints a summary, writes the reconciliation and aging reports, and
 //! exits 0 only when the books agree: every Closed Won opportunity has exactly one invoice.
+//! Every job and webhook runs through the scheduler's runner, as in the daemon ([`runs`]).
+
+mod runs;
+mod tally;
 
 use crate::db::Database;
 use crate::emulated_company::{LocalCompany, LocalOptions, TENANT};
-use crate::flow_calls::{self, FlowResult};
+use crate::flow_calls;
 use crate::metrics::Metrics;
 use crate::reports;
-use crate::runtime::exports::ledgerlink::sync::flows::{
-    FlowError, Outcome, ReportKind, RunReport, StoredReport,
-};
+use crate::runtime::exports::ledgerlink::sync::flows::{Outcome, ReportKind, StoredReport};
 use crate::runtime::{Limits, Runtime};
-use crate::webhooks::inbox::{Inbox, InboxItem};
+use crate::webhooks::inbox::Inbox;
 use crate::webhooks::routing::WebhookTenants;
 use crate::webhooks::{self, worker, WebhookConfig, WebhookState};
 use anyhow::{Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use ledgerlink_emulators::qbo::{CompanyProfile, QboConfig};
 use ledgerlink_emulators::salesforce::{Currencies, SalesforceConfig};
 use ledgerlink_emulators::seed::SeedSpec;
+use runs::DemoRuns;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tally::Tally;
 
 /// Arguments of `ledgerlink demo`.
 #[derive(clap::Args)]
@@ -49,42 +52,6 @@ pub struct DemoArgs {
     /// Payments to record in QBO (each sends a signed webhook).
     #[arg(long, default_value_t = 12)]
     payments: usize,
-}
-
-/// One step's outcome per record: the last attempt counts (a throttled record retried and
-/// created is "created").
-#[derive(Default)]
-struct Tally {
-    records: BTreeMap<(String, String), (Outcome, String)>,
-}
-
-impl Tally {
-    fn add(&mut self, r: &RunReport) {
-        // "(run)" marks an attempt that stopped early; its records carry the outcome.
-        for o in r.records.iter().filter(|o| o.record_id != "(run)") {
-            let key = (o.entity.clone(), o.record_id.clone());
-            // A rerun that finds a record unchanged does not undo what an earlier attempt did.
-            let keep = matches!(
-                (self.records.get(&key).map(|(k, _)| *k), o.outcome),
-                (Some(Outcome::Created | Outcome::Updated), Outcome::Skipped)
-            );
-            if !keep {
-                self.records.insert(key, (o.outcome, o.detail.clone()));
-            }
-        }
-    }
-
-    fn count(&self, kind: Outcome) -> usize {
-        self.records.values().filter(|(o, _)| *o == kind).count()
-    }
-
-    fn failures(&self) -> Vec<String> {
-        self.records
-            .iter()
-            .filter(|(_, (o, _))| *o == Outcome::Failed)
-            .map(|((e, id), (_, d))| format!("{e} {id}: {d}"))
-            .collect()
-    }
 }
 
 /// Runs the demo; returns the exit code.
@@ -113,7 +80,7 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
     let state = WebhookState::new(
         inbox.clone(),
         tenants.clone(),
-        metrics,
+        metrics.clone(),
         WebhookConfig::default(),
     );
     let receiver = webhooks::serve("127.0.0.1:0".parse()?, state).await?;
@@ -153,6 +120,13 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
     tenants.insert(&company.realm, TENANT, &qbo_config.verifier_token);
     seed_quickbooks_side(&company)?;
     seed_invoice_details(&company)?;
+    let runs = DemoRuns::new(
+        runtime.clone(),
+        company.tenant.clone(),
+        &db,
+        metrics.clone(),
+    )
+    .await?;
 
     println!("Ledgerlink demo");
     println!(
@@ -206,7 +180,7 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
     let mut tallies: Vec<(String, Tally)> = Vec::new();
     for (label, job, job_args) in &steps {
         bar.set_message(label.to_string());
-        let tally = run_until_done(&runtime, &company, job, job_args.clone()).await?;
+        let tally = runs.step(job, job_args.clone()).await?;
         tallies.push((label.to_string(), tally));
         bar.inc(1);
     }
@@ -214,25 +188,24 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
     // Payments recorded in QBO reach Salesforce through signed webhooks and the inbox.
     bar.set_message("QBO payments -> opportunity payment status (webhooks)");
     let paid = record_payments(&company, args.payments)?;
-    let tally = drain_webhooks(&runtime, &company, &inbox, receiver.url()).await?;
+    let tally = drain_webhooks(&runs, &company, &inbox, receiver.url()).await?;
     tallies.push(("Payments via webhooks".into(), tally));
     bar.inc(1);
 
     bar.set_message("Invoice aging");
     let today = Utc::now().date_naive();
-    let aging = run_until_done(&runtime, &company, "aging", json!({"as-of": today})).await?;
+    let aging = runs.step("aging", json!({"as-of": today})).await?;
     tallies.push(("Invoice aging".into(), aging));
     bar.inc(1);
 
     bar.set_message("Reconciliation");
     let (start, end) = seeded_year(&won);
-    let rec = run_until_done(
-        &runtime,
-        &company,
-        "reconcile",
-        json!({"period-start": start, "period-end": end}),
-    )
-    .await?;
+    let rec = runs
+        .step(
+            "reconcile",
+            json!({"period-start": start, "period-end": end}),
+        )
+        .await?;
     tallies.push(("Reconciliation".into(), rec));
     bar.finish_and_clear();
 
@@ -574,52 +547,15 @@ fn record_payments(company: &LocalCompany, n: usize) -> Result<usize> {
     Ok(invoices.len())
 }
 
-/// Waits for QBO's webhooks to arrive, replays one (a duplicate delivery), and drains the inbox
-/// into the component.
+/// Drains the inbox the way the daemon's worker does (the daemon's handler, through the
+/// runner), replaying one delivery as Intuit may, until it stays empty; then the retries.
 async fn drain_webhooks(
-    runtime: &Runtime,
+    runs: &DemoRuns,
     company: &LocalCompany,
     inbox: &Inbox,
     receiver_url: String,
 ) -> Result<Tally> {
-    let reports: Arc<Mutex<Vec<RunReport>>> = Arc::default();
-    let handler = {
-        let (runtime, tenant, reports) = (runtime.clone(), company.tenant.clone(), reports.clone());
-        move |item: InboxItem| {
-            let (runtime, tenant, reports) = (runtime.clone(), tenant.clone(), reports.clone());
-            async move {
-                let body = String::from_utf8(item.body).context("webhook body is not UTF-8")?;
-                for _ in 0..30 {
-                    let result =
-                        flow_calls::on_webhook(&runtime, &tenant, &item.source, &body).await?;
-                    let wait = match &result {
-                        Ok(r)
-                            if r.records
-                                .iter()
-                                .any(|o| o.retryable && o.outcome == Outcome::Failed) =>
-                        {
-                            Utc::now()
-                        }
-                        Ok(r) => {
-                            if let Ok(mut all) = reports.lock() {
-                                all.push(r.clone());
-                            }
-                            return Ok(());
-                        }
-                        Err(FlowError::Throttled(at)) => DateTime::parse_from_rfc3339(at)
-                            .map(|t| t.with_timezone(&Utc))
-                            .unwrap_or_else(|_| Utc::now()),
-                        Err(e) => {
-                            anyhow::bail!("{}", flow_calls::summary("on-webhook", &Err(e.clone())))
-                        }
-                    };
-                    pause_until(wait).await;
-                }
-                anyhow::bail!("on-webhook kept being throttled")
-            }
-        }
-    };
-    let handler: Arc<dyn worker::InboxHandler> = Arc::new(handler);
+    let handler = runs.webhook_handler();
     let mut replayed = false;
     let mut quiet = 0;
     for _ in 0..100 {
@@ -640,11 +576,7 @@ async fn drain_webhooks(
             quiet = 0;
         }
     }
-    let mut tally = Tally::default();
-    for r in reports.lock().map(|r| r.clone()).unwrap_or_default() {
-        tally.add(&r);
-    }
-    Ok(tally)
+    runs.finish_webhooks().await
 }
 
 /// Sends a delivery to the receiver again, as Intuit may.
@@ -656,48 +588,4 @@ async fn replay(receiver_url: &str, delivery: &ledgerlink_emulators::qbo::Delive
         .body(delivery.body.clone())
         .send()
         .await;
-}
-
-/// Runs a job, waiting out throttles the way the scheduler does, until nothing is left to retry.
-async fn run_until_done(
-    runtime: &Runtime,
-    company: &LocalCompany,
-    job: &str,
-    args: Value,
-) -> Result<Tally> {
-    let mut tally = Tally::default();
-    for _ in 0..30 {
-        let result: FlowResult =
-            flow_calls::run_job(runtime, &company.tenant, job, &args.to_string()).await?;
-        let retry_at = match &result {
-            Ok(r) => {
-                let throttled: Vec<_> = r
-                    .records
-                    .iter()
-                    .filter(|o| o.outcome == Outcome::Failed && o.retryable)
-                    .collect();
-                tally.add(r);
-                if throttled.is_empty() {
-                    return Ok(tally);
-                }
-                Some(Utc::now() + chrono::Duration::seconds(1))
-            }
-            Err(FlowError::Throttled(at)) => DateTime::parse_from_rfc3339(at)
-                .ok()
-                .map(|t| t.with_timezone(&Utc)),
-            Err(e) => anyhow::bail!("{}", flow_calls::summary(job, &Err(e.clone()))),
-        };
-        pause_until(retry_at.unwrap_or_else(Utc::now)).await;
-    }
-    anyhow::bail!("{job} kept being throttled")
-}
-
-/// Waits for a retry time, at least half a second and at most two: the emulator's rate window
-/// is one second, so the demo does not sit out QBO's documented 60 s (the daemon does).
-async fn pause_until(at: DateTime<Utc>) {
-    let wait = (at - Utc::now())
-        .to_std()
-        .unwrap_or_default()
-        .clamp(Duration::from_millis(500), Duration::from_secs(2));
-    tokio::time::sleep(wait).await;
 }
