@@ -10,19 +10,27 @@ use wasmtime::component::Val;
 /// The interfaces whose functions `ledgerlink call` may invoke.
 pub const MAPPING_INTERFACE: &str = "ledgerlink:sync/mapping@0.1.0";
 
-/// The names of the mapping functions, as the WIT declares them.
-pub const MAPPING_FUNCTIONS: [&str; 8] = [
-    "map-account",
-    "map-customer",
-    "map-product",
-    "build-invoice",
-    "apply-payment",
-    "build-journal-entry",
-    "age-invoices",
-    "reconcile",
-];
-
 impl Runtime {
+    /// The functions of the mapping interface, read from the loaded component's type (the WIT
+    /// is the one list of them; the host keeps no copy), in the component's order.
+    pub fn mapping_functions(&self) -> Vec<String> {
+        use wasmtime::component::types::ComponentItem;
+        let engine = self.engine();
+        let component = self.instance_pre().component().component_type();
+        let Some(ComponentItem::ComponentInstance(mapping)) = component
+            .exports(engine)
+            .find(|(name, _)| *name == MAPPING_INTERFACE)
+            .map(|(_, export)| export.ty)
+        else {
+            return Vec::new();
+        };
+        mapping
+            .exports(engine)
+            .filter(|(_, export)| matches!(export.ty, ComponentItem::ComponentFunc(_)))
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
     /// Calls `function` of the mapping interface with `input` and returns its result as JSON
     /// (`{"ok": ..}` or `{"err": ..}`). Unknown functions and ill-typed input are errors.
     pub async fn call_json(
@@ -31,10 +39,11 @@ impl Runtime {
         function: &str,
         input: &Value,
     ) -> Result<Value> {
-        if !MAPPING_FUNCTIONS.contains(&function) {
+        let functions = self.mapping_functions();
+        if !functions.iter().any(|f| f == function) {
             bail!(
                 "unknown function {function:?}; the mapping functions are: {}",
-                MAPPING_FUNCTIONS.join(", ")
+                functions.join(", ")
             );
         }
         let mut store =

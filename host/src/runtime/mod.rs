@@ -5,7 +5,7 @@ mod bindings;
 mod cache;
 pub mod dynamic;
 mod invoke;
-pub use invoke::{MAPPING_FUNCTIONS, MAPPING_INTERFACE};
+pub use invoke::MAPPING_INTERFACE;
 mod engine;
 mod limits;
 mod state;

@@ -1,7 +1,7 @@
 //! The real component, built for `wasm32-wasip2` and embedded by `build.rs`, called through
 //! wasmtime: every mapping fixture must give the same JSON in the component as natively.
 
-use ledgerlink::runtime::{Limits, Runtime, MAPPING_FUNCTIONS};
+use ledgerlink::runtime::{Limits, Runtime};
 use ledgerlink::tenant::TenantCaps;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -31,8 +31,8 @@ fn fixtures_dir() -> PathBuf {
 
 fn fixtures() -> Vec<(String, PathBuf, Value)> {
     let mut all = Vec::new();
-    for function in MAPPING_FUNCTIONS {
-        let dir = fixtures_dir().join(function);
+    for function in runtime().mapping_functions() {
+        let dir = fixtures_dir().join(&function);
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
@@ -45,7 +45,7 @@ fn fixtures() -> Vec<(String, PathBuf, Value)> {
             let text = std::fs::read_to_string(&path).unwrap();
             let value: Value =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            all.push((function.to_string(), path, value));
+            all.push((function.clone(), path, value));
         }
     }
     all
@@ -228,4 +228,39 @@ fn the_cli_calls_a_function_and_exits_by_outcome() {
         .unwrap();
     assert_eq!(invalid.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&invalid.stderr).contains("not valid JSON"));
+}
+
+/// The function names of `interface mapping` in the WIT text, in declaration order.
+fn wit_mapping_functions() -> Vec<String> {
+    let wit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/ledgerlink.wit"),
+    )
+    .expect("read the WIT");
+    let start = wit.find("interface mapping {").expect("interface mapping");
+    let body = &wit[start..];
+    let body = &body[..body.find("\n}").expect("the interface's end")];
+    body.lines()
+        .filter_map(|l| l.trim().split_once(": func("))
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+#[test]
+fn the_mapping_functions_are_one_list_in_the_wit_the_component_native_code_and_fixtures() {
+    let wit = wit_mapping_functions();
+    assert_eq!(wit.len(), 8, "{wit:?}");
+    // The host reads the list from the component; the native table and the fixtures (which
+    // the n8n node's operations are checked against) must name the same functions.
+    assert_eq!(runtime().mapping_functions(), wit);
+    assert_eq!(ledgerlink_plugin::native::FUNCTIONS.to_vec(), wit);
+    let mut dirs: Vec<String> = std::fs::read_dir(fixtures_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    let mut sorted = wit.clone();
+    sorted.sort();
+    assert_eq!(dirs, sorted, "one fixture folder per mapping function");
 }
