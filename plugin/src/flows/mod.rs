@@ -11,7 +11,7 @@
 //! | layer | modules |
 //! |---|---|
 //! | what starts a run | [`triggers`] (QBO polls and webhooks, backfill, redo by id), [`change_events`] (Salesforce change events), `run_job` here |
-//! | Salesforce polling | [`salesforce_poll`] (Get Updated / Get Deleted, then `SystemModstamp` cursors) |
+//! | the polls | [`salesforce_poll`] (Get Updated / Get Deleted, then `SystemModstamp` cursors), [`quickbooks_poll`] (CDC since the cursor, a catch-up by query past its limits) |
 //! | routing | [`routing`] (which flow handles a Salesforce object or a QBO entity; the flows over touched ids) |
 //! | the flows | [`accounts`], [`products`], [`invoices`] (with its parts: plan, updates, details, currency), [`orders`], [`payments`], [`inbound`], [`aging`], [`reconcile`] |
 //! | one record synced, for any flow | [`customers`] (an account's customer, the matching ladder), [`items`] (a product's item), [`classification`] (a customer's location and class) |
@@ -34,6 +34,7 @@ pub mod orders;
 pub mod payments;
 pub mod products;
 pub mod qbo_lists;
+pub mod quickbooks_poll;
 pub mod reconcile;
 pub mod report;
 pub mod routing;
@@ -128,14 +129,14 @@ pub fn run_job(platform: &Platform<'_>, name: &str, args: &str) -> Result<Report
             triggers::redo_only(&mut ctx)
         }
         "poll" => salesforce_poll::poll_salesforce(&mut ctx)
-            .and_then(|()| triggers::poll_quickbooks(&mut ctx)),
+            .and_then(|()| quickbooks_poll::poll_quickbooks(&mut ctx)),
         "backfill" => triggers::backfill(&mut ctx),
         "sync-accounts" => accounts::run(&mut ctx),
         "sync-products" => products::run(&mut ctx),
         "sync-invoices" => invoices::run(&mut ctx),
         "sync-orders" => orders::run(&mut ctx),
         "poll-salesforce" => salesforce_poll::poll_salesforce(&mut ctx),
-        "poll-quickbooks" => triggers::poll_quickbooks(&mut ctx),
+        "poll-quickbooks" => quickbooks_poll::poll_quickbooks(&mut ctx),
         "sync-payments" => payments::run_ids(&mut ctx),
         "sync-quickbooks" => routing::quickbooks_ids(&mut ctx),
         "aging" => aging::run(&mut ctx),

@@ -318,7 +318,13 @@ const FLOWS: [&str; 8] = [
     "aging",
     "reconcile",
 ];
-const STARTERS: [&str; 4] = ["triggers", "change_events", "salesforce_poll", "routing"];
+const STARTERS: [&str; 5] = [
+    "triggers",
+    "change_events",
+    "salesforce_poll",
+    "quickbooks_poll",
+    "routing",
+];
 
 /// Every `a -> b` edge where module `a` of `plugin/src/flows` uses flow `b` and `a` is neither
 /// the folder's front door nor one of the modules that start or route runs.
