@@ -351,6 +351,17 @@ impl HostConfig {
         Ok(())
     }
 
+    /// The tenant `wanted` names, or the only one configured.
+    pub fn tenant_id(&self, wanted: Option<&str>) -> Result<String> {
+        match (wanted, self.tenants.as_slice()) {
+            (Some(id), tenants) if tenants.iter().any(|t| t.id == id) => Ok(id.to_string()),
+            (Some(id), _) => bail!("no tenant {id:?} in the config"),
+            (None, [only]) => Ok(only.id.clone()),
+            (None, []) => bail!("the config has no tenant"),
+            (None, _) => bail!("the config has several tenants: pass --tenant"),
+        }
+    }
+
     /// The capabilities of tenant `id`, over the shared store `db`.
     pub fn tenant_caps(&self, id: &str, db: &Database) -> Result<TenantCaps> {
         self.tenant_caps_with(id, db, None, None, None)

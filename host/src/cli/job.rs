@@ -62,13 +62,7 @@ pub async fn plan(plugin: Option<&Path>, args: TenantArgs) -> Result<i32> {
 
 async fn execute(plugin: Option<&Path>, t: &TenantArgs, name: &str, job_args: &str) -> Result<i32> {
     let config = HostConfig::load(&t.config)?;
-    let tenant_id = match &t.tenant {
-        Some(id) => id.clone(),
-        None => match config.tenants.as_slice() {
-            [only] => only.id.clone(),
-            _ => anyhow::bail!("the config has several tenants: pass --tenant"),
-        },
-    };
+    let tenant_id = config.tenant_id(t.tenant.as_deref())?;
     let db = Database::open(&config.store.path)?;
     let tenant = config.tenant_caps(&tenant_id, &db)?;
     // Jobs block on the APIs for most of their time; the CPU deadline is the call's wall time.

@@ -10,6 +10,7 @@ mod errors;
 mod init;
 mod job;
 mod progress;
+mod report;
 mod run;
 mod status;
 
@@ -50,6 +51,9 @@ enum Command {
     Run(run::RunArgs),
     /// Show each tenant's connections, cursors, last runs, inbox depth and open errors.
     Status(status::StatusArgs),
+    /// Write a tenant's reconciliation or aging report (HTML, CSV, JSON) from what its last
+    /// run stored.
+    Report(report::ReportArgs),
     /// List, retry or dismiss record errors.
     Errors(errors::ErrorsArgs),
     /// Connect a tenant to QuickBooks Online (OAuth authorization code).
@@ -88,6 +92,7 @@ pub fn main() -> Result<i32> {
             Command::Plan(args) => job::plan(cli.plugin.as_deref(), args).await,
             Command::Run(args) => run::run(cli.plugin.as_deref(), args).await,
             Command::Status(args) => status::run(cli.plugin.as_deref(), args).await,
+            Command::Report(args) => report::run(cli.plugin.as_deref(), args).await,
             Command::Errors(args) => errors::run(cli.plugin.as_deref(), args).await,
             Command::Connect(args) => connect::run(args).await,
         }

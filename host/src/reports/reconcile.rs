@@ -1,12 +1,13 @@
-//! The reconciliation report as CSV (one row per matched pair and discrepancy) and as an HTML
-//! page with the totals, a bar chart of Salesforce vs QuickBooks per discrepancy kind, and the
-//! tables. Amounts are printed as the component wrote them (exact decimal text), never through
-//! floats; the chart's bar lengths are whole pixels computed with decimal arithmetic.
+//! The reconciliation report: CSV (one row per matched pair and discrepancy, then the totals),
+//! JSON, and an HTML page with the totals, a bar chart of Salesforce against QuickBooks, the
+//! discrepancies and the matched opportunities. Amounts are the component's exact decimal text,
+//! shown with the tenant's currency and thousands separators, never passed through floats.
 
-use super::{csv_field, escape};
+use super::chart::{self, Bar};
+use super::{amount, csv_field, display_money, escape, page};
 use crate::runtime::ledgerlink::sync::types::{DiscrepancyKind, ReconcileReport};
-use rust_decimal::Decimal;
-use std::str::FromStr;
+use chrono::{Datelike, NaiveDate};
+use serde_json::{json, Value};
 
 fn kind(k: DiscrepancyKind) -> &'static str {
     match k {
@@ -21,9 +22,18 @@ fn opt(d: &Option<String>) -> &str {
     d.as_deref().unwrap_or_default()
 }
 
-/// An amount the component wrote (WIT `money`, decimal text); zero if it is not one.
-fn amount(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap_or_default()
+/// `March 2025` for a whole calendar month, else `2025-01-01 to 2025-12-31`.
+pub fn period_label(start: &str, end: &str) -> String {
+    let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    if let (Some(s), Some(e)) = (day(start), day(end)) {
+        let last = s
+            .checked_add_months(chrono::Months::new(1))
+            .and_then(|d| d.pred_opt());
+        if s.day() == 1 && Some(e) == last {
+            return format!("{} {}", s.format("%B"), s.year());
+        }
+    }
+    format!("{start} to {end}")
 }
 
 /// CSV: `status,kind,opportunity,documents,salesforce,quickbooks,difference,detail`.
@@ -43,8 +53,8 @@ pub fn csv(r: &ReconcileReport) -> String {
         out.push_str(&format!(
             "discrepancy,{},{},{},{},{},{},{}\n",
             kind(d.kind),
-            csv_field(d.opportunity_id.as_deref().unwrap_or_default()),
-            csv_field(d.document_id.as_deref().unwrap_or_default()),
+            csv_field(opt(&d.opportunity_id)),
+            csv_field(opt(&d.document_id)),
             opt(&d.salesforce_amount),
             opt(&d.quickbooks_amount),
             d.difference,
@@ -58,75 +68,114 @@ pub fn csv(r: &ReconcileReport) -> String {
     out
 }
 
-/// Width in pixels of a bar for `value` against `max` over `full` pixels.
-fn bar(value: Decimal, max: Decimal, full: u32) -> u32 {
-    if max <= Decimal::ZERO || value <= Decimal::ZERO {
-        return 0;
-    }
-    let px = (value * Decimal::from(full) / max).round();
-    u32::try_from(px.mantissa() / 10i128.pow(px.scale())).unwrap_or(full)
+/// The report as JSON, with the WIT's kebab-case names and amounts as exact decimal text.
+pub fn json(r: &ReconcileReport) -> Value {
+    json!({
+        "period-start": r.period_start,
+        "period-end": r.period_end,
+        "salesforce-total": r.salesforce_total,
+        "quickbooks-total": r.quickbooks_total,
+        "difference": r.difference,
+        "matched": r.matched.iter().map(|m| json!({
+            "opportunity-id": m.opportunity_id, "document-ids": m.document_ids, "amount": m.amount,
+        })).collect::<Vec<_>>(),
+        "discrepancies": r.discrepancies.iter().map(|d| json!({
+            "kind": kind(d.kind).replace(' ', "-"),
+            "opportunity-id": d.opportunity_id, "document-id": d.document_id,
+            "salesforce-amount": d.salesforce_amount, "quickbooks-amount": d.quickbooks_amount,
+            "difference": d.difference, "detail": d.detail,
+        })).collect::<Vec<_>>(),
+    })
 }
 
-/// A self-contained HTML page.
-pub fn html(r: &ReconcileReport) -> String {
-    let (sf_total, qb_total) = (amount(&r.salesforce_total), amount(&r.quickbooks_total));
-    let max = sf_total.max(qb_total);
-    let sf = bar(sf_total, max, 480);
-    let qb = bar(qb_total, max, 480);
-    let status = if amount(&r.difference).is_zero() && r.discrepancies.is_empty() {
+/// A self-contained HTML page; amounts in `currency`.
+pub fn html(r: &ReconcileReport, currency: &str) -> String {
+    let money = |t: &str| escape(&display_money(t, currency));
+    let period = period_label(&r.period_start, &r.period_end);
+    let agree = amount(&r.difference).is_zero() && r.discrepancies.is_empty();
+    let status = if agree {
         "<p class=ok>Salesforce and QuickBooks agree to the cent.</p>".to_string()
     } else {
         format!(
             "<p class=bad>{} discrepancies; difference {}.</p>",
             r.discrepancies.len(),
-            r.difference
+            money(&r.difference)
         )
     };
-    let mut rows = String::new();
+    let chart = chart::bars(
+        "Closed Won in Salesforce against invoiced in QuickBooks",
+        &[
+            Bar {
+                label: "Salesforce".into(),
+                value: amount(&r.salesforce_total),
+                shown: display_money(&r.salesforce_total, currency),
+                color: "#1f77b4",
+            },
+            Bar {
+                label: "QuickBooks".into(),
+                value: amount(&r.quickbooks_total),
+                shown: display_money(&r.quickbooks_total, currency),
+                color: "#2ca02c",
+            },
+        ],
+    );
+    let mut discrepancies = String::new();
     for d in &r.discrepancies {
-        rows.push_str(&format!(
+        discrepancies.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td></tr>\n",
             kind(d.kind),
-            escape(d.opportunity_id.as_deref().unwrap_or("")),
-            escape(d.document_id.as_deref().unwrap_or("")),
-            escape(opt(&d.salesforce_amount)),
-            escape(opt(&d.quickbooks_amount)),
-            escape(&d.difference),
+            escape(opt(&d.opportunity_id)),
+            escape(opt(&d.document_id)),
+            d.salesforce_amount.as_deref().map(money).unwrap_or_default(),
+            d.quickbooks_amount.as_deref().map(money).unwrap_or_default(),
+            money(&d.difference),
             escape(&d.detail)
         ));
     }
-    if rows.is_empty() {
-        rows.push_str("<tr><td colspan=7>None</td></tr>");
+    if discrepancies.is_empty() {
+        discrepancies.push_str("<tr><td colspan=7>None</td></tr>");
     }
-    format!(
-        r##"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Reconciliation {start} to {end}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#222}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.3rem .6rem}}.n{{text-align:right;font-variant-numeric:tabular-nums}}
-.ok{{color:#11702b}}.bad{{color:#a4161a}}</style></head>
-<body><h1>Month-end reconciliation</h1>
-<p>Period {start} to {end}: Closed Won opportunities in Salesforce against invoices in QuickBooks Online.</p>
+    let mut matched = String::new();
+    for m in &r.matched {
+        matched.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td class=n>{}</td></tr>\n",
+            escape(&m.opportunity_id),
+            escape(&m.document_ids.join(", ")),
+            money(&m.amount)
+        ));
+    }
+    if matched.is_empty() {
+        matched.push_str("<tr><td colspan=3>None</td></tr>");
+    }
+    let body = format!(
+        r##"<h1>Reconciliation {period}</h1>
+<p class=muted>{start} to {end}: Closed Won opportunities in Salesforce against their invoices in QuickBooks Online (revenue, before tax).</p>
 {status}
-<svg width="640" height="90" role="img" aria-label="Totals">
-<text x="0" y="25">Salesforce</text><rect x="110" y="10" width="{sf}" height="22" fill="#1f77b4"/><text x="{sf_label}" y="25">{sf_total}</text>
-<text x="0" y="65">QuickBooks</text><rect x="110" y="50" width="{qb}" height="22" fill="#2ca02c"/><text x="{qb_label}" y="65">{qb_total}</text>
-</svg>
-<table><tr><th>Salesforce total</th><th>QuickBooks total</th><th>Difference</th><th>Matched</th></tr>
-<tr><td class=n>{sf_total}</td><td class=n>{qb_total}</td><td class=n>{diff}</td><td class=n>{matched}</td></tr></table>
+<div class=cards>
+<div class=card>Salesforce<b id=salesforce-total>{sf}</b></div>
+<div class=card>QuickBooks<b id=quickbooks-total>{qb}</b></div>
+<div class=card>Difference<b id=difference>{diff}</b></div>
+<div class=card>Matched<b id=matched-count>{n_matched}</b></div>
+<div class=card>Discrepancies<b id=discrepancy-count>{n_disc}</b></div>
+</div>
+<h2>Totals</h2>
+{chart}
 <h2>Discrepancies</h2>
-<table><tr><th>Kind</th><th>Opportunity</th><th>Invoice</th><th>Salesforce</th><th>QuickBooks</th><th>Difference</th><th>Detail</th></tr>
-{rows}</table>
-</body></html>
-"##,
+<div class=scroll><table id=discrepancies><tr><th>Kind</th><th>Opportunity</th><th>Invoice</th><th class=n>Salesforce</th><th class=n>QuickBooks</th><th class=n>Difference</th><th>Detail</th></tr>
+{discrepancies}</table></div>
+<h2>Matched opportunities</h2>
+<div class=scroll><table id=matched><tr><th>Opportunity</th><th>Invoices</th><th class=n>Amount</th></tr>
+{matched}</table></div>"##,
+        period = escape(&period),
         start = escape(&r.period_start),
         end = escape(&r.period_end),
-        sf_label = 116 + sf,
-        qb_label = 116 + qb,
-        sf_total = escape(&r.salesforce_total),
-        qb_total = escape(&r.quickbooks_total),
-        diff = escape(&r.difference),
-        matched = r.matched.len(),
-    )
+        sf = money(&r.salesforce_total),
+        qb = money(&r.quickbooks_total),
+        diff = money(&r.difference),
+        n_matched = r.matched.len(),
+        n_disc = r.discrepancies.len(),
+    );
+    page(&format!("Reconciliation {period}"), &body)
 }
 
 #[cfg(test)]
@@ -171,9 +220,30 @@ mod tests {
 
     #[test]
     fn the_page_scales_bars_to_the_larger_total() {
-        let page = html(&report());
-        assert!(page.contains(r##"width="480" height="22" fill="#1f77b4""##));
-        assert!(page.contains(r##"width="320" height="22" fill="#2ca02c""##));
-        assert!(page.contains("1 discrepancies; difference 100.00"));
+        let page = html(&report(), "USD");
+        assert!(page.contains(r##"width="330" height="22" fill="#1f77b4""##));
+        assert!(page.contains(r##"width="220" height="22" fill="#2ca02c""##));
+        assert!(page.contains("1 discrepancies; difference USD 100.00"));
+    }
+
+    #[test]
+    fn the_page_names_its_month_lists_the_matches_and_shows_currency() {
+        let page = html(&report(), "EUR");
+        assert!(page.contains("<h1>Reconciliation January 2025</h1>"));
+        assert!(page.contains("<td>006A</td><td>41</td><td class=n>EUR 200.00</td>"));
+        assert!(page.contains("<b id=salesforce-total>EUR 300.00</b>"));
+        assert_eq!(
+            period_label("2025-01-01", "2025-12-31"),
+            "2025-01-01 to 2025-12-31"
+        );
+        assert_eq!(period_label("2024-02-01", "2024-02-29"), "February 2024");
+    }
+
+    #[test]
+    fn the_json_keeps_exact_amounts() {
+        let v = json(&report());
+        assert_eq!(v["salesforce-total"], "300.00");
+        assert_eq!(v["discrepancies"][0]["kind"], "missing-invoice");
+        assert_eq!(v["matched"][0]["document-ids"][0], "41");
     }
 }

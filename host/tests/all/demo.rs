@@ -39,8 +39,23 @@ fn the_demo_agrees_to_the_cent_and_runs_every_job_through_the_runner() {
         stdout.contains("difference 0.00, 0 discrepancies"),
         "{stdout}"
     );
-    for file in ["reconciliation.csv", "reconciliation.html", "aging.csv"] {
-        let text = std::fs::read_to_string(out.join(file)).expect(file);
+    let written: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for (prefix, ext) in [
+        ("reconciliation-", "html"),
+        ("reconciliation-", "csv"),
+        ("reconciliation-", "json"),
+        ("aging-", "html"),
+        ("aging-", "csv"),
+        ("aging-", "json"),
+    ] {
+        let file = written
+            .iter()
+            .find(|f| f.starts_with(prefix) && f.ends_with(ext))
+            .unwrap_or_else(|| panic!("no {prefix}*.{ext} in {written:?}"));
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
         assert!(text.lines().count() > 1, "{file} is empty");
     }
 

@@ -11,7 +11,7 @@ use crate::db::Database;
 use crate::emulated_company::{LocalCompany, LocalOptions, TENANT};
 use crate::flow_calls;
 use crate::metrics::Metrics;
-use crate::reports;
+use crate::reports::{self, files::Format};
 use crate::runtime::exports::ledgerlink::sync::flows::{Outcome, ReportKind, StoredReport};
 use crate::runtime::{Limits, Runtime};
 use crate::webhooks::inbox::Inbox;
@@ -220,15 +220,22 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
     else {
         anyhow::bail!("the component stored no aging report");
     };
-    let files = [
-        ("reconciliation.csv", reports::reconcile::csv(&reconcile)),
-        ("reconciliation.html", reports::reconcile::html(&reconcile)),
-        ("aging.csv", reports::aging::csv(&aging)),
-        ("notifications.txt", company.notify.messages().join("\n\n")),
-    ];
-    for (name, text) in &files {
-        std::fs::write(args.out.join(name), text)?;
+    // Every format of both reports, named by their period, as `ledgerlink report` writes them.
+    let mut files = Vec::new();
+    for report in [
+        StoredReport::Reconcile(reconcile.clone()),
+        StoredReport::Aging(aging.clone()),
+    ] {
+        files.extend(reports::files::write(
+            &args.out,
+            &report,
+            &Format::ALL,
+            "USD",
+        )?);
     }
+    let notifications = args.out.join("notifications.txt");
+    std::fs::write(&notifications, company.notify.messages().join("\n\n"))?;
+    files.push(notifications);
 
     println!(
         "{:<44} {:>8} {:>8} {:>8} {:>7}",
@@ -351,8 +358,8 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
         company.notify.messages().len()
     );
     println!("Reports written to {}:", args.out.display());
-    for (name, _) in &files {
-        println!("  {}", args.out.join(name).display());
+    for path in &files {
+        println!("  {}", path.display());
     }
     if std::env::var_os("LEDGERLINK_DEMO_CALLS").is_some() {
         let mut by_path: BTreeMap<String, usize> = BTreeMap::new();
