@@ -2,8 +2,8 @@
 //! lie outside every record belong to the input's main record (see the module docs of
 //! `boundary`).
 
+use super::convert::convert_all;
 use super::parse::{record_id, FromWit, Parse};
-use super::records::convert_all;
 use crate::bindings::ledgerlink::sync::types as wit;
 use crate::mapping::{
     AccountInput, AgingInput, AgingState, AllocationRule, AllocationSplit, AppliedPayment,

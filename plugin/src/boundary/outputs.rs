@@ -2,7 +2,7 @@
 //! `Decimal::to_string` (exact, keeping its scale: `1234.50` stays `1234.50`), dates as
 //! `YYYY-MM-DD`.
 
-use super::records::convert_all;
+use super::convert::convert_all;
 use super::text::{date_text, money_text};
 use crate::bindings::ledgerlink::sync::types as wit;
 use crate::mapping::{
