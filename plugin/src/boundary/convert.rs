@@ -4,10 +4,10 @@
 //! hundreds of lines hid the few conversions that matter (money and dates). Each macro takes the
 //! list of every field (or variant) once and writes the conversion from it:
 //!
-//! - [`convert_enum!`]: `From` between two enums with the same variants (`=>` one way, `<=>`
+//! - `convert_enum!`: `From` between two enums with the same variants (`=>` one way, `<=>`
 //!   both ways); a variant's payload converts like a record field.
-//! - [`convert_record!`]: `From` between two records (`=>` or `<=>`).
-//! - [`parse_record!`]: [`FromWit`](super::FromWit) for a WIT record holding money, dates or
+//! - `convert_record!`: `From` between two records (`=>` or `<=>`).
+//! - `parse_record!`: [`FromWit`](super::FromWit) for a WIT record holding money, dates or
 //!   nested such records, optionally `in` a record (the `record_id` its failures name).
 //!
 //! The source is destructured with every listed field (no `..`), the target built with every
@@ -32,7 +32,8 @@ pub(crate) fn convert_all<A, B: From<A>>(items: Vec<A>) -> Vec<B> {
 }
 
 /// One field's value (bound to `$value`) converted as `how` says; `$p` is the [`Parse`] context,
-/// used only by the parsing kinds.
+/// used only by the parsing kinds (the `From` macros pass `no_parse`, which names nothing, so a
+/// parsing kind there fails to compile).
 ///
 /// [`Parse`]: super::Parse
 macro_rules! field_value {

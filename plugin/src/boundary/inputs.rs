@@ -1,6 +1,6 @@
-//! Each mapping input, WIT -> `mapping`: fallible, through [`Parse`]. The fields of an input that
-//! lie outside every record belong to the input's main record (see the module docs of
-//! `boundary`).
+//! Each mapping input, WIT -> `mapping`: fallible, through [`Parse`](super::Parse). The fields of
+//! an input that lie outside every record belong to the input's main record (see the module docs
+//! of `boundary`).
 
 use super::convert::{convert_all, convert_enum, convert_record, parse_record};
 use super::parse::record_id;
@@ -11,10 +11,6 @@ use crate::mapping::{
     ItemSettings, JournalInput, LedgerDocument, LineResolution, OpenInvoice, PaymentInput,
     ProductInput, QboOwnedFields, ReconcileInput, WonOpportunity,
 };
-
-// The tests below reach these through `super::*`; the macros name them by full path.
-#[cfg(test)]
-use super::parse::{FromWit, Parse};
 
 // ------------------------------------------------------------------------ map-account
 
@@ -255,6 +251,10 @@ parse_record! {
         documents: parse_all "documents",
     }
 }
+
+// The tests below reach these through `super::*`; the macros name them by full path.
+#[cfg(test)]
+use super::parse::{FromWit, Parse};
 
 #[cfg(test)]
 mod tests {

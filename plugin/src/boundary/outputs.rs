@@ -12,10 +12,6 @@ use crate::mapping::{
 };
 use crate::model::{ErrorKind, FieldError, MappingError};
 
-// The tests below reach these through `super::*`; the macros name them by full path.
-#[cfg(test)]
-use super::text::{date_text, money_text};
-
 // ------------------------------------------------------------------------ mapping-error
 
 convert_enum! {
@@ -211,6 +207,10 @@ convert_record! {
         discrepancies: all_into,
     }
 }
+
+// The tests below reach these through `super::*`; the macros name them by full path.
+#[cfg(test)]
+use super::text::{date_text, money_text};
 
 #[cfg(test)]
 mod tests {

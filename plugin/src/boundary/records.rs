@@ -1,8 +1,8 @@
 //! The shared records of `model`: addresses and references, the Salesforce and QBO records, the
 //! field rules. Each converts in the direction(s) the contract uses it; records that hold money or
-//! dates come in through [`FromWit`](super::FromWit), the others through `From`. Every conversion destructures
-//! its source, so a field added to one side and not the other fails to compile (the macros of
-//! [`super::convert`] list every field).
+//! dates come in through [`FromWit`](super::FromWit), the others through `From`. Every conversion
+//! destructures its source, so a field added to one side and not the other fails to compile (the
+//! macros of [`super::convert`] list every field).
 
 use super::convert::{convert_enum, convert_record, parse_record};
 use super::parse::record_id;
@@ -14,10 +14,6 @@ use crate::model::{
     Reference, SfAccount, SfField, SfOpportunity, SfOpportunityLine, SfOrder, SfOrderItem,
     SfPricebookEntry, SfProduct, SfValue,
 };
-
-// The tests below reach these through `super::*`; the macros name them by full path.
-#[cfg(test)]
-use super::{parse::Parse, text::date_text};
 
 // ------------------------------------------------------------------------ address, reference
 
@@ -365,6 +361,10 @@ convert_record! {
         total: money,
     }
 }
+
+// The tests below reach these through `super::*`; the macros name them by full path.
+#[cfg(test)]
+use super::{parse::Parse, text::date_text};
 
 #[cfg(test)]
 mod tests {
