@@ -1,9 +1,9 @@
-//! Each mapping input, WIT -> `mapping`: fallible, through [`Parse`]. The fields of an input that
-//! lie outside every record belong to the input's main record (see the module docs of
-//! `boundary`).
+//! Each mapping input, WIT -> `mapping`: fallible, through [`Parse`](super::Parse). The fields of
+//! an input that lie outside every record belong to the input's main record (see the module docs
+//! of `boundary`).
 
-use super::parse::{record_id, FromWit, Parse};
-use super::records::convert_all;
+use super::convert::{convert_all, convert_enum, convert_record, parse_record};
+use super::parse::record_id;
 use crate::bindings::ledgerlink::sync::types as wit;
 use crate::mapping::{
     AccountInput, AgingInput, AgingState, AllocationRule, AllocationSplit, AppliedPayment,
@@ -14,436 +14,247 @@ use crate::mapping::{
 
 // ------------------------------------------------------------------------ map-account
 
-impl FromWit<wit::AccountInput> for AccountInput {
-    fn from_wit(w: wit::AccountInput, p: &mut Parse) -> Self {
-        let wit::AccountInput {
-            account,
-            existing,
-            last_synced,
-            rules,
-        } = w;
-        let record = record_id("Account", &account.id);
-        p.record(record, |p| Self {
-            account: account.into(),
-            existing: p.option("existing", existing),
-            last_synced: last_synced.map(Into::into),
-            rules: convert_all(rules),
-        })
+parse_record! {
+    wit::AccountInput => AccountInput {
+        account: into,
+        existing: opt_parse "existing",
+        last_synced: opt_into,
+        rules: all_into,
     }
+    in record_id("Account", &account.id)
 }
 
 // ------------------------------------------------------------------------ map-customer
 
-impl From<wit::QboOwnedFields> for QboOwnedFields {
-    fn from(w: wit::QboOwnedFields) -> Self {
-        let wit::QboOwnedFields {
-            payment_terms,
-            tax_exempt,
-            department,
-            class,
-        } = w;
-        Self {
-            payment_terms,
-            tax_exempt,
-            department,
-            class,
-        }
-    }
+convert_record! {
+    wit::QboOwnedFields => QboOwnedFields { payment_terms, tax_exempt, department, class }
 }
 
-impl FromWit<wit::CustomerInput> for CustomerInput {
-    fn from_wit(w: wit::CustomerInput, p: &mut Parse) -> Self {
-        let wit::CustomerInput {
-            customer,
-            existing,
-            last_synced,
-            rules,
-            targets,
-            department_name,
-            class_name,
-            email_field,
-        } = w;
-        let record = customer
-            .id
-            .as_deref()
-            .and_then(|id| record_id("Customer", id));
-        p.record(record, |p| Self {
-            customer: p.field("customer", customer),
-            existing: existing.map(Into::into),
-            last_synced: last_synced.map(Into::into),
-            rules: convert_all(rules),
-            targets: targets.into(),
-            department_name,
-            class_name,
-            email_field,
-        })
+parse_record! {
+    wit::CustomerInput => CustomerInput {
+        customer: parse "customer",
+        existing: opt_into,
+        last_synced: opt_into,
+        rules: all_into,
+        targets: into,
+        department_name,
+        class_name,
+        email_field,
     }
+    in customer.id.as_deref().and_then(|id| record_id("Customer", id))
 }
 
 // ------------------------------------------------------------------------ map-product
 
-impl From<wit::ItemSettings> for ItemSettings {
-    fn from(w: wit::ItemSettings) -> Self {
-        let wit::ItemSettings {
-            income_account,
-            default_type,
-            non_inventory_families,
-        } = w;
-        Self {
-            income_account: income_account.into(),
-            default_type: default_type.into(),
-            non_inventory_families,
-        }
+convert_record! {
+    wit::ItemSettings => ItemSettings {
+        income_account: into,
+        default_type: into,
+        non_inventory_families,
     }
 }
 
-impl FromWit<wit::ProductInput> for ProductInput {
-    fn from_wit(w: wit::ProductInput, p: &mut Parse) -> Self {
-        let wit::ProductInput {
-            product,
-            price,
-            existing,
-            settings,
-        } = w;
-        let record = record_id("Product", &product.id);
-        p.record(record, |p| Self {
-            product: product.into(),
-            price: p.option("price", price),
-            existing: p.option("existing", existing),
-            settings: settings.into(),
-        })
+parse_record! {
+    wit::ProductInput => ProductInput {
+        product: into,
+        price: opt_parse "price",
+        existing: opt_parse "existing",
+        settings: into,
     }
+    in record_id("Product", &product.id)
 }
 
 // ------------------------------------------------------------------------ build-invoice
 
-impl From<wit::DocNumberRule> for DocNumberRule {
-    fn from(w: wit::DocNumberRule) -> Self {
-        match w {
-            wit::DocNumberRule::QboAssigns => Self::QboAssigns,
-            wit::DocNumberRule::Prefix(prefix) => Self::Prefix(prefix),
-        }
+convert_enum! {
+    wit::DocNumberRule => DocNumberRule { QboAssigns, Prefix(prefix) }
+}
+
+parse_record! {
+    wit::InvoiceSettings => InvoiceSettings {
+        us_company,
+        home_currency,
+        multicurrency,
+        terms: opt_into,
+        terms_days,
+        doc_number: into,
+        default_tax_code: opt_into,
+        department: opt_into,
+        class: opt_into,
+        amount_tolerance: money "amount-tolerance",
+        opportunity_field_id,
+        global_tax_calculation: opt_into,
     }
 }
 
-impl FromWit<wit::InvoiceSettings> for InvoiceSettings {
-    fn from_wit(w: wit::InvoiceSettings, p: &mut Parse) -> Self {
-        let wit::InvoiceSettings {
-            us_company,
-            home_currency,
-            multicurrency,
-            terms,
-            terms_days,
-            doc_number,
-            default_tax_code,
-            department,
-            class,
-            amount_tolerance,
-            opportunity_field_id,
-            global_tax_calculation,
-        } = w;
-        Self {
-            us_company,
-            home_currency,
-            multicurrency,
-            terms: terms.map(Into::into),
-            terms_days,
-            doc_number: doc_number.into(),
-            default_tax_code: default_tax_code.map(Into::into),
-            department: department.map(Into::into),
-            class: class.map(Into::into),
-            amount_tolerance: p.money("amount-tolerance", &amount_tolerance),
-            opportunity_field_id,
-            global_tax_calculation: global_tax_calculation.map(Into::into),
-        }
+convert_record! {
+    wit::LineResolution => LineResolution {
+        line_id,
+        item: into,
+        taxable,
+        tax_code: opt_into,
+        class: opt_into,
     }
 }
 
-impl From<wit::LineResolution> for LineResolution {
-    fn from(w: wit::LineResolution) -> Self {
-        let wit::LineResolution {
-            line_id,
-            item,
-            taxable,
-            tax_code,
-            class,
-        } = w;
-        Self {
-            line_id,
-            item: item.into(),
-            taxable,
-            tax_code: tax_code.map(Into::into),
-            class: class.map(Into::into),
-        }
+parse_record! {
+    wit::InvoiceInput => InvoiceInput {
+        opportunity: parse "opportunity",
+        customer: opt_into,
+        customer_email,
+        customer_email_cc,
+        lines: all_into,
+        settings: parse "settings",
+        exchange_rate: opt_money "exchange-rate",
+        // Optional in WIT; the mapping reads an absent list as an empty one.
+        custom_fields: (custom_fields.map(convert_all).unwrap_or_default()),
     }
-}
-
-impl FromWit<wit::InvoiceInput> for InvoiceInput {
-    fn from_wit(w: wit::InvoiceInput, p: &mut Parse) -> Self {
-        let wit::InvoiceInput {
-            opportunity,
-            customer,
-            customer_email,
-            customer_email_cc,
-            lines,
-            settings,
-            exchange_rate,
-            custom_fields,
-        } = w;
-        let record = record_id("Opportunity", &opportunity.id);
-        p.record(record, |p| Self {
-            opportunity: p.field("opportunity", opportunity),
-            customer: customer.map(Into::into),
-            customer_email,
-            customer_email_cc,
-            lines: convert_all(lines),
-            settings: p.field("settings", settings),
-            exchange_rate: exchange_rate.map(|r| p.money("exchange-rate", &r)),
-            custom_fields: custom_fields.map(convert_all).unwrap_or_default(),
-        })
-    }
+    in record_id("Opportunity", &opportunity.id)
 }
 
 // ------------------------------------------------------------------------ apply-payment
 
-/// An applied payment belongs to its invoice ledger.
-impl FromWit<wit::AppliedPayment> for AppliedPayment {
-    fn from_wit(w: wit::AppliedPayment, p: &mut Parse) -> Self {
-        let wit::AppliedPayment {
-            payment_id,
-            amount,
-            txn_date,
-        } = w;
-        Self {
-            payment_id,
-            amount: p.money("amount", &amount),
-            txn_date: p.date("txn-date", &txn_date),
-        }
+parse_record! {
+    /// An applied payment belongs to its invoice ledger.
+    wit::AppliedPayment => AppliedPayment {
+        payment_id,
+        amount: money "amount",
+        txn_date: date "txn-date",
     }
 }
 
-impl FromWit<wit::InvoiceLedger> for InvoiceLedger {
-    fn from_wit(w: wit::InvoiceLedger, p: &mut Parse) -> Self {
-        let wit::InvoiceLedger {
-            invoice_id,
-            opportunity_id,
-            total_amt,
-            applied,
-        } = w;
-        p.record(record_id("Invoice", &invoice_id), |p| Self {
-            total_amt: p.money("total-amt", &total_amt),
-            applied: p.list("applied", applied),
-            invoice_id,
-            opportunity_id,
-        })
+parse_record! {
+    wit::InvoiceLedger => InvoiceLedger {
+        invoice_id,
+        opportunity_id,
+        total_amt: money "total-amt",
+        applied: parse_all "applied",
     }
+    in record_id("Invoice", &invoice_id)
 }
 
-impl FromWit<wit::PaymentInput> for PaymentInput {
-    fn from_wit(w: wit::PaymentInput, p: &mut Parse) -> Self {
-        let wit::PaymentInput { payment, invoices } = w;
-        let record = record_id("Payment", &payment.id);
-        p.record(record, |p| Self {
-            payment: p.field("payment", payment),
-            invoices: p.list("invoices", invoices),
-        })
+parse_record! {
+    wit::PaymentInput => PaymentInput {
+        payment: parse "payment",
+        invoices: parse_all "invoices",
     }
+    in record_id("Payment", &payment.id)
 }
 
 // ------------------------------------------------------------------------ build-journal-entry
 
-/// A split belongs to the input's Order.
-impl FromWit<wit::AllocationSplit> for AllocationSplit {
-    fn from_wit(w: wit::AllocationSplit, p: &mut Parse) -> Self {
-        let wit::AllocationSplit {
-            percent,
-            account,
-            department,
-            class,
-        } = w;
-        Self {
-            percent: p.money("percent", &percent),
-            account: account.map(Into::into),
-            department: department.map(Into::into),
-            class: class.map(Into::into),
-        }
+parse_record! {
+    /// A split belongs to the input's Order.
+    wit::AllocationSplit => AllocationSplit {
+        percent: money "percent",
+        account: opt_into,
+        department: opt_into,
+        class: opt_into,
     }
 }
 
-impl FromWit<wit::AllocationRule> for AllocationRule {
-    fn from_wit(w: wit::AllocationRule, p: &mut Parse) -> Self {
-        let wit::AllocationRule {
-            product_code,
-            product_family,
-            account,
-            department,
-            class,
-            splits,
-        } = w;
-        Self {
-            product_code,
-            product_family,
-            account: account.into(),
-            department: department.map(Into::into),
-            class: class.map(Into::into),
-            splits: p.list("splits", splits),
-        }
+parse_record! {
+    wit::AllocationRule => AllocationRule {
+        product_code,
+        product_family,
+        account: into,
+        department: opt_into,
+        class: opt_into,
+        splits: parse_all "splits",
     }
 }
 
-impl FromWit<wit::JournalInput> for JournalInput {
-    fn from_wit(w: wit::JournalInput, p: &mut Parse) -> Self {
-        let wit::JournalInput {
-            order,
-            rules,
-            receivable_account,
-            customer,
-            reversal,
-            reversal_date,
-        } = w;
-        let record = record_id("Order", &order.id);
-        p.record(record, |p| Self {
-            order: p.field("order", order),
-            rules: p.list("rules", rules),
-            receivable_account: receivable_account.into(),
-            customer: customer.map(Into::into),
-            reversal,
-            reversal_date: p.opt_date("reversal-date", reversal_date.as_deref()),
-        })
+parse_record! {
+    wit::JournalInput => JournalInput {
+        order: parse "order",
+        rules: parse_all "rules",
+        receivable_account: into,
+        customer: opt_into,
+        reversal,
+        reversal_date: opt_date "reversal-date",
     }
+    in record_id("Order", &order.id)
 }
 
 // ------------------------------------------------------------------------ age-invoices
 
-impl FromWit<wit::OpenInvoice> for OpenInvoice {
-    fn from_wit(w: wit::OpenInvoice, p: &mut Parse) -> Self {
-        let wit::OpenInvoice {
-            invoice_id,
-            doc_number,
-            opportunity_id,
-            customer_name,
-            txn_date,
-            due_date,
-            balance,
-        } = w;
-        p.record(record_id("Invoice", &invoice_id), |p| Self {
-            txn_date: p.date("txn-date", &txn_date),
-            due_date: p.date("due-date", &due_date),
-            balance: p.money("balance", &balance),
-            invoice_id,
-            doc_number,
-            opportunity_id,
-            customer_name,
-        })
+parse_record! {
+    wit::OpenInvoice => OpenInvoice {
+        invoice_id,
+        doc_number,
+        opportunity_id,
+        customer_name,
+        txn_date: date "txn-date",
+        due_date: date "due-date",
+        balance: money "balance",
     }
+    in record_id("Invoice", &invoice_id)
 }
 
-impl From<wit::AgingState> for AgingState {
-    fn from(w: wit::AgingState) -> Self {
-        let wit::AgingState {
-            invoice_id,
-            threshold,
-        } = w;
-        Self {
-            invoice_id,
-            threshold,
-        }
-    }
+convert_record! {
+    wit::AgingState => AgingState { invoice_id, threshold }
 }
 
-impl FromWit<wit::AgingInput> for AgingInput {
-    fn from_wit(w: wit::AgingInput, p: &mut Parse) -> Self {
-        let wit::AgingInput {
-            invoices,
-            as_of,
-            previous,
-            thresholds,
-        } = w;
-        Self {
-            invoices: p.list("invoices", invoices),
-            as_of: p.date("as-of", &as_of),
-            previous: convert_all(previous),
-            thresholds,
-        }
+parse_record! {
+    wit::AgingInput => AgingInput {
+        invoices: parse_all "invoices",
+        as_of: date "as-of",
+        previous: all_into,
+        thresholds,
     }
 }
 
 // ------------------------------------------------------------------------ reconcile
 
-impl FromWit<wit::WonOpportunity> for WonOpportunity {
-    fn from_wit(w: wit::WonOpportunity, p: &mut Parse) -> Self {
-        let wit::WonOpportunity {
-            id,
-            name,
-            account_id,
-            close_date,
-            amount,
-            invoice_id,
-        } = w;
-        p.record(record_id("Opportunity", &id), |p| Self {
-            close_date: p.date("close-date", &close_date),
-            amount: p.money("amount", &amount),
-            id,
-            name,
-            account_id,
-            invoice_id,
-        })
+parse_record! {
+    wit::WonOpportunity => WonOpportunity {
+        id,
+        name,
+        account_id,
+        close_date: date "close-date",
+        amount: money "amount",
+        invoice_id,
+    }
+    in record_id("Opportunity", &id)
+}
+
+convert_enum! {
+    wit::DocumentKind => DocumentKind { Invoice, CreditMemo }
+}
+
+parse_record! {
+    wit::LedgerDocument => LedgerDocument {
+        id,
+        doc_number,
+        kind: into,
+        txn_date: date "txn-date",
+        total_amt: money "total-amt",
+        opportunity_id,
+        voided,
+    }
+    in record_id(document_entity(kind), &id)
+}
+
+/// The record kind a ledger document's failures name: an invoice or a credit memo.
+fn document_entity(kind: wit::DocumentKind) -> &'static str {
+    match DocumentKind::from(kind) {
+        DocumentKind::Invoice => "Invoice",
+        DocumentKind::CreditMemo => "CreditMemo",
     }
 }
 
-impl From<wit::DocumentKind> for DocumentKind {
-    fn from(w: wit::DocumentKind) -> Self {
-        match w {
-            wit::DocumentKind::Invoice => Self::Invoice,
-            wit::DocumentKind::CreditMemo => Self::CreditMemo,
-        }
+parse_record! {
+    wit::ReconcileInput => ReconcileInput {
+        period_start: date "period-start",
+        period_end: date "period-end",
+        opportunities: parse_all "opportunities",
+        documents: parse_all "documents",
     }
 }
 
-impl FromWit<wit::LedgerDocument> for LedgerDocument {
-    fn from_wit(w: wit::LedgerDocument, p: &mut Parse) -> Self {
-        let wit::LedgerDocument {
-            id,
-            doc_number,
-            kind,
-            txn_date,
-            total_amt,
-            opportunity_id,
-            voided,
-        } = w;
-        let kind = DocumentKind::from(kind);
-        let entity = match kind {
-            DocumentKind::Invoice => "Invoice",
-            DocumentKind::CreditMemo => "CreditMemo",
-        };
-        p.record(record_id(entity, &id), |p| Self {
-            txn_date: p.date("txn-date", &txn_date),
-            total_amt: p.money("total-amt", &total_amt),
-            id,
-            doc_number,
-            kind,
-            opportunity_id,
-            voided,
-        })
-    }
-}
-
-impl FromWit<wit::ReconcileInput> for ReconcileInput {
-    fn from_wit(w: wit::ReconcileInput, p: &mut Parse) -> Self {
-        let wit::ReconcileInput {
-            period_start,
-            period_end,
-            opportunities,
-            documents,
-        } = w;
-        Self {
-            period_start: p.date("period-start", &period_start),
-            period_end: p.date("period-end", &period_end),
-            opportunities: p.list("opportunities", opportunities),
-            documents: p.list("documents", documents),
-        }
-    }
-}
+// The tests below reach these through `super::*`; the macros name them by full path.
+#[cfg(test)]
+use super::parse::{FromWit, Parse};
 
 #[cfg(test)]
 mod tests {

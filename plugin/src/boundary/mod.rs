@@ -15,6 +15,8 @@
 //! - [`outputs`]: each mapping output and `mapping-error`, `mapping` -> WIT (infallible).
 //! - [`text`]: money and dates as the contract writes them (money with `Decimal::to_string`,
 //!   which keeps its scale, dates as `%Y-%m-%d`).
+//! - [`convert`]: the macros that write the field-by-field conversions from a list of every field
+//!   (or variant), so that only money, dates and the irregular cases are written out by hand.
 //!
 //! ## Which record an error names
 //!
@@ -27,6 +29,7 @@
 //! `build-journal-entry`, ...); when there is none (`age-invoices`, `reconcile`) or its id is
 //! blank, the record is the function name. The field path always starts at the input's root.
 
+pub mod convert;
 pub mod inputs;
 pub mod outputs;
 pub mod parse;

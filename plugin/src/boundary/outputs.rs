@@ -2,8 +2,7 @@
 //! `Decimal::to_string` (exact, keeping its scale: `1234.50` stays `1234.50`), dates as
 //! `YYYY-MM-DD`.
 
-use super::records::convert_all;
-use super::text::{date_text, money_text};
+use super::convert::{convert_all, convert_enum, convert_record};
 use crate::bindings::ledgerlink::sync::types as wit;
 use crate::mapping::{
     AccountChange, AccountOutput, AgingAlert, AgingBucket, AgingReport, AgingState, AppliedPayment,
@@ -15,88 +14,48 @@ use crate::model::{ErrorKind, FieldError, MappingError};
 
 // ------------------------------------------------------------------------ mapping-error
 
-impl From<ErrorKind> for wit::ErrorKind {
-    fn from(m: ErrorKind) -> Self {
-        match m {
-            ErrorKind::InvalidInput => Self::InvalidInput,
-            ErrorKind::UnresolvedReference => Self::UnresolvedReference,
-            ErrorKind::RuleViolation => Self::RuleViolation,
-            ErrorKind::NotAvailable => Self::NotAvailable,
-        }
-    }
+convert_enum! {
+    ErrorKind => wit::ErrorKind { InvalidInput, UnresolvedReference, RuleViolation, NotAvailable }
 }
 
-impl From<FieldError> for wit::FieldError {
-    fn from(m: FieldError) -> Self {
-        let FieldError {
-            record_id,
-            field,
-            reason,
-        } = m;
-        Self {
-            record_id,
-            field,
-            reason,
-        }
-    }
+convert_record! {
+    FieldError => wit::FieldError { record_id, field, reason }
 }
 
-impl From<MappingError> for wit::MappingError {
-    fn from(m: MappingError) -> Self {
-        let MappingError { kind, errors } = m;
-        Self {
-            kind: kind.into(),
-            errors: convert_all(errors),
-        }
-    }
+convert_record! {
+    MappingError => wit::MappingError { kind: into, errors: all_into }
 }
 
 // ------------------------------------------------------------------------ map-account
 
-impl From<CustomerUpdate> for wit::CustomerUpdate {
-    fn from(m: CustomerUpdate) -> Self {
-        let CustomerUpdate {
-            id,
-            sync_token,
-            fields,
-            customer,
-        } = m;
-        Self {
-            id,
-            sync_token,
-            fields: convert_all(fields),
-            customer: customer.into(),
-        }
+convert_record! {
+    CustomerUpdate => wit::CustomerUpdate {
+        id,
+        sync_token,
+        fields: all_into,
+        customer: into,
     }
 }
 
-impl From<CustomerChange> for wit::CustomerChange {
-    fn from(m: CustomerChange) -> Self {
-        match m {
-            CustomerChange::Create(customer) => Self::Create(customer.into()),
-            CustomerChange::Update(update) => Self::Update(update.into()),
-            CustomerChange::Unchanged => Self::Unchanged,
-        }
+convert_enum! {
+    CustomerChange => wit::CustomerChange {
+        Create(customer: into),
+        Update(update: into),
+        Unchanged,
     }
 }
 
-impl From<AccountOutput> for wit::AccountOutput {
-    fn from(m: AccountOutput) -> Self {
-        let AccountOutput {
-            change,
-            snapshot,
-            conflicts,
-        } = m;
-        Self {
-            change: change.into(),
-            snapshot: snapshot.into(),
-            conflicts: convert_all(conflicts),
-        }
+convert_record! {
+    AccountOutput => wit::AccountOutput {
+        change: into,
+        snapshot: into,
+        conflicts: all_into,
     }
 }
 
 // ------------------------------------------------------------------------ map-customer
 
+/// Written out: an update's payload is a pair (the Account id, its fields), not one value.
 impl From<AccountChange> for wit::AccountChange {
     fn from(m: AccountChange) -> Self {
         match m {
@@ -107,298 +66,151 @@ impl From<AccountChange> for wit::AccountChange {
     }
 }
 
-impl From<CustomerOutput> for wit::CustomerOutput {
-    fn from(m: CustomerOutput) -> Self {
-        let CustomerOutput {
-            change,
-            snapshot,
-            conflicts,
-        } = m;
-        Self {
-            change: change.into(),
-            snapshot: snapshot.into(),
-            conflicts: convert_all(conflicts),
-        }
+convert_record! {
+    CustomerOutput => wit::CustomerOutput {
+        change: into,
+        snapshot: into,
+        conflicts: all_into,
     }
 }
 
 // ------------------------------------------------------------------------ map-product
 
-impl From<ItemUpdate> for wit::ItemUpdate {
-    fn from(m: ItemUpdate) -> Self {
-        let ItemUpdate {
-            id,
-            sync_token,
-            fields,
-            item,
-        } = m;
-        Self {
-            id,
-            sync_token,
-            fields,
-            item: item.into(),
-        }
-    }
+convert_record! {
+    ItemUpdate => wit::ItemUpdate { id, sync_token, fields, item: into }
 }
 
-impl From<ItemChange> for wit::ItemChange {
-    fn from(m: ItemChange) -> Self {
-        match m {
-            ItemChange::Create(item) => Self::Create(item.into()),
-            ItemChange::Update(update) => Self::Update(update.into()),
-            ItemChange::Unchanged => Self::Unchanged,
-        }
+convert_enum! {
+    ItemChange => wit::ItemChange {
+        Create(item: into),
+        Update(update: into),
+        Unchanged,
     }
 }
 
 // ------------------------------------------------------------------------ apply-payment
 
-impl From<AppliedPayment> for wit::AppliedPayment {
-    fn from(m: AppliedPayment) -> Self {
-        let AppliedPayment {
-            payment_id,
-            amount,
-            txn_date,
-        } = m;
-        Self {
-            payment_id,
-            amount: money_text(amount),
-            txn_date: date_text(txn_date),
-        }
+convert_record! {
+    AppliedPayment => wit::AppliedPayment { payment_id, amount: money, txn_date: date }
+}
+
+convert_record! {
+    InvoiceLedger => wit::InvoiceLedger {
+        invoice_id,
+        opportunity_id,
+        total_amt: money,
+        applied: all_into,
     }
 }
 
-impl From<InvoiceLedger> for wit::InvoiceLedger {
-    fn from(m: InvoiceLedger) -> Self {
-        let InvoiceLedger {
-            invoice_id,
-            opportunity_id,
-            total_amt,
-            applied,
-        } = m;
-        Self {
-            invoice_id,
-            opportunity_id,
-            total_amt: money_text(total_amt),
-            applied: convert_all(applied),
-        }
+convert_record! {
+    OpportunityPaymentUpdate => wit::OpportunityPaymentUpdate {
+        opportunity_id,
+        invoice_id,
+        amount_paid: money,
+        open_balance: money,
+        status: into,
+        paid_date: opt_date,
+        reversed,
     }
 }
 
-impl From<OpportunityPaymentUpdate> for wit::OpportunityPaymentUpdate {
-    fn from(m: OpportunityPaymentUpdate) -> Self {
-        let OpportunityPaymentUpdate {
-            opportunity_id,
-            invoice_id,
-            amount_paid,
-            open_balance,
-            status,
-            paid_date,
-            reversed,
-        } = m;
-        Self {
-            opportunity_id,
-            invoice_id,
-            amount_paid: money_text(amount_paid),
-            open_balance: money_text(open_balance),
-            status: status.into(),
-            paid_date: paid_date.map(date_text),
-            reversed,
-        }
-    }
-}
-
-impl From<PaymentOutput> for wit::PaymentOutput {
-    fn from(m: PaymentOutput) -> Self {
-        let PaymentOutput {
-            invoices,
-            updates,
-            unapplied,
-        } = m;
-        Self {
-            invoices: convert_all(invoices),
-            updates: convert_all(updates),
-            unapplied: money_text(unapplied),
-        }
+convert_record! {
+    PaymentOutput => wit::PaymentOutput {
+        invoices: all_into,
+        updates: all_into,
+        unapplied: money,
     }
 }
 
 // ------------------------------------------------------------------------ age-invoices
 
-impl From<AgingBucket> for wit::AgingBucket {
-    fn from(m: AgingBucket) -> Self {
-        match m {
-            AgingBucket::Current => Self::Current,
-            AgingBucket::Days1To30 => Self::Days1To30,
-            AgingBucket::Days31To60 => Self::Days31To60,
-            AgingBucket::Days61To90 => Self::Days61To90,
-            AgingBucket::Over90 => Self::Over90,
-        }
+convert_enum! {
+    AgingBucket => wit::AgingBucket { Current, Days1To30, Days31To60, Days61To90, Over90 }
+}
+
+convert_record! {
+    BucketTotal => wit::BucketTotal { bucket: into, count, balance: money }
+}
+
+convert_record! {
+    InvoiceAge => wit::InvoiceAge {
+        invoice_id,
+        opportunity_id,
+        days_outstanding,
+        bucket: into,
+        balance: money,
     }
 }
 
-impl From<BucketTotal> for wit::BucketTotal {
-    fn from(m: BucketTotal) -> Self {
-        let BucketTotal {
-            bucket,
-            count,
-            balance,
-        } = m;
-        Self {
-            bucket: bucket.into(),
-            count,
-            balance: money_text(balance),
-        }
+convert_record! {
+    AgingAlert => wit::AgingAlert {
+        invoice_id,
+        opportunity_id,
+        threshold,
+        days_outstanding,
+        balance: money,
+        message,
     }
 }
 
-impl From<InvoiceAge> for wit::InvoiceAge {
-    fn from(m: InvoiceAge) -> Self {
-        let InvoiceAge {
-            invoice_id,
-            opportunity_id,
-            days_outstanding,
-            bucket,
-            balance,
-        } = m;
-        Self {
-            invoice_id,
-            opportunity_id,
-            days_outstanding,
-            bucket: bucket.into(),
-            balance: money_text(balance),
-        }
-    }
+convert_record! {
+    AgingState => wit::AgingState { invoice_id, threshold }
 }
 
-impl From<AgingAlert> for wit::AgingAlert {
-    fn from(m: AgingAlert) -> Self {
-        let AgingAlert {
-            invoice_id,
-            opportunity_id,
-            threshold,
-            days_outstanding,
-            balance,
-            message,
-        } = m;
-        Self {
-            invoice_id,
-            opportunity_id,
-            threshold,
-            days_outstanding,
-            balance: money_text(balance),
-            message,
-        }
-    }
-}
-
-impl From<AgingState> for wit::AgingState {
-    fn from(m: AgingState) -> Self {
-        let AgingState {
-            invoice_id,
-            threshold,
-        } = m;
-        Self {
-            invoice_id,
-            threshold,
-        }
-    }
-}
-
-impl From<AgingReport> for wit::AgingReport {
-    fn from(m: AgingReport) -> Self {
-        let AgingReport {
-            as_of,
-            buckets,
-            invoices,
-            alerts,
-            total_open,
-            state,
-        } = m;
-        Self {
-            as_of: date_text(as_of),
-            buckets: convert_all(buckets),
-            invoices: convert_all(invoices),
-            alerts: convert_all(alerts),
-            total_open: money_text(total_open),
-            state: convert_all(state),
-        }
+convert_record! {
+    AgingReport => wit::AgingReport {
+        as_of: date,
+        buckets: all_into,
+        invoices: all_into,
+        alerts: all_into,
+        total_open: money,
+        state: all_into,
     }
 }
 
 // ------------------------------------------------------------------------ reconcile
 
-impl From<MatchedPair> for wit::MatchedPair {
-    fn from(m: MatchedPair) -> Self {
-        let MatchedPair {
-            opportunity_id,
-            document_ids,
-            amount,
-        } = m;
-        Self {
-            opportunity_id,
-            document_ids,
-            amount: money_text(amount),
-        }
+convert_record! {
+    MatchedPair => wit::MatchedPair { opportunity_id, document_ids, amount: money }
+}
+
+convert_enum! {
+    DiscrepancyKind => wit::DiscrepancyKind {
+        MissingInvoice,
+        AmountDiffers,
+        InvoiceWithoutOpportunity,
+        OtherPeriod,
     }
 }
 
-impl From<DiscrepancyKind> for wit::DiscrepancyKind {
-    fn from(m: DiscrepancyKind) -> Self {
-        match m {
-            DiscrepancyKind::MissingInvoice => Self::MissingInvoice,
-            DiscrepancyKind::AmountDiffers => Self::AmountDiffers,
-            DiscrepancyKind::InvoiceWithoutOpportunity => Self::InvoiceWithoutOpportunity,
-            DiscrepancyKind::OtherPeriod => Self::OtherPeriod,
-        }
+convert_record! {
+    Discrepancy => wit::Discrepancy {
+        kind: into,
+        opportunity_id,
+        document_id,
+        salesforce_amount: opt_money,
+        quickbooks_amount: opt_money,
+        difference: money,
+        detail,
     }
 }
 
-impl From<Discrepancy> for wit::Discrepancy {
-    fn from(m: Discrepancy) -> Self {
-        let Discrepancy {
-            kind,
-            opportunity_id,
-            document_id,
-            salesforce_amount,
-            quickbooks_amount,
-            difference,
-            detail,
-        } = m;
-        Self {
-            kind: kind.into(),
-            opportunity_id,
-            document_id,
-            salesforce_amount: salesforce_amount.map(money_text),
-            quickbooks_amount: quickbooks_amount.map(money_text),
-            difference: money_text(difference),
-            detail,
-        }
+convert_record! {
+    ReconcileReport => wit::ReconcileReport {
+        period_start: date,
+        period_end: date,
+        salesforce_total: money,
+        quickbooks_total: money,
+        difference: money,
+        matched: all_into,
+        discrepancies: all_into,
     }
 }
 
-impl From<ReconcileReport> for wit::ReconcileReport {
-    fn from(m: ReconcileReport) -> Self {
-        let ReconcileReport {
-            period_start,
-            period_end,
-            salesforce_total,
-            quickbooks_total,
-            difference,
-            matched,
-            discrepancies,
-        } = m;
-        Self {
-            period_start: date_text(period_start),
-            period_end: date_text(period_end),
-            salesforce_total: money_text(salesforce_total),
-            quickbooks_total: money_text(quickbooks_total),
-            difference: money_text(difference),
-            matched: convert_all(matched),
-            discrepancies: convert_all(discrepancies),
-        }
-    }
-}
+// The tests below reach these through `super::*`; the macros name them by full path.
+#[cfg(test)]
+use super::text::{date_text, money_text};
 
 #[cfg(test)]
 mod tests {
