@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The whole file.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct HostConfig {
     /// The durable store.
@@ -37,11 +37,11 @@ pub struct HostConfig {
 }
 
 /// The daemon's settings.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ServerConfig {
-    /// Where the webhook receiver, `/healthz` and `/metrics` listen (loopback by default; put
-    /// a TLS-terminating proxy in front for Intuit).
+    /// Where the webhook receiver, `/healthz`, `/metrics` and `/status` listen (loopback by
+    /// default; put a TLS-terminating proxy in front for Intuit).
     #[serde(default = "default_listen")]
     pub listen: std::net::SocketAddr,
     /// How long in-flight runs may take to finish after SIGTERM or Ctrl-C, in seconds.
@@ -50,6 +50,11 @@ pub struct ServerConfig {
     /// How often the scheduler looks for due work, in milliseconds.
     #[serde(default = "default_tick")]
     pub scheduler_tick_ms: u64,
+    /// Where the reconciliation and aging reports are written after each run of their job
+    /// (`<dir>/<tenant>/`, HTML, CSV and JSON); none: not written (`ledgerlink report` still
+    /// writes them on demand). Relative to the config file's folder.
+    #[serde(default)]
+    pub reports_dir: Option<PathBuf>,
 }
 
 fn default_listen() -> std::net::SocketAddr {
@@ -70,12 +75,13 @@ impl Default for ServerConfig {
             listen: default_listen(),
             shutdown_grace_secs: default_grace(),
             scheduler_tick_ms: default_tick(),
+            reports_dir: None,
         }
     }
 }
 
 /// Where the SQLite store lives.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct StoreConfig {
     /// Path of the SQLite file, relative to the config file.
@@ -114,7 +120,7 @@ impl Default for StoreConfig {
 }
 
 /// One tenant.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TenantConfig {
     /// Tenant id: letters, digits, `-` and `_`.
@@ -139,7 +145,7 @@ pub struct TenantConfig {
 
 /// A tenant's Pub/Sub API subscription. It uses the tenant's `salesforce` connection (its
 /// instance URL and credential).
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SalesforceEventsConfig {
     /// The Pub/Sub API endpoint.
@@ -192,7 +198,7 @@ impl SalesforceEventsConfig {
 }
 
 /// A tenant's webhook settings.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct WebhookTenantConfig {
     /// Environment variable holding the Intuit app's verifier token.
@@ -200,7 +206,7 @@ pub struct WebhookTenantConfig {
 }
 
 /// One connection.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ConnectionConfig {
     /// The real base URL (an emulator's URL in tests).
@@ -268,6 +274,11 @@ impl HostConfig {
         if let Some(dir) = path.parent() {
             if config.store.path.is_relative() {
                 config.store.path = dir.join(&config.store.path);
+            }
+            if let Some(reports) = config.server.reports_dir.as_mut() {
+                if reports.is_relative() {
+                    *reports = dir.join(&*reports);
+                }
             }
             if config.store.key_file.is_relative() {
                 config.store.key_file = dir.join(&config.store.key_file);
@@ -360,6 +371,23 @@ impl HostConfig {
             (None, []) => bail!("the config has no tenant"),
             (None, _) => bail!("the config has several tenants: pass --tenant"),
         }
+    }
+
+    /// Tenant `id`'s settings and state over `db`, without its connections: what reading the
+    /// component's own state needs (a status, a stored report), with no token and no API call.
+    pub fn offline_caps(&self, id: &str, db: &Database) -> Result<TenantCaps> {
+        let tenant = self
+            .tenants
+            .iter()
+            .find(|t| t.id == id)
+            .with_context(|| format!("no tenant {id:?} in the config"))?;
+        Ok(TenantCaps {
+            id: tenant.id.clone(),
+            settings: Arc::new(tenant.settings.clone()),
+            connections: Arc::default(),
+            storage: Arc::new(SqliteBackend::new(db.clone())),
+            schedule: Arc::new(SqliteSchedule::new(db.clone())),
+        })
     }
 
     /// The capabilities of tenant `id`, over the shared store `db`.

@@ -1,5 +1,5 @@
 //! `ledgerlink run`: one process serving every configured tenant. The webhook receiver answers
-//! Intuit, the inbox worker hands stored bodies to the component's `on-webhook`, and the
+//! Intuit (beside `/status`, `/healthz` and `/metrics`), the inbox worker hands stored bodies to the component's `on-webhook`, and the
 //! scheduler runs cron jobs, run-later schedules and error retries, and each tenant with
 //! `salesforce-events` follows its Pub/Sub topics (`pubsub`). On shutdown the server stops
 //! accepting, in-flight runs get a grace period, and anything unfinished stays in the store
@@ -12,8 +12,10 @@ use crate::db::Database;
 use crate::metrics::Metrics;
 use crate::pubsub::replays::Replays;
 use crate::pubsub::subscriber::Subscriber;
+use crate::reports::after_runs::ReportWriter;
 use crate::runtime::{Limits, Runtime};
 use crate::scheduler::{Runner, Scheduler};
+use crate::status_page::{self, StatusSource};
 use crate::webhooks::{self, Inbox, InboxItem, WebhookConfig, WebhookState, WebhookTenants};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
@@ -75,8 +77,12 @@ impl Host {
             )?;
             tenants.insert(tenant.id.clone(), caps);
         }
-        let runner =
-            Runner::new(runtime, tenants, &db, metrics.clone())?.with_alerts(alerts.clone());
+        let mut runner = Runner::new(runtime.clone(), tenants.clone(), &db, metrics.clone())?
+            .with_alerts(alerts.clone());
+        if let Some(dir) = &config.server.reports_dir {
+            runner =
+                runner.with_observer(Arc::new(ReportWriter::new(runtime, tenants, dir.clone())));
+        }
         Ok(Self {
             db,
             runner: Arc::new(runner),
@@ -164,7 +170,17 @@ pub async fn run(
         host.metrics.clone(),
         WebhookConfig::default(),
     );
-    let server = webhooks::serve(config.server.listen, state.clone()).await?;
+    let status = StatusSource::new(
+        Arc::new(config.clone()),
+        host.db.clone(),
+        host.runner.runtime().clone(),
+    );
+    let server = webhooks::serve_with(
+        config.server.listen,
+        state.clone(),
+        status_page::router(status),
+    )
+    .await?;
     tracing::info!(addr = %server.addr(), tenants = config.tenants.len(), "ledgerlink is running");
     on_listening(server.addr());
 

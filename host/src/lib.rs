@@ -17,6 +17,7 @@
 //! | [`retention`] | finished work deleted after `retention-days` |
 //! | [`metrics`] | the counters and latencies every part of the daemon records, in the Prometheus text format |
 //! | [`status`] | what `ledgerlink status` reports per tenant |
+//! | [`status_page`] | `/status` and `/status.json` on the daemon's address (HTML and JSON of the same), behind a bearer token when one is set |
 //! | [`cli`] | the `ledgerlink` commands |
 #![deny(missing_docs)]
 
@@ -37,6 +38,7 @@ pub mod retention;
 pub mod runtime;
 pub mod scheduler;
 pub mod status;
+pub mod status_page;
 pub mod tenant;
 pub mod webhooks;
 

@@ -1,24 +1,25 @@
 //! What `ledgerlink status` reports per tenant, read from the store without starting anything:
 //! connection health and token expiry (the vault), the component's cursors (its `status` export;
 //! the host never reads the component's storage), the last run of each job (`job_runs`), inbox
-//! depth and open errors (the error ledger).
+//! depth and open errors with their reasons (the error ledger), and the next scheduled runs
+//! (cron from `describe` and the config, pending `run-later` rows). `/status` renders the same
+//! ([`crate::status_page`]).
 
 use crate::alerts::{Alert, Alerts};
 use crate::auth::ConnectionState;
 use crate::caps::schedule::SqliteSchedule;
-use crate::caps::storage::sqlite::SqliteBackend;
 use crate::config::HostConfig;
 use crate::db::Database;
 use crate::runtime::Runtime;
+use crate::scheduler::ledger::LedgerError;
 use crate::scheduler::runs::JobRun;
-use crate::scheduler::{ErrorLedger, JobRuns};
+use crate::scheduler::{spec, ErrorLedger, JobRuns};
 use crate::tenant::TenantCaps;
 use crate::webhooks::Inbox;
 use anyhow::Result;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Arc;
 
 /// One connection.
 #[derive(Clone, Debug, Serialize)]
@@ -58,8 +59,26 @@ pub struct TenantStatus {
     pub inbox_pending: u64,
     /// Open errors in the ledger.
     pub open_errors: u64,
+    /// The open errors, newest first (at most [`ERRORS_LISTED`]).
+    pub errors: Vec<LedgerError>,
+    /// What runs next: each cron job's next slot and the pending `run-later` rows, soonest first.
+    pub next_runs: Vec<NextRun>,
     /// Open alerts: failures a person must act on (see [`crate::alerts`]).
     pub alerts: Vec<Alert>,
+}
+
+/// How many open errors a status lists (the count is always whole).
+pub const ERRORS_LISTED: usize = 50;
+
+/// A run to come.
+#[derive(Clone, Debug, Serialize)]
+pub struct NextRun {
+    /// The job.
+    pub job: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// `cron` or `run-later`.
+    pub trigger: String,
 }
 
 /// Reads the status of every tenant of `config` from `db`, asking `runtime`'s component for its
@@ -79,6 +98,7 @@ pub async fn collect(
     let inbox = Inbox::new(db.clone())?;
     let alerts = Alerts::new(db.clone(), BTreeMap::new())?;
     let open = ledger.open_counts()?;
+    let later = SqliteSchedule::new(db.clone());
     let mut out = Vec::new();
     for tenant in &config.tenants {
         let mut connections = Vec::new();
@@ -124,17 +144,20 @@ pub async fn collect(
         }
         // The component's state, without the tenant's connections: a status makes no API call
         // and needs no token.
-        let caps = TenantCaps {
-            id: tenant.id.clone(),
-            settings: Arc::new(tenant.settings.clone()),
-            connections: Arc::default(),
-            storage: Arc::new(SqliteBackend::new(db.clone())),
-            schedule: Arc::new(SqliteSchedule::new(db.clone())),
-        };
+        let caps = config.offline_caps(&tenant.id, db)?;
         let (cursors, component_error) = match crate::flow_calls::status(runtime, &caps).await {
             Ok(status) => (status.cursors.into_iter().collect(), None),
             Err(e) => (BTreeMap::new(), Some(format!("{e:#}"))),
         };
+        let next_runs = next_runs(runtime, &caps, &tenant.schedules, &later)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(tenant = %tenant.id, error = %format!("{e:#}"), "next runs unknown");
+                Vec::new()
+            });
+        let mut errors = ledger.list(Some(&tenant.id), Some("open"))?;
+        errors.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+        errors.truncate(ERRORS_LISTED);
         out.push(TenantStatus {
             tenant: tenant.id.clone(),
             connections,
@@ -143,10 +166,49 @@ pub async fn collect(
             last_runs: runs.last_per_job(&tenant.id)?,
             inbox_pending: inbox.depth_of(&tenant.id)?,
             open_errors: open.get(&tenant.id).copied().unwrap_or(0),
+            errors,
+            next_runs,
             alerts: alerts.open(&tenant.id)?,
         });
     }
     Ok(out)
+}
+
+/// Each cron job's next slot (the component's defaults with the tenant's overrides) and the
+/// tenant's pending `run-later` rows, soonest first.
+async fn next_runs(
+    runtime: &Runtime,
+    caps: &TenantCaps,
+    overrides: &BTreeMap<String, String>,
+    later: &SqliteSchedule,
+) -> Result<Vec<NextRun>> {
+    use crate::caps::schedule::ScheduleBackend;
+    let now = chrono::Utc::now();
+    let described = crate::flow_calls::describe(runtime, caps).await?;
+    let mut runs: Vec<NextRun> = spec::effective(&described, overrides)?
+        .into_iter()
+        .filter_map(|(job, cron)| {
+            let at = cron.after(&now).next()?;
+            Some(NextRun {
+                job,
+                at: at.to_rfc3339(),
+                trigger: "cron".into(),
+            })
+        })
+        .collect();
+    runs.extend(
+        later
+            .due(chrono::DateTime::<chrono::Utc>::MAX_UTC)?
+            .into_iter()
+            .filter(|r| r.tenant == caps.id)
+            .map(|r| NextRun {
+                job: r.job,
+                at: r.run_at.to_rfc3339(),
+                trigger: "run-later".into(),
+            }),
+    );
+    runs.sort_by(|a, b| a.at.cmp(&b.at));
+    Ok(runs)
 }
 
 fn cut(s: &str, n: usize) -> String {
@@ -215,6 +277,30 @@ pub fn render_text(statuses: &[TenantStatus]) -> String {
                 let _ = writeln!(out, "  {:<30} {}", cut(k, 30), cut(v, 60));
             }
         }
+        for e in &t.errors {
+            let _ = writeln!(
+                out,
+                "  ERROR {} {} in {} ({} attempts{}): {}",
+                e.entity,
+                e.record_id,
+                e.job,
+                e.attempts,
+                e.next_retry
+                    .as_deref()
+                    .map(|at| format!(", next retry {at}"))
+                    .unwrap_or_default(),
+                cut(&e.detail, 80)
+            );
+        }
+        for n in t.next_runs.iter().take(10) {
+            let _ = writeln!(
+                out,
+                "  NEXT  {:<22} {:<10} {}",
+                cut(&n.job, 22),
+                n.trigger,
+                n.at
+            );
+        }
         if t.last_runs.is_empty() {
             let _ = writeln!(out, "  runs: none yet");
         } else {
@@ -243,6 +329,7 @@ pub fn render_text(statuses: &[TenantStatus]) -> String {
 mod tests {
     use super::*;
     use crate::auth::{Secret, StoredTokens};
+    use crate::caps::storage::sqlite::SqliteBackend;
     use crate::caps::storage::KeyValueBackend;
 
     #[tokio::test]

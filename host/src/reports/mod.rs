@@ -3,6 +3,7 @@
 //! and a self-contained HTML page (no external scripts or fonts, readable on a phone). The
 //! component computes; the host, which has a filesystem, writes the files ([`files`]).
 
+pub mod after_runs;
 pub mod aging;
 pub mod chart;
 pub mod files;
@@ -10,6 +11,16 @@ pub mod reconcile;
 
 use rust_decimal::Decimal;
 use std::str::FromStr;
+
+/// The tenant's home currency (its `home-currency` setting, as the flows read it; USD when
+/// unset), printed beside every amount.
+pub fn currency_of(caps: &crate::tenant::TenantCaps) -> String {
+    caps.settings
+        .get("home-currency")
+        .map(|c| c.trim().to_uppercase())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "USD".into())
+}
 
 /// Escapes text for HTML.
 pub fn escape(s: &str) -> String {
@@ -84,7 +95,8 @@ h1{{font-size:1.4rem;margin:.2rem 0 .6rem}}h2{{font-size:1.1rem;margin-top:1.6re
 td,th{{border-bottom:1px solid #e2e2e6;padding:.35rem .5rem;text-align:left;vertical-align:top}}
 th{{background:#f4f4f6}}.n{{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}}
 .ok{{color:#11702b}}.bad{{color:#a4161a}}svg{{width:100%;height:auto;max-width:40rem}}
-svg text{{font-size:13px;fill:#1d1d1f}}.muted{{color:#6b6b70}}
+svg text{{font-size:20px;fill:#1d1d1f}}.muted{{color:#6b6b70}}
+@media (max-width:32rem){{body{{padding:.6rem}}table{{font-size:.8rem}}td,th{{padding:.3rem .3rem}}}}
 </style></head>
 <body>
 {body}

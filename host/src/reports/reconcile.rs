@@ -221,8 +221,8 @@ mod tests {
     #[test]
     fn the_page_scales_bars_to_the_larger_total() {
         let page = html(&report(), "USD");
-        assert!(page.contains(r##"width="330" height="22" fill="#1f77b4""##));
-        assert!(page.contains(r##"width="220" height="22" fill="#2ca02c""##));
+        assert!(page.contains(r##"width="250" height="28" fill="#1f77b4""##));
+        assert!(page.contains(r##"width="167" height="28" fill="#2ca02c""##));
         assert!(page.contains("1 discrepancies; difference USD 100.00"));
     }
 

@@ -154,10 +154,19 @@ impl Drop for ServerHandle {
 
 /// Binds `addr` (port 0 picks one) and serves [`router`] on the current tokio runtime.
 pub async fn serve(addr: SocketAddr, state: WebhookState) -> anyhow::Result<ServerHandle> {
+    serve_with(addr, state, Router::new()).await
+}
+
+/// [`serve`], with `extra` routes beside the receiver's (the daemon's status page).
+pub async fn serve_with(
+    addr: SocketAddr,
+    state: WebhookState,
+    extra: Router,
+) -> anyhow::Result<ServerHandle> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let app = router(state);
+    let app = router(state).merge(extra);
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {

@@ -16,6 +16,7 @@ mod errors_cli;
 mod one_writer;
 mod pacing;
 mod random_input;
+mod reports_and_status;
 mod sandbox;
 mod scheduler;
 mod webhooks;
