@@ -211,6 +211,9 @@ pub fn webhook_report_job(source: &str) -> &'static str {
 }
 
 #[cfg(test)]
+pub mod test_support;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::platform::memory::{json, MemoryPlatform};
