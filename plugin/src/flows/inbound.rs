@@ -332,3 +332,96 @@ pub fn invoice_to_opportunity(ctx: &mut Ctx<'_>, value: &Value) -> FlowResult {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::flows::links::customer_key;
+    use crate::flows::state::{State, LINKS};
+    use crate::flows::test_support::{outcomes, qbo_query, soql, REALM};
+    use crate::flows::{run_job, Kind};
+    use crate::platform::memory::{MemoryPlatform, Routes};
+    use crate::platform::Method::{Get, Patch};
+    use serde_json::{json, Value};
+
+    const ACCOUNT: &str = "001A000009CoolAAA";
+
+    /// A customer made in QBO: no Salesforce Id in its notes.
+    fn customer() -> Value {
+        json!({"Id": "58", "SyncToken": "0", "DisplayName": "Cool Cars", "CompanyName": "Cool Cars",
+            "PrimaryEmailAddr": {"Address": "ap@coolcars.example"},
+            "PrimaryPhone": {"FreeFormNumber": "(415) 555-9933"},
+            "BillAddr": {"Id": "3", "Line1": "65 Ocean Dr.", "City": "Half Moon Bay",
+                "CountrySubDivisionCode": "CA", "PostalCode": "94213"},
+            "Active": true, "Balance": 0, "Taxable": true,
+            "MetaData": {"CreateTime": "2026-03-01T10:00:00-08:00",
+                "LastUpdatedTime": "2026-03-01T10:00:00-08:00"}})
+    }
+
+    #[test]
+    fn a_qbo_customer_becomes_an_account_upserted_by_its_customer_id_and_a_replay_changes_nothing()
+    {
+        let platform = MemoryPlatform::routed(
+            REALM,
+            Routes::new()
+                .on(Get, "select * from Customer where Id in ('58')", |_| {
+                    qbo_query("Customer", json!([customer()]))
+                })
+                .json(
+                    Patch,
+                    "/sobjects/Account/QBO_Customer_Id__c/58",
+                    201,
+                    json!({"id": ACCOUNT, "success": true, "errors": [], "created": true}),
+                ),
+        );
+        let only = r#"{"only": ["Customer:58"]}"#;
+        let report = run_job(&platform.platform(), "sync-quickbooks", only).unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Customer", "58", Kind::Created, Some(ACCOUNT))],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        let upserts = platform
+            .http
+            .bodies(Patch, "/sobjects/Account/QBO_Customer_Id__c/58");
+        assert_eq!(upserts.len(), 1);
+        let account = &upserts[0];
+        assert_eq!(account["Name"], "Cool Cars");
+        assert_eq!(account["BillingStreet"], "65 Ocean Dr.");
+        assert_eq!(account["BillingCity"], "Half Moon Bay");
+        assert_eq!(account["Phone"], "(415) 555-9933");
+        assert_eq!(account["Email__c"], "ap@coolcars.example");
+        // The external id is the URL's, not a body field.
+        assert!(account.get("QBO_Customer_Id__c").is_none(), "{account}");
+        let linked: Option<String> = State::new(&platform.kv)
+            .get(LINKS, &customer_key("58"))
+            .unwrap();
+        assert_eq!(linked.as_deref(), Some(ACCOUNT));
+
+        // The same change again (a replayed webhook): the Account as written is unchanged.
+        let mut written = account.clone();
+        written["Id"] = json!(ACCOUNT);
+        written["QBO_Customer_Id__c"] = json!("58");
+        let platform = platform.rerouted(
+            Routes::new()
+                .on(Get, "select * from Customer where Id in ('58')", |_| {
+                    qbo_query("Customer", json!([customer()]))
+                })
+                .on(
+                    Get,
+                    &format!("FROM Account WHERE Id = '{ACCOUNT}'"),
+                    move |_| soql(json!([written])),
+                ),
+        );
+        let report = run_job(&platform.platform(), "sync-quickbooks", only).unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Customer", "58", Kind::Skipped, Some(ACCOUNT))],
+            "{:#?}",
+            report.records
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+    }
+}
