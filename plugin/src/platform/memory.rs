@@ -282,3 +282,40 @@ impl MemoryPlatform {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::{Quickbooks, Salesforce};
+
+    #[test]
+    fn routes_match_decoded_urls_and_name_every_unscripted_request_in_the_apis_error_shape() {
+        let platform = MemoryPlatform::routed(
+            "1",
+            Routes::new().json(
+                Method::Get,
+                "select * from Item",
+                200,
+                serde_json::json!({"QueryResponse": {}}),
+            ),
+        );
+        let qbo = Quickbooks::new(&platform.http, "1");
+        assert!(qbo.query("select * from Item").unwrap().is_empty());
+        let e = qbo.query("select * from Vendor").unwrap_err();
+        assert_eq!(
+            (e.code(), e.to_string().contains("from Vendor")),
+            ("unscripted".into(), true)
+        );
+        let e = Salesforce::new(&platform.http)
+            .query("SELECT Id FROM Account")
+            .unwrap_err();
+        assert_eq!(e.code(), "UNSCRIPTED");
+        assert!(e.to_string().contains("SELECT Id FROM Account"), "{e}");
+        let unscripted = platform.http.unscripted();
+        assert_eq!(unscripted.len(), 2, "{unscripted:?}");
+        assert!(unscripted[1].starts_with(
+            "Get http://salesforce/services/data/v61.0/query?q=SELECT Id FROM Account"
+        ));
+        assert_eq!(platform.http.count(Method::Get, "select * from"), 2);
+    }
+}
