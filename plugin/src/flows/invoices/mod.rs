@@ -542,22 +542,43 @@ mod tests {
                 line("00kA0000001LineB", "01tA00000GadgetX", 1, 950.20, 950.20)]}})
     }
 
+    /// The routes every run of a deal takes: whether the org has currencies (described once a
+    /// day) and the won deals.
+    fn won_deal(opportunity: Value) -> Routes {
+        Routes::new()
+            .json(
+                Get,
+                "/sobjects/Opportunity/describe",
+                200,
+                json!({"name": "Opportunity",
+                    "fields": [{"name": "Id"}, {"name": "Amount"}, {"name": "StageName"}]}),
+            )
+            .on(Get, "FROM Opportunity WHERE IsWon = true", move |_| {
+                soql(json!([opportunity]))
+            })
+    }
+
+    /// The account and the products were synced before: their links are stored.
+    fn synced_before(platform: &MemoryPlatform) -> State<'_> {
+        let state = State::new(&platform.kv);
+        let customer = AccountLink {
+            qbo_id: "58".into(),
+            snapshot: None,
+        };
+        state
+            .put(LINKS, &account_key("001A000001AcmeAAA"), &customer)
+            .unwrap();
+        for (product, item) in [("01tA00000WidgetP", "31"), ("01tA00000GadgetX", "12")] {
+            state.put(LINKS, &product_key(product), &item).unwrap();
+        }
+        state
+    }
+
     #[test]
     fn a_closed_won_opportunity_becomes_one_invoice_written_back_and_a_rerun_creates_none() {
         let platform = MemoryPlatform::routed(
             REALM,
-            Routes::new()
-                // Whether the org has currencies: the Opportunity's fields, once a day.
-                .json(
-                    Get,
-                    "/sobjects/Opportunity/describe",
-                    200,
-                    json!({"name": "Opportunity",
-                    "fields": [{"name": "Id"}, {"name": "Amount"}, {"name": "StageName"}]}),
-                )
-                .on(Get, "FROM Opportunity WHERE IsWon = true", |_| {
-                    soql(json!([opportunity(None)]))
-                })
+            won_deal(opportunity(None))
                 // No invoice with the deal's DocNumber: no create was lost before a crash.
                 .on(
                     Get,
@@ -575,21 +596,7 @@ mod tests {
                 .on(Patch, "/composite/sobjects", sf_saved)
                 .json(Post, "http://notify/", 200, json!({"ok": true})),
         );
-        // The account and the products were synced before: their links are stored.
-        let state = State::new(&platform.kv);
-        let customer = AccountLink {
-            qbo_id: "58".into(),
-            snapshot: None,
-        };
-        state
-            .put(LINKS, &account_key("001A000001AcmeAAA"), &customer)
-            .unwrap();
-        state
-            .put(LINKS, &product_key("01tA00000WidgetP"), &"31")
-            .unwrap();
-        state
-            .put(LINKS, &product_key("01tA00000GadgetX"), &"12")
-            .unwrap();
+        let state = synced_before(&platform);
 
         let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
         assert_eq!(
@@ -669,5 +676,65 @@ mod tests {
             report.records
         );
         assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_invoice_created_before_a_crash_is_found_by_its_doc_number_and_updated_not_created_again()
+    {
+        // QBO made the invoice, but the run stopped before the link was stored.
+        let made = json!({"Id": "130", "SyncToken": "0", "DocNumber": "SF-006A000001DealAAA",
+            "TxnDate": "2026-02-27", "CustomerRef": {"value": "58"}, "TotalAmt": 1250.50,
+            "Balance": 1250.50, "Line": []});
+        let answer = made.clone();
+        let platform = MemoryPlatform::routed(
+            REALM,
+            won_deal(opportunity(None))
+                .on(
+                    Get,
+                    "select * from Invoice where DocNumber in ('SF-006A000001DealAAA')",
+                    move |_| qbo_query("Invoice", json!([answer])),
+                )
+                .on(Post, "/invoice?", move |req| {
+                    let mut invoice = made.clone();
+                    invoice["SyncToken"] = json!("1");
+                    invoice["Line"] = body(req)["Line"].clone();
+                    qbo_entity("Invoice", invoice)
+                })
+                .on(Patch, "/composite/sobjects", sf_saved),
+        );
+        let state = synced_before(&platform);
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Opportunity", OPP, Kind::Updated, Some("130"))],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(
+            platform.http.count(Post, "requestid=ll-inv-"),
+            0,
+            "no create"
+        );
+        let updates = platform
+            .http
+            .bodies(Post, "/invoice?minorversion=75&requestid=ll-invu-");
+        assert_eq!(updates.len(), 1, "{:#?}", platform.http.requests());
+        assert_eq!(
+            (
+                &updates[0]["Id"],
+                &updates[0]["SyncToken"],
+                &updates[0]["sparse"]
+            ),
+            (&json!("130"), &json!("0"), &json!(true))
+        );
+        let link: InvoiceLink = state.get(LINKS, &invoice_key(OPP)).unwrap().unwrap();
+        assert_eq!(link.qbo_id, "130");
+        assert_eq!(
+            platform.http.bodies(Patch, "/composite/sobjects")[0]["records"][0]
+                ["QBO_Invoice_Id__c"],
+            "130"
+        );
     }
 }
