@@ -460,4 +460,108 @@ mod tests {
         );
         assert_eq!(platform.http.unscripted(), Vec::<String>::new());
     }
+
+    /// (posting type, account, amount) of each line of the journal entry `entry`.
+    fn postings(entry: &Value) -> Vec<(String, String, Decimal)> {
+        entry["Line"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let d = &l["JournalEntryLineDetail"];
+                (
+                    d["PostingType"].as_str().unwrap().to_string(),
+                    d["AccountRef"]["value"].as_str().unwrap().to_string(),
+                    decimal(&l["Amount"]).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_posting_whose_answer_was_lost_is_replayed_by_its_requestid_and_a_cancellation_reverses_it()
+    {
+        let entry = |id: &'static str| {
+            move |req: &crate::platform::HttpRequest| {
+                let mut entry = body(req);
+                entry["Id"] = json!(id);
+                qbo_entity("JournalEntry", entry)
+            }
+        };
+        // QBO fails after (perhaps) posting: the run cannot know whether it did.
+        let platform = MemoryPlatform::routed(
+            REALM,
+            Routes::new()
+                .on(Get, "FROM Order", |_| soql(json!([order(None)])))
+                .json(
+                    Post,
+                    "/journalentry?",
+                    500,
+                    json!({"Fault": {"Error": [
+                    {"Message": "An application error has occurred", "code": "10000"}],
+                    "type": "SystemFault"}}),
+                ),
+        );
+        let report = run_job(&platform.platform(), "sync-orders", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Order", ORDER, Kind::Failed, None)]
+        );
+        assert!(report.records[0].retryable, "{:?}", report.records[0]);
+        let first = platform.http.requests().pop().unwrap();
+
+        let platform = platform.rerouted(
+            Routes::new()
+                .on(Get, "FROM Order", |_| soql(json!([order(None)])))
+                .on(Post, "/journalentry?", entry("245"))
+                .on(Patch, "/composite/sobjects", sf_saved),
+        );
+        let report = run_job(&platform.platform(), "sync-orders", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Order", ORDER, Kind::Created, Some("245"))]
+        );
+        // The same requestid: had QBO posted it, it answers with that entry, not a second one.
+        let posted = platform.http.bodies(Post, "/journalentry?").pop().unwrap();
+        assert!(platform.http.requests().contains(&first), "{first}");
+
+        let mut cancelled = order(Some("245"));
+        cancelled["Status"] = json!("Cancelled");
+        let platform = platform.rerouted(
+            Routes::new()
+                .on(Get, "FROM Order", move |_| soql(json!([cancelled])))
+                .on(
+                    Post,
+                    &format!("/journalentry?minorversion=75&requestid=ll-jer-{ORDER}-245"),
+                    entry("246"),
+                )
+                .json(Post, "http://notify/", 200, json!({"ok": true})),
+        );
+        let report = run_job(&platform.platform(), "sync-orders", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Order", ORDER, Kind::Updated, Some("246"))],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        // The reversal: every line of the posted entry with debit and credit swapped.
+        let reversal = platform.http.bodies(Post, "/journalentry?").pop().unwrap();
+        let swapped: Vec<_> = postings(&posted)
+            .into_iter()
+            .map(|(t, a, m)| {
+                (
+                    if t == "Debit" { "Credit" } else { "Debit" }.to_string(),
+                    a,
+                    m,
+                )
+            })
+            .collect();
+        let mut reversed = postings(&reversal);
+        reversed.sort();
+        let mut expected = swapped;
+        expected.sort();
+        assert_eq!(reversed, expected);
+    }
 }
