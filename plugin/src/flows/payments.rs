@@ -331,10 +331,11 @@ mod tests {
             .collect()
     }
 
-    fn routes(payment: Value) -> Routes {
+    /// QBO holding `payments`, the opportunity's owner, and the writes.
+    fn routes(payments: Value) -> Routes {
         Routes::new()
             .on(Get, "select * from Payment where Id in", move |_| {
-                qbo_query("Payment", json!([payment]))
+                qbo_query("Payment", payments.clone())
             })
             .on(Get, "SELECT Id, Name, Owner.Name FROM Opportunity", |_| {
                 soql(json!([{"Id": OPP, "Name": "Acme - 4 seats", "Owner": {"Name": "Ada Lovelace"}}]))
@@ -343,12 +344,11 @@ mod tests {
             .json(Post, "http://notify/", 200, json!({"ok": true}))
     }
 
-    #[test]
-    fn a_partial_then_a_final_payment_write_exact_amounts_to_the_linked_opportunity_and_a_replay_counts_once(
-    ) {
+    /// Payment 77 (500.25) applied to invoice 130 (1250.50) of the opportunity.
+    fn first_payment_applied() -> (MemoryPlatform, crate::flows::Report) {
         let platform = MemoryPlatform::routed(
             REALM,
-            routes(payment("77", "2026-03-05", 500.25))
+            routes(json!([payment("77", "2026-03-05", 500.25)]))
                 // Read once, for its total: the invoice's ledger is kept from then on.
                 .on(Get, "/invoice/130?", |_| {
                     qbo_entity(
@@ -369,6 +369,13 @@ mod tests {
             r#"{"only": ["Payment:77"]}"#,
         )
         .unwrap();
+        (platform, report)
+    }
+
+    #[test]
+    fn a_partial_then_a_final_payment_write_exact_amounts_to_the_linked_opportunity_and_a_replay_counts_once(
+    ) {
+        let (platform, report) = first_payment_applied();
         assert_eq!(
             outcomes(&report),
             vec![("Payment", "77", Kind::Updated, Some(OPP))],
@@ -392,7 +399,7 @@ mod tests {
             "{notice}"
         );
 
-        let platform = platform.rerouted(routes(payment("78", "2026-03-20", 750.25)));
+        let platform = platform.rerouted(routes(json!([payment("78", "2026-03-20", 750.25)])));
         let report = run_job(
             &platform.platform(),
             "sync-payments",
@@ -412,7 +419,7 @@ mod tests {
         );
 
         // A replay of the first payment (a duplicate webhook) counts it once.
-        let platform = platform.rerouted(routes(payment("77", "2026-03-05", 500.25)));
+        let platform = platform.rerouted(routes(json!([payment("77", "2026-03-05", 500.25)])));
         run_job(
             &platform.platform(),
             "sync-payments",
@@ -422,6 +429,30 @@ mod tests {
         assert_eq!(
             written(&platform),
             vec![("Paid".into(), dec!(1250.50), dec!(0), json!("2026-03-20"))]
+        );
+    }
+
+    #[test]
+    fn a_payment_deleted_in_qbo_is_reversed_on_its_opportunity() {
+        let (platform, _) = first_payment_applied();
+        // QBO no longer has payment 77: the ledger of invoice 130 takes it back.
+        let platform = platform.rerouted(routes(json!([])));
+        let report = run_job(
+            &platform.platform(),
+            "sync-payments",
+            r#"{"only": ["Payment:77"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Payment", "77", Kind::Updated, Some(OPP))],
+            "{:#?}",
+            report.records
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(
+            written(&platform),
+            vec![("Unpaid".into(), dec!(0), dec!(1250.50), Value::Null)]
         );
     }
 }
