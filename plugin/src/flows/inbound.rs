@@ -335,12 +335,14 @@ pub fn invoice_to_opportunity(ctx: &mut Ctx<'_>, value: &Value) -> FlowResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::flows::links::customer_key;
+    use crate::clients::json::decimal;
+    use crate::flows::links::{customer_key, invoice_key, InvoiceLink, EXTERNAL};
     use crate::flows::state::{State, LINKS};
     use crate::flows::test_support::{outcomes, qbo_query, soql, REALM};
     use crate::flows::{run_job, Kind};
     use crate::platform::memory::{MemoryPlatform, Routes};
     use crate::platform::Method::{Get, Patch};
+    use rust_decimal_macros::dec;
     use serde_json::{json, Value};
 
     const ACCOUNT: &str = "001A000009CoolAAA";
@@ -423,5 +425,75 @@ mod tests {
             report.records
         );
         assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_invoice_made_in_qbo_becomes_a_won_opportunity_and_one_with_our_doc_number_is_left_alone()
+    {
+        let platform = MemoryPlatform::routed(
+            REALM,
+            Routes::new()
+                .on(Get, "select * from Invoice where Id in ('140', '141')", |_| {
+                    qbo_query(
+                        "Invoice",
+                        json!([
+                            {"Id": "140", "SyncToken": "0", "DocNumber": "1044",
+                             "TxnDate": "2026-03-03", "CustomerRef": {"value": "58", "name": "Cool Cars"},
+                             "TotalAmt": 300.00, "Balance": 300.00},
+                            {"Id": "141", "SyncToken": "0", "DocNumber": "SF-006A000001DealAAA",
+                             "TxnDate": "2026-03-03", "CustomerRef": {"value": "58", "name": "Cool Cars"},
+                             "TotalAmt": 1250.50, "Balance": 1250.50}
+                        ]),
+                    )
+                })
+                .json(
+                    Patch,
+                    "/sobjects/Opportunity/QBO_Invoice_Id__c/140",
+                    201,
+                    json!({"id": "006A000009QboAAAA", "success": true, "errors": [], "created": true}),
+                ),
+        );
+        // The customer's Account is linked.
+        State::new(&platform.kv)
+            .put(LINKS, &customer_key("58"), &ACCOUNT)
+            .unwrap();
+        let only = r#"{"only": ["Invoice:140", "Invoice:141"]}"#;
+        let report = run_job(&platform.platform(), "sync-quickbooks", only).unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![
+                ("Invoice", "140", Kind::Created, Some("006A000009QboAAAA")),
+                ("Invoice", "141", Kind::Skipped, None),
+            ],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        let opportunity = &platform.http.bodies(Patch, "/QBO_Invoice_Id__c/140")[0];
+        assert_eq!(
+            (
+                &opportunity["Name"],
+                &opportunity["AccountId"],
+                &opportunity["StageName"]
+            ),
+            (
+                &json!("QBO invoice 1044"),
+                &json!(ACCOUNT),
+                &json!("Closed Won")
+            )
+        );
+        assert_eq!(opportunity["CloseDate"], "2026-03-03");
+        assert_eq!(decimal(&opportunity["Amount"]), Some(dec!(300.00)));
+        assert_eq!(opportunity["QBO_Invoice_Number__c"], "1044");
+        // Linked as QBO's own: the invoice flow never rewrites it from the opportunity.
+        let link: InvoiceLink = State::new(&platform.kv)
+            .get(LINKS, &invoice_key("006A000009QboAAAA"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (link.qbo_id.as_str(), link.hash.as_str()),
+            ("140", EXTERNAL)
+        );
     }
 }
