@@ -737,4 +737,40 @@ mod tests {
             "130"
         );
     }
+
+    #[test]
+    fn a_dry_run_plans_the_invoice_and_writes_nothing_anywhere() {
+        let platform = MemoryPlatform::routed(
+            REALM,
+            won_deal(opportunity(None)).on(
+                Get,
+                "select * from Invoice where DocNumber in ('SF-006A000001DealAAA')",
+                |_| qbo_query("Invoice", json!([])),
+            ),
+        );
+        let state = synced_before(&platform);
+        let report = run_job(
+            &platform.platform(),
+            "sync-invoices",
+            r#"{"dry-run": true}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Opportunity", OPP, Kind::Created, Some("(new)"))],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        // Only reads were scripted: a write (or a notification) would be listed here.
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert!(state
+            .get::<InvoiceLink>(LINKS, &invoice_key(OPP))
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            state.keys(crate::flows::state::CURSORS, "").unwrap(),
+            Vec::<String>::new()
+        );
+    }
 }
