@@ -33,3 +33,141 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     write_back(ctx, "Account", &writebacks);
     advance_modstamp(ctx, "Account", &rows)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::flows::links::{account_key, AccountLink};
+    use crate::flows::state::{State, LINKS};
+    use crate::flows::test_support::{
+        outcomes, qbo_batch_created, qbo_query, sf_saved, soql, REALM,
+    };
+    use crate::flows::{run_job, Kind};
+    use crate::platform::memory::{MemoryPlatform, Routes};
+    use crate::platform::Method::{Get, Patch, Post};
+    use serde_json::{json, Value};
+
+    fn account(id: &str, name: &str, customer: Option<&str>) -> Value {
+        json!({"attributes": {"type": "Account", "url": format!("/services/data/v61.0/sobjects/Account/{id}")},
+            "Id": id, "Name": name, "BillingStreet": "1 Market St", "BillingCity": "San Francisco",
+            "BillingState": "CA", "BillingPostalCode": "94105", "BillingCountry": "USA",
+            "Phone": "(415) 555-0100", "Email__c": "ap@example.com", "QBO_Customer_Id__c": customer,
+            "Payment_Terms__c": null, "Tax_Exempt__c": false,
+            "SystemModstamp": "2026-03-01T10:00:00.000+0000"})
+    }
+
+    #[test]
+    fn new_accounts_become_customers_in_one_batch_are_linked_written_back_and_a_rerun_creates_none()
+    {
+        let platform = MemoryPlatform::routed(
+            REALM,
+            Routes::new()
+                .on(Get, "FROM Account", |_| {
+                    soql(json!([
+                        account("001A000001AcmeAAA", "Acme Widgets", None),
+                        account("001A000001BetaAAA", "Beta Labs", None)
+                    ]))
+                })
+                .on(Get, "select * from Customer", |_| {
+                    qbo_query("Customer", json!([]))
+                })
+                .on(Get, "select * from Vendor", |_| {
+                    qbo_query("Vendor", json!([]))
+                })
+                .on(Get, "select * from Employee", |_| {
+                    qbo_query("Employee", json!([]))
+                })
+                .on(Post, "/batch?", |req| {
+                    qbo_batch_created(req, "Customer", 58)
+                })
+                .on(Patch, "/composite/sobjects", sf_saved),
+        );
+        let report = run_job(&platform.platform(), "sync-accounts", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![
+                ("Account", "001A000001AcmeAAA", Kind::Created, Some("58")),
+                ("Account", "001A000001BetaAAA", Kind::Created, Some("59")),
+            ],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        // Both creates in one /batch whose requestid QBO replays if the answer is lost.
+        let batches = platform
+            .http
+            .bodies(Post, "/batch?minorversion=75&requestid=ll-cust-");
+        assert_eq!(batches.len(), 1, "{:#?}", platform.http.requests());
+        let items = batches[0]["BatchItemRequest"].as_array().unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0]["operation"], "create");
+        assert_eq!(items[0]["Customer"]["DisplayName"], "Acme Widgets");
+        assert_eq!(
+            items[0]["Customer"]["Notes"],
+            "Salesforce Id: 001A000001AcmeAAA"
+        );
+        assert_eq!(items[1]["Customer"]["DisplayName"], "Beta Labs");
+        // The new ids go back to the Accounts in one collection request.
+        let writes = platform
+            .http
+            .bodies(Patch, "/services/data/v61.0/composite/sobjects");
+        assert_eq!(writes.len(), 1);
+        assert_eq!(
+            writes[0]["records"],
+            json!([
+                {"Id": "001A000001AcmeAAA", "QBO_Customer_Id__c": "58", "attributes": {"type": "Account"}},
+                {"Id": "001A000001BetaAAA", "QBO_Customer_Id__c": "59", "attributes": {"type": "Account"}}
+            ])
+        );
+        let link: AccountLink = State::new(&platform.kv)
+            .get(LINKS, &account_key("001A000001AcmeAAA"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(link.qbo_id, "58");
+
+        // The write-back moves SystemModstamp, so the next run reads both accounts again.
+        let created = batches[0]["BatchItemRequest"].clone();
+        let platform = platform.rerouted(
+            Routes::new()
+                .on(Get, "FROM Account", |_| {
+                    soql(json!([
+                        account("001A000001AcmeAAA", "Acme Widgets", Some("58")),
+                        account("001A000001BetaAAA", "Beta Labs", Some("59"))
+                    ]))
+                })
+                .on(Get, "select * from Customer", move |_| {
+                    let rows: Vec<Value> = created
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .zip(58..)
+                        .map(|(item, id)| {
+                            let mut c = item["Customer"].clone();
+                            c["Id"] = json!(id.to_string());
+                            c["SyncToken"] = json!("0");
+                            c["Active"] = json!(true);
+                            c
+                        })
+                        .collect();
+                    qbo_query("Customer", Value::Array(rows))
+                })
+                .on(Get, "select * from Vendor", |_| {
+                    qbo_query("Vendor", json!([]))
+                })
+                .on(Get, "select * from Employee", |_| {
+                    qbo_query("Employee", json!([]))
+                }),
+        );
+        let report = run_job(&platform.platform(), "sync-accounts", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![
+                ("Account", "001A000001AcmeAAA", Kind::Skipped, Some("58")),
+                ("Account", "001A000001BetaAAA", Kind::Skipped, Some("59")),
+            ],
+            "{:#?}",
+            report.records
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+    }
+}

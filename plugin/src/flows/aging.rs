@@ -89,3 +89,110 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::flows::links::invoice_reverse_key;
+    use crate::flows::state::{State, LINKS};
+    use crate::flows::stored_reports::{read, ReportKind, Stored};
+    use crate::flows::test_support::{outcomes, qbo_query, sf_saved, REALM};
+    use crate::flows::{run_job, Kind};
+    use crate::mapping::AgingBucket::{Days1To30, Over90};
+    use crate::platform::memory::{MemoryPlatform, Routes};
+    use crate::platform::Method::{Get, Patch, Post};
+    use rust_decimal_macros::dec;
+    use serde_json::json;
+
+    const OPP: &str = "006A000001DealAAA";
+
+    fn open_invoices() -> Routes {
+        Routes::new().on(Get, "select * from Invoice where Balance > '0'", |_| {
+            qbo_query(
+                "Invoice",
+                json!([
+                    {"Id": "130", "SyncToken": "2", "DocNumber": "SF-006A000001DealAAA",
+                     "TxnDate": "2026-02-27", "DueDate": "2026-03-29",
+                     "CustomerRef": {"value": "58", "name": "Acme Widgets"},
+                     "TotalAmt": 1250.50, "Balance": 750.25},
+                    // Made in QBO, no opportunity: aged and alerted, nothing to write.
+                    {"Id": "131", "SyncToken": "0", "DocNumber": "1042",
+                     "TxnDate": "2025-12-11", "DueDate": "2026-01-10",
+                     "CustomerRef": {"value": "61", "name": "Cool Cars"},
+                     "TotalAmt": 200.00, "Balance": 200.00}
+                ]),
+            )
+        })
+    }
+
+    #[test]
+    fn open_invoices_are_aged_days_outstanding_written_the_report_stored_and_alerts_sent_once() {
+        let platform = MemoryPlatform::routed(
+            REALM,
+            open_invoices()
+                .on(Patch, "/composite/sobjects", sf_saved)
+                .json(Post, "http://notify/", 200, json!({"ok": true})),
+        );
+        State::new(&platform.kv)
+            .put(LINKS, &invoice_reverse_key("130"), &OPP)
+            .unwrap();
+        let args = r#"{"as-of": "2026-04-15"}"#;
+        let report = run_job(&platform.platform(), "aging", args).unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Aging", "2026-04-15", Kind::Updated, Some("2 invoices"))],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(
+            platform.http.bodies(Patch, "/composite/sobjects")[0]["records"],
+            json!([{"Id": OPP, "Days_Outstanding__c": 17, "attributes": {"type": "Opportunity"}}])
+        );
+        let Ok(Some(Stored::Aging(aging))) =
+            read(&platform.platform(), ReportKind::Aging, Some("2026-04-15"))
+        else {
+            panic!("no aging report stored for 2026-04-15");
+        };
+        assert_eq!(aging.total_open, dec!(950.25));
+        let ages: Vec<_> = aging
+            .invoices
+            .iter()
+            .map(|i| {
+                (
+                    i.invoice_id.as_str(),
+                    i.opportunity_id.as_deref(),
+                    i.days_outstanding,
+                    i.bucket,
+                    i.balance,
+                )
+            })
+            .collect();
+        assert_eq!(
+            ages,
+            // Oldest first.
+            vec![
+                ("131", None, 95, Over90, dec!(200.00)),
+                ("130", Some(OPP), 17, Days1To30, dec!(750.25)),
+            ]
+        );
+        let alerts: Vec<_> = aging
+            .alerts
+            .iter()
+            .map(|a| (a.invoice_id.as_str(), a.threshold))
+            .collect();
+        assert_eq!(alerts, vec![("131", 90)]);
+        assert_eq!(platform.http.count(Post, "http://notify/"), 1);
+
+        // The same day again: the same figures, no alert crossed anew, so no notification.
+        let platform =
+            platform.rerouted(open_invoices().on(Patch, "/composite/sobjects", sf_saved));
+        run_job(&platform.platform(), "aging", args).unwrap();
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        let Ok(Some(Stored::Aging(again))) = read(&platform.platform(), ReportKind::Aging, None)
+        else {
+            panic!("no latest aging report");
+        };
+        assert_eq!((again.total_open, again.alerts.len()), (dec!(950.25), 0));
+    }
+}

@@ -332,3 +332,168 @@ pub fn invoice_to_opportunity(ctx: &mut Ctx<'_>, value: &Value) -> FlowResult {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::clients::json::decimal;
+    use crate::flows::links::{customer_key, invoice_key, InvoiceLink, EXTERNAL};
+    use crate::flows::state::{State, LINKS};
+    use crate::flows::test_support::{outcomes, qbo_query, soql, REALM};
+    use crate::flows::{run_job, Kind};
+    use crate::platform::memory::{MemoryPlatform, Routes};
+    use crate::platform::Method::{Get, Patch};
+    use rust_decimal_macros::dec;
+    use serde_json::{json, Value};
+
+    const ACCOUNT: &str = "001A000009CoolAAA";
+
+    /// A customer made in QBO: no Salesforce Id in its notes.
+    fn customer() -> Value {
+        json!({"Id": "58", "SyncToken": "0", "DisplayName": "Cool Cars", "CompanyName": "Cool Cars",
+            "PrimaryEmailAddr": {"Address": "ap@coolcars.example"},
+            "PrimaryPhone": {"FreeFormNumber": "(415) 555-9933"},
+            "BillAddr": {"Id": "3", "Line1": "65 Ocean Dr.", "City": "Half Moon Bay",
+                "CountrySubDivisionCode": "CA", "PostalCode": "94213"},
+            "Active": true, "Balance": 0, "Taxable": true,
+            "MetaData": {"CreateTime": "2026-03-01T10:00:00-08:00",
+                "LastUpdatedTime": "2026-03-01T10:00:00-08:00"}})
+    }
+
+    #[test]
+    fn a_qbo_customer_becomes_an_account_upserted_by_its_customer_id_and_a_replay_changes_nothing()
+    {
+        let platform = MemoryPlatform::routed(
+            REALM,
+            Routes::new()
+                .on(Get, "select * from Customer where Id in ('58')", |_| {
+                    qbo_query("Customer", json!([customer()]))
+                })
+                .json(
+                    Patch,
+                    "/sobjects/Account/QBO_Customer_Id__c/58",
+                    201,
+                    json!({"id": ACCOUNT, "success": true, "errors": [], "created": true}),
+                ),
+        );
+        let only = r#"{"only": ["Customer:58"]}"#;
+        let report = run_job(&platform.platform(), "sync-quickbooks", only).unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Customer", "58", Kind::Created, Some(ACCOUNT))],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        let upserts = platform
+            .http
+            .bodies(Patch, "/sobjects/Account/QBO_Customer_Id__c/58");
+        assert_eq!(upserts.len(), 1);
+        let account = &upserts[0];
+        assert_eq!(account["Name"], "Cool Cars");
+        assert_eq!(account["BillingStreet"], "65 Ocean Dr.");
+        assert_eq!(account["BillingCity"], "Half Moon Bay");
+        assert_eq!(account["Phone"], "(415) 555-9933");
+        assert_eq!(account["Email__c"], "ap@coolcars.example");
+        // The external id is the URL's, not a body field.
+        assert!(account.get("QBO_Customer_Id__c").is_none(), "{account}");
+        let linked: Option<String> = State::new(&platform.kv)
+            .get(LINKS, &customer_key("58"))
+            .unwrap();
+        assert_eq!(linked.as_deref(), Some(ACCOUNT));
+
+        // The same change again (a replayed webhook): the Account as written is unchanged.
+        let mut written = account.clone();
+        written["Id"] = json!(ACCOUNT);
+        written["QBO_Customer_Id__c"] = json!("58");
+        let platform = platform.rerouted(
+            Routes::new()
+                .on(Get, "select * from Customer where Id in ('58')", |_| {
+                    qbo_query("Customer", json!([customer()]))
+                })
+                .on(
+                    Get,
+                    &format!("FROM Account WHERE Id = '{ACCOUNT}'"),
+                    move |_| soql(json!([written])),
+                ),
+        );
+        let report = run_job(&platform.platform(), "sync-quickbooks", only).unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Customer", "58", Kind::Skipped, Some(ACCOUNT))],
+            "{:#?}",
+            report.records
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_invoice_made_in_qbo_becomes_a_won_opportunity_and_one_with_our_doc_number_is_left_alone()
+    {
+        let platform = MemoryPlatform::routed(
+            REALM,
+            Routes::new()
+                .on(Get, "select * from Invoice where Id in ('140', '141')", |_| {
+                    qbo_query(
+                        "Invoice",
+                        json!([
+                            {"Id": "140", "SyncToken": "0", "DocNumber": "1044",
+                             "TxnDate": "2026-03-03", "CustomerRef": {"value": "58", "name": "Cool Cars"},
+                             "TotalAmt": 300.00, "Balance": 300.00},
+                            {"Id": "141", "SyncToken": "0", "DocNumber": "SF-006A000001DealAAA",
+                             "TxnDate": "2026-03-03", "CustomerRef": {"value": "58", "name": "Cool Cars"},
+                             "TotalAmt": 1250.50, "Balance": 1250.50}
+                        ]),
+                    )
+                })
+                .json(
+                    Patch,
+                    "/sobjects/Opportunity/QBO_Invoice_Id__c/140",
+                    201,
+                    json!({"id": "006A000009QboAAAA", "success": true, "errors": [], "created": true}),
+                ),
+        );
+        // The customer's Account is linked.
+        State::new(&platform.kv)
+            .put(LINKS, &customer_key("58"), &ACCOUNT)
+            .unwrap();
+        let only = r#"{"only": ["Invoice:140", "Invoice:141"]}"#;
+        let report = run_job(&platform.platform(), "sync-quickbooks", only).unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![
+                ("Invoice", "140", Kind::Created, Some("006A000009QboAAAA")),
+                ("Invoice", "141", Kind::Skipped, None),
+            ],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        let opportunity = &platform.http.bodies(Patch, "/QBO_Invoice_Id__c/140")[0];
+        assert_eq!(
+            (
+                &opportunity["Name"],
+                &opportunity["AccountId"],
+                &opportunity["StageName"]
+            ),
+            (
+                &json!("QBO invoice 1044"),
+                &json!(ACCOUNT),
+                &json!("Closed Won")
+            )
+        );
+        assert_eq!(opportunity["CloseDate"], "2026-03-03");
+        assert_eq!(decimal(&opportunity["Amount"]), Some(dec!(300.00)));
+        assert_eq!(opportunity["QBO_Invoice_Number__c"], "1044");
+        // Linked as QBO's own: the invoice flow never rewrites it from the opportunity.
+        let link: InvoiceLink = State::new(&platform.kv)
+            .get(LINKS, &invoice_key("006A000009QboAAAA"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (link.qbo_id.as_str(), link.hash.as_str()),
+            ("140", EXTERNAL)
+        );
+    }
+}

@@ -212,6 +212,9 @@ pub fn webhook_report_job(source: &str) -> &'static str {
 }
 
 #[cfg(test)]
+pub mod test_support;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::platform::memory::{json, MemoryPlatform};
@@ -238,6 +241,74 @@ mod tests {
             vec![("Payment", "130"), ("sync-payments", RUN_RECORD)],
             "{:#?}",
             report.records
+        );
+    }
+
+    /// A throttle answer whose retry time the host set.
+    fn throttled(_: &crate::platform::HttpRequest) -> crate::platform::HttpResponse {
+        crate::platform::HttpResponse {
+            status: 429,
+            headers: vec![(
+                "x-ledgerlink-retry-at".into(),
+                "2026-03-05T10:01:00Z".into(),
+            )],
+            body: br#"{"fault": {"error": [{"message": "ThrottleExceeded", "code": "003001"}]}}"#
+                .to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_throttled_run_asks_for_a_rerun_of_the_same_records_at_the_hosts_retry_time() {
+        use crate::platform::memory::Routes;
+        use crate::platform::Method::Get;
+        let platform = MemoryPlatform::routed(
+            test_support::REALM,
+            Routes::new().on(Get, "select * from Payment", throttled),
+        );
+        let args = r#"{"only": ["Payment:77", "Payment:78"]}"#;
+        let report = run_job(&platform.platform(), "sync-payments", args).unwrap();
+        assert_eq!(
+            test_support::outcomes(&report),
+            vec![
+                ("Payment", "77", Kind::Failed, None),
+                ("Payment", "78", Kind::Failed, None)
+            ]
+        );
+        assert!(report
+            .records
+            .iter()
+            .all(|r| r.retryable && r.code.as_deref() == Some("throttled")));
+        assert_eq!(
+            platform.schedule.0.borrow().as_slice(),
+            [(
+                "sync-payments".to_string(),
+                r#"{"only":["Payment:77","Payment:78"]}"#.to_string(),
+                "2026-03-05T10:01:00Z".to_string()
+            )]
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_run_throttled_before_any_record_is_a_throttled_job_rerun_whole() {
+        use crate::platform::memory::Routes;
+        use crate::platform::Method::Get;
+        let platform = MemoryPlatform::routed(
+            test_support::REALM,
+            Routes::new().on(Get, "FROM Account", throttled),
+        );
+        let result = run_job(&platform.platform(), "sync-accounts", "");
+        assert_eq!(
+            result.err(),
+            Some(JobError::Throttled("2026-03-05T10:01:00Z".into()))
+        );
+        assert_eq!(
+            platform.schedule.0.borrow().as_slice(),
+            [(
+                "sync-accounts".to_string(),
+                r#"{"only":null}"#.to_string(),
+                "2026-03-05T10:01:00Z".to_string()
+            )]
         );
     }
 }

@@ -344,3 +344,224 @@ fn post(ctx: &mut Ctx<'_>, o: &SfOrder, reversal: bool, request_id: &str) -> Res
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::clients::json::decimal;
+    use crate::flows::links::{account_key, AccountLink};
+    use crate::flows::state::{State, LINKS};
+    use crate::flows::test_support::{body, outcomes, qbo_entity, sf_saved, soql, REALM};
+    use crate::flows::{run_job, Kind};
+    use crate::platform::memory::{MemoryPlatform, Routes};
+    use crate::platform::Method::{Get, Patch, Post};
+    use rust_decimal::Decimal;
+    use rust_decimal_macros::dec;
+    use serde_json::{json, Value};
+
+    const ORDER: &str = "801A000001OrdrAAA";
+
+    fn order(entry: Option<&str>) -> Value {
+        let item = |id: &str, qty: u32, price: f64, total: f64| {
+            json!({"attributes": {"type": "OrderItem"}, "Id": id, "Product2Id": "01tA00000WidgetP",
+                "Product2": {"ProductCode": "WP-1", "Family": "Hardware"}, "Description": null,
+                "Quantity": qty, "UnitPrice": price, "TotalPrice": total})
+        };
+        json!({"attributes": {"type": "Order"}, "Id": ORDER, "OrderNumber": "00000107",
+            "AccountId": "001A000001AcmeAAA", "EffectiveDate": "2026-03-02", "Status": "Activated",
+            "TotalAmount": 1250.50, "QBO_Journal_Entry_Id__c": entry,
+            "SystemModstamp": "2026-03-02T12:00:00.000+0000",
+            "OrderItems": {"totalSize": 2, "done": true, "records": [
+                item("802A0000001ItemA", 3, 100.10, 300.30),
+                item("802A0000001ItemB", 1, 950.20, 950.20)]}})
+    }
+
+    #[test]
+    fn an_activated_order_posts_one_balanced_journal_entry_and_a_rerun_posts_none() {
+        let platform = MemoryPlatform::routed(
+            REALM,
+            Routes::new()
+                .on(Get, "FROM Order", |_| soql(json!([order(None)])))
+                .on(Post, "/journalentry?", |req| {
+                    let mut entry = body(req);
+                    entry["Id"] = json!("245");
+                    entry["SyncToken"] = json!("0");
+                    qbo_entity("JournalEntry", entry)
+                })
+                .on(Patch, "/composite/sobjects", sf_saved),
+        );
+        let customer = AccountLink {
+            qbo_id: "58".into(),
+            snapshot: None,
+        };
+        State::new(&platform.kv)
+            .put(LINKS, &account_key("001A000001AcmeAAA"), &customer)
+            .unwrap();
+
+        let report = run_job(&platform.platform(), "sync-orders", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Order", ORDER, Kind::Created, Some("245"))],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        // The first posting of the order: its requestid names the order and the posting.
+        let entries = platform.http.bodies(
+            Post,
+            &format!("/journalentry?minorversion=75&requestid=ll-je-{ORDER}-1-"),
+        );
+        assert_eq!(entries.len(), 1, "{:#?}", platform.http.requests());
+        let mut totals = (Decimal::ZERO, Decimal::ZERO);
+        let mut accounts = Vec::new();
+        for line in entries[0]["Line"].as_array().unwrap() {
+            let detail = &line["JournalEntryLineDetail"];
+            let amount = decimal(&line["Amount"]).unwrap();
+            match detail["PostingType"].as_str().unwrap() {
+                "Debit" => totals.0 += amount,
+                _ => totals.1 += amount,
+            }
+            accounts.push((
+                detail["PostingType"].as_str().unwrap().to_string(),
+                detail["AccountRef"]["value"].as_str().unwrap().to_string(),
+                detail["Entity"]["EntityRef"]["value"]
+                    .as_str()
+                    .map(str::to_string),
+            ));
+        }
+        assert_eq!(
+            totals,
+            (dec!(1250.50), dec!(1250.50)),
+            "balanced: {accounts:?}"
+        );
+        // Receivable (3) debited for the customer, income (1) credited: the default rules.
+        assert!(
+            accounts.contains(&("Debit".into(), "3".into(), Some("58".into()))),
+            "{accounts:?}"
+        );
+        assert!(
+            accounts.iter().any(|(t, a, _)| t == "Credit" && a == "1"),
+            "{accounts:?}"
+        );
+        assert_eq!(
+            platform.http.bodies(Patch, "/composite/sobjects")[0]["records"],
+            json!([{"Id": ORDER, "QBO_Journal_Entry_Id__c": "245", "attributes": {"type": "Order"}}])
+        );
+
+        // Read again after the write-back: posted, unchanged, nothing sent.
+        let platform = platform
+            .rerouted(Routes::new().on(Get, "FROM Order", |_| soql(json!([order(Some("245"))]))));
+        let report = run_job(&platform.platform(), "sync-orders", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Order", ORDER, Kind::Skipped, Some("245"))],
+            "{:#?}",
+            report.records
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+    }
+
+    /// (posting type, account, amount) of each line of the journal entry `entry`.
+    fn postings(entry: &Value) -> Vec<(String, String, Decimal)> {
+        entry["Line"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let d = &l["JournalEntryLineDetail"];
+                (
+                    d["PostingType"].as_str().unwrap().to_string(),
+                    d["AccountRef"]["value"].as_str().unwrap().to_string(),
+                    decimal(&l["Amount"]).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_posting_whose_answer_was_lost_is_replayed_by_its_requestid_and_a_cancellation_reverses_it()
+    {
+        let entry = |id: &'static str| {
+            move |req: &crate::platform::HttpRequest| {
+                let mut entry = body(req);
+                entry["Id"] = json!(id);
+                qbo_entity("JournalEntry", entry)
+            }
+        };
+        // QBO fails after (perhaps) posting: the run cannot know whether it did.
+        let platform = MemoryPlatform::routed(
+            REALM,
+            Routes::new()
+                .on(Get, "FROM Order", |_| soql(json!([order(None)])))
+                .json(
+                    Post,
+                    "/journalentry?",
+                    500,
+                    json!({"Fault": {"Error": [
+                    {"Message": "An application error has occurred", "code": "10000"}],
+                    "type": "SystemFault"}}),
+                ),
+        );
+        let report = run_job(&platform.platform(), "sync-orders", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Order", ORDER, Kind::Failed, None)]
+        );
+        assert!(report.records[0].retryable, "{:?}", report.records[0]);
+        let first = platform.http.requests().pop().unwrap();
+
+        let platform = platform.rerouted(
+            Routes::new()
+                .on(Get, "FROM Order", |_| soql(json!([order(None)])))
+                .on(Post, "/journalentry?", entry("245"))
+                .on(Patch, "/composite/sobjects", sf_saved),
+        );
+        let report = run_job(&platform.platform(), "sync-orders", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Order", ORDER, Kind::Created, Some("245"))]
+        );
+        // The same requestid: had QBO posted it, it answers with that entry, not a second one.
+        let posted = platform.http.bodies(Post, "/journalentry?").pop().unwrap();
+        assert!(platform.http.requests().contains(&first), "{first}");
+
+        let mut cancelled = order(Some("245"));
+        cancelled["Status"] = json!("Cancelled");
+        let platform = platform.rerouted(
+            Routes::new()
+                .on(Get, "FROM Order", move |_| soql(json!([cancelled])))
+                .on(
+                    Post,
+                    &format!("/journalentry?minorversion=75&requestid=ll-jer-{ORDER}-245"),
+                    entry("246"),
+                )
+                .json(Post, "http://notify/", 200, json!({"ok": true})),
+        );
+        let report = run_job(&platform.platform(), "sync-orders", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Order", ORDER, Kind::Updated, Some("246"))],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        // The reversal: every line of the posted entry with debit and credit swapped.
+        let reversal = platform.http.bodies(Post, "/journalentry?").pop().unwrap();
+        let swapped: Vec<_> = postings(&posted)
+            .into_iter()
+            .map(|(t, a, m)| {
+                (
+                    if t == "Debit" { "Credit" } else { "Debit" }.to_string(),
+                    a,
+                    m,
+                )
+            })
+            .collect();
+        let mut reversed = postings(&reversal);
+        reversed.sort();
+        let mut expected = swapped;
+        expected.sort();
+        assert_eq!(reversed, expected);
+    }
+}

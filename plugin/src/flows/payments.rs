@@ -290,3 +290,169 @@ pub fn status_label(s: PaymentStatus) -> &'static str {
         PaymentStatus::Overpaid => "Overpaid",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::clients::json::decimal;
+    use crate::flows::links::invoice_reverse_key;
+    use crate::flows::state::{State, LINKS};
+    use crate::flows::test_support::{outcomes, qbo_entity, qbo_query, sf_saved, soql, REALM};
+    use crate::flows::{run_job, Kind};
+    use crate::platform::memory::{MemoryPlatform, Routes};
+    use crate::platform::Method::{Get, Patch, Post};
+    use rust_decimal::Decimal;
+    use rust_decimal_macros::dec;
+    use serde_json::{json, Value};
+
+    const OPP: &str = "006A000001DealAAA";
+
+    fn payment(id: &str, date: &str, amount: f64) -> Value {
+        json!({"Id": id, "SyncToken": "0", "TxnDate": date, "TotalAmt": amount,
+            "CustomerRef": {"value": "58", "name": "Acme Widgets"}, "UnappliedAmt": 0,
+            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": "130", "TxnType": "Invoice"}]}]})
+    }
+
+    /// The payment fields written to the Opportunity, money read exactly.
+    fn written(platform: &MemoryPlatform) -> Vec<(String, Decimal, Decimal, Value)> {
+        platform
+            .http
+            .bodies(Patch, "/composite/sobjects")
+            .iter()
+            .flat_map(|b| b["records"].as_array().cloned().unwrap_or_default())
+            .map(|r| {
+                assert_eq!(r["Id"], OPP, "{r}");
+                (
+                    r["Payment_Status__c"].as_str().unwrap().to_string(),
+                    decimal(&r["Amount_Paid__c"]).unwrap(),
+                    decimal(&r["Open_Balance__c"]).unwrap(),
+                    r["Paid_Date__c"].clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// QBO holding `payments`, the opportunity's owner, and the writes.
+    fn routes(payments: Value) -> Routes {
+        Routes::new()
+            .on(Get, "select * from Payment where Id in", move |_| {
+                qbo_query("Payment", payments.clone())
+            })
+            .on(Get, "SELECT Id, Name, Owner.Name FROM Opportunity", |_| {
+                soql(json!([{"Id": OPP, "Name": "Acme - 4 seats", "Owner": {"Name": "Ada Lovelace"}}]))
+            })
+            .on(Patch, "/composite/sobjects", sf_saved)
+            .json(Post, "http://notify/", 200, json!({"ok": true}))
+    }
+
+    /// Payment 77 (500.25) applied to invoice 130 (1250.50) of the opportunity.
+    fn first_payment_applied() -> (MemoryPlatform, crate::flows::Report) {
+        let platform = MemoryPlatform::routed(
+            REALM,
+            routes(json!([payment("77", "2026-03-05", 500.25)]))
+                // Read once, for its total: the invoice's ledger is kept from then on.
+                .on(Get, "/invoice/130?", |_| {
+                    qbo_entity(
+                        "Invoice",
+                        json!({"Id": "130", "SyncToken": "1",
+                        "DocNumber": "SF-006A000001DealAAA", "TxnDate": "2026-02-27",
+                        "CustomerRef": {"value": "58"}, "TotalAmt": 1250.50, "Balance": 750.25}),
+                    )
+                }),
+        );
+        // The invoice was created from the opportunity.
+        State::new(&platform.kv)
+            .put(LINKS, &invoice_reverse_key("130"), &OPP)
+            .unwrap();
+        let report = run_job(
+            &platform.platform(),
+            "sync-payments",
+            r#"{"only": ["Payment:77"]}"#,
+        )
+        .unwrap();
+        (platform, report)
+    }
+
+    #[test]
+    fn a_partial_then_a_final_payment_write_exact_amounts_to_the_linked_opportunity_and_a_replay_counts_once(
+    ) {
+        let (platform, report) = first_payment_applied();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Payment", "77", Kind::Updated, Some(OPP))],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(
+            written(&platform),
+            vec![(
+                "Partially Paid".into(),
+                dec!(500.25),
+                dec!(750.25),
+                Value::Null
+            )]
+        );
+        let notice = &platform.http.bodies(Post, "http://notify/")[0]["text"];
+        assert!(
+            notice.as_str().unwrap().contains("owner Ada Lovelace"),
+            "{notice}"
+        );
+
+        let platform = platform.rerouted(routes(json!([payment("78", "2026-03-20", 750.25)])));
+        let report = run_job(
+            &platform.platform(),
+            "sync-payments",
+            r#"{"only": ["Payment:78"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Payment", "78", Kind::Updated, Some(OPP))],
+            "{:#?}",
+            report.records
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(
+            written(&platform),
+            vec![("Paid".into(), dec!(1250.50), dec!(0), json!("2026-03-20"))]
+        );
+
+        // A replay of the first payment (a duplicate webhook) counts it once.
+        let platform = platform.rerouted(routes(json!([payment("77", "2026-03-05", 500.25)])));
+        run_job(
+            &platform.platform(),
+            "sync-payments",
+            r#"{"only": ["Payment:77"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            written(&platform),
+            vec![("Paid".into(), dec!(1250.50), dec!(0), json!("2026-03-20"))]
+        );
+    }
+
+    #[test]
+    fn a_payment_deleted_in_qbo_is_reversed_on_its_opportunity() {
+        let (platform, _) = first_payment_applied();
+        // QBO no longer has payment 77: the ledger of invoice 130 takes it back.
+        let platform = platform.rerouted(routes(json!([])));
+        let report = run_job(
+            &platform.platform(),
+            "sync-payments",
+            r#"{"only": ["Payment:77"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Payment", "77", Kind::Updated, Some(OPP))],
+            "{:#?}",
+            report.records
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(
+            written(&platform),
+            vec![("Unpaid".into(), dec!(0), dec!(1250.50), Value::Null)]
+        );
+    }
+}

@@ -142,6 +142,16 @@ fn revenue(invoice: &Value, total_amt: Decimal) -> Decimal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flows::links::invoice_reverse_key;
+    use crate::flows::state::{State, LINKS};
+    use crate::flows::stored_reports::{read, ReportKind, Stored};
+    use crate::flows::test_support::{outcomes, qbo_query, soql, REALM};
+    use crate::flows::{run_job, Kind};
+    use crate::mapping::DiscrepancyKind::{InvoiceWithoutOpportunity, MissingInvoice, OtherPeriod};
+    use crate::platform::memory::{MemoryPlatform, Routes};
+    use crate::platform::Method::{Get, Patch, Post};
+    use rust_decimal_macros::dec;
+    use serde_json::json;
 
     #[test]
     fn the_default_period_is_the_previous_calendar_month() {
@@ -164,5 +174,121 @@ mod tests {
         let v = serde_json::json!({"TotalAmt": 120, "GlobalTaxCalculation": "TaxInclusive", "TxnTaxDetail": {"TotalTax": 20}});
         assert_eq!(super::revenue(&v, dec!(120)), dec!(120));
         assert_eq!(super::revenue(&serde_json::json!({}), dec!(5)), dec!(5));
+    }
+
+    #[test]
+    fn a_period_is_reconciled_from_won_deals_and_invoices_and_stored_for_the_host() {
+        let platform = MemoryPlatform::routed(
+            REALM,
+            Routes::new()
+                .on(Get, "FROM Opportunity WHERE IsWon = true AND CloseDate >= 2026-02-01 AND CloseDate <= 2026-02-28", |_| {
+                    soql(json!([
+                        {"Id": "006A000001DealAAA", "Name": "Acme - 4 seats", "AccountId": "001A000001AcmeAAA",
+                         "CloseDate": "2026-02-27", "Amount": 1250.50, "QBO_Invoice_Id__c": "130"},
+                        {"Id": "006A000001LateAAA", "Name": "Beta - renewal", "AccountId": "001A000001BetaAAA",
+                         "CloseDate": "2026-02-10", "Amount": 99.99, "QBO_Invoice_Id__c": "129"},
+                        {"Id": "006A000001NoneAAA", "Name": "Cool Cars - pilot", "AccountId": "001A000009CoolAAA",
+                         "CloseDate": "2026-02-14", "Amount": 400.00, "QBO_Invoice_Id__c": null}
+                    ]))
+                })
+                .on(Get, "select * from Invoice where TxnDate >= '2026-02-01' and TxnDate <= '2026-02-28'", |_| {
+                    qbo_query("Invoice", json!([
+                        // Revenue is the total less the sales tax QBO added.
+                        {"Id": "130", "DocNumber": "SF-006A000001DealAAA", "TxnDate": "2026-02-27",
+                         "CustomerRef": {"value": "58"}, "TotalAmt": 1357.79, "Balance": 1357.79,
+                         "TxnTaxDetail": {"TotalTax": 107.29}},
+                        {"Id": "132", "DocNumber": "1043", "TxnDate": "2026-02-20",
+                         "CustomerRef": {"value": "61"}, "TotalAmt": 75.00, "Balance": 0}
+                    ]))
+                })
+                // A linked invoice dated outside the period is read by its id.
+                .on(Get, "select * from Invoice where Id in ('129')", |_| {
+                    qbo_query("Invoice", json!([
+                        {"Id": "129", "DocNumber": "SF-006A000001LateAAA", "TxnDate": "2026-03-02",
+                         "CustomerRef": {"value": "59"}, "TotalAmt": 99.99, "Balance": 99.99}
+                    ]))
+                })
+                .json(Post, "http://notify/", 200, json!({"ok": true})),
+        );
+        let state = State::new(&platform.kv);
+        state
+            .put(LINKS, &invoice_reverse_key("130"), &"006A000001DealAAA")
+            .unwrap();
+        state
+            .put(LINKS, &invoice_reverse_key("129"), &"006A000001LateAAA")
+            .unwrap();
+        let args = r#"{"period-start": "2026-02-01", "period-end": "2026-02-28"}"#;
+        let report = run_job(&platform.platform(), "reconcile", args).unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![(
+                "Reconciliation",
+                "2026-02-01/2026-02-28",
+                Kind::Updated,
+                Some("reconcile/2026-02-01/2026-02-28")
+            )],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        // A reconciliation only reads: nothing is written to either side.
+        assert_eq!(platform.http.count(Patch, "http://salesforce/"), 0);
+        assert_eq!(platform.http.count(Post, "http://quickbooks/"), 0);
+        let Ok(Some(Stored::Reconcile(r))) =
+            read(&platform.platform(), ReportKind::Reconcile, Some("2026-02"))
+        else {
+            panic!("no reconciliation stored for 2026-02");
+        };
+        assert_eq!(
+            (r.salesforce_total, r.quickbooks_total, r.difference),
+            (dec!(1750.49), dec!(1325.50), dec!(424.99)),
+            "{r:#?}"
+        );
+        let matched: Vec<_> = r
+            .matched
+            .iter()
+            .map(|m| (m.opportunity_id.as_str(), m.amount))
+            .collect();
+        assert_eq!(matched, vec![("006A000001DealAAA", dec!(1250.50))]);
+        let found: Vec<_> = r
+            .discrepancies
+            .iter()
+            .map(|d| {
+                (
+                    d.kind,
+                    d.opportunity_id.as_deref(),
+                    d.document_id.as_deref(),
+                    d.difference,
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    MissingInvoice,
+                    Some("006A000001NoneAAA"),
+                    None,
+                    dec!(400.00)
+                ),
+                (InvoiceWithoutOpportunity, None, Some("132"), dec!(-75.00)),
+                // Counted in Salesforce's total, not in QBO's: it explains the rest.
+                (
+                    OtherPeriod,
+                    Some("006A000001LateAAA"),
+                    Some("129"),
+                    dec!(99.99)
+                ),
+            ]
+        );
+        let notice = &platform.http.bodies(Post, "http://notify/")[0]["text"];
+        assert!(
+            notice
+                .as_str()
+                .unwrap()
+                .contains("Reconciliation 2026-02-01 to 2026-02-28"),
+            "{notice}"
+        );
     }
 }

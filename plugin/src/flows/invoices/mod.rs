@@ -505,3 +505,272 @@ fn in_currency(
         Err(reason) => Ok(Err(invalid(reason))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::clients::json::decimal;
+    use crate::flows::links::{account_key, invoice_key, product_key, AccountLink, InvoiceLink};
+    use crate::flows::state::{State, LINKS};
+    use crate::flows::test_support::{
+        body, outcomes, qbo_entity, qbo_query, sf_saved, soql, REALM,
+    };
+    use crate::flows::{run_job, Kind};
+    use crate::platform::memory::{MemoryPlatform, Routes};
+    use crate::platform::Method::{Get, Patch, Post};
+    use rust_decimal_macros::dec;
+    use serde_json::{json, Value};
+
+    const OPP: &str = "006A000001DealAAA";
+
+    /// A Closed Won deal of 3 x 100.10 and 1 x 950.20, as the REST API nests it.
+    fn opportunity(invoice: Option<(&str, &str)>) -> Value {
+        let line = |id: &str, product: &str, qty: u32, price: f64, total: f64| {
+            json!({"attributes": {"type": "OpportunityLineItem"}, "Id": id, "Product2Id": product,
+                "ProductCode": null, "Name": "line", "Description": null, "Quantity": qty,
+                "UnitPrice": price, "TotalPrice": total, "Discount": null, "ServiceDate": null,
+                "SortOrder": null, "Product2": {"Family": null}})
+        };
+        json!({"attributes": {"type": "Opportunity"}, "Id": OPP, "Name": "Acme - 4 seats",
+            "AccountId": "001A000001AcmeAAA", "StageName": "Closed Won", "CloseDate": "2026-02-27",
+            "Amount": 1250.50, "IsWon": true, "IsClosed": true, "Description": null,
+            "QBO_Invoice_Id__c": invoice.map(|i| i.0), "QBO_Invoice_Number__c": invoice.map(|i| i.1),
+            "Payment_Status__c": null, "SystemModstamp": "2026-02-27T18:00:00.000+0000",
+            "Account": {"Email__c": "ap@acme.example", "Payment_Terms__c": null, "Tax_Exempt__c": false},
+            "Owner": {"Name": "Ada Lovelace"}, "OpportunityContactRoles": null,
+            "OpportunityLineItems": {"totalSize": 2, "done": true, "records": [
+                line("00kA0000001LineA", "01tA00000WidgetP", 3, 100.10, 300.30),
+                line("00kA0000001LineB", "01tA00000GadgetX", 1, 950.20, 950.20)]}})
+    }
+
+    /// The routes every run of a deal takes: whether the org has currencies (described once a
+    /// day) and the won deals.
+    fn won_deal(opportunity: Value) -> Routes {
+        Routes::new()
+            .json(
+                Get,
+                "/sobjects/Opportunity/describe",
+                200,
+                json!({"name": "Opportunity",
+                    "fields": [{"name": "Id"}, {"name": "Amount"}, {"name": "StageName"}]}),
+            )
+            .on(Get, "FROM Opportunity WHERE IsWon = true", move |_| {
+                soql(json!([opportunity]))
+            })
+    }
+
+    /// The account and the products were synced before: their links are stored.
+    fn synced_before(platform: &MemoryPlatform) -> State<'_> {
+        let state = State::new(&platform.kv);
+        let customer = AccountLink {
+            qbo_id: "58".into(),
+            snapshot: None,
+        };
+        state
+            .put(LINKS, &account_key("001A000001AcmeAAA"), &customer)
+            .unwrap();
+        for (product, item) in [("01tA00000WidgetP", "31"), ("01tA00000GadgetX", "12")] {
+            state.put(LINKS, &product_key(product), &item).unwrap();
+        }
+        state
+    }
+
+    #[test]
+    fn a_closed_won_opportunity_becomes_one_invoice_written_back_and_a_rerun_creates_none() {
+        let platform = MemoryPlatform::routed(
+            REALM,
+            won_deal(opportunity(None))
+                // No invoice with the deal's DocNumber: no create was lost before a crash.
+                .on(
+                    Get,
+                    "select * from Invoice where DocNumber in ('SF-006A000001DealAAA')",
+                    |_| qbo_query("Invoice", json!([])),
+                )
+                .on(Post, "/invoice?", |req| {
+                    let mut invoice = body(req);
+                    invoice["Id"] = json!("130");
+                    invoice["SyncToken"] = json!("0");
+                    invoice["TotalAmt"] = json!(1250.50);
+                    invoice["Balance"] = json!(1250.50);
+                    qbo_entity("Invoice", invoice)
+                })
+                .on(Patch, "/composite/sobjects", sf_saved)
+                .json(Post, "http://notify/", 200, json!({"ok": true})),
+        );
+        let state = synced_before(&platform);
+
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Opportunity", OPP, Kind::Created, Some("130"))],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        let creates = platform
+            .http
+            .bodies(Post, "/invoice?minorversion=75&requestid=ll-inv-");
+        assert_eq!(creates.len(), 1, "{:#?}", platform.http.requests());
+        let invoice = &creates[0];
+        assert_eq!(invoice["DocNumber"], "SF-006A000001DealAAA");
+        assert_eq!(invoice["CustomerRef"]["value"], "58");
+        assert_eq!(invoice["BillEmail"]["Address"], "ap@acme.example");
+        let lines: Vec<_> = invoice["Line"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let d = &l["SalesItemLineDetail"];
+                (
+                    d["ItemRef"]["value"].as_str().unwrap(),
+                    decimal(&d["Qty"]).unwrap(),
+                    decimal(&d["UnitPrice"]).unwrap(),
+                    decimal(&l["Amount"]).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                ("31", dec!(3), dec!(100.10), dec!(300.30)),
+                ("12", dec!(1), dec!(950.20), dec!(950.20)),
+            ]
+        );
+        let total: rust_decimal::Decimal = lines.iter().map(|l| l.3).sum();
+        assert_eq!(
+            total,
+            dec!(1250.50),
+            "the lines add up to the deal's Amount"
+        );
+        let writes = platform.http.bodies(Patch, "/composite/sobjects");
+        assert_eq!(
+            writes[0]["records"],
+            json!([{"Id": OPP, "QBO_Invoice_Id__c": "130",
+                "QBO_Invoice_Number__c": "SF-006A000001DealAAA",
+                "QBO_Invoice_Link__c": "https://app.qbo.intuit.com/app/invoice?txnId=130",
+                "attributes": {"type": "Opportunity"}}])
+        );
+        let link: InvoiceLink = state.get(LINKS, &invoice_key(OPP)).unwrap().unwrap();
+        assert_eq!(link.qbo_id, "130");
+        let notices = platform.http.bodies(Post, "http://notify/");
+        assert!(
+            notices[0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("Invoice SF-006A000001DealAAA (1250.50) created for Acme - 4 seats"),
+            "{notices:?}"
+        );
+
+        // The write-back moves SystemModstamp: the deal is read again, invoiced and unchanged.
+        // Only the query is scripted: no look-up, no write, no second describe the same day.
+        let platform = platform.rerouted(Routes::new().on(
+            Get,
+            "FROM Opportunity WHERE IsWon = true",
+            |_| soql(json!([opportunity(Some(("130", "SF-006A000001DealAAA")))])),
+        ));
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Opportunity", OPP, Kind::Skipped, Some("130"))],
+            "{:#?}",
+            report.records
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_invoice_created_before_a_crash_is_found_by_its_doc_number_and_updated_not_created_again()
+    {
+        // QBO made the invoice, but the run stopped before the link was stored.
+        let made = json!({"Id": "130", "SyncToken": "0", "DocNumber": "SF-006A000001DealAAA",
+            "TxnDate": "2026-02-27", "CustomerRef": {"value": "58"}, "TotalAmt": 1250.50,
+            "Balance": 1250.50, "Line": []});
+        let answer = made.clone();
+        let platform = MemoryPlatform::routed(
+            REALM,
+            won_deal(opportunity(None))
+                .on(
+                    Get,
+                    "select * from Invoice where DocNumber in ('SF-006A000001DealAAA')",
+                    move |_| qbo_query("Invoice", json!([answer])),
+                )
+                .on(Post, "/invoice?", move |req| {
+                    let mut invoice = made.clone();
+                    invoice["SyncToken"] = json!("1");
+                    invoice["Line"] = body(req)["Line"].clone();
+                    qbo_entity("Invoice", invoice)
+                })
+                .on(Patch, "/composite/sobjects", sf_saved),
+        );
+        let state = synced_before(&platform);
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Opportunity", OPP, Kind::Updated, Some("130"))],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(
+            platform.http.count(Post, "requestid=ll-inv-"),
+            0,
+            "no create"
+        );
+        let updates = platform
+            .http
+            .bodies(Post, "/invoice?minorversion=75&requestid=ll-invu-");
+        assert_eq!(updates.len(), 1, "{:#?}", platform.http.requests());
+        assert_eq!(
+            (
+                &updates[0]["Id"],
+                &updates[0]["SyncToken"],
+                &updates[0]["sparse"]
+            ),
+            (&json!("130"), &json!("0"), &json!(true))
+        );
+        let link: InvoiceLink = state.get(LINKS, &invoice_key(OPP)).unwrap().unwrap();
+        assert_eq!(link.qbo_id, "130");
+        assert_eq!(
+            platform.http.bodies(Patch, "/composite/sobjects")[0]["records"][0]
+                ["QBO_Invoice_Id__c"],
+            "130"
+        );
+    }
+
+    #[test]
+    fn a_dry_run_plans_the_invoice_and_writes_nothing_anywhere() {
+        let platform = MemoryPlatform::routed(
+            REALM,
+            won_deal(opportunity(None)).on(
+                Get,
+                "select * from Invoice where DocNumber in ('SF-006A000001DealAAA')",
+                |_| qbo_query("Invoice", json!([])),
+            ),
+        );
+        let state = synced_before(&platform);
+        let report = run_job(
+            &platform.platform(),
+            "sync-invoices",
+            r#"{"dry-run": true}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Opportunity", OPP, Kind::Created, Some("(new)"))],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        // Only reads were scripted: a write (or a notification) would be listed here.
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert!(state
+            .get::<InvoiceLink>(LINKS, &invoice_key(OPP))
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            state.keys(crate::flows::state::CURSORS, "").unwrap(),
+            Vec::<String>::new()
+        );
+    }
+}
