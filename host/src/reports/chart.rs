@@ -70,10 +70,7 @@ mod tests {
             bar_length(Decimal::new(20000, 2), Decimal::new(30000, 2), 330),
             220
         );
-        assert_eq!(
-            bar_length(Decimal::new(1, 0), Decimal::new(3, 0), 250),
-            83
-        );
+        assert_eq!(bar_length(Decimal::new(1, 0), Decimal::new(3, 0), 250), 83);
         assert_eq!(bar_length(Decimal::ZERO, Decimal::ONE, 330), 0);
         let svg = bars(
             "Totals",

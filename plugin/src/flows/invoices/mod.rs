@@ -205,6 +205,33 @@ fn invoice_chunk(
                 invoice_id: link.qbo_id,
                 current: None,
             }),
+            (None, Some(existing)) if existing.voided || existing.balance < existing.total_amt => {
+                // Created before a crash and paid (or voided) since: QBO's invoice stands as
+                // it is. It is this opportunity's invoice: link it as current and write its
+                // fields back (an update would be refused, and so would the write-back with it).
+                let existing = existing.clone();
+                links::store_invoice_link(
+                    ctx,
+                    &o.id,
+                    &existing.id,
+                    existing.doc_number.clone(),
+                    &planned.hash,
+                )?;
+                if !ctx.dry_run() {
+                    repairs.push(invoice_fields(
+                        ctx,
+                        &o.id,
+                        &existing.id,
+                        existing.doc_number.as_deref(),
+                    ));
+                }
+                ctx.report.updated(
+                    "Opportunity",
+                    &o.id,
+                    &existing.id,
+                    "invoice created before an interruption adopted as it is (already paid or voided) and written back",
+                );
+            }
             (None, Some(existing)) => {
                 // Created before a crash: adopt it, then bring it up to date.
                 let existing = existing.clone();
@@ -736,6 +763,49 @@ mod tests {
                 ["QBO_Invoice_Id__c"],
             "130"
         );
+    }
+
+    #[test]
+    fn an_invoice_created_before_a_crash_and_paid_since_is_adopted_and_written_back_as_it_is() {
+        // QBO made the invoice, the run stopped before the link was stored, and the customer
+        // paid part of it before the next run.
+        let paid = json!({"Id": "130", "SyncToken": "2", "DocNumber": "SF-006A000001DealAAA",
+            "TxnDate": "2026-02-27", "CustomerRef": {"value": "58"}, "TotalAmt": 1250.50,
+            "Balance": 250.50, "Line": []});
+        let platform = MemoryPlatform::routed(
+            REALM,
+            won_deal(opportunity(None))
+                .on(
+                    Get,
+                    "select * from Invoice where DocNumber in ('SF-006A000001DealAAA')",
+                    move |_| qbo_query("Invoice", json!([paid])),
+                )
+                .on(Patch, "/composite/sobjects", sf_saved),
+        );
+        let state = synced_before(&platform);
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Opportunity", OPP, Kind::Updated, Some("130"))],
+            "{:#?}",
+            report.records
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(
+            platform.http.count(Post, "/invoice?"),
+            0,
+            "no create, no update"
+        );
+        let written = platform.http.bodies(Patch, "/composite/sobjects");
+        assert_eq!(written[0]["records"][0]["QBO_Invoice_Id__c"], "130");
+        assert_eq!(
+            written[0]["records"][0]["QBO_Invoice_Number__c"],
+            "SF-006A000001DealAAA"
+        );
+        // Linked as current: the next run finds nothing to do, instead of failing for good.
+        let link: InvoiceLink = state.get(LINKS, &invoice_key(OPP)).unwrap().unwrap();
+        assert_eq!(link.qbo_id, "130");
+        assert!(!link.hash.is_empty());
     }
 
     #[test]
