@@ -141,6 +141,10 @@ pub struct TenantConfig {
     /// Salesforce change events over the Pub/Sub API (none: polling alone).
     #[serde(default)]
     pub salesforce_events: Option<SalesforceEventsConfig>,
+    /// Mirror the error ledger into Salesforce (`Ledgerlink_Sync_Error__c`), so that sales
+    /// ops see sync errors where they work.
+    #[serde(default)]
+    pub mirror_errors: bool,
 }
 
 /// A tenant's Pub/Sub API subscription. It uses the tenant's `salesforce` connection (its
@@ -330,6 +334,12 @@ impl HostConfig {
                 events
                     .validate()
                     .with_context(|| format!("tenant {}: salesforce-events", tenant.id))?;
+            }
+            if tenant.mirror_errors && !tenant.connections.contains_key("salesforce") {
+                bail!(
+                    "tenant {}: mirror-errors needs the salesforce connection",
+                    tenant.id
+                );
             }
             for (job, expr) in &tenant.schedules {
                 crate::scheduler::spec::parse(expr)

@@ -14,7 +14,7 @@ use crate::pubsub::replays::Replays;
 use crate::pubsub::subscriber::Subscriber;
 use crate::reports::after_runs::ReportWriter;
 use crate::runtime::{Limits, Runtime};
-use crate::scheduler::{Runner, Scheduler};
+use crate::scheduler::{LedgerMirror, Runner, Scheduler};
 use crate::status_page::{self, StatusSource};
 use crate::webhooks::{self, Inbox, InboxItem, WebhookConfig, WebhookState, WebhookTenants};
 use anyhow::{Context, Result};
@@ -79,6 +79,18 @@ impl Host {
         }
         let mut runner = Runner::new(runtime.clone(), tenants.clone(), &db, metrics.clone())?
             .with_alerts(alerts.clone());
+        let mirrored: BTreeMap<String, _> = config
+            .tenants
+            .iter()
+            .filter(|t| t.mirror_errors)
+            .filter_map(|t| {
+                let caps = tenants.get(&t.id)?;
+                Some((t.id.clone(), caps.connections.get("salesforce")?.clone()))
+            })
+            .collect();
+        if !mirrored.is_empty() {
+            runner = runner.with_ledger_mirror(LedgerMirror::new(db.clone(), mirrored)?);
+        }
         if let Some(dir) = &config.server.reports_dir {
             runner =
                 runner.with_observer(Arc::new(ReportWriter::new(runtime, tenants, dir.clone())));

@@ -14,12 +14,14 @@
 
 pub mod lease;
 pub mod ledger;
+pub mod ledger_mirror;
 pub mod runner;
 pub mod runs;
 pub mod slots;
 pub mod spec;
 
 pub use ledger::ErrorLedger;
+pub use ledger_mirror::LedgerMirror;
 pub use runner::{Postpone, RunObserver, RunResult, Runner};
 pub use runs::JobRuns;
 

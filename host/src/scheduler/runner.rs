@@ -6,6 +6,7 @@
 use super::lease::{Lease, Leases};
 use super::ledger::ErrorLedger;
 use super::ledger::{MAX_ATTEMPTS, RUN_RECORD};
+use super::ledger_mirror::LedgerMirror;
 use super::runs::JobRuns;
 use crate::alerts::{self, Alerts, Kind as AlertKind};
 use crate::flow_calls::{self, FlowResult};
@@ -77,6 +78,7 @@ pub struct Runner {
     leases: Leases,
     alerts: Option<Alerts>,
     observer: Option<Arc<dyn RunObserver>>,
+    mirror: Option<LedgerMirror>,
     running: Arc<Mutex<HashSet<(String, String)>>>,
     metrics: Metrics,
 }
@@ -109,6 +111,7 @@ impl Runner {
             leases: Leases::new(db.clone())?,
             alerts: None,
             observer: None,
+            mirror: None,
             running: Arc::default(),
             metrics,
         })
@@ -125,6 +128,26 @@ impl Runner {
     pub fn with_observer(mut self, observer: Arc<dyn RunObserver>) -> Self {
         self.observer = Some(observer);
         self
+    }
+
+    /// Mirrors the error ledger into Salesforce after each run (see [`LedgerMirror`]).
+    pub fn with_ledger_mirror(mut self, mirror: LedgerMirror) -> Self {
+        self.mirror = Some(mirror);
+        self
+    }
+
+    /// Starts a mirror pass for `tenant` in the background: a slow or refusing Salesforce
+    /// never holds up the run.
+    fn mirror(&self, tenant: &str) {
+        let Some(mirror) = self.mirror.clone().filter(|m| m.mirrors(tenant)) else {
+            return;
+        };
+        let tenant = tenant.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = mirror.sync(&tenant).await {
+                tracing::warn!(tenant = %tenant, error = %format!("{e:#}"), "the error mirror pass failed");
+            }
+        });
     }
 
     fn observe(&self, tenant: &str, job: &str, result: &Result<FlowResult>) {
@@ -315,6 +338,7 @@ impl Runner {
         }
         self.runs.finish(run_id, status, &summary, now)?;
         self.observe(&tenant, &job, &result);
+        self.mirror(&tenant);
         self.alert(&tenant, &job, status, &summary, &exhausted);
         self.metrics.inc(
             metrics::CALLS,
@@ -381,6 +405,7 @@ impl Runner {
         }
         self.runs.finish(run_id, status, &summary, now)?;
         self.observe(tenant, &job, &result);
+        self.mirror(tenant);
         self.alert(tenant, &job, status, &summary, &[]);
         self.metrics.inc(
             metrics::CALLS,

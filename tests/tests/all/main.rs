@@ -5,6 +5,7 @@
 mod aging_and_reconciliation;
 mod architecture;
 mod documented_paths;
+mod error_mirror;
 mod invoice_changes;
 mod invoice_fidelity;
 mod invoices;

@@ -754,6 +754,26 @@ impl Schema {
             f("IsActive", Boolean).default(json!(true)),
         ];
 
+        // Ledgerlink's error log, installed with its package (a custom object: `a0L`). A row
+        // per error-ledger entry, upserted by `Ledger_Id__c`.
+        let mut status = f("Status__c", Picklist).default(json!("Open"));
+        status.picklist_values = vec!["Open".into(), "Resolved".into(), "Dismissed".into()];
+        status.restricted = true;
+        let sync_error = vec![
+            f("Name", String).len(80),
+            owner(),
+            f("Ledger_Id__c", String).len(80).ext(),
+            f("Source_Record__c", String).len(255),
+            f("Flow__c", String).len(80),
+            f("Code__c", String).len(80),
+            f("Message__c", Textarea),
+            f("Retryable__c", Boolean).default(json!(false)),
+            f("Attempts__c", Double),
+            status,
+            f("First_Seen__c", Datetime),
+            f("Last_Seen__c", Datetime),
+        ];
+
         let mut schema = Schema {
             objects: BTreeMap::new(),
         };
@@ -769,6 +789,7 @@ impl Schema {
             SObjectDef::new("OrderItem", "802", order_item),
             SObjectDef::new("User", "005", user),
             SObjectDef::new("OpportunityContactRole", "00K", contact_role),
+            SObjectDef::new("Ledgerlink_Sync_Error__c", "a0L", sync_error),
         ] {
             schema.objects.insert(obj.name.clone(), obj);
         }

@@ -1,0 +1,189 @@
+//! The error ledger mirrored into Salesforce, for tenants with `mirror-errors = true`: one
+//! `Ledgerlink_Sync_Error__c` record per ledger entry (source record, flow, code, message,
+//! retryable, attempts, status, first and last seen), upserted by its external id
+//! `Ledger_Id__c` (`<tenant>-<ledger id>`), so a person in Salesforce sees what did not sync and
+//! sees it closed (`Resolved`) when a retry succeeds.
+//!
+//! After each run the tenant's entries changed since they were last mirrored are upserted (the
+//! `error_mirror` table remembers what was sent). Salesforce refusing or unreachable never
+//! blocks a sync: the entry stays unmirrored and goes with the next pass.
+
+use super::ledger::LedgerError;
+use super::ErrorLedger;
+use crate::caps::http::Connection;
+use crate::db::Database;
+use anyhow::{Context, Result};
+use rusqlite::params;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS error_mirror (
+    error_id INTEGER PRIMARY KEY,
+    mirrored TEXT NOT NULL
+);
+";
+
+/// The custom object and its external id field.
+pub const OBJECT: &str = "Ledgerlink_Sync_Error__c";
+/// See [`OBJECT`].
+pub const EXTERNAL_ID: &str = "Ledger_Id__c";
+const API: &str = "/services/data/v61.0";
+
+/// What a pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MirrorPass {
+    /// Entries upserted.
+    pub upserted: usize,
+    /// Entries Salesforce did not take (left for the next pass), with why.
+    pub failed: Vec<String>,
+}
+
+/// The mirror of every tenant that asked for it. Cloning shares it.
+#[derive(Clone)]
+pub struct LedgerMirror {
+    db: Database,
+    ledger: ErrorLedger,
+    salesforce: BTreeMap<String, Connection>,
+    http: reqwest::Client,
+}
+
+/// What a ledger entry looks like in Salesforce; also what is remembered as mirrored, so a
+/// change to any of it is sent again.
+fn record(e: &LedgerError) -> Value {
+    let status = match e.state.as_str() {
+        "resolved" => "Resolved",
+        "dismissed" => "Dismissed",
+        _ => "Open",
+    };
+    // Message__c is a long text area; a very long detail is cut at a character boundary.
+    let message: String = e.detail.chars().take(32_000).collect();
+    json!({
+        "Name": format!("{} {}", e.entity, e.record_id).chars().take(80).collect::<String>(),
+        "Source_Record__c": format!("{} {}", e.entity, e.record_id).chars().take(255).collect::<String>(),
+        "Flow__c": e.job,
+        "Code__c": e.code,
+        "Message__c": message,
+        "Retryable__c": e.retryable,
+        "Attempts__c": e.attempts,
+        "Status__c": status,
+        "First_Seen__c": e.first_seen,
+        "Last_Seen__c": e.last_seen,
+    })
+}
+
+impl LedgerMirror {
+    /// A mirror over `db`'s ledger into each tenant's `salesforce` connection.
+    pub fn new(db: Database, salesforce: BTreeMap<String, Connection>) -> Result<Self> {
+        db.lock().execute_batch(SCHEMA)?;
+        Ok(Self {
+            ledger: ErrorLedger::new(db.clone())?,
+            db,
+            salesforce,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()?,
+        })
+    }
+
+    /// Whether `tenant` is mirrored.
+    pub fn mirrors(&self, tenant: &str) -> bool {
+        self.salesforce.contains_key(tenant)
+    }
+
+    /// Upserts `tenant`'s entries changed since they were last mirrored.
+    pub async fn sync(&self, tenant: &str) -> Result<MirrorPass> {
+        let mut pass = MirrorPass::default();
+        let Some(connection) = self.salesforce.get(tenant) else {
+            return Ok(pass);
+        };
+        let sent: BTreeMap<i64, String> = {
+            let conn = self.db.lock();
+            let mut stmt = conn.prepare_cached(
+                "SELECT m.error_id, m.mirrored FROM error_mirror m JOIN errors e ON e.id = m.error_id WHERE e.tenant = ?1",
+            )?;
+            let rows = stmt.query_map(params![tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for entry in self.ledger.list(Some(tenant), None)? {
+            let body = record(&entry);
+            let fingerprint = body.to_string();
+            if sent.get(&entry.id) == Some(&fingerprint) {
+                continue;
+            }
+            match self.upsert(connection, tenant, entry.id, &body).await {
+                Ok(()) => {
+                    self.db.lock().execute(
+                        "INSERT INTO error_mirror (error_id, mirrored) VALUES (?1, ?2)
+                         ON CONFLICT (error_id) DO UPDATE SET mirrored = excluded.mirrored",
+                        params![entry.id, fingerprint],
+                    )?;
+                    pass.upserted += 1;
+                }
+                Err(e) => {
+                    let why = format!("{e:#}");
+                    tracing::warn!(tenant, error_id = entry.id, error = %why,
+                        "mirroring an error into Salesforce failed; it goes with the next pass");
+                    pass.failed.push(why);
+                }
+            }
+        }
+        Ok(pass)
+    }
+
+    async fn upsert(
+        &self,
+        connection: &Connection,
+        tenant: &str,
+        id: i64,
+        body: &Value,
+    ) -> Result<()> {
+        let base = connection.base_url.as_str().trim_end_matches('/');
+        let url = format!("{base}{API}/sobjects/{OBJECT}/{EXTERNAL_ID}/{tenant}-{id}");
+        let mut request = self.http.patch(&url).json(body);
+        if let Some(credential) = &connection.credential {
+            if let Some(token) = credential.bearer().await? {
+                request = request.bearer_auth(token);
+            }
+        }
+        let response = request.send().await.context("Salesforce unreachable")?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = response.text().await.unwrap_or_default();
+        anyhow::bail!(
+            "Salesforce answered {status}: {}",
+            text.chars().take(300).collect::<String>()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_reads_as_the_object_with_its_status() {
+        let e = LedgerError {
+            id: 7,
+            tenant: "acme".into(),
+            job: "sync-invoices".into(),
+            entity: "Opportunity".into(),
+            record_id: "006A".into(),
+            code: Some("mapping".into()),
+            detail: "no lines".into(),
+            retryable: false,
+            attempts: 2,
+            first_seen: "2026-12-01T00:00:00Z".into(),
+            last_seen: "2026-12-02T00:00:00Z".into(),
+            next_retry: None,
+            state: "resolved".into(),
+        };
+        let r = record(&e);
+        assert_eq!(r["Status__c"], "Resolved");
+        assert_eq!(r["Source_Record__c"], "Opportunity 006A");
+        assert_eq!(r["Attempts__c"], 2);
+        assert_eq!(r["Flow__c"], "sync-invoices");
+    }
+}
