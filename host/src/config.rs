@@ -634,15 +634,22 @@ key-file = "ledgerlink.key"
 retention-days = 30
 
 [server]
-# `ledgerlink run`: webhook receiver, /healthz and /metrics. Loopback by default; put a
-# TLS-terminating proxy in front for Intuit's webhooks.
+# `ledgerlink run`: webhook receiver, /status (HTML), /status.json, /healthz and /metrics.
+# Loopback by default; put a TLS-terminating proxy in front for Intuit's webhooks. Set
+# LEDGERLINK_STATUS_TOKEN to ask for `Authorization: Bearer <token>` on /status.
 listen = "127.0.0.1:8787"
 # On SIGTERM/Ctrl-C, runs in progress get this long to finish (the rest run again at start).
 shutdown-grace-secs = 30
 scheduler-tick-ms = 1000
+# After each run of `reconcile` or `aging`, its report as HTML, CSV and JSON in
+# reports/<tenant>/ (relative to this file). `ledgerlink report` writes one on demand.
+reports-dir = "reports"
 
 [[tenant]]
 id = "acme"
+# Mirror the error ledger into Salesforce (custom object Ledgerlink_Sync_Error__c), so sales
+# ops see what did not sync, and see it resolved, where they work.
+mirror-errors = true
 
 [tenant.settings]
 # Read by the component through wasi:config.
