@@ -61,6 +61,30 @@ pub async fn plan(plugin: Option<&Path>, args: TenantArgs) -> Result<i32> {
 }
 
 async fn execute(plugin: Option<&Path>, t: &TenantArgs, name: &str, job_args: &str) -> Result<i32> {
+    let report = match run_for_report(plugin, t, name, job_args).await? {
+        Ok(report) => report,
+        Err(code) => return Ok(code),
+    };
+    if t.json {
+        println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
+    } else {
+        print_report(&report);
+    }
+    Ok(if report.failed > 0 {
+        EXIT_RECORDS_FAILED
+    } else {
+        0
+    })
+}
+
+/// Runs job `name` once for the tenant `t` names, under its lease and with a progress bar:
+/// the report, or the exit code when the job did not run (what stopped it is printed).
+pub async fn run_for_report(
+    plugin: Option<&Path>,
+    t: &TenantArgs,
+    name: &str,
+    job_args: &str,
+) -> Result<std::result::Result<RunReport, i32>> {
     let config = HostConfig::load(&t.config)?;
     let tenant_id = config.tenant_id(t.tenant.as_deref())?;
     let db = Database::open(&config.store.path)?;
@@ -82,7 +106,7 @@ async fn execute(plugin: Option<&Path>, t: &TenantArgs, name: &str, job_args: &s
         Ok(lease) => lease,
         Err(busy) => {
             eprintln!("{busy}; not run (try again, or --wait longer)");
-            return Ok(EXIT_BUSY);
+            return Ok(Err(EXIT_BUSY));
         }
     };
     let bar = ProgressWatch::start(
@@ -93,26 +117,25 @@ async fn execute(plugin: Option<&Path>, t: &TenantArgs, name: &str, job_args: &s
     let result = flow_calls::run_job(&runtime, &tenant, name, job_args).await;
     bar.finish();
     let result = result.with_context(|| format!("running {name} for {tenant_id}"))?;
-    let report = match result {
-        Ok(r) => r,
+    Ok(match result {
+        Ok(r) => Ok(r),
         Err(e) => {
             eprintln!("{}", flow_calls::summary(name, &Err(e)));
-            return Ok(EXIT_JOB_FAILED);
+            Err(EXIT_JOB_FAILED)
         }
-    };
-    if t.json {
-        println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
-    } else {
-        print_report(&report);
-    }
-    Ok(if report.failed > 0 {
-        EXIT_RECORDS_FAILED
-    } else {
-        0
     })
 }
 
-fn outcome(o: Outcome) -> &'static str {
+/// Whether `--json` was asked for.
+impl TenantArgs {
+    /// True when the report is to be printed as JSON.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+}
+
+/// An outcome's name.
+pub fn outcome(o: Outcome) -> &'static str {
     match o {
         Outcome::Created => "created",
         Outcome::Updated => "updated",
@@ -121,7 +144,8 @@ fn outcome(o: Outcome) -> &'static str {
     }
 }
 
-fn report_json(r: &RunReport) -> serde_json::Value {
+/// A report as JSON.
+pub fn report_json(r: &RunReport) -> serde_json::Value {
     serde_json::json!({
         "job": r.job,
         "created": r.created, "updated": r.updated, "skipped": r.skipped, "failed": r.failed,

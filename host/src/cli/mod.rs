@@ -1,5 +1,6 @@
 //! The `ledgerlink` command line.
 
+mod audit;
 mod call;
 mod connect;
 #[cfg(feature = "emulators")]
@@ -11,6 +12,7 @@ mod init;
 mod job;
 mod progress;
 mod report;
+mod review;
 mod run;
 mod status;
 
@@ -47,6 +49,11 @@ enum Command {
     Job(job::JobArgs),
     /// Dry run: what every flow would create, update or skip, writing nothing.
     Plan(job::TenantArgs),
+    /// Pre-launch audit: duplicates, the matches the ladder would make, ambiguous matches,
+    /// products without an item, opportunities that would be refused; nothing written.
+    Audit(job::TenantArgs),
+    /// The review queue of ambiguous Account <-> Customer matches: list, link, create, skip.
+    Review(review::ReviewArgs),
     /// Run the host: webhook receiver, inbox worker and scheduler, until SIGTERM or Ctrl-C.
     Run(run::RunArgs),
     /// Show each tenant's connections, cursors, last runs, inbox depth and open errors.
@@ -90,6 +97,8 @@ pub fn main() -> Result<i32> {
             Command::Demo(args) => demo::run(cli.plugin.as_deref(), args).await,
             Command::Job(args) => job::run(cli.plugin.as_deref(), args).await,
             Command::Plan(args) => job::plan(cli.plugin.as_deref(), args).await,
+            Command::Audit(args) => audit::run(cli.plugin.as_deref(), args).await,
+            Command::Review(args) => review::run(cli.plugin.as_deref(), args).await,
             Command::Run(args) => run::run(cli.plugin.as_deref(), args).await,
             Command::Status(args) => status::run(cli.plugin.as_deref(), args).await,
             Command::Report(args) => report::run(cli.plugin.as_deref(), args).await,
