@@ -22,6 +22,7 @@ const { WorkflowExecute, ExecutionLifecycleHooks } = require('n8n-core');
 const { Container } = require('@n8n/di');
 const { SSHClientsManager } = require('n8n-core/dist/execution-engine/ssh-clients-manager');
 const { Ledgerlink } = require('../nodes/Ledgerlink/Ledgerlink.node');
+const { LedgerlinkSync } = require('../nodes/LedgerlinkSync/LedgerlinkSync.node');
 
 /** Emits the items of its `items` parameter (a JSON array of objects). */
 class Items {
@@ -42,6 +43,7 @@ class Items {
 const TYPES = {
   'test.items': new Items(),
   'n8n-nodes-ledgerlink.ledgerlink': new Ledgerlink(),
+  'n8n-nodes-ledgerlink.ledgerlinkSync': new LedgerlinkSync(),
 };
 
 const nodeTypes = {
