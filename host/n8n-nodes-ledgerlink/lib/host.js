@@ -100,8 +100,6 @@ async function createLedgerlink(options = {}) {
     call: (fn, input) => invoke('mapping', fn, [input]),
     /** The jobs the component offers. */
     describe: () => invoke('flows', 'describe', []),
-    /** The flows' progress and cursors, read from the store. */
-    status: () => invoke('flows', 'status', []),
     /** Runs a job with JSON arguments (a string). */
     runJob: (job, args = '{}') => invoke('flows', 'run-job', [job, args]),
     /** Handles a verified webhook body. */
