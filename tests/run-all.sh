@@ -42,12 +42,19 @@ bash tests/wasmtime-cli/install.sh
 export WASMTIME="$PWD/.tools/bin/wasmtime"
 "$PY" -m pip install --quiet --disable-pip-version-check -r tests/wasmtime-cli/requirements.txt
 export WASM_TOOLS="$PWD/.venv/bin/wasm-tools"
-if [ ! -d host/n8n-nodes-ledgerlink/node_modules ]; then
-  echo "node: installing host/n8n-nodes-ledgerlink's dependencies (npm ci)"
-  (cd host/n8n-nodes-ledgerlink && npm ci --no-audit --no-fund)
+# (npm ci again when the lock file is newer than the install: n8n-core and n8n-workflow, the
+# engine the node's tests run in, came with a lock file change.)
+N8N_PKG=host/n8n-nodes-ledgerlink
+if [ ! -f "$N8N_PKG/node_modules/.package-lock.json" ] || [ "$N8N_PKG/package-lock.json" -nt "$N8N_PKG/node_modules/.package-lock.json" ]; then
+  echo "node: installing $N8N_PKG's dependencies (npm ci)"
+  (cd "$N8N_PKG" && npm ci --no-audit --no-fund)
 fi
-(cd host/n8n-nodes-ledgerlink && npm run --silent build:test)
-node --test host/n8n-nodes-ledgerlink/test/*.test.js tests/wasmtime-cli/*.test.js tests/versions/*.test.js
+(cd "$N8N_PKG" && npm run --silent build:test)
+# The package's tests: the JS host, the nodes with a hand-made context, and the nodes inside n8n's
+# own engine (n8n-core's WorkflowExecute): the mapping node in every On Error mode, and the Sync
+# node's Closed Won -> invoice workflow against the emulators (LEDGERLINK_EMULATE_BIN, built at
+# the top).
+node --test "$N8N_PKG"/test/*.test.js tests/wasmtime-cli/*.test.js tests/versions/*.test.js
 
 # A production build leaves the emulators out (`--no-default-features`): it builds, and offers no
 # `demo` or `emulate`. (Last, as it replaces target/debug/ledgerlink; `cargo run` rebuilds it.)

@@ -21,7 +21,7 @@ const { pathToFileURL } = require('node:url');
 const { parseWit, func } = require('./wit');
 const { toJco, fromJco, camel } = require('./values');
 const { sandboxImports } = require('./caps/sandbox');
-const { MemoryStore, keyValueImports } = require('./caps/storage');
+const { MemoryStore, FileStore, keyValueImports } = require('./caps/storage');
 const { checkSettings, configImports } = require('./caps/config');
 const { MemorySchedule, scheduleImports } = require('./caps/schedule');
 const { checkConnections, outgoingHandlerImports } = require('./caps/http');
@@ -43,7 +43,7 @@ function contractAt(witPath) {
  * - `wit`: the contract (default `dist/ledgerlink.wit`);
  * - `settings`: `{key: string}` read through `wasi:config`;
  * - `connections`: `{quickbooks|salesforce|notify: {baseUrl, token}}`;
- * - `store`: the key-value backend (default a fresh `MemoryStore`);
+ * - `store`: the key-value backend (default a fresh `MemoryStore`; `FileStore` keeps it on disk);
  * - `schedule`: the scheduled-runs backend (default a fresh `MemorySchedule`).
  */
 async function createLedgerlink(options = {}) {
@@ -115,4 +115,4 @@ async function createLedgerlink(options = {}) {
   };
 }
 
-module.exports = { createLedgerlink, MemoryStore, MemorySchedule, DIST };
+module.exports = { createLedgerlink, MemoryStore, FileStore, MemorySchedule, DIST };

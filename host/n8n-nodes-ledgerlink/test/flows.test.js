@@ -6,41 +6,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { createLedgerlink } = require('../lib/host');
-const { startEmulator } = require('./support');
-
-const SF_API = '/services/data/v61.0';
-
-async function sf(base, token, method, path, body) {
-  const res = await fetch(`${base}${SF_API}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`Salesforce ${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-/** A Closed Won Opportunity with two lines, created through the Salesforce emulator's REST API. */
-async function seedClosedWon(salesforce) {
-  const { url, access_token: token } = salesforce;
-  const account = (await sf(url, token, 'POST', '/sobjects/Account', { Name: 'Acme Node Corp' })).id;
-  const pricebook = (await sf(url, token, 'GET', `/query?q=${encodeURIComponent('SELECT Id FROM Pricebook2 WHERE IsStandard = true')}`)).records[0].Id;
-  const lines = [];
-  for (const [code, price, qty] of [['CONS-1', 150, 3], ['LIC-1', 1200.5, 1]]) {
-    const product = (await sf(url, token, 'POST', '/sobjects/Product2', { Name: `Product ${code}`, ProductCode: code, IsActive: true })).id;
-    const entry = (await sf(url, token, 'POST', '/sobjects/PricebookEntry', { Pricebook2Id: pricebook, Product2Id: product, UnitPrice: price, IsActive: true })).id;
-    lines.push({ entry, price, qty });
-  }
-  const opportunity = (await sf(url, token, 'POST', '/sobjects/Opportunity', {
-    Name: 'Acme Node Corp - 2 lines', AccountId: account, StageName: 'Closed Won', CloseDate: '2025-03-31', Pricebook2Id: pricebook,
-  })).id;
-  for (const l of lines) {
-    await sf(url, token, 'POST', '/sobjects/OpportunityLineItem', { OpportunityId: opportunity, PricebookEntryId: l.entry, Quantity: l.qty, UnitPrice: l.price });
-  }
-  const amount = lines.reduce((sum, l) => sum + l.price * l.qty, 0).toFixed(2);
-  return { opportunity, amount };
-}
+const { startEmulator, seedClosedWon } = require('./support');
 
 test('Closed Won -> Invoice runs in Node against the emulators', async (t) => {
   const qbo = await startEmulator('quickbooks', '--no-rate-limits');

@@ -1,5 +1,6 @@
 'use strict';
-// The n8n node's execute(): items in, mapped items out, per-item errors honouring continueOnFail.
+// The n8n node's execute() with a hand-made context: items in, mapped items out, per-item errors
+// by On Error mode. (`n8n-engine.test.js` runs the same node inside n8n's own engine.)
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -7,7 +8,7 @@ const { Ledgerlink } = require('../nodes/Ledgerlink/Ledgerlink.node');
 const { fixtures, nativeResults } = require('./support');
 
 /** The part of n8n's IExecuteFunctions the node uses. */
-function context(items, parameters, continueOnFail) {
+function context(items, parameters, continueOnFail, onError) {
   return {
     getInputData: () => items.map((json) => ({ json })),
     getNodeParameter: (name, i, fallback) => {
@@ -15,7 +16,7 @@ function context(items, parameters, continueOnFail) {
       return v === undefined ? fallback : v;
     },
     continueOnFail: () => continueOnFail,
-    getNode: () => ({ name: 'Ledgerlink', type: 'n8n-nodes-ledgerlink.ledgerlink' }),
+    getNode: () => ({ name: 'Ledgerlink', type: 'n8n-nodes-ledgerlink.ledgerlink', onError }),
   };
 }
 
@@ -28,7 +29,7 @@ test('the node describes one operation per mapping function and follows n8n conv
   const pkg = require('../package.json');
   assert.match(pkg.name, /^n8n-nodes-/);
   assert.ok(pkg.keywords.includes('n8n-community-node-package'));
-  assert.deepEqual(pkg.n8n.nodes, ['nodes/Ledgerlink/Ledgerlink.node.js']);
+  assert.ok(pkg.n8n.nodes.includes('nodes/Ledgerlink/Ledgerlink.node.js'));
   const node = new Ledgerlink();
   const ops = node.description.properties.find((p) => p.name === 'operation').options.map((o) => o.value);
   assert.deepEqual(ops.sort(), [...new Set(fixtures().map((f) => f.function))].sort());
@@ -67,12 +68,25 @@ test('without continueOnFail, the first bad item stops the node and is named', a
   const node = new Ledgerlink();
   await assert.rejects(
     node.execute.call(context([good, refused, good], { operation: 'build-invoice' }, false)),
-    (e) => e.itemIndex === 1 && /refused item 1/.test(e.message) && /stage-name/.test(e.description),
+    (e) => e.context.itemIndex === 1 && /refused item 1/.test(e.message) && /stage-name/.test(e.description),
   );
   await assert.rejects(
     node.execute.call(context([illTyped], { operation: 'build-invoice' }, false)),
-    (e) => e.itemIndex === 0 && /expected an object/.test(e.message),
+    (e) => e.context.itemIndex === 0 && /item 0: opportunity: expected an object/.test(e.message),
   );
+});
+
+test('with the error output, a refused item is one `error` object, as n8n routes it', async () => {
+  const node = new Ledgerlink();
+  const [out] = await node.execute.call(context([good, refused, illTyped], { operation: 'build-invoice' }, true, 'continueErrorOutput'));
+  assert.equal(out.length, 3);
+  assert.ok(Array.isArray(out[0].json.lines));
+  for (const failed of [out[1], out[2]]) assert.deepEqual(Object.keys(failed.json), ['error'], JSON.stringify(failed.json));
+  assert.match(out[1].json.error.message, /build-invoice refused item 1 \(invalid-input\)/);
+  assert.equal(out[1].json.error.kind, 'invalid-input');
+  assert.ok(out[1].json.error.errors.some((e) => e.field === 'stage-name'));
+  assert.match(out[1].json.error.description, /stage-name/);
+  assert.match(out[2].json.error.message, /item 2: opportunity: expected an object/);
 });
 
 test('the input can come from one field of the item', async () => {

@@ -73,4 +73,52 @@ function startEmulator(service, ...flags) {
   return startChild(emulatorBinary(), [service, ...flags]);
 }
 
-module.exports = { REPO, fixtures, nativeResults, startChild, startEmulator };
+const SF_API = '/services/data/v61.0';
+
+async function sf(base, token, method, path, body) {
+  const res = await fetch(`${base}${SF_API}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`Salesforce ${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/**
+ * A Closed Won Opportunity with two lines, created through the Salesforce emulator's REST API
+ * (`withAccount: false` leaves out its Account, which the invoice flow refuses).
+ */
+async function seedClosedWon(salesforce, { name = 'Acme Node Corp', withAccount = true } = {}) {
+  const { url, access_token: token } = salesforce;
+  const account = withAccount ? (await sf(url, token, 'POST', '/sobjects/Account', { Name: name })).id : null;
+  const pricebook = (await sf(url, token, 'GET', `/query?q=${encodeURIComponent('SELECT Id FROM Pricebook2 WHERE IsStandard = true')}`)).records[0].Id;
+  const lines = [];
+  for (const [code, price, qty] of [['CONS-1', 150, 3], ['LIC-1', 1200.5, 1]]) {
+    const product = (await sf(url, token, 'POST', '/sobjects/Product2', { Name: `${name} ${code}`, ProductCode: code, IsActive: true })).id;
+    const entry = (await sf(url, token, 'POST', '/sobjects/PricebookEntry', { Pricebook2Id: pricebook, Product2Id: product, UnitPrice: price, IsActive: true })).id;
+    lines.push({ entry, price, qty });
+  }
+  const opportunity = (await sf(url, token, 'POST', '/sobjects/Opportunity', {
+    Name: `${name} - 2 lines`, ...(account ? { AccountId: account } : {}), StageName: 'Closed Won', CloseDate: '2025-03-31', Pricebook2Id: pricebook,
+  })).id;
+  for (const l of lines) {
+    await sf(url, token, 'POST', '/sobjects/OpportunityLineItem', { OpportunityId: opportunity, PricebookEntryId: l.entry, Quantity: l.qty, UnitPrice: l.price });
+  }
+  const amount = lines.reduce((sum, l) => sum + l.price * l.qty, 0).toFixed(2);
+  return { opportunity, amount };
+}
+
+/** A QBO query over the emulator's REST API: the entity's rows. */
+async function qboQuery(qbo, token, query) {
+  const url = `${qbo.url}/v3/company/${qbo.realm_id}/query?query=${encodeURIComponent(query)}`;
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`QBO query ${query}: ${res.status} ${text}`);
+  const answer = JSON.parse(text).QueryResponse;
+  const entity = Object.keys(answer).find((k) => Array.isArray(answer[k]));
+  return entity ? answer[entity] : [];
+}
+
+module.exports = { REPO, fixtures, nativeResults, startChild, startEmulator, sf, seedClosedWon, qboQuery };

@@ -4,14 +4,17 @@
  * (`ledgerlink:sync/mapping`). Each input item is one call: the item's JSON (or one field of it) is
  * the function's input in WIT-JSON, the mapped value is the output item's JSON. A refusal (the
  * component's `mapping-error`, or input that does not fit the function's type) is that item's
- * error: with "Continue On Fail" the item comes out as `{error, kind, errors}` and the others go on;
- * without, the node stops with an error naming the item.
+ * error, by the node's "On Error" setting: "Stop Workflow" fails the run naming the item;
+ * "Continue (regular output)" gives `{error, kind, errors}` in the main output; "Continue (using
+ * error output)" sends `{error: {message, description, kind, errors}}` (merged by n8n with the
+ * input item) to the error output. The other items go on either way (see `lib/n8n.js`).
  *
  * Written in plain JavaScript against n8n's `INodeType` contract (see `n8n-workflow.d.ts`).
  */
 
 const { createLedgerlink } = require('../../lib/host');
 const { InputError } = require('../../lib/values');
+const { errorMode, nodeError, failedItem } = require('../../lib/n8n');
 
 /** @type {Array<{name: string, value: string, description: string, action: string}>} */
 const OPERATIONS = [
@@ -30,19 +33,6 @@ let instance = null;
 function ledgerlink() {
   if (!instance) instance = createLedgerlink();
   return instance;
-}
-
-function nodeError(ctx, message, itemIndex, description) {
-  try {
-    // eslint-disable-next-line global-require
-    const { NodeOperationError } = require('n8n-workflow');
-    return new NodeOperationError(ctx.getNode(), message, { itemIndex, description });
-  } catch {
-    const e = new Error(message);
-    e.itemIndex = itemIndex;
-    e.description = description;
-    return e;
-  }
 }
 
 /** @implements {import('./n8n-workflow').INodeType} */
@@ -83,6 +73,7 @@ class Ledgerlink {
   /** @this {import('./n8n-workflow').IExecuteFunctions} */
   async execute() {
     const items = this.getInputData();
+    const mode = errorMode(this);
     const out = [];
     const component = await ledgerlink().catch((e) => {
       instance = null;
@@ -100,23 +91,19 @@ class Ledgerlink {
           instance = null; // a trap leaves the instance unusable: the next run makes a new one
           throw e;
         }
-        if (this.continueOnFail()) {
-          out.push({ json: { error: e.message, kind: 'invalid-input', errors: [] }, pairedItem: { item: i } });
-          continue;
-        }
-        throw nodeError(this, `${operation}: ${e.message}`, i);
+        const message = `${operation}: item ${i}: ${e.message}`;
+        if (mode === 'stop') throw nodeError(this, message, i);
+        out.push(failedItem(mode, { message, details: { kind: 'invalid-input', errors: [] }, itemIndex: i }));
+        continue;
       }
       if ('ok' in result) {
         out.push({ json: result.ok, pairedItem: { item: i } });
         continue;
       }
-      const reasons = result.err.errors.map((r) => `${r.field}: ${r.reason}`);
+      const description = result.err.errors.map((r) => `${r['record-id']}: ${r.field}: ${r.reason}`).join('\n');
       const message = `${operation} refused item ${i} (${result.err.kind})`;
-      if (this.continueOnFail()) {
-        out.push({ json: { error: message, ...result.err }, pairedItem: { item: i } });
-        continue;
-      }
-      throw nodeError(this, message, i, reasons.join('\n'));
+      if (mode === 'stop') throw nodeError(this, message, i, description);
+      out.push(failedItem(mode, { message, description, details: result.err, itemIndex: i }));
     }
     return [out];
   }
