@@ -4,15 +4,20 @@
 
 use super::context::{Ctx, FlowResult};
 use super::links::opportunity_of;
+use super::notice_text;
 use super::report::Failure;
-use super::salesforce_io::write_back;
+use super::salesforce_io::{notice_opportunities, write_back};
 use super::state::{REPORTS, STATE};
 use super::stored_reports::{aging_key, AGING_LATEST};
 use crate::clients::json::number;
+use crate::clients::notify::Markup;
 use crate::clients::quickbooks_json::invoice_view;
 use crate::clients::salesforce_fields::DAYS_OUTSTANDING;
-use crate::mapping::{age_invoices, AgingInput, AgingState, OpenInvoice};
+use crate::mapping::{
+    age_invoices, alert_wording, AgingAlert, AgingInput, AgingState, OpenInvoice,
+};
 use serde_json::json;
+use std::collections::BTreeMap;
 
 /// Ages every open invoice as of `as-of` (default today).
 pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
@@ -41,6 +46,10 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
             balance: inv.balance,
         });
     }
+    let by_id: BTreeMap<String, OpenInvoice> = open
+        .iter()
+        .map(|i| (i.invoice_id.clone(), i.clone()))
+        .collect();
     let previous: Vec<AgingState> = ctx.state.get(STATE, "aging")?.unwrap_or_default();
     let report = match age_invoices(&AgingInput {
         invoices: open,
@@ -60,9 +69,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
             )
         })
         .collect();
-    for alert in &report.alerts {
-        ctx.notice(alert.message.clone());
-    }
+    alert(ctx, &report.alerts, &by_id);
     if ctx.dry_run() {
         ctx.report.skipped(
             "Aging",
@@ -88,6 +95,44 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
         ),
     );
     Ok(())
+}
+
+/// Notifies each alert: the invoice linked to QBO, and its opportunity linked to Salesforce with
+/// its owner mentioned, read in one query per run (names are a courtesy: when they cannot be
+/// read, the opportunity is named by id).
+fn alert(ctx: &mut Ctx<'_>, alerts: &[AgingAlert], invoices: &BTreeMap<String, OpenInvoice>) {
+    let deals: Vec<String> = alerts
+        .iter()
+        .filter_map(|a| a.opportunity_id.clone())
+        .collect();
+    let found = if deals.is_empty() || ctx.dry_run() {
+        BTreeMap::new()
+    } else {
+        notice_opportunities(ctx, &deals).unwrap_or_default()
+    };
+    for a in alerts {
+        let Some(invoice) = invoices.get(&a.invoice_id) else {
+            ctx.notice(a.message.clone());
+            continue;
+        };
+        let (name, rest) = alert_wording(invoice, a.days_outstanding);
+        let mut line = Markup::plain("Invoice ");
+        line.push(notice_text::invoice(
+            &ctx.settings,
+            &a.invoice_id,
+            Some(&name),
+        ))
+        .push_plain(&rest);
+        if let Some(deal) = &a.opportunity_id {
+            line.push_plain("; ")
+                .push(notice_text::opportunity_and_owner(
+                    &ctx.settings,
+                    deal,
+                    found.get(deal),
+                ));
+        }
+        ctx.notice(line);
+    }
 }
 
 #[cfg(test)]

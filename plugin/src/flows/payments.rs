@@ -4,14 +4,18 @@
 
 use super::context::{Abort, Ctx, FlowResult};
 use super::links::{self, opportunity_of};
+use super::notice_text;
 use super::report::Failure;
+use super::salesforce_io::notice_opportunities;
 use super::state::STATE;
 use crate::clients::json::display_money;
+use crate::clients::notify::Markup;
 use crate::clients::quickbooks_json::{invoice_view, payment};
-use crate::clients::salesforce::{soql_list, soql_literal};
+use crate::clients::salesforce::soql_literal;
 use crate::clients::salesforce_fields::{
     AMOUNT_PAID, OPEN_BALANCE, PAID_DATE, PAYMENT_STATUS, QBO_INVOICE_ID,
 };
+use crate::clients::salesforce_json::NoticeOpportunity;
 use crate::mapping::{apply_payment, InvoiceLedger, OpportunityPaymentUpdate, PaymentInput};
 use crate::model::{PaymentState, PaymentStatus, QboPayment};
 use serde_json::{json, Value};
@@ -150,18 +154,28 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
             fields["StageName"] = json!(stage);
         }
         writes.push(fields);
-        ctx.notice(format!(
-            "Payment {}: {} is {} (paid {}, open {}){}",
-            p.id,
-            owners
-                .get(&u.opportunity_id)
-                .cloned()
-                .unwrap_or_else(|| format!("Opportunity {}", u.opportunity_id)),
-            status_label(u.status),
-            display_money(u.amount_paid),
-            display_money(u.open_balance),
-            if u.reversed { ", reversed" } else { "" }
-        ));
+        let found = owners.get(&u.opportunity_id);
+        // The invoice's number when the opportunity's own invoice is the one paid.
+        let number = found
+            .filter(|o| o.invoice_id.as_deref() == Some(u.invoice_id.as_str()))
+            .and_then(|o| o.invoice_number.as_deref());
+        let mut line = Markup::plain(&format!("Payment {} on invoice ", p.id));
+        line.push(notice_text::invoice(&ctx.settings, &u.invoice_id, number))
+            .push_plain(": ")
+            .push(notice_text::named_opportunity(
+                &ctx.settings,
+                &u.opportunity_id,
+                found,
+            ))
+            .push_plain(&format!(
+                " is {} (paid {}, open {}){}",
+                status_label(u.status),
+                display_money(u.amount_paid),
+                display_money(u.open_balance),
+                if u.reversed { ", reversed" } else { "" }
+            ))
+            .push(notice_text::owner_suffix(&ctx.settings, found));
+        ctx.notice(line);
     }
     if ctx.dry_run() {
         ctx.report.updated(
@@ -236,32 +250,18 @@ fn resolve_opportunity(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<String>
     Ok(Some(id.to_string()))
 }
 
-/// "Opportunity <name> (<id>), owner <name>" per opportunity, for the notice that tells the
-/// owner their deal was paid; one query per payment. Names are a courtesy: when they cannot be
-/// read the notice names the opportunity by id and the payment still applies.
-fn owners(ctx: &mut Ctx<'_>, updates: &[OpportunityPaymentUpdate]) -> BTreeMap<String, String> {
+/// Each opportunity's name, owner and invoice, for the notice that tells the owner their deal
+/// was paid; one query per payment. Names are a courtesy: when they cannot be read the notice
+/// names the opportunity by id and the payment still applies.
+fn owners(
+    ctx: &mut Ctx<'_>,
+    updates: &[OpportunityPaymentUpdate],
+) -> BTreeMap<String, NoticeOpportunity> {
     if updates.is_empty() || ctx.dry_run() {
         return BTreeMap::new();
     }
     let ids: Vec<String> = updates.iter().map(|u| u.opportunity_id.clone()).collect();
-    let soql = format!(
-        "SELECT Id, Name, Owner.Name FROM Opportunity WHERE Id IN ({})",
-        soql_list(&ids)
-    );
-    let Ok(rows) = ctx.sf.query(&soql) else {
-        return BTreeMap::new();
-    };
-    rows.iter()
-        .filter_map(|r| {
-            let id = r.get("Id")?.as_str()?;
-            let name = r.get("Name").and_then(Value::as_str).unwrap_or(id);
-            let label = match r.pointer("/Owner/Name").and_then(Value::as_str) {
-                Some(owner) => format!("Opportunity {name} ({id}), owner {owner},"),
-                None => format!("Opportunity {name} ({id})"),
-            };
-            Some((id.to_string(), label))
-        })
-        .collect()
+    notice_opportunities(ctx, &ids).unwrap_or_default()
 }
 
 fn describe(p: &QboPayment, n: usize, unapplied: rust_decimal::Decimal) -> String {
@@ -337,7 +337,7 @@ mod tests {
             .on(Get, "select * from Payment where Id in", move |_| {
                 qbo_query("Payment", payments.clone())
             })
-            .on(Get, "SELECT Id, Name, Owner.Name FROM Opportunity", |_| {
+            .on(Get, "SELECT Id, Name, Owner.Name, Owner.Email", |_| {
                 soql(json!([{"Id": OPP, "Name": "Acme - 4 seats", "Owner": {"Name": "Ada Lovelace"}}]))
             })
             .on(Patch, "/composite/sobjects", sf_saved)

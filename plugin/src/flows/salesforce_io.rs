@@ -8,8 +8,12 @@ use super::report::Failure;
 use super::state::CURSORS;
 use crate::clients::json::text;
 use crate::clients::salesforce::{soql_list, soql_literal};
+use crate::clients::salesforce_json::{
+    notice_opportunity, NoticeOpportunity, OPPORTUNITY_NOTICE_FIELDS,
+};
 use crate::clients::ApiError;
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 
 fn modstamp_key(object: &str) -> String {
     format!("sf-modstamp/{object}")
@@ -157,6 +161,26 @@ pub fn write_back(ctx: &mut Ctx<'_>, sobject: &str, records: &[Value]) -> usize 
         }
     }
     failed
+}
+
+/// Opportunities `ids` as notifications name them (name, owner, invoice), by Id: one query per
+/// 200 ids, never one per record. Ids Salesforce does not return are left out.
+pub fn notice_opportunities(
+    ctx: &Ctx<'_>,
+    ids: &[String],
+) -> Result<BTreeMap<String, NoticeOpportunity>, ApiError> {
+    let ids: Vec<&String> = ids.iter().collect::<BTreeSet<_>>().into_iter().collect();
+    let mut found = BTreeMap::new();
+    for chunk in ids.chunks(200) {
+        let rows = ctx.sf.query(&format!(
+            "SELECT {OPPORTUNITY_NOTICE_FIELDS} FROM Opportunity WHERE Id IN ({})",
+            soql_list(chunk)
+        ))?;
+        for o in rows.iter().filter_map(notice_opportunity) {
+            found.insert(o.id.clone(), o);
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
