@@ -263,6 +263,40 @@ impl<'a> Ctx<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::memory::{MemoryPlatform, Routes};
+    use crate::platform::Method::Post;
+
+    #[test]
+    fn records_needing_attention_are_notified_an_opportunity_linked_and_details_escaped() {
+        let mut platform = MemoryPlatform::routed(
+            "1",
+            Routes::new().json(Post, "http://notify/", 200, serde_json::json!({})),
+        );
+        platform.settings.0.insert(
+            "salesforce-url".into(),
+            "https://acme.my.salesforce.com".into(),
+        );
+        let mut ctx = Ctx::new(&platform.platform(), Args::default()).unwrap();
+        ctx.notice("Order 801 cancelled: <b> & co");
+        ctx.report.failed(
+            "Opportunity",
+            "006A",
+            Failure::Invalid("Amount <0> & no lines".into()),
+        );
+        ctx.report
+            .failed("Invoice", "130", Failure::Invalid("gone".into()));
+        ctx.finish("sync-invoices", Ok(())).unwrap();
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(
+            platform.http.bodies(Post, "http://notify/")[0]["text"],
+            "Ledgerlink sync-invoices:\n\
+             Order 801 cancelled: &lt;b&gt; &amp; co\n\
+             2 record(s) need attention:\n\
+             Opportunity <https://acme.my.salesforce.com/lightning/r/Opportunity/006A/view|006A>: \
+             Amount &lt;0&gt; &amp; no lines\n\
+             Invoice 130: gone"
+        );
+    }
 
     #[test]
     fn only_takes_ids_and_entity_qualified_ids() {

@@ -186,7 +186,37 @@ pub fn notice_opportunities(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flows::test_support::soql;
+    use crate::flows::Args;
+    use crate::platform::memory::{MemoryPlatform, Routes};
+    use crate::platform::Method::Get;
     use serde_json::json;
+
+    #[test]
+    fn opportunities_for_notices_are_read_200_ids_a_query_each_id_once() {
+        let platform = MemoryPlatform::routed(
+            "1",
+            Routes::new().on(Get, "FROM Opportunity WHERE Id IN", |_| {
+                soql(json!([{"Id": "006X0", "Name": "Deal",
+                    "Owner": {"Name": "Ada", "Email": "ada@acme.example"}}]))
+            }),
+        );
+        let ctx = Ctx::new(&platform.platform(), Args::default()).unwrap();
+        let mut ids: Vec<String> = (0..201).map(|n| format!("006X{n}")).collect();
+        ids.push("006X0".into());
+        let found = notice_opportunities(&ctx, &ids).unwrap();
+        assert_eq!(platform.http.count(Get, "FROM Opportunity"), 2);
+        assert_eq!(
+            found.get("006X0"),
+            Some(&NoticeOpportunity {
+                id: "006X0".into(),
+                name: Some("Deal".into()),
+                owner_name: Some("Ada".into()),
+                owner_email: Some("ada@acme.example".into()),
+                ..Default::default()
+            })
+        );
+    }
 
     #[test]
     fn the_cursor_is_the_last_stamp_and_id_and_reads_strictly_after_it() {

@@ -320,4 +320,97 @@ mod tests {
             assert!(err.starts_with(&format!("setting {key}")), "{err}");
         }
     }
+
+    #[test]
+    fn the_notification_settings_are_read_or_refused_naming_the_key_and_entry() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.notify, NotifySettings::default());
+        assert_eq!(s.notify.mention_format, "<@{user}>");
+        let s = load(&[
+            ("salesforce-url", " https://acme.my.salesforce.com/ "),
+            (
+                "notify-mentions",
+                "Ada@Acme.example=U024BE7LH; bob@acme.example = U0G9QF9C6;\nada@acme.EXAMPLE=U024BE7LH;",
+            ),
+            ("notify-mention-format", "@{user}"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.notify.salesforce_url.as_deref(),
+            Some("https://acme.my.salesforce.com")
+        );
+        assert_eq!(
+            s.notify.mentions,
+            BTreeMap::from([
+                ("ada@acme.example".to_string(), "U024BE7LH".to_string()),
+                ("bob@acme.example".to_string(), "U0G9QF9C6".to_string()),
+            ])
+        );
+        assert_eq!(s.notify.mention_format, "@{user}");
+        for url in [
+            "http://localhost:8443",
+            "https://acme--dev.sandbox.my.salesforce.com",
+        ] {
+            assert_eq!(
+                load(&[("salesforce-url", url)])
+                    .unwrap()
+                    .notify
+                    .salesforce_url
+                    .as_deref(),
+                Some(url)
+            );
+        }
+
+        for (key, value, named) in [
+            (
+                "salesforce-url",
+                "acme.my.salesforce.com",
+                "\"acme.my.salesforce.com\"",
+            ),
+            (
+                "salesforce-url",
+                "https://acme.my.salesforce.com/lightning",
+                "/lightning",
+            ),
+            (
+                "salesforce-url",
+                "https://acme.my.salesforce.com?x=1",
+                "?x=1",
+            ),
+            ("salesforce-url", "ftp://acme.example", "ftp://"),
+            ("salesforce-url", "https://", "https://"),
+            ("salesforce-url", "https://acme.example:", "acme.example:"),
+            (
+                "notify-mentions",
+                "ada@acme.example=U1; bob",
+                "entry \"bob\"",
+            ),
+            ("notify-mentions", "ada=U1", "entry \"ada=U1\""),
+            (
+                "notify-mentions",
+                "ada@acme.example=",
+                "entry \"ada@acme.example=\"",
+            ),
+            (
+                "notify-mentions",
+                "a@b.example=<!here>",
+                "entry \"a@b.example=<!here>\"",
+            ),
+            (
+                "notify-mentions",
+                "a@b.example=U 1",
+                "entry \"a@b.example=U 1\"",
+            ),
+            (
+                "notify-mentions",
+                "a@b.example=U1;A@b.example=U2",
+                "entry \"A@b.example=U2\"",
+            ),
+            ("notify-mention-format", "<@user>", "{user}"),
+        ] {
+            let err = load(&[(key, value)]).err().unwrap_or_default();
+            assert!(err.starts_with(&format!("setting {key}: ")), "{err}");
+            assert!(err.contains(named), "{value}: {err}");
+        }
+    }
 }
