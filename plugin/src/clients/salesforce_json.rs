@@ -62,6 +62,40 @@ pub fn child_records<'a>(value: &'a Value, relationship: &str) -> impl Iterator<
     children(value, relationship)
 }
 
+/// The Opportunity fields a notification names it by: the deal, its owner, its invoice.
+pub const OPPORTUNITY_NOTICE_FIELDS: &str =
+    "Id, Name, Owner.Name, Owner.Email, QBO_Invoice_Id__c, QBO_Invoice_Number__c";
+
+/// An Opportunity as a notification names it ([`OPPORTUNITY_NOTICE_FIELDS`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NoticeOpportunity {
+    /// Its Id.
+    pub id: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// Its owner's name.
+    pub owner_name: Option<String>,
+    /// Its owner's email.
+    pub owner_email: Option<String>,
+    /// The invoice Ledgerlink created for it.
+    pub invoice_id: Option<String>,
+    /// That invoice's DocNumber.
+    pub invoice_number: Option<String>,
+}
+
+/// An Opportunity read with [`OPPORTUNITY_NOTICE_FIELDS`].
+pub fn notice_opportunity(value: &Value) -> Option<NoticeOpportunity> {
+    let owner = value.get("Owner").unwrap_or(&Value::Null);
+    Some(NoticeOpportunity {
+        id: non_empty(value, "Id")?,
+        name: non_empty(value, "Name"),
+        owner_name: non_empty(owner, "Name"),
+        owner_email: non_empty(owner, "Email"),
+        invoice_id: non_empty(value, "QBO_Invoice_Id__c"),
+        invoice_number: non_empty(value, "QBO_Invoice_Number__c"),
+    })
+}
+
 /// Product fields read.
 pub const PRODUCT_FIELDS: &str = "Id, Name, ProductCode, Description, Family, IsActive, \
     QBO_Item_Id__c, SystemModstamp, (SELECT Id, UnitPrice, IsActive FROM PricebookEntries)";

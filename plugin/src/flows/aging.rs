@@ -4,15 +4,20 @@
 
 use super::context::{Ctx, FlowResult};
 use super::links::opportunity_of;
+use super::notice_text;
 use super::report::Failure;
-use super::salesforce_io::write_back;
+use super::salesforce_io::{notice_opportunities, write_back};
 use super::state::{REPORTS, STATE};
 use super::stored_reports::{aging_key, AGING_LATEST};
 use crate::clients::json::number;
+use crate::clients::notify::Markup;
 use crate::clients::quickbooks_json::invoice_view;
 use crate::clients::salesforce_fields::DAYS_OUTSTANDING;
-use crate::mapping::{age_invoices, AgingInput, AgingState, OpenInvoice};
+use crate::mapping::{
+    age_invoices, alert_wording, AgingAlert, AgingInput, AgingState, OpenInvoice,
+};
 use serde_json::json;
+use std::collections::BTreeMap;
 
 /// Ages every open invoice as of `as-of` (default today).
 pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
@@ -41,6 +46,10 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
             balance: inv.balance,
         });
     }
+    let by_id: BTreeMap<String, OpenInvoice> = open
+        .iter()
+        .map(|i| (i.invoice_id.clone(), i.clone()))
+        .collect();
     let previous: Vec<AgingState> = ctx.state.get(STATE, "aging")?.unwrap_or_default();
     let report = match age_invoices(&AgingInput {
         invoices: open,
@@ -60,9 +69,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
             )
         })
         .collect();
-    for alert in &report.alerts {
-        ctx.notice(alert.message.clone());
-    }
+    alert(ctx, &report.alerts, &by_id);
     if ctx.dry_run() {
         ctx.report.skipped(
             "Aging",
@@ -90,12 +97,50 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     Ok(())
 }
 
+/// Notifies each alert: the invoice linked to QBO, and its opportunity linked to Salesforce with
+/// its owner mentioned, read in one query per run (names are a courtesy: when they cannot be
+/// read, the opportunity is named by id).
+fn alert(ctx: &mut Ctx<'_>, alerts: &[AgingAlert], invoices: &BTreeMap<String, OpenInvoice>) {
+    let deals: Vec<String> = alerts
+        .iter()
+        .filter_map(|a| a.opportunity_id.clone())
+        .collect();
+    let found = if deals.is_empty() || ctx.dry_run() {
+        BTreeMap::new()
+    } else {
+        notice_opportunities(ctx, &deals).unwrap_or_default()
+    };
+    for a in alerts {
+        let Some(invoice) = invoices.get(&a.invoice_id) else {
+            ctx.notice(a.message.clone());
+            continue;
+        };
+        let (name, rest) = alert_wording(invoice, a.days_outstanding);
+        let mut line = Markup::plain("Invoice ");
+        line.push(notice_text::invoice(
+            &ctx.settings,
+            &a.invoice_id,
+            Some(&name),
+        ))
+        .push_plain(&rest);
+        if let Some(deal) = &a.opportunity_id {
+            line.push_plain("; ")
+                .push(notice_text::opportunity_and_owner(
+                    &ctx.settings,
+                    deal,
+                    found.get(deal),
+                ));
+        }
+        ctx.notice(line);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::flows::links::invoice_reverse_key;
     use crate::flows::state::{State, LINKS};
     use crate::flows::stored_reports::{read, ReportKind, Stored};
-    use crate::flows::test_support::{outcomes, qbo_query, sf_saved, REALM};
+    use crate::flows::test_support::{outcomes, qbo_query, sf_saved, soql, REALM};
     use crate::flows::{run_job, Kind};
     use crate::mapping::AgingBucket::{Days1To30, Over90};
     use crate::platform::memory::{MemoryPlatform, Routes};
@@ -194,5 +239,89 @@ mod tests {
             panic!("no latest aging report");
         };
         assert_eq!((again.total_open, again.alerts.len()), (dec!(950.25), 0));
+    }
+
+    #[test]
+    fn alerts_link_the_invoice_and_deal_and_mention_the_owner_read_in_one_query_per_run() {
+        let routes = Routes::new()
+            .on(Get, "select * from Invoice where Balance > '0'", |_| {
+                qbo_query(
+                    "Invoice",
+                    json!([
+                        {"Id": "130", "SyncToken": "2", "DocNumber": "SF-006A000001DealAAA",
+                         "TxnDate": "2026-02-27", "DueDate": "2026-03-29",
+                         "CustomerRef": {"value": "58", "name": "Acme Widgets"},
+                         "TotalAmt": 1250.50, "Balance": 750.25},
+                        {"Id": "131", "SyncToken": "0", "DocNumber": "1042",
+                         "TxnDate": "2025-12-11", "DueDate": "2026-01-10",
+                         "CustomerRef": {"value": "61", "name": "Cool Cars"},
+                         "TotalAmt": 200.00, "Balance": 200.00},
+                        {"Id": "132", "SyncToken": "0", "DocNumber": "SF-006B",
+                         "TxnDate": "2026-01-28", "DueDate": "2026-02-27",
+                         "CustomerRef": {"value": "62", "name": "Bits <&> Bobs"},
+                         "TotalAmt": 1234.50, "Balance": 1234.50},
+                        {"Id": "133", "SyncToken": "0",
+                         "TxnDate": "2026-02-13", "DueDate": "2026-03-15",
+                         "CustomerRef": {"value": "63"}, "TotalAmt": 10, "Balance": 10}
+                    ]),
+                )
+            })
+            // One query for every alerted deal; 006C is gone from Salesforce.
+            .on(
+                Get,
+                "SELECT Id, Name, Owner.Name, Owner.Email, QBO_Invoice_Id__c, \
+                 QBO_Invoice_Number__c FROM Opportunity \
+                 WHERE Id IN ('006A000001DealAAA', '006B', '006C')",
+                |_| {
+                    soql(json!([
+                        {"Id": OPP, "Name": "Acme - 4 seats",
+                         "Owner": {"Name": "Ada Lovelace", "Email": "ADA@acme.example"}},
+                        {"Id": "006B", "Name": "Bits <b>",
+                         "Owner": {"Name": "Bob <@U024BE7LH>", "Email": "bob@acme.example"}}
+                    ]))
+                },
+            )
+            .on(Patch, "/composite/sobjects", sf_saved)
+            .json(Post, "http://notify/", 200, json!({"ok": true}));
+        let mut platform = MemoryPlatform::routed(REALM, routes);
+        for (key, value) in [
+            ("salesforce-url", "https://acme.my.salesforce.com/"),
+            ("notify-mentions", "ada@acme.example=U024BE7LH"),
+        ] {
+            platform.settings.0.insert(key.into(), value.into());
+        }
+        let state = State::new(&platform.kv);
+        for (invoice, deal) in [("130", OPP), ("132", "006B"), ("133", "006C")] {
+            state
+                .put(LINKS, &invoice_reverse_key(invoice), &deal)
+                .unwrap();
+        }
+        run_job(&platform.platform(), "aging", r#"{"as-of": "2026-04-30"}"#).unwrap();
+        assert_eq!(
+            platform.http.unscripted(),
+            Vec::<String>::new(),
+            "{:#?}",
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.count(Get, "FROM Opportunity"), 1);
+        let posted = platform.http.bodies(Post, "http://notify/");
+        assert_eq!(posted.len(), 1, "{posted:?}");
+        let sf = "https://acme.my.salesforce.com/lightning/r/Opportunity";
+        let qbo = "https://app.qbo.intuit.com/app/invoice?txnId=";
+        assert_eq!(
+            posted[0]["text"].as_str().unwrap(),
+            format!(
+                "Ledgerlink aging:\n\
+                 Invoice <{qbo}131|1042> (Cool Cars) is 110 days past due: 200.00 open\n\
+                 Invoice <{qbo}132|SF-006B> (Bits &lt;&amp;&gt; Bobs) is 62 days past due: \
+                 1,234.50 open; Opportunity <{sf}/006B/view|Bits &lt;b&gt;> (006B), \
+                 owner Bob &lt;@U024BE7LH&gt;\n\
+                 Invoice <{qbo}133|133> is 46 days past due: 10.00 open; \
+                 Opportunity <{sf}/006C/view|006C>\n\
+                 Invoice <{qbo}130|SF-006A000001DealAAA> (Acme Widgets) is 32 days past due: \
+                 750.25 open; Opportunity <{sf}/{OPP}/view|Acme - 4 seats> ({OPP}), \
+                 owner <@U024BE7LH>"
+            )
+        );
     }
 }

@@ -1,11 +1,13 @@
 //! What every flow works with: the clients, the state, the settings, the run's arguments and its
 //! report.
 
+use super::notice_text::attention_line;
 use super::report::{Failure, Report};
 use super::settings::FlowSettings;
 use super::state::{State, STATE};
 use super::JobError;
-use crate::clients::{notify, ApiError, Quickbooks, Salesforce};
+use crate::clients::notify::{self, Markup};
+use crate::clients::{ApiError, Quickbooks, Salesforce};
 use crate::platform::{Http, Platform, Scheduler};
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
@@ -127,8 +129,8 @@ pub struct Ctx<'a> {
     pub args: Args,
     /// Outcomes so far.
     pub report: Report,
-    /// Notification lines, sent as one message at the end.
-    pub notices: Vec<String>,
+    /// Notification lines (in the chat tool's markup), sent as one message at the end.
+    pub notices: Vec<Markup>,
 }
 
 impl<'a> Ctx<'a> {
@@ -176,8 +178,9 @@ impl<'a> Ctx<'a> {
         let _ = self.state.put(STATE, PROGRESS_KEY, &p);
     }
 
-    /// Queues a notification line.
-    pub fn notice(&mut self, line: impl Into<String>) {
+    /// Queues a notification line: plain text (a `String`, escaped) or [`Markup`] with links and
+    /// mentions (see [`super::notice_text`]).
+    pub fn notice(&mut self, line: impl Into<Markup>) {
         self.notices.push(line.into());
     }
 
@@ -199,7 +202,7 @@ impl<'a> Ctx<'a> {
             self.reschedule(job, at);
         }
         // A permanent failure is notified once per record and reason, not on every run.
-        let mut failures: Vec<String> = Vec::new();
+        let mut failures: Vec<Markup> = Vec::new();
         for r in self
             .report
             .records
@@ -216,17 +219,22 @@ impl<'a> Ctx<'a> {
                 continue;
             }
             let _ = self.state.put(STATE, &key, &true);
-            failures.push(format!("{} {}: {}", r.entity, r.record_id, r.detail));
-        }
-        if !failures.is_empty() {
-            self.notices.push(format!(
-                "{} record(s) need attention:\n{}",
-                failures.len(),
-                failures.join("\n")
+            failures.push(attention_line(
+                &self.settings,
+                &r.entity,
+                &r.record_id,
+                &r.detail,
             ));
         }
+        if !failures.is_empty() {
+            let mut summary =
+                Markup::plain(&format!("{} record(s) need attention:\n", failures.len()));
+            summary.push(Markup::join(&failures, "\n"));
+            self.notices.push(summary);
+        }
         if !self.notices.is_empty() && !self.dry_run() {
-            let text = format!("Ledgerlink {job}:\n{}", self.notices.join("\n"));
+            let mut text = Markup::plain(&format!("Ledgerlink {job}:\n"));
+            text.push(Markup::join(&self.notices, "\n"));
             // A failed notification never fails the sync; it is reported instead.
             if let Err(e) = notify::post(self.http, &text) {
                 self.report
@@ -255,6 +263,40 @@ impl<'a> Ctx<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::memory::{MemoryPlatform, Routes};
+    use crate::platform::Method::Post;
+
+    #[test]
+    fn records_needing_attention_are_notified_an_opportunity_linked_and_details_escaped() {
+        let mut platform = MemoryPlatform::routed(
+            "1",
+            Routes::new().json(Post, "http://notify/", 200, serde_json::json!({})),
+        );
+        platform.settings.0.insert(
+            "salesforce-url".into(),
+            "https://acme.my.salesforce.com".into(),
+        );
+        let mut ctx = Ctx::new(&platform.platform(), Args::default()).unwrap();
+        ctx.notice("Order 801 cancelled: <b> & co");
+        ctx.report.failed(
+            "Opportunity",
+            "006A",
+            Failure::Invalid("Amount <0> & no lines".into()),
+        );
+        ctx.report
+            .failed("Invoice", "130", Failure::Invalid("gone".into()));
+        ctx.finish("sync-invoices", Ok(())).unwrap();
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(
+            platform.http.bodies(Post, "http://notify/")[0]["text"],
+            "Ledgerlink sync-invoices:\n\
+             Order 801 cancelled: &lt;b&gt; &amp; co\n\
+             2 record(s) need attention:\n\
+             Opportunity <https://acme.my.salesforce.com/lightning/r/Opportunity/006A/view|006A>: \
+             Amount &lt;0&gt; &amp; no lines\n\
+             Invoice 130: gone"
+        );
+    }
 
     #[test]
     fn only_takes_ids_and_entity_qualified_ids() {

@@ -15,7 +15,7 @@
 //! | routing | [`routing`] (which flow handles a Salesforce object or a QBO entity; the flows over touched ids) |
 //! | the flows | [`accounts`], [`products`], [`invoices`] (with its parts: plan, updates, details, currency), [`orders`], [`payments`], [`inbound`], [`aging`], [`reconcile`] |
 //! | one record synced, for any flow | [`customers`] (an account's customer, the matching ladder), [`items`] (a product's item), [`classification`] (a customer's location and class) |
-//! | shared by the flows | [`links`], [`salesforce_io`], [`qbo_lists`], [`context`], [`report`], [`state`], [`ids`], [`settings`], [`invoice_settings`], [`stored_reports`] (where reports are kept) |
+//! | shared by the flows | [`links`], [`salesforce_io`], [`qbo_lists`], [`context`], [`report`], [`state`], [`ids`], [`settings`], [`invoice_settings`], [`stored_reports`] (where reports are kept), [`notice_text`] (how notifications name records and people) |
 //! | what a host may ask | [`status`] (progress and cursors, the `status` export); the `report` export reads [`stored_reports`] |
 
 pub mod accounts;
@@ -30,6 +30,7 @@ pub mod invoice_settings;
 pub mod invoices;
 pub mod items;
 pub mod links;
+pub mod notice_text;
 pub mod orders;
 pub mod payments;
 pub mod products;

@@ -4,14 +4,18 @@
 
 use super::context::{Abort, Ctx, FlowResult};
 use super::links::{self, opportunity_of};
+use super::notice_text;
 use super::report::Failure;
+use super::salesforce_io::notice_opportunities;
 use super::state::STATE;
 use crate::clients::json::display_money;
+use crate::clients::notify::Markup;
 use crate::clients::quickbooks_json::{invoice_view, payment};
-use crate::clients::salesforce::{soql_list, soql_literal};
+use crate::clients::salesforce::soql_literal;
 use crate::clients::salesforce_fields::{
     AMOUNT_PAID, OPEN_BALANCE, PAID_DATE, PAYMENT_STATUS, QBO_INVOICE_ID,
 };
+use crate::clients::salesforce_json::NoticeOpportunity;
 use crate::mapping::{apply_payment, InvoiceLedger, OpportunityPaymentUpdate, PaymentInput};
 use crate::model::{PaymentState, PaymentStatus, QboPayment};
 use serde_json::{json, Value};
@@ -150,18 +154,31 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
             fields["StageName"] = json!(stage);
         }
         writes.push(fields);
-        ctx.notice(format!(
-            "Payment {}: {} is {} (paid {}, open {}){}",
-            p.id,
-            owners
-                .get(&u.opportunity_id)
-                .cloned()
-                .unwrap_or_else(|| format!("Opportunity {}", u.opportunity_id)),
+        let found = owners.get(&u.opportunity_id);
+        // The invoice's number when the opportunity's own invoice is the one paid.
+        let number = found
+            .filter(|o| o.invoice_id.as_deref() == Some(u.invoice_id.as_str()))
+            .and_then(|o| o.invoice_number.as_deref());
+        let mut line = Markup::plain(&format!("Payment {} on invoice ", p.id));
+        line.push(notice_text::invoice(&ctx.settings, &u.invoice_id, number))
+            .push_plain(": ")
+            .push(notice_text::named_opportunity(
+                &ctx.settings,
+                &u.opportunity_id,
+                found,
+            ));
+        let owner = notice_text::owner_suffix(&ctx.settings, found);
+        if !owner.is_empty() {
+            line.push(owner).push_plain(",");
+        }
+        line.push_plain(&format!(
+            " is {} (paid {}, open {}){}",
             status_label(u.status),
             display_money(u.amount_paid),
             display_money(u.open_balance),
             if u.reversed { ", reversed" } else { "" }
         ));
+        ctx.notice(line);
     }
     if ctx.dry_run() {
         ctx.report.updated(
@@ -236,32 +253,18 @@ fn resolve_opportunity(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<String>
     Ok(Some(id.to_string()))
 }
 
-/// "Opportunity <name> (<id>), owner <name>" per opportunity, for the notice that tells the
-/// owner their deal was paid; one query per payment. Names are a courtesy: when they cannot be
-/// read the notice names the opportunity by id and the payment still applies.
-fn owners(ctx: &mut Ctx<'_>, updates: &[OpportunityPaymentUpdate]) -> BTreeMap<String, String> {
+/// Each opportunity's name, owner and invoice, for the notice that tells the owner their deal
+/// was paid; one query per payment. Names are a courtesy: when they cannot be read the notice
+/// names the opportunity by id and the payment still applies.
+fn owners(
+    ctx: &mut Ctx<'_>,
+    updates: &[OpportunityPaymentUpdate],
+) -> BTreeMap<String, NoticeOpportunity> {
     if updates.is_empty() || ctx.dry_run() {
         return BTreeMap::new();
     }
     let ids: Vec<String> = updates.iter().map(|u| u.opportunity_id.clone()).collect();
-    let soql = format!(
-        "SELECT Id, Name, Owner.Name FROM Opportunity WHERE Id IN ({})",
-        soql_list(&ids)
-    );
-    let Ok(rows) = ctx.sf.query(&soql) else {
-        return BTreeMap::new();
-    };
-    rows.iter()
-        .filter_map(|r| {
-            let id = r.get("Id")?.as_str()?;
-            let name = r.get("Name").and_then(Value::as_str).unwrap_or(id);
-            let label = match r.pointer("/Owner/Name").and_then(Value::as_str) {
-                Some(owner) => format!("Opportunity {name} ({id}), owner {owner},"),
-                None => format!("Opportunity {name} ({id})"),
-            };
-            Some((id.to_string(), label))
-        })
-        .collect()
+    notice_opportunities(ctx, &ids).unwrap_or_default()
 }
 
 fn describe(p: &QboPayment, n: usize, unapplied: rust_decimal::Decimal) -> String {
@@ -333,15 +336,33 @@ mod tests {
 
     /// QBO holding `payments`, the opportunity's owner, and the writes.
     fn routes(payments: Value) -> Routes {
+        routes_with_deal(
+            payments,
+            json!({"Id": OPP, "Name": "Acme - 4 seats", "Owner": {"Name": "Ada Lovelace"}}),
+        )
+    }
+
+    /// [`routes`] with the opportunity as Salesforce answers the notice's query.
+    fn routes_with_deal(payments: Value, deal: Value) -> Routes {
         Routes::new()
             .on(Get, "select * from Payment where Id in", move |_| {
                 qbo_query("Payment", payments.clone())
             })
-            .on(Get, "SELECT Id, Name, Owner.Name FROM Opportunity", |_| {
-                soql(json!([{"Id": OPP, "Name": "Acme - 4 seats", "Owner": {"Name": "Ada Lovelace"}}]))
+            .on(Get, "SELECT Id, Name, Owner.Name, Owner.Email", move |_| {
+                soql(json!([deal.clone()]))
             })
             .on(Patch, "/composite/sobjects", sf_saved)
             .json(Post, "http://notify/", 200, json!({"ok": true}))
+    }
+
+    /// Invoice 130 (1250.50), read once for its total.
+    fn invoice_130() -> crate::platform::HttpResponse {
+        qbo_entity(
+            "Invoice",
+            json!({"Id": "130", "SyncToken": "1",
+            "DocNumber": "SF-006A000001DealAAA", "TxnDate": "2026-02-27",
+            "CustomerRef": {"value": "58"}, "TotalAmt": 1250.50, "Balance": 750.25}),
+        )
     }
 
     /// Payment 77 (500.25) applied to invoice 130 (1250.50) of the opportunity.
@@ -350,14 +371,7 @@ mod tests {
             REALM,
             routes(json!([payment("77", "2026-03-05", 500.25)]))
                 // Read once, for its total: the invoice's ledger is kept from then on.
-                .on(Get, "/invoice/130?", |_| {
-                    qbo_entity(
-                        "Invoice",
-                        json!({"Id": "130", "SyncToken": "1",
-                        "DocNumber": "SF-006A000001DealAAA", "TxnDate": "2026-02-27",
-                        "CustomerRef": {"value": "58"}, "TotalAmt": 1250.50, "Balance": 750.25}),
-                    )
-                }),
+                .on(Get, "/invoice/130?", |_| invoice_130()),
         );
         // The invoice was created from the opportunity.
         State::new(&platform.kv)
@@ -453,6 +467,119 @@ mod tests {
         assert_eq!(
             written(&platform),
             vec![("Unpaid".into(), dec!(0), dec!(1250.50), Value::Null)]
+        );
+    }
+
+    /// The text of the one notification posted.
+    fn notification(platform: &MemoryPlatform) -> String {
+        let posted = platform.http.bodies(Post, "http://notify/");
+        assert_eq!(posted.len(), 1, "{posted:?}");
+        posted[0]["text"].as_str().unwrap().to_string()
+    }
+
+    /// A tenant with the org's address and `mentions`, and invoice 130 of the opportunity.
+    fn tenant_with(routes: Routes, mentions: &str) -> MemoryPlatform {
+        let mut platform = MemoryPlatform::routed(REALM, routes);
+        for (key, value) in [
+            ("salesforce-url", "https://acme.my.salesforce.com"),
+            ("notify-mentions", mentions),
+        ] {
+            platform.settings.0.insert(key.into(), value.into());
+        }
+        State::new(&platform.kv)
+            .put(LINKS, &invoice_reverse_key("130"), &OPP)
+            .unwrap();
+        platform
+    }
+
+    #[test]
+    fn a_payment_notice_mentions_the_mapped_owner_and_links_the_deal_and_invoice_with_the_name_escaped(
+    ) {
+        let deal = json!({"Id": OPP, "Name": "Acme <b>& Co</b> <@U0G9QF9C6>",
+            "Owner": {"Name": "Ada Lovelace", "Email": "Ada@Acme.example"},
+            "QBO_Invoice_Id__c": "130", "QBO_Invoice_Number__c": "SF-006A000001DealAAA"});
+        let platform = tenant_with(
+            routes_with_deal(json!([payment("77", "2026-03-05", 500.25)]), deal).on(
+                Get,
+                "/invoice/130?",
+                |_| invoice_130(),
+            ),
+            "ada@acme.example=U024BE7LH; bob@acme.example=U0G9QF9C6",
+        );
+        run_job(
+            &platform.platform(),
+            "sync-payments",
+            r#"{"only": ["Payment:77"]}"#,
+        )
+        .unwrap();
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        // One query names the deal, its owner and its invoice.
+        assert_eq!(
+            platform.http.count(Get, "FROM Opportunity"),
+            1,
+            "{:#?}",
+            platform.http.requests()
+        );
+        assert_eq!(
+            notification(&platform),
+            "Ledgerlink sync-payments:\n\
+             Payment 77 on invoice \
+             <https://app.qbo.intuit.com/app/invoice?txnId=130|SF-006A000001DealAAA>: \
+             Opportunity <https://acme.my.salesforce.com/lightning/r/Opportunity/006A000001DealAAA/view|\
+             Acme &lt;b&gt;&amp; Co&lt;/b&gt; &lt;@U0G9QF9C6&gt;> (006A000001DealAAA), \
+             owner <@U024BE7LH>, is Partially Paid (paid 500.25, open 750.25)"
+        );
+    }
+
+    #[test]
+    fn a_payment_notice_names_an_unmapped_owner_escaped_and_none_without_an_owner() {
+        // Bob's email is not mapped: named, his hostile name escaped; the invoice paid is not
+        // the one the deal names, so it is shown by Id.
+        let deal = json!({"Id": OPP, "Name": "Acme - 4 seats",
+            "Owner": {"Name": "Bob <!channel> & Sons", "Email": "bob@acme.example"},
+            "QBO_Invoice_Id__c": "129", "QBO_Invoice_Number__c": "SF-OLD"});
+        let platform = tenant_with(
+            routes_with_deal(json!([payment("77", "2026-03-05", 500.25)]), deal).on(
+                Get,
+                "/invoice/130?",
+                |_| invoice_130(),
+            ),
+            "ada@acme.example=U024BE7LH",
+        );
+        run_job(
+            &platform.platform(),
+            "sync-payments",
+            r#"{"only": ["Payment:77"]}"#,
+        )
+        .unwrap();
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(
+            notification(&platform),
+            "Ledgerlink sync-payments:\n\
+             Payment 77 on invoice <https://app.qbo.intuit.com/app/invoice?txnId=130|130>: \
+             Opportunity <https://acme.my.salesforce.com/lightning/r/Opportunity/006A000001DealAAA/view|\
+             Acme - 4 seats> (006A000001DealAAA), owner Bob &lt;!channel&gt; &amp; Sons, \
+             is Partially Paid (paid 500.25, open 750.25)"
+        );
+
+        // No owner readable (and no org address): no mention, no name, no Salesforce link.
+        let mut platform = platform.rerouted(routes_with_deal(
+            json!([payment("78", "2026-03-20", 750.25)]),
+            json!({"Id": OPP, "Name": "Acme - 4 seats", "Owner": null}),
+        ));
+        platform.settings.0.remove("salesforce-url");
+        run_job(
+            &platform.platform(),
+            "sync-payments",
+            r#"{"only": ["Payment:78"]}"#,
+        )
+        .unwrap();
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(
+            notification(&platform),
+            "Ledgerlink sync-payments:\n\
+             Payment 78 on invoice <https://app.qbo.intuit.com/app/invoice?txnId=130|130>: \
+             Opportunity Acme - 4 seats (006A000001DealAAA) is Paid (paid 1250.50, open 0.00)"
         );
     }
 }

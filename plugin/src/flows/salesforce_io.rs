@@ -8,8 +8,12 @@ use super::report::Failure;
 use super::state::CURSORS;
 use crate::clients::json::text;
 use crate::clients::salesforce::{soql_list, soql_literal};
+use crate::clients::salesforce_json::{
+    notice_opportunity, NoticeOpportunity, OPPORTUNITY_NOTICE_FIELDS,
+};
 use crate::clients::ApiError;
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 
 fn modstamp_key(object: &str) -> String {
     format!("sf-modstamp/{object}")
@@ -159,10 +163,60 @@ pub fn write_back(ctx: &mut Ctx<'_>, sobject: &str, records: &[Value]) -> usize 
     failed
 }
 
+/// Opportunities `ids` as notifications name them (name, owner, invoice), by Id: one query per
+/// 200 ids, never one per record. Ids Salesforce does not return are left out.
+pub fn notice_opportunities(
+    ctx: &Ctx<'_>,
+    ids: &[String],
+) -> Result<BTreeMap<String, NoticeOpportunity>, ApiError> {
+    let ids: Vec<&String> = ids.iter().collect::<BTreeSet<_>>().into_iter().collect();
+    let mut found = BTreeMap::new();
+    for chunk in ids.chunks(200) {
+        let rows = ctx.sf.query(&format!(
+            "SELECT {OPPORTUNITY_NOTICE_FIELDS} FROM Opportunity WHERE Id IN ({})",
+            soql_list(chunk)
+        ))?;
+        for o in rows.iter().filter_map(notice_opportunity) {
+            found.insert(o.id.clone(), o);
+        }
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flows::test_support::soql;
+    use crate::flows::Args;
+    use crate::platform::memory::{MemoryPlatform, Routes};
+    use crate::platform::Method::Get;
     use serde_json::json;
+
+    #[test]
+    fn opportunities_for_notices_are_read_200_ids_a_query_each_id_once() {
+        let platform = MemoryPlatform::routed(
+            "1",
+            Routes::new().on(Get, "FROM Opportunity WHERE Id IN", |_| {
+                soql(json!([{"Id": "006X0", "Name": "Deal",
+                    "Owner": {"Name": "Ada", "Email": "ada@acme.example"}}]))
+            }),
+        );
+        let ctx = Ctx::new(&platform.platform(), Args::default()).unwrap();
+        let mut ids: Vec<String> = (0..201).map(|n| format!("006X{n}")).collect();
+        ids.push("006X0".into());
+        let found = notice_opportunities(&ctx, &ids).unwrap();
+        assert_eq!(platform.http.count(Get, "FROM Opportunity"), 2);
+        assert_eq!(
+            found.get("006X0"),
+            Some(&NoticeOpportunity {
+                id: "006X0".into(),
+                name: Some("Deal".into()),
+                owner_name: Some("Ada".into()),
+                owner_email: Some("ada@acme.example".into()),
+                ..Default::default()
+            })
+        );
+    }
 
     #[test]
     fn the_cursor_is_the_last_stamp_and_id_and_reads_strictly_after_it() {

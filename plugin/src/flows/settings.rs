@@ -6,6 +6,7 @@ use crate::mapping::{AllocationRule, DocNumberRule, InvoiceSettings, ItemSetting
 use crate::model::{FieldOwner, FieldRule, GlobalTaxCalculation, ItemType, PartyField, Reference};
 use crate::platform::Settings;
 use rust_decimal::Decimal;
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 /// Everything the flows need to know about the tenant.
@@ -43,6 +44,119 @@ pub struct FlowSettings {
     /// The Salesforce integration user's id (`salesforce-user-id`), whose own changes are not
     /// echoed back; when unset it is read from UserInfo.
     pub salesforce_user_id: Option<String>,
+    /// Who and what a notification names.
+    pub notify: NotifySettings,
+}
+
+/// How notifications name people and records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifySettings {
+    /// The org's address (`salesforce-url`, e.g. `https://acme.my.salesforce.com`, no trailing
+    /// `/`): records are linked under it; none: named by id only.
+    pub salesforce_url: Option<String>,
+    /// Salesforce user emails, lowercased, to chat users (`notify-mentions`).
+    pub mentions: BTreeMap<String, String>,
+    /// A mention, with `{user}` for the chat user (`notify-mention-format`, default `<@{user}>`).
+    pub mention_format: String,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            salesforce_url: None,
+            mentions: BTreeMap::new(),
+            mention_format: "<@{user}>".into(),
+        }
+    }
+}
+
+impl NotifySettings {
+    /// Reads `salesforce-url`, `notify-mentions` and `notify-mention-format`.
+    pub fn load(s: &dyn Settings) -> Result<Self, String> {
+        let mut out = Self::default();
+        if let Some(v) = s.value("salesforce-url") {
+            out.salesforce_url = Some(salesforce_url(&v).ok_or_else(|| {
+                format!(
+                    "setting salesforce-url: {v:?} is not an https:// or http:// address without \
+                     a path, such as https://acme.my.salesforce.com"
+                )
+            })?);
+        }
+        if let Some(v) = s.value("notify-mentions") {
+            out.mentions = mentions(&v)?;
+        }
+        if let Some(v) = s.value("notify-mention-format") {
+            if !v.contains("{user}") {
+                return Err(format!(
+                    "setting notify-mention-format: {v:?} has no {{user}} for the chat user, \
+                     as in <@{{user}}>"
+                ));
+            }
+            out.mention_format = v;
+        }
+        Ok(out)
+    }
+}
+
+/// `value` as the org's address without a trailing `/`, when it is `http(s)://host[:port][/]`.
+fn salesforce_url(value: &str) -> Option<String> {
+    let value = value.trim();
+    let (scheme, rest) = ["https://", "http://"]
+        .into_iter()
+        .find_map(|scheme| Some((scheme, value.strip_prefix(scheme)?)))?;
+    let host_port = rest.strip_suffix('/').unwrap_or(rest);
+    let (host, port) = match host_port.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (host_port, None),
+    };
+    let host_ok = !host.is_empty()
+        && !host.starts_with(['.', '-'])
+        && !host.ends_with(['.', '-'])
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    (host_ok && port_ok).then(|| format!("{scheme}{host_port}"))
+}
+
+/// `notify-mentions`: `<email>=<chat user>` entries separated by `;` (or new lines); emails
+/// compared without case. An empty entry (a trailing `;`) is ignored.
+fn mentions(value: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for entry in value.split([';', '\n']).map(str::trim) {
+        if entry.is_empty() {
+            continue;
+        }
+        let refused = |why: &str| format!("setting notify-mentions: entry {entry:?} {why}");
+        let Some((email, user)) = entry.split_once('=') else {
+            return Err(refused("is not <email>=<chat user>"));
+        };
+        let (email, user) = (email.trim().to_lowercase(), user.trim());
+        let valid_email = email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+            && !email
+                .chars()
+                .any(|c| c.is_whitespace() || "<>&|=".contains(c));
+        if !valid_email {
+            return Err(refused("does not start with an email address"));
+        }
+        if user.is_empty()
+            || user
+                .chars()
+                .any(|c| c.is_whitespace() || "<>&|=".contains(c))
+        {
+            return Err(refused(
+                "does not end with a chat user id (no spaces, no <, >, &, | or =)",
+            ));
+        }
+        if let Some(before) = out.insert(email, user.to_string()) {
+            if before != user {
+                return Err(refused("maps an email already mapped to another user"));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn flag(s: &dyn Settings, key: &str, default: bool) -> Result<bool, String> {
@@ -105,6 +219,7 @@ impl FlowSettings {
         };
         Ok(Self {
             salesforce_user_id: s.value("salesforce-user-id"),
+            notify: NotifySettings::load(s)?,
             invoice_details: DetailSettings::load(s)?,
             salesforce_multicurrency: match s.value("salesforce-multicurrency").as_deref() {
                 None | Some("auto") => None,
@@ -203,6 +318,99 @@ mod tests {
         ] {
             let err = load(&[(key, value)]).err().unwrap_or_default();
             assert!(err.starts_with(&format!("setting {key}")), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_notification_settings_are_read_or_refused_naming_the_key_and_entry() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.notify, NotifySettings::default());
+        assert_eq!(s.notify.mention_format, "<@{user}>");
+        let s = load(&[
+            ("salesforce-url", " https://acme.my.salesforce.com/ "),
+            (
+                "notify-mentions",
+                "Ada@Acme.example=U024BE7LH; bob@acme.example = U0G9QF9C6;\nada@acme.EXAMPLE=U024BE7LH;",
+            ),
+            ("notify-mention-format", "@{user}"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.notify.salesforce_url.as_deref(),
+            Some("https://acme.my.salesforce.com")
+        );
+        assert_eq!(
+            s.notify.mentions,
+            BTreeMap::from([
+                ("ada@acme.example".to_string(), "U024BE7LH".to_string()),
+                ("bob@acme.example".to_string(), "U0G9QF9C6".to_string()),
+            ])
+        );
+        assert_eq!(s.notify.mention_format, "@{user}");
+        for url in [
+            "http://localhost:8443",
+            "https://acme--dev.sandbox.my.salesforce.com",
+        ] {
+            assert_eq!(
+                load(&[("salesforce-url", url)])
+                    .unwrap()
+                    .notify
+                    .salesforce_url
+                    .as_deref(),
+                Some(url)
+            );
+        }
+
+        for (key, value, named) in [
+            (
+                "salesforce-url",
+                "acme.my.salesforce.com",
+                "\"acme.my.salesforce.com\"",
+            ),
+            (
+                "salesforce-url",
+                "https://acme.my.salesforce.com/lightning",
+                "/lightning",
+            ),
+            (
+                "salesforce-url",
+                "https://acme.my.salesforce.com?x=1",
+                "?x=1",
+            ),
+            ("salesforce-url", "ftp://acme.example", "ftp://"),
+            ("salesforce-url", "https://", "https://"),
+            ("salesforce-url", "https://acme.example:", "acme.example:"),
+            (
+                "notify-mentions",
+                "ada@acme.example=U1; bob",
+                "entry \"bob\"",
+            ),
+            ("notify-mentions", "ada=U1", "entry \"ada=U1\""),
+            (
+                "notify-mentions",
+                "ada@acme.example=",
+                "entry \"ada@acme.example=\"",
+            ),
+            (
+                "notify-mentions",
+                "a@b.example=<!here>",
+                "entry \"a@b.example=<!here>\"",
+            ),
+            (
+                "notify-mentions",
+                "a@b.example=U 1",
+                "entry \"a@b.example=U 1\"",
+            ),
+            (
+                "notify-mentions",
+                "a@b.example=U1;A@b.example=U2",
+                "entry \"A@b.example=U2\"",
+            ),
+            ("notify-mention-format", "<@user>", "{user}"),
+        ] {
+            let err = load(&[(key, value)]).err().unwrap_or_default();
+            assert!(err.starts_with(&format!("setting {key}: ")), "{err}");
+            assert!(err.contains(named), "{value}: {err}");
         }
     }
 }

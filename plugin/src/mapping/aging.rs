@@ -345,15 +345,24 @@ fn in_cents(amount: Decimal) -> Decimal {
 
 /// "Invoice 1042 (Acme Corp) is 61 days past due: 1,234.50 open".
 fn alert_message(invoice: &OpenInvoice, days: i32) -> String {
+    let (name, rest) = alert_wording(invoice, days);
+    format!("Invoice {name}{rest}")
+}
+
+/// An alert's message in two parts, for a notification that links the invoice's name: the name
+/// (its DocNumber, else its Id: "1042") and what follows "Invoice <name>" (" (Acme Corp) is 61
+/// days past due: 1,234.50 open").
+pub fn alert_wording(invoice: &OpenInvoice, days: i32) -> (String, String) {
     let name = clean(invoice.doc_number.as_deref()).unwrap_or_else(|| invoice.invoice_id.clone());
     let customer = clean(invoice.customer_name.as_deref())
         .map(|c| format!(" ({c})"))
         .unwrap_or_default();
     let unit = if days == 1 { "day" } else { "days" };
-    format!(
-        "Invoice {name}{customer} is {days} {unit} past due: {} open",
+    let rest = format!(
+        "{customer} is {days} {unit} past due: {} open",
         format_amount(invoice.balance)
-    )
+    );
+    (name, rest)
 }
 
 #[cfg(test)]

@@ -17,8 +17,8 @@ mod text;
 
 pub use account::{map_account, AccountInput, AccountOutput, CustomerChange, CustomerUpdate};
 pub use aging::{
-    age_invoices, AgingAlert, AgingBucket, AgingInput, AgingReport, AgingState, BucketTotal,
-    InvoiceAge, OpenInvoice,
+    age_invoices, alert_wording, AgingAlert, AgingBucket, AgingInput, AgingReport, AgingState,
+    BucketTotal, InvoiceAge, OpenInvoice,
 };
 pub use customer::{map_customer, AccountChange, CustomerInput, CustomerOutput, QboOwnedFields};
 pub use invoice::{build_invoice, DocNumberRule, InvoiceInput, InvoiceSettings, LineResolution};

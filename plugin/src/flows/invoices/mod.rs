@@ -22,10 +22,12 @@ use super::ids::{batch_request_id, content_hash, write_request_id};
 use super::invoice_settings::DetailSettings;
 use super::items::{self, Catalog};
 use super::links::{self, InvoiceLink, EXTERNAL};
+use super::notice_text;
 use super::qbo_lists::QboLists;
 use super::report::Failure;
 use super::salesforce_io::{select_pages, write_back};
 use crate::clients::json::display_money;
+use crate::clients::notify::Markup;
 use crate::clients::quickbooks::{literal_list, BatchOp, BATCH_MAX};
 use crate::clients::quickbooks_json::{invoice_json, invoice_view, InvoiceView};
 use crate::clients::salesforce_fields::EMAIL;
@@ -306,12 +308,22 @@ fn invoice_chunk(
                         display_money(inv.total_amt)
                     ),
                 );
-                ctx.notice(format!(
-                    "Invoice {} ({}) created for {}",
-                    inv.doc_number.clone().unwrap_or_default(),
-                    display_money(inv.total_amt),
-                    p.opportunity.name
+                let mut line = Markup::plain("Invoice ");
+                line.push(notice_text::invoice(
+                    &ctx.settings,
+                    &inv.id,
+                    inv.doc_number.as_deref(),
+                ))
+                .push_plain(&format!(
+                    " ({}) created for Opportunity ",
+                    display_money(inv.total_amt)
+                ))
+                .push(notice_text::opportunity(
+                    &ctx.settings,
+                    &p.opportunity.id,
+                    Some(&p.opportunity.name),
                 ));
+                ctx.notice(line);
                 writebacks.push(invoice_fields(
                     ctx,
                     &p.opportunity.id,
@@ -473,7 +485,14 @@ fn send_if_due(
         Ok(answer) => match answer.get("EmailStatus").and_then(Value::as_str) {
             Some("EmailSent") => {
                 links::store_invoice_sent(ctx, invoice_id)?;
-                ctx.notice(format!("Invoice {invoice_id} emailed to {email}"));
+                let line = Markup::plain("Invoice ")
+                    .then(notice_text::invoice(
+                        &ctx.settings,
+                        invoice_id,
+                        body.get("DocNumber").and_then(Value::as_str),
+                    ))
+                    .then(format!(" emailed to {email}"));
+                ctx.notice(line);
                 return Ok(Send::Sent(email.to_string()));
             }
             status => ctx.report.failed(
@@ -681,10 +700,10 @@ mod tests {
         assert_eq!(link.qbo_id, "130");
         let notices = platform.http.bodies(Post, "http://notify/");
         assert!(
-            notices[0]["text"]
-                .as_str()
-                .unwrap()
-                .contains("Invoice SF-006A000001DealAAA (1250.50) created for Acme - 4 seats"),
+            notices[0]["text"].as_str().unwrap().contains(
+                "Invoice <https://app.qbo.intuit.com/app/invoice?txnId=130|SF-006A000001DealAAA> \
+                     (1250.50) created for Opportunity Acme - 4 seats (006A000001DealAAA)"
+            ),
             "{notices:?}"
         );
 
