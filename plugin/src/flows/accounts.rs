@@ -1,6 +1,8 @@
 //! The account flow: Salesforce Accounts changed since the cursor (or `only`, or all with
 //! `full`) -> QBO Customers, each through [`customers::sync_one`] (the matching ladder before
-//! any create), creates sent in `/batch`, the new ids written back to the Accounts.
+//! any create), creates sent in `/batch`, the new ids written back to the Accounts. Accounts in
+//! the review queue are read again by id when a decision waits to be applied (and, in a run
+//! over every change, while they are pending, so that each such run reports them).
 
 use super::context::{Ctx, FlowResult};
 use super::customers::{self, Directory};
@@ -11,7 +13,10 @@ use serde_json::json;
 
 /// Accounts changed since the cursor (or `only`, or all with `full`).
 pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
-    let rows = select(ctx, "Account", ACCOUNT_FIELDS, "")?;
+    let selected = select(ctx, "Account", ACCOUNT_FIELDS, "")?;
+    // Not part of the cursor: they are older than it.
+    let queued = customers::queued_accounts(ctx, &selected)?;
+    let rows: Vec<_> = selected.iter().chain(&queued).collect();
     let mut dir = Directory::load(ctx)?;
     dir.batch_creates();
     let mut writebacks = Vec::new();
@@ -31,7 +36,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     customers::flush(ctx, &mut dir, &mut writebacks)?;
     ctx.progress("Account", rows.len(), rows.len());
     write_back(ctx, "Account", &writebacks);
-    advance_modstamp(ctx, "Account", &rows)
+    advance_modstamp(ctx, "Account", &selected)
 }
 
 #[cfg(test)]

@@ -17,13 +17,14 @@ use plan::{invoice_fields, Planned};
 use updates::Change;
 
 use super::context::{Abort, Ctx, FlowResult};
-use super::customers::{self, Directory};
+use super::customers::{self, Directory, Synced};
 use super::ids::{batch_request_id, content_hash, write_request_id};
 use super::invoice_settings::DetailSettings;
 use super::items::{self, Catalog};
 use super::links::{self, InvoiceLink, EXTERNAL};
 use super::qbo_lists::QboLists;
-use super::report::Failure;
+use super::report::{Failure, Kind};
+use super::review_queue::{self, Decision, PENDING};
 use super::salesforce_io::{select_pages, write_back};
 use crate::clients::json::display_money;
 use crate::clients::quickbooks::{literal_list, BatchOp, BATCH_MAX};
@@ -356,16 +357,39 @@ fn plan(
         );
         return Ok(None);
     };
-    let Some(customer_id) = customers::customer_for(ctx, &mut resolvers.dir, &account_id)? else {
-        ctx.report.failed(
-            "Opportunity",
-            &o.id,
-            Failure::Invalid(format!(
-                "Opportunity {}: account {account_id} could not be matched or created in QBO",
-                o.id
-            )),
-        );
-        return Ok(None);
+    let customer_id = match customers::customer_for(ctx, &mut resolvers.dir, &account_id)? {
+        Synced::Customer(id) => id,
+        held @ (Synced::PendingReview | Synced::ReviewSkipped) => {
+            // Not a failure: the deal is invoiced once a person decides about its account.
+            review_queue::wait_for(ctx, &account_id, &o.id)?;
+            let (code, why) = match held {
+                Synced::PendingReview => (PENDING, "is pending review"),
+                _ => (
+                    Decision::Skip.code(),
+                    "is kept out of sync by a review decision",
+                ),
+            };
+            ctx.report.coded(
+                Kind::Skipped,
+                "Opportunity",
+                &o.id,
+                None,
+                code,
+                format!("Opportunity {}: account {account_id} {why}", o.id),
+            );
+            return Ok(None);
+        }
+        Synced::Nothing => {
+            ctx.report.failed(
+                "Opportunity",
+                &o.id,
+                Failure::Invalid(format!(
+                    "Opportunity {}: account {account_id} could not be matched or created in QBO",
+                    o.id
+                )),
+            );
+            return Ok(None);
+        }
     };
     let details = match details::resolve(ctx, &mut resolvers.lists, &resolvers.details, row)? {
         Ok(details) => details,
