@@ -621,12 +621,14 @@ fn hold(
     if Some(&entry) != review.as_ref() {
         review_queue::put(ctx, &a.id, &entry)?;
     }
-    let detail = format!(
-        "pending review, candidates: {}",
-        matching::list(&entry.candidates)
+    ctx.report.coded(
+        Kind::Skipped,
+        "Account",
+        &a.id,
+        None,
+        PENDING,
+        entry.describe(),
     );
-    ctx.report
-        .coded(Kind::Skipped, "Account", &a.id, None, PENDING, detail);
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 //! account is linked. Nothing here is written in a dry run.
 
 use super::context::{Ctx, FlowResult};
-use super::matching::Candidate;
+use super::matching::{self, Candidate};
 use super::state::REVIEW;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -54,6 +54,27 @@ pub struct Review {
     /// Opportunities the invoice flow skipped for this account: rerun once it is linked.
     #[serde(default)]
     pub waiting: BTreeSet<String>,
+}
+
+impl Review {
+    /// What the entry says, for a report: `candidates for "Acme Widgets": 58 "Acme Inc" (score
+    /// 0.93, similar name); ...` while pending, else the decision.
+    pub fn describe(&self) -> String {
+        let name = &self.account_name;
+        match &self.decision {
+            None => format!(
+                "candidates for {name:?}: {}",
+                matching::list(&self.candidates)
+            ),
+            Some(Decision::Link { customer }) => {
+                format!("{name:?}: link to customer {customer}, applied on the next account sync")
+            }
+            Some(Decision::Create) => {
+                format!("{name:?}: create a new customer, applied on the next account sync")
+            }
+            Some(Decision::Skip) => format!("{name:?}: kept out of sync until a new decision"),
+        }
+    }
 }
 
 /// Account `account_id`'s entry.

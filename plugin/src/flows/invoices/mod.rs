@@ -867,4 +867,119 @@ mod tests {
             Vec::<String>::new()
         );
     }
+
+    #[test]
+    fn a_deal_whose_account_waits_for_review_is_skipped_and_asked_for_again_once_it_is_linked() {
+        use crate::flows::review_queue::{Review, PENDING};
+        use crate::flows::state::REVIEW;
+        use crate::flows::test_support::{codes, qbo_customer, sf_account};
+        const ACME: &str = "001A000001AcmeAAA";
+        // Acme's name and email domain fit two QBO customers; its products are linked.
+        let directory = |routes: Routes| {
+            routes
+                .on(Get, "FROM Account WHERE Id", |_| {
+                    soql(json!([sf_account(
+                        ACME,
+                        "Acme, Inc.",
+                        Some("ops@acme.example"),
+                        None
+                    )]))
+                })
+                .on(Get, "select * from Customer", |_| {
+                    qbo_query(
+                        "Customer",
+                        json!([
+                            qbo_customer("58", "Acme Inc", Some("ap@acme.example")),
+                            qbo_customer("61", "Acme LLC", Some("billing@acme.example")),
+                        ]),
+                    )
+                })
+                .on(Get, "select * from Vendor", |_| {
+                    qbo_query("Vendor", json!([]))
+                })
+                .on(Get, "select * from Employee", |_| {
+                    qbo_query("Employee", json!([]))
+                })
+        };
+        let platform = MemoryPlatform::routed(
+            REALM,
+            directory(won_deal(opportunity(None)).on(
+                Get,
+                "select * from Invoice where DocNumber in ('SF-006A000001DealAAA')",
+                |_| qbo_query("Invoice", json!([])),
+            )),
+        );
+        let state = State::new(&platform.kv);
+        for (product, item) in [("01tA00000WidgetP", "31"), ("01tA00000GadgetX", "12")] {
+            state.put(LINKS, &product_key(product), &item).unwrap();
+        }
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_eq!(
+            codes(&report),
+            vec![
+                (PENDING, "Account", ACME, Kind::Skipped),
+                (PENDING, "Opportunity", OPP, Kind::Skipped)
+            ],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert!(report.records[1]
+            .detail
+            .contains("account 001A000001AcmeAAA is pending review"));
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(platform.http.count(Post, ""), 0, "no customer, no invoice");
+        assert_eq!(platform.http.count(Patch, ""), 0);
+        let queued: Review = state.get(REVIEW, ACME).unwrap().unwrap();
+        assert_eq!(queued.waiting.iter().collect::<Vec<_>>(), vec![OPP]);
+
+        // Linked to 61 by a person, then by the account run: the deal is asked for again.
+        let platform = platform.rerouted(directory(
+            Routes::new()
+                .on(Get, "/customer/61", |_| {
+                    qbo_entity(
+                        "Customer",
+                        qbo_customer("61", "Acme LLC", Some("billing@acme.example")),
+                    )
+                })
+                .on(Get, "FROM Account ORDER BY", |_| soql(json!([])))
+                .on(Post, "/customer?", |req| {
+                    let mut c = body(req);
+                    c["SyncToken"] = json!("1");
+                    qbo_entity("Customer", c)
+                })
+                .on(Patch, "/composite/sobjects", sf_saved),
+        ));
+        let decision = r#"{"action": "link", "account": "001A000001AcmeAAA", "customer": "61"}"#;
+        run_job(&platform.platform(), "review", decision).unwrap();
+        let report = run_job(&platform.platform(), "sync-accounts", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Account", ACME, Kind::Updated, Some("61"))],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        let asked: Vec<(String, String)> = platform
+            .schedule
+            .0
+            .borrow()
+            .iter()
+            .map(|(job, args, _)| (job.clone(), args.clone()))
+            .collect();
+        assert_eq!(
+            asked,
+            vec![
+                (
+                    "sync-accounts".to_string(),
+                    r#"{"only":["Account:001A000001AcmeAAA"]}"#.to_string()
+                ),
+                (
+                    "sync-invoices".to_string(),
+                    r#"{"only":["Opportunity:006A000001DealAAA"]}"#.to_string()
+                ),
+            ]
+        );
+    }
 }
