@@ -26,8 +26,8 @@ use serde_json::json;
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Action {
-    /// Report every entry.
-    List,
+    /// Report every entry (a variant with fields, so that extra ones are refused too).
+    List {},
     /// Link `account` to QBO customer `customer`.
     Link {
         /// The Account Id.
@@ -93,7 +93,7 @@ const ACCOUNT_JOB: &str = "sync-accounts";
 /// Runs `action`.
 pub fn run(ctx: &mut Ctx<'_>, action: &Action) -> Result<(), Refusal> {
     let (account_id, decision) = match action {
-        Action::List => return list(ctx),
+        Action::List {} => return list(ctx),
         Action::Link { account, customer } => (
             account,
             Decision::Link {
@@ -304,6 +304,26 @@ mod tests {
             .into_iter()
             .map(|m| platform.http.count(m, ""))
             .sum()
+    }
+
+    #[test]
+    fn the_arguments_are_an_action_and_its_ids_and_nothing_else() {
+        use super::Action;
+        assert_eq!(Action::parse(r#"{"action": "list"}"#), Ok(Action::List {}));
+        assert_eq!(
+            Action::parse(r#"{"action": "skip", "account": "001A"}"#),
+            Ok(Action::Skip {
+                account: "001A".into()
+            })
+        );
+        for wrong in [
+            "",
+            r#"{"action": "list", "account": "001A"}"#,
+            r#"{"action": "create", "account": "001A", "customer": "58"}"#,
+            r#"{"account": "001A"}"#,
+        ] {
+            assert!(Action::parse(wrong).is_err(), "{wrong}");
+        }
     }
 
     #[test]
