@@ -1,6 +1,8 @@
 //! The account flow: Salesforce Accounts changed since the cursor (or `only`, or all with
 //! `full`) -> QBO Customers, each through [`customers::sync_one`] (the matching ladder before
-//! any create), creates sent in `/batch`, the new ids written back to the Accounts.
+//! any create), creates sent in `/batch`, the new ids written back to the Accounts. Accounts in
+//! the review queue are read again by id when a decision waits to be applied (and, in a run
+//! over every change, while they are pending, so that each such run reports them).
 
 use super::context::{Ctx, FlowResult};
 use super::customers::{self, Directory};
@@ -11,7 +13,10 @@ use serde_json::json;
 
 /// Accounts changed since the cursor (or `only`, or all with `full`).
 pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
-    let rows = select(ctx, "Account", ACCOUNT_FIELDS, "")?;
+    let selected = select(ctx, "Account", ACCOUNT_FIELDS, "")?;
+    // Not part of the cursor: they are older than it.
+    let queued = customers::queued_accounts(ctx, &selected)?;
+    let rows: Vec<_> = selected.iter().chain(&queued).collect();
     let mut dir = Directory::load(ctx)?;
     dir.batch_creates();
     let mut writebacks = Vec::new();
@@ -31,7 +36,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     customers::flush(ctx, &mut dir, &mut writebacks)?;
     ctx.progress("Account", rows.len(), rows.len());
     write_back(ctx, "Account", &writebacks);
-    advance_modstamp(ctx, "Account", &rows)
+    advance_modstamp(ctx, "Account", &selected)
 }
 
 #[cfg(test)]
@@ -169,5 +174,139 @@ mod tests {
             report.records
         );
         assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+    }
+
+    fn directory(routes: Routes, customers: Value) -> Routes {
+        routes
+            .on(Get, "select * from Customer", move |_| {
+                qbo_query("Customer", customers.clone())
+            })
+            .on(Get, "select * from Vendor", |_| {
+                qbo_query("Vendor", json!([]))
+            })
+            .on(Get, "select * from Employee", |_| {
+                qbo_query("Employee", json!([]))
+            })
+    }
+
+    #[test]
+    fn an_ambiguous_account_is_queued_neither_created_nor_linked_and_pending_on_the_next_run_too() {
+        use crate::flows::review_queue::{Review, PENDING};
+        use crate::flows::state::REVIEW;
+        use crate::flows::test_support::{codes, qbo_customer, sf_account};
+        const ACME: &str = "001A000001AcmeAAA";
+        let acme = || sf_account(ACME, "Acme, Inc.", Some("ops@acme.example"), None);
+        let customers = json!([
+            qbo_customer("58", "Acme Inc", Some("ap@acme.example")),
+            qbo_customer("61", "Acme LLC", Some("billing@acme.example")),
+        ]);
+        let platform = MemoryPlatform::routed(
+            REALM,
+            directory(
+                Routes::new().on(Get, "FROM Account", move |_| soql(json!([acme()]))),
+                customers.clone(),
+            ),
+        );
+        let report = run_job(&platform.platform(), "sync-accounts", "").unwrap();
+        let pending = vec![(PENDING, "Account", ACME, Kind::Skipped)];
+        assert_eq!(codes(&report), pending, "{:#?}", report.records);
+        let candidates = r#"candidates for "Acme, Inc.": 58 "Acme Inc" (score 1.00, normalized name and email domain); 61 "Acme LLC" (score 1.00, normalized name and email domain)"#;
+        assert_eq!(report.records[0].detail, candidates);
+        // Only reads: every request scripted, no create, no update, no write-back.
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(platform.http.count(Post, ""), 0);
+        assert_eq!(platform.http.count(Patch, ""), 0);
+        let state = State::new(&platform.kv);
+        assert!(state
+            .get::<AccountLink>(LINKS, &account_key(ACME))
+            .unwrap()
+            .is_none());
+        let queued: Review = state.get(REVIEW, ACME).unwrap().unwrap();
+        assert_eq!(queued.candidates.len(), 2);
+        assert_eq!(queued.decision, None);
+
+        // Acme has not changed since: its cursor is past it, and the queue brings it back.
+        let platform = platform.rerouted(directory(
+            Routes::new()
+                .on(
+                    Get,
+                    "FROM Account WHERE Id IN ('001A000001AcmeAAA')",
+                    move |_| soql(json!([acme()])),
+                )
+                .on(Get, "FROM Account WHERE (SystemModstamp", |_| {
+                    soql(json!([]))
+                }),
+            customers,
+        ));
+        let report = run_job(&platform.platform(), "sync-accounts", "").unwrap();
+        assert_eq!(codes(&report), pending, "{:#?}", report.records);
+        assert_eq!(report.records[0].detail, candidates);
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(platform.http.count(Post, ""), 0);
+    }
+
+    #[test]
+    fn similar_names_wait_for_review_above_the_thresholds_setting_and_are_created_below_it() {
+        use crate::flows::test_support::{codes, qbo_customer, sf_account};
+        use crate::flows::JobError;
+        const NORTHWIND: &str = "001A00000NorthAAA";
+        // "Northwind Traders" and "Northwind Trading" are 0.93 alike.
+        let routes = || {
+            directory(
+                Routes::new()
+                    .on(Get, "FROM Account", |_| {
+                        soql(json!([sf_account(
+                            NORTHWIND,
+                            "Northwind Traders",
+                            None,
+                            None
+                        )]))
+                    })
+                    .on(Post, "/customer?", |req| {
+                        let mut c = crate::flows::test_support::body(req);
+                        c["Id"] = json!("90");
+                        c["SyncToken"] = json!("0");
+                        crate::flows::test_support::qbo_entity("Customer", c)
+                    })
+                    .on(Patch, "/composite/sobjects", sf_saved),
+                json!([qbo_customer("33", "Northwind Trading", None)]),
+            )
+        };
+        let platform = MemoryPlatform::routed(REALM, routes());
+        let report = run_job(&platform.platform(), "sync-accounts", "").unwrap();
+        assert_eq!(
+            codes(&report),
+            vec![("pending-review", "Account", NORTHWIND, Kind::Skipped)]
+        );
+        assert!(report.records[0]
+            .detail
+            .contains(r#"33 "Northwind Trading" (score 0.93, similar name)"#));
+        assert_eq!(platform.http.count(Post, ""), 0);
+
+        let mut platform = MemoryPlatform::routed(REALM, routes());
+        platform
+            .settings
+            .0
+            .insert("review-fuzzy-threshold".into(), "0.95".into());
+        let report = run_job(&platform.platform(), "sync-accounts", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Account", NORTHWIND, Kind::Created, Some("90"))],
+            "{:#?}",
+            report.records
+        );
+
+        let mut platform = MemoryPlatform::routed(REALM, routes());
+        platform
+            .settings
+            .0
+            .insert("review-fuzzy-threshold".into(), "93%".into());
+        match run_job(&platform.platform(), "sync-accounts", "") {
+            Err(JobError::Failed(why)) => {
+                assert!(why.starts_with("setting review-fuzzy-threshold: "), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(platform.http.requests().is_empty());
     }
 }

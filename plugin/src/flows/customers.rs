@@ -4,23 +4,32 @@
 //! exact DisplayName across Customer, Vendor and Employee (inactive included) -> the normalized
 //! name with the email domain or phone -> else create. A name taken by a vendor, an employee or
 //! another account's customer gets a deterministic suffix instead of a 6240 failure.
+//!
+//! A match the ladder is not sure of (several customers on the rung that hits, or no rung but
+//! customers with similar names) is neither linked nor created: the account goes to the
+//! [`review_queue`](super::review_queue) and is reported `pending-review` until a person
+//! decides (`review-ambiguous` = `first` keeps the ladder as it was: the first hit, no similar
+//! names). A decision is applied here: link that customer, create one, or keep the account out.
 
 use super::context::{Ctx, FlowResult};
 use super::ids::{batch_request_id, content_hash, request_id};
 use super::links::{self, AccountLink};
+use super::matching::{self, normalized, same_domain, same_phone, Candidate, Rung};
 use super::qbo_lists::QboLists;
-use super::report::Failure;
+use super::report::{Failure, Kind};
+use super::review_queue::{self, Decision, Review, PENDING};
+use super::settings::ReviewSettings;
 use crate::clients::quickbooks::{BatchOp, BATCH_MAX};
 use crate::clients::quickbooks_json::{customer, customer_json};
-use crate::clients::salesforce::soql_literal;
+use crate::clients::salesforce::{soql_list, soql_literal};
 use crate::clients::salesforce_fields::QBO_CUSTOMER_ID;
 use crate::clients::salesforce_json::{account, ACCOUNT_FIELDS};
 use crate::clients::ApiError;
 use crate::mapping::account::display_name;
 use crate::mapping::{map_account, AccountInput, CustomerChange};
 use crate::model::{PartyField, PartySnapshot, QboCustomer, SfAccount};
-use serde_json::json;
-use std::collections::BTreeMap;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The QBO names and customers of the realm, loaded once per run.
 #[derive(Default)]
@@ -40,6 +49,18 @@ pub struct PendingCreate {
     body: serde_json::Value,
     snapshot: PartySnapshot,
     note: String,
+    /// The account's review entry (a `create` decision), removed once the customer is linked.
+    review: Option<Review>,
+}
+
+/// What the ladder's rungs after the link found for an account.
+pub enum Ladder<'a> {
+    /// One customer, and the rung it was found on.
+    One(&'a QboCustomer, Rung),
+    /// Several customers on the rung that hit, or only similar names: a person decides.
+    Ambiguous(Vec<Candidate>),
+    /// No customer: a new one is created.
+    Nothing,
 }
 
 impl Directory {
@@ -89,31 +110,101 @@ impl Directory {
         self.customers.get(id)
     }
 
-    /// The ladder after the link: noted Salesforce Id, exact name, normalized name + contact.
-    fn find(&self, a: &SfAccount) -> Option<&QboCustomer> {
-        if let Some(c) = self
+    /// Every customer, by id.
+    pub fn customers(&self) -> impl Iterator<Item = &QboCustomer> {
+        self.customers.values()
+    }
+
+    /// The first rung after the link that hits (noted Salesforce Id, exact name, normalized
+    /// name + contact), with every customer it hits, by id.
+    fn hits(&self, a: &SfAccount) -> Vec<(Rung, &QboCustomer)> {
+        let noted: Vec<_> = self
             .customers
             .values()
-            .find(|c| c.salesforce_id.as_deref() == Some(a.id.as_str()))
-        {
-            return Some(c);
+            .filter(|c| c.salesforce_id.as_deref() == Some(a.id.as_str()))
+            .map(|c| (Rung::NotedSalesforceId, c))
+            .collect();
+        if !noted.is_empty() {
+            return noted;
         }
         let free = |c: &&QboCustomer| c.salesforce_id.is_none();
         let name = display_name(&a.name).to_lowercase();
-        if let Some(c) = self
+        let exact: Vec<_> = self
             .customers
             .values()
             .filter(free)
-            .find(|c| c.display_name.as_deref().map(str::to_lowercase) == Some(name.clone()))
-        {
-            return Some(c);
+            .filter(|c| c.display_name.as_deref().map(str::to_lowercase) == Some(name.clone()))
+            .map(|c| (Rung::ExactName, c))
+            .collect();
+        if !exact.is_empty() {
+            return exact;
         }
         let key = normalized(&a.name);
-        self.customers.values().filter(free).find(|c| {
-            c.display_name.as_deref().map(normalized) == Some(key.clone())
-                && (same_domain(c.email.as_deref(), a.email.as_deref())
-                    || same_phone(c.phone.as_deref(), a.phone.as_deref()))
-        })
+        self.customers
+            .values()
+            .filter(free)
+            .filter(|c| c.display_name.as_deref().map(normalized) == Some(key.clone()))
+            .filter_map(|c| {
+                if same_domain(c.email.as_deref(), a.email.as_deref()) {
+                    Some((Rung::NameAndEmailDomain, c))
+                } else if same_phone(c.phone.as_deref(), a.phone.as_deref()) {
+                    Some((Rung::NameAndPhone, c))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// The ladder after the link as it was before the review queue: the first hit.
+    #[cfg(test)]
+    fn find(&self, a: &SfAccount) -> Option<&QboCustomer> {
+        self.hits(a).first().map(|(_, c)| *c)
+    }
+
+    /// The ladder after the link: one customer on the first rung that hits; else, with
+    /// `review.queue_ambiguous`, the candidates when that rung hits several, or the free
+    /// customers whose names are at least `review.fuzzy_threshold` alike.
+    pub fn ladder(&self, a: &SfAccount, review: &ReviewSettings) -> Ladder<'_> {
+        if !review.queue_ambiguous {
+            return match self.hits(a).first() {
+                Some((rung, c)) => Ladder::One(c, *rung),
+                None => Ladder::Nothing,
+            };
+        }
+        match self.hits(a).as_slice() {
+            [(rung, c)] => return Ladder::One(c, *rung),
+            [] => {}
+            several => {
+                return Ladder::Ambiguous(
+                    several
+                        .iter()
+                        .map(|(rung, c)| candidate(a, c, *rung))
+                        .collect(),
+                )
+            }
+        }
+        if normalized(&a.name).is_empty() {
+            return Ladder::Nothing;
+        }
+        let mut similar: Vec<Candidate> = self
+            .customers
+            .values()
+            .filter(|c| c.salesforce_id.is_none())
+            .filter(|c| {
+                c.display_name
+                    .as_deref()
+                    .is_some_and(|n| !normalized(n).is_empty())
+            })
+            .map(|c| candidate(a, c, Rung::SimilarName))
+            .filter(|c| c.score >= review.fuzzy_threshold)
+            .collect();
+        if similar.is_empty() {
+            return Ladder::Nothing;
+        }
+        // The likeliest first; equal scores by id, so that the list reads the same every run.
+        similar.sort_by(|x, y| y.score.total_cmp(&x.score));
+        Ladder::Ambiguous(similar)
     }
 
     /// `name`, or `name (suffix)` when taken; the suffix is the end of the Salesforce Id.
@@ -145,33 +236,109 @@ impl Directory {
     }
 }
 
-/// A name without case, punctuation or company suffixes.
-pub fn normalized(name: &str) -> String {
-    const SUFFIXES: [&str; 8] = [
-        "inc",
-        "llc",
-        "ltd",
-        "co",
-        "corp",
-        "corporation",
-        "gmbh",
-        "plc",
-    ];
-    name.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty() && !SUFFIXES.contains(w))
-        .collect::<Vec<_>>()
-        .join(" ")
+/// Customer `c` as a candidate for account `a`, found on `rung`.
+pub fn candidate(a: &SfAccount, c: &QboCustomer, rung: Rung) -> Candidate {
+    let name = c.display_name.clone().unwrap_or_default();
+    Candidate {
+        customer_id: c.id.clone().unwrap_or_default(),
+        score: matching::similarity(&a.name, &name),
+        name,
+        rung,
+    }
 }
 
-fn same_domain(a: Option<&str>, b: Option<&str>) -> bool {
-    let domain = |e: &str| e.rsplit_once('@').map(|(_, d)| d.to_lowercase());
-    matches!((a.and_then(domain), b.and_then(domain)), (Some(x), Some(y)) if x == y)
+/// How an account's customer is found, before any mapping.
+pub enum Resolution {
+    /// Customer `customer_id`, found on `rung`; `customer` is `None` when QBO no longer has
+    /// it (a new one is created, as for no match).
+    Found {
+        /// The QBO Customer Id.
+        customer_id: String,
+        /// The customer as QBO has it.
+        customer: Option<Box<QboCustomer>>,
+        /// Where it was found.
+        rung: Rung,
+    },
+    /// No customer: a new one is created (`decided`: by a person, though candidates exist).
+    New {
+        /// A `review create` decision.
+        decided: bool,
+    },
+    /// Waits for a person: the candidates.
+    Review(Vec<Candidate>),
+    /// A person decided to keep the account out of sync.
+    Skipped,
 }
 
-fn same_phone(a: Option<&str>, b: Option<&str>) -> bool {
-    let digits = |p: &str| p.chars().filter(char::is_ascii_digit).collect::<String>();
-    matches!((a.map(digits), b.map(digits)), (Some(x), Some(y)) if x.len() >= 7 && x == y)
+/// Finds account `a`'s customer: a `skip` decision first, then the stored link, a `link` or
+/// `create` decision, `QBO_Customer_Id__c`, and the [`Directory::ladder`]. Only reads (a linked
+/// customer that is not in `dir` is read from QBO).
+pub fn resolve(
+    ctx: &Ctx<'_>,
+    dir: &Directory,
+    a: &SfAccount,
+    link: Option<&AccountLink>,
+    review: Option<&Review>,
+) -> Result<Resolution, ApiError> {
+    let decision = review.and_then(|r| r.decision.clone());
+    if decision == Some(Decision::Skip) {
+        return Ok(Resolution::Skipped);
+    }
+    let linked = match (link, decision) {
+        (Some(l), _) => Some((l.qbo_id.clone(), Rung::StoredLink)),
+        (None, Some(Decision::Link { customer })) => Some((customer, Rung::ReviewDecision)),
+        (None, Some(Decision::Create)) => return Ok(Resolution::New { decided: true }),
+        (None, _) => a
+            .qbo_customer_id
+            .clone()
+            .map(|id| (id, Rung::CustomerIdField)),
+    };
+    if let Some((customer_id, rung)) = linked {
+        let customer = match dir.get(&customer_id) {
+            Some(c) => Some(c.clone()),
+            None => ctx
+                .qbo
+                .read("Customer", &customer_id)?
+                .map(|v| customer(&v)),
+        }
+        .map(Box::new);
+        return Ok(Resolution::Found {
+            customer_id,
+            customer,
+            rung,
+        });
+    }
+    Ok(match dir.ladder(a, &ctx.settings.review) {
+        Ladder::One(c, rung) => Resolution::Found {
+            customer_id: c.id.clone().unwrap_or_default(),
+            customer: Some(Box::new(c.clone())),
+            rung,
+        },
+        Ladder::Ambiguous(candidates) => Resolution::Review(candidates),
+        Ladder::Nothing => Resolution::New { decided: false },
+    })
+}
+
+/// What syncing one account came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Synced {
+    /// Linked to this QBO customer (in a dry run, a placeholder for one to be created).
+    Customer(String),
+    /// Waits in the review queue for a decision.
+    PendingReview,
+    /// Kept out of sync by a `skip` decision.
+    ReviewSkipped,
+    /// Nothing to link yet: failed (reported), or queued for a `/batch` create.
+    Nothing,
+}
+
+impl Synced {
+    fn customer(self) -> Option<String> {
+        match self {
+            Synced::Customer(id) => Some(id),
+            _ => None,
+        }
+    }
 }
 
 /// Sends the queued creates in one `/batch` (its `requestid` derived from the accounts and
@@ -213,7 +380,7 @@ pub fn flush(
                 let id = created.id.clone().unwrap_or_default();
                 ctx.report.created("Account", &p.account.id, &id, p.note);
                 dir.add(created);
-                store_and_return(ctx, &p.account, id.clone(), p.snapshot)?;
+                store_and_return(ctx, &p.account, id.clone(), p.snapshot, p.review)?;
                 writebacks.push(json!({"Id": p.account.id, QBO_CUSTOMER_ID: id}));
             }
             Err(e) => ctx.report.failed("Account", &p.account.id, e.into()),
@@ -229,7 +396,7 @@ pub fn sync_one(
     dir: &mut Directory,
     a: &SfAccount,
 ) -> Result<Option<String>, super::context::Abort> {
-    sync_attempt(ctx, dir, a, STALE_RETRIES)
+    Ok(sync_attempt(ctx, dir, a, STALE_RETRIES)?.customer())
 }
 
 /// How many times an update that meets a 5010 (someone saved the customer in between) is
@@ -242,25 +409,31 @@ fn sync_attempt(
     dir: &mut Directory,
     a: &SfAccount,
     stale_retries: u32,
-) -> Result<Option<String>, super::context::Abort> {
+) -> Result<Synced, super::context::Abort> {
     let link = links::account_link(ctx, &a.id)?;
-    let linked_id = link
-        .as_ref()
-        .map(|l| l.qbo_id.clone())
-        .or_else(|| a.qbo_customer_id.clone());
-    let existing = match &linked_id {
-        Some(id) => match dir.get(id) {
-            Some(c) => Some(c.clone()),
-            None => match ctx.qbo.read("Customer", id) {
-                Ok(Some(v)) => Some(customer(&v)),
-                Ok(None) => None,
-                Err(e) => {
-                    ctx.report.failed("Account", &a.id, e.into());
-                    return Ok(None);
-                }
-            },
-        },
-        None => dir.find(a).cloned(),
+    let review = review_queue::entry(ctx, &a.id)?;
+    let existing = match resolve(ctx, dir, a, link.as_ref(), review.as_ref()) {
+        Ok(Resolution::Found { customer, .. }) => customer.map(|c| *c),
+        Ok(Resolution::New { .. }) => None,
+        Ok(Resolution::Review(candidates)) => {
+            hold(ctx, a, review, candidates)?;
+            return Ok(Synced::PendingReview);
+        }
+        Ok(Resolution::Skipped) => {
+            ctx.report.coded(
+                Kind::Skipped,
+                "Account",
+                &a.id,
+                None,
+                Decision::Skip.code(),
+                "kept out of sync by a review decision (skip)",
+            );
+            return Ok(Synced::ReviewSkipped);
+        }
+        Err(e) => {
+            ctx.report.failed("Account", &a.id, e.into());
+            return Ok(Synced::Nothing);
+        }
     };
     let input = AccountInput {
         account: a.clone(),
@@ -272,7 +445,7 @@ fn sync_attempt(
         Ok(o) => o,
         Err(e) => {
             ctx.report.failed("Account", &a.id, Failure::Mapping(e));
-            return Ok(None);
+            return Ok(Synced::Nothing);
         }
     };
     for conflict in &output.conflicts {
@@ -308,7 +481,7 @@ fn sync_attempt(
                     format!("would create customer {free:?}"),
                 );
                 // A placeholder id lets a dry run plan the invoices that need this customer.
-                return Ok(Some(format!("(new customer {free})")));
+                return Ok(Synced::Customer(format!("(new customer {free})")));
             }
             let body = customer_json(&c, false);
             let note = if free != name {
@@ -325,8 +498,9 @@ fn sync_attempt(
                     body,
                     snapshot: output.snapshot,
                     note,
+                    review,
                 });
-                return Ok(None);
+                return Ok(Synced::Nothing);
             }
             let rid = request_id("cust", &a.id, &content_hash(&body));
             match ctx.qbo.create("Customer", &body, &rid) {
@@ -338,7 +512,7 @@ fn sync_attempt(
                 }
                 Err(e) => {
                     ctx.report.failed("Account", &a.id, e.into());
-                    return Ok(None);
+                    return Ok(Synced::Nothing);
                 }
             }
         }
@@ -362,7 +536,13 @@ fn sync_attempt(
                     Some(&u.id),
                     "unchanged (its QBO name carries a suffix)",
                 );
-                return store_and_return(ctx, a, u.id.clone(), output.snapshot);
+                return Ok(Synced::from(store_and_return(
+                    ctx,
+                    a,
+                    u.id.clone(),
+                    output.snapshot,
+                    review,
+                )?));
             }
             if ctx.dry_run() {
                 ctx.report.updated(
@@ -371,7 +551,7 @@ fn sync_attempt(
                     &u.id,
                     format!("would update {:?}", u.fields),
                 );
-                return Ok(None);
+                return Ok(Synced::Nothing);
             }
             let mut c = u.customer.clone();
             c.id = Some(u.id.clone());
@@ -401,25 +581,63 @@ fn sync_attempt(
                 }
                 Err(e) => {
                     ctx.report.failed("Account", &a.id, e.into());
-                    return Ok(None);
+                    return Ok(Synced::Nothing);
                 }
             }
         }
     };
     if ctx.dry_run() || id.is_empty() {
-        return Ok(Some(id).filter(|i| !i.is_empty()));
+        return Ok(Synced::from(Some(id).filter(|i| !i.is_empty())));
     }
     if let Some(c) = c {
         dir.add(c);
     }
-    store_and_return(ctx, a, id, output.snapshot)
+    Ok(Synced::from(store_and_return(
+        ctx,
+        a,
+        id,
+        output.snapshot,
+        review,
+    )?))
+}
+
+impl From<Option<String>> for Synced {
+    fn from(id: Option<String>) -> Self {
+        id.map_or(Synced::Nothing, Synced::Customer)
+    }
+}
+
+/// Queues account `a` for review with its current candidates (or keeps it queued) and reports
+/// it pending.
+fn hold(
+    ctx: &mut Ctx<'_>,
+    a: &SfAccount,
+    review: Option<Review>,
+    candidates: Vec<Candidate>,
+) -> FlowResult {
+    let mut entry = review.clone().unwrap_or_default();
+    entry.account_name = a.name.clone();
+    entry.candidates = candidates;
+    if Some(&entry) != review.as_ref() {
+        review_queue::put(ctx, &a.id, &entry)?;
+    }
+    ctx.report.coded(
+        Kind::Skipped,
+        "Account",
+        &a.id,
+        None,
+        PENDING,
+        entry.describe(),
+    );
+    Ok(())
 }
 
 fn store_and_return(
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     a: &SfAccount,
     id: String,
     snapshot: PartySnapshot,
+    review: Option<Review>,
 ) -> Result<Option<String>, super::context::Abort> {
     if ctx.dry_run() {
         return Ok(Some(id));
@@ -429,40 +647,104 @@ fn store_and_return(
         snapshot: Some(snapshot),
     };
     links::store_account_link(ctx, &a.id, &link)?;
+    if let Some(review) = review {
+        reviewed(ctx, &a.id, &review)?;
+    }
     Ok(Some(id))
 }
 
-/// The QBO Customer Id of account `account_id`, syncing the account first when it has none.
+/// Account `account_id` is linked now: its review entry goes, and the opportunities that
+/// waited for it are invoiced by a run of their own.
+fn reviewed(ctx: &mut Ctx<'_>, account_id: &str, review: &Review) -> FlowResult {
+    review_queue::remove(ctx, account_id)?;
+    if review.waiting.is_empty() {
+        return Ok(());
+    }
+    let only: Vec<String> = review
+        .waiting
+        .iter()
+        .map(|id| format!("Opportunity:{id}"))
+        .collect();
+    let args = json!({ "only": only }).to_string();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if let Err(e) = ctx.schedule.run_later(INVOICE_JOB, &args, &now) {
+        ctx.report.skipped(
+            "Schedule",
+            INVOICE_JOB,
+            None,
+            format!("could not ask for the opportunities waiting for account {account_id}: {e}"),
+        );
+    }
+    Ok(())
+}
+
+/// The job that invoices opportunities, asked to run for those that waited for a review.
+const INVOICE_JOB: &str = "sync-invoices";
+
+/// Rows of the accounts in the review queue that a run over `selected` should see again
+/// although they have not changed: those with a `link` or `create` decision to apply, and, in a
+/// run over every changed account (no `only`), those still pending, so that each such run
+/// reports them.
+pub fn queued_accounts(
+    ctx: &Ctx<'_>,
+    selected: &[Value],
+) -> Result<Vec<Value>, super::context::Abort> {
+    let seen: BTreeSet<&str> = selected
+        .iter()
+        .filter_map(|r| r.get("Id").and_then(Value::as_str))
+        .collect();
+    let ids: Vec<String> = review_queue::all(ctx)?
+        .into_iter()
+        .filter(|(id, _)| !seen.contains(id.as_str()))
+        .filter(|(_, r)| match &r.decision {
+            None => ctx.args.only.is_none(),
+            Some(Decision::Skip) => false,
+            Some(_) => true,
+        })
+        .map(|(id, _)| id)
+        .collect();
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(200) {
+        rows.extend(ctx.sf.query(&format!(
+            "SELECT {ACCOUNT_FIELDS} FROM Account WHERE Id IN ({}) ORDER BY Id",
+            soql_list(chunk)
+        ))?);
+    }
+    Ok(rows)
+}
+
+/// The QBO customer of account `account_id`, syncing the account first when it has none:
+/// [`Synced::Customer`], or why there is none (pending review, skipped, failed).
 pub fn customer_for(
     ctx: &mut Ctx<'_>,
     dir: &mut Option<Directory>,
     account_id: &str,
-) -> Result<Option<String>, super::context::Abort> {
+) -> Result<Synced, super::context::Abort> {
     if let Some(link) = links::account_link(ctx, account_id)? {
-        return Ok(Some(link.qbo_id));
+        return Ok(Synced::Customer(link.qbo_id));
     }
     let rows = ctx.sf.query(&format!(
         "SELECT {ACCOUNT_FIELDS} FROM Account WHERE Id = {}",
         soql_literal(account_id)
     ))?;
     let Some(a) = rows.first().and_then(account) else {
-        return Ok(None);
+        return Ok(Synced::Nothing);
     };
     if dir.is_none() {
         *dir = Some(Directory::load(ctx)?);
     }
     let Some(d) = dir.as_mut() else {
-        return Ok(None);
+        return Ok(Synced::Nothing);
     };
-    let id = sync_one(ctx, d, &a)?;
-    if let Some(id) = &id {
+    let synced = sync_attempt(ctx, d, &a, STALE_RETRIES)?;
+    if let Synced::Customer(id) = &synced {
         if !ctx.dry_run() && a.qbo_customer_id.as_deref() != Some(id.as_str()) {
             let _ = ctx
                 .sf
                 .update("Account", &a.id, &json!({QBO_CUSTOMER_ID: id}));
         }
     }
-    Ok(id)
+    Ok(synced)
 }
 
 #[cfg(test)]
@@ -563,6 +845,96 @@ mod tests {
         assert!(d.find(&a).is_none());
         a.email = Some("bob@granite.example".into());
         assert_eq!(d.find(&a).unwrap().id.as_deref(), Some("7"));
+    }
+
+    fn qbo(id: &str, name: &str, email: Option<&str>) -> QboCustomer {
+        QboCustomer {
+            id: Some(id.into()),
+            display_name: Some(name.into()),
+            email: email.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    fn ids(ladder: Ladder<'_>) -> Vec<(String, Rung)> {
+        match ladder {
+            Ladder::One(c, rung) => vec![(c.id.clone().unwrap_or_default(), rung)],
+            Ladder::Ambiguous(candidates) => candidates
+                .into_iter()
+                .map(|c| (c.customer_id, c.rung))
+                .collect(),
+            Ladder::Nothing => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn several_customers_on_the_rung_that_hits_are_ambiguous_unless_the_first_is_wanted() {
+        let mut d = Directory::default();
+        d.add(qbo("7", "Granite Co.", Some("ap@granite.example")));
+        d.add(qbo("9", "Granite LLC", Some("ar@granite.example")));
+        d.add(qbo("12", "Granite Works", None));
+        let a = SfAccount {
+            email: Some("bob@granite.example".into()),
+            ..sf("001E", "Granite, Inc")
+        };
+        let queue = ReviewSettings::default();
+        assert_eq!(
+            ids(d.ladder(&a, &queue)),
+            vec![
+                ("7".into(), Rung::NameAndEmailDomain),
+                ("9".into(), Rung::NameAndEmailDomain)
+            ]
+        );
+        let first = ReviewSettings {
+            queue_ambiguous: false,
+            ..queue.clone()
+        };
+        assert_eq!(
+            ids(d.ladder(&a, &first)),
+            vec![("7".into(), Rung::NameAndEmailDomain)]
+        );
+        // One hit on a rung is a match, whatever the similar names below it.
+        let exact = sf("001F", "Granite Works");
+        assert_eq!(
+            ids(d.ladder(&exact, &queue)),
+            vec![("12".into(), Rung::ExactName)]
+        );
+    }
+
+    #[test]
+    fn only_similar_names_are_candidates_above_the_threshold_the_likeliest_first() {
+        let mut d = Directory::default();
+        d.add(qbo("3", "Northwind Trading", None));
+        d.add(qbo("4", "Northwind Traders Inc", None));
+        d.add(qbo("5", "Southwind Traders", None));
+        d.add(QboCustomer {
+            salesforce_id: Some("001Z".into()),
+            ..qbo("6", "Northwind Traders Ltd", None)
+        });
+        let a = sf("001N", "Northwind Traders");
+        let queue = ReviewSettings::default();
+        let Ladder::Ambiguous(candidates) = d.ladder(&a, &queue) else {
+            panic!("not ambiguous");
+        };
+        // "Northwind Traders Inc" normalizes to the same name, but without a shared email
+        // domain or phone it is only a similar name; customer 6 is another account's.
+        assert_eq!(
+            matching::list(&candidates),
+            r#"4 "Northwind Traders Inc" (score 1.00, similar name); 3 "Northwind Trading" (score 0.93, similar name)"#
+        );
+        let strict = ReviewSettings {
+            fuzzy_threshold: 0.95,
+            ..queue.clone()
+        };
+        assert_eq!(
+            ids(d.ladder(&a, &strict)),
+            vec![("4".into(), Rung::SimilarName)]
+        );
+        let first = ReviewSettings {
+            queue_ambiguous: false,
+            ..queue
+        };
+        assert!(matches!(d.ladder(&a, &first), Ladder::Nothing));
     }
 
     #[test]

@@ -54,7 +54,8 @@ impl Catalog {
         }
     }
 
-    fn find(&self, p: &SfProduct) -> Option<&QboItem> {
+    /// The item product `p` matches by Sku, else by name (any case).
+    pub fn find(&self, p: &SfProduct) -> Option<&QboItem> {
         if let Some(code) = &p.product_code {
             if let Some(i) = self
                 .items

@@ -13,13 +13,14 @@
 //! | what starts a run | [`triggers`] (QBO polls and webhooks, backfill, redo by id), [`change_events`] (Salesforce change events), `run_job` here |
 //! | the polls | [`salesforce_poll`] (Get Updated / Get Deleted, then `SystemModstamp` cursors), [`quickbooks_poll`] (CDC since the cursor, a catch-up by query past its limits) |
 //! | routing | [`routing`] (which flow handles a Salesforce object or a QBO entity; the flows over touched ids) |
-//! | the flows | [`accounts`], [`products`], [`invoices`] (with its parts: plan, updates, details, currency), [`orders`], [`payments`], [`inbound`], [`aging`], [`reconcile`] |
-//! | one record synced, for any flow | [`customers`] (an account's customer, the matching ladder), [`items`] (a product's item), [`classification`] (a customer's location and class) |
-//! | shared by the flows | [`links`], [`salesforce_io`], [`qbo_lists`], [`context`], [`report`], [`state`], [`ids`], [`settings`], [`invoice_settings`], [`stored_reports`] (where reports are kept), [`notice_text`] (how notifications name records and people) |
+//! | the flows | [`accounts`], [`products`], [`invoices`] (with its parts: plan, updates, details, currency), [`orders`], [`payments`], [`inbound`], [`aging`], [`reconcile`], [`audit`] (reads both systems, writes nothing; `run_job` hands it the invoice flow's plan), [`review`] (the review queue's list and decisions) |
+//! | one record synced, for any flow | [`customers`] (an account's customer, the matching ladder, review decisions applied), [`items`] (a product's item), [`classification`] (a customer's location and class) |
+//! | shared by the flows | [`links`], [`review_queue`] (accounts waiting for a person's decision), [`matching`] (name similarity, rungs, candidates), [`salesforce_io`], [`qbo_lists`], [`context`], [`report`], [`state`], [`ids`], [`settings`], [`invoice_settings`], [`stored_reports`] (where reports are kept), [`notice_text`] (how notifications name records and people) |
 //! | what a host may ask | [`status`] (progress and cursors, the `status` export); the `report` export reads [`stored_reports`] |
 
 pub mod accounts;
 pub mod aging;
+pub mod audit;
 pub mod change_events;
 pub mod classification;
 pub mod context;
@@ -30,6 +31,7 @@ pub mod invoice_settings;
 pub mod invoices;
 pub mod items;
 pub mod links;
+pub mod matching;
 pub mod notice_text;
 pub mod orders;
 pub mod payments;
@@ -38,6 +40,8 @@ pub mod qbo_lists;
 pub mod quickbooks_poll;
 pub mod reconcile;
 pub mod report;
+pub mod review;
+pub mod review_queue;
 pub mod routing;
 pub mod salesforce_io;
 pub mod salesforce_poll;
@@ -77,7 +81,7 @@ pub enum JobError {
 }
 
 /// Every job.
-pub const JOBS: [JobInfo; 12] = [
+pub const JOBS: [JobInfo; 14] = [
     JobInfo { name: "poll", description: "Salesforce changes (public REST) and QBO changes (CDC) since the last cursors, then every flow they touch", default_schedule: Some("0 */5 * * * *") },
     JobInfo { name: "backfill", description: "Every existing account, product, Closed Won opportunity and activated order, then QBO customers, invoices and payments", default_schedule: None },
     JobInfo { name: "sync-accounts", description: "Salesforce Account -> QBO Customer (matching ladder before any create)", default_schedule: None },
@@ -90,6 +94,8 @@ pub const JOBS: [JobInfo; 12] = [
     JobInfo { name: "sync-quickbooks", description: "QBO records by id (Customer:<id>, Invoice:<id>, Payment:<id>) -> Salesforce; redoes a webhook's failed records", default_schedule: None },
     JobInfo { name: "aging", description: "Invoice aging: Days Outstanding on the Opportunity, alerts on newly crossed 30/60/90 days", default_schedule: Some("0 0 6 * * *") },
     JobInfo { name: "reconcile", description: "Closed Won vs invoiced for a period (default: last month), stored and summarised", default_schedule: Some("0 0 7 1 * *") },
+    JobInfo { name: "audit", description: "Before a launch, writing nothing: duplicate QBO customers and Salesforce accounts, the account-customer pairs the matching ladder would link (and on which rung), ambiguous matches, products without a QBO item, opportunities the invoice flow would refuse; one outcome per finding, grouped by code", default_schedule: None },
+    JobInfo { name: "review", description: "The review queue of ambiguous account matches: {\"action\": \"list\"}, or a decision {\"action\": \"link\"|\"create\"|\"skip\", \"account\": ..., \"customer\": ...} applied on the account's next sync", default_schedule: None },
 ];
 
 /// Runs job `name`.
@@ -100,7 +106,20 @@ pub fn run_job(platform: &Platform<'_>, name: &str, args: &str) -> Result<Report
             JOBS.iter().map(|j| j.name).collect::<Vec<_>>().join(", ")
         )));
     }
-    let mut args = Args::parse(args)?;
+    let raw_args = args;
+    let mut args = match name {
+        // The review job takes arguments of its own (parsed below).
+        "review" => Args::default(),
+        // The audit covers every record and writes nothing, whatever it is passed.
+        "audit" => Args {
+            dry_run: true,
+            full: true,
+            only: None,
+            entities: Default::default(),
+            ..Args::parse(raw_args)?
+        },
+        _ => Args::parse(raw_args)?,
+    };
     // A retry of a run that failed as a whole (`<job>:(run)` in the ledger) is the whole run.
     let whole_run = args
         .only
@@ -142,6 +161,15 @@ pub fn run_job(platform: &Platform<'_>, name: &str, args: &str) -> Result<Report
         "sync-quickbooks" => routing::quickbooks_ids(&mut ctx),
         "aging" => aging::run(&mut ctx),
         "reconcile" => reconcile::run(&mut ctx),
+        "audit" => audit::run(&mut ctx, invoices::run),
+        "review" => {
+            let action = review::Action::parse(raw_args).map_err(JobError::InvalidArgs)?;
+            match review::run(&mut ctx, &action) {
+                Ok(()) => Ok(()),
+                Err(review::Refusal::Abort(abort)) => Err(abort),
+                Err(review::Refusal::InvalidArgs(why)) => return Err(JobError::InvalidArgs(why)),
+            }
+        }
         _ => unreachable!("checked against JOBS above"),
     };
     if outcome.is_ok() {

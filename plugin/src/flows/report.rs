@@ -69,6 +69,23 @@ impl Report {
         self.push(entity, id, Kind::Skipped, target, detail.into());
     }
 
+    /// An outcome with a code of its own (not retryable): an audit finding, a record waiting
+    /// for a review decision.
+    pub fn coded(
+        &mut self,
+        kind: Kind,
+        entity: &str,
+        id: &str,
+        target: Option<&str>,
+        code: &str,
+        detail: impl Into<String>,
+    ) {
+        self.push(entity, id, kind, target, detail.into());
+        if let Some(last) = self.records.last_mut() {
+            last.code = Some(code.to_string());
+        }
+    }
+
     /// A failure with its code and retryability.
     pub fn failed(&mut self, entity: &str, id: &str, failure: Failure) {
         if let Failure::Api(ApiError::Throttled { retry_at })

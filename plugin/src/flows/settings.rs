@@ -46,6 +46,8 @@ pub struct FlowSettings {
     pub salesforce_user_id: Option<String>,
     /// Who and what a notification names.
     pub notify: NotifySettings,
+    /// What the matching ladder does with a match it is not sure of.
+    pub review: ReviewSettings,
 }
 
 /// How notifications name people and records.
@@ -66,6 +68,31 @@ impl Default for NotifySettings {
             salesforce_url: None,
             mentions: BTreeMap::new(),
             mention_format: "<@{user}>".into(),
+        }
+    }
+}
+
+/// What the matching ladder does with a match it is not sure of.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReviewSettings {
+    /// `review-ambiguous`: `queue` (the default) sends an account with several plausible
+    /// customers on one rung, or with only similar names, to the review queue; `first` links the
+    /// first customer of the first rung that hits and never looks at similar names (the
+    /// behaviour before the queue).
+    pub queue_ambiguous: bool,
+    /// `review-fuzzy-threshold`, 0 to 1 (default 0.9): a customer whose normalized name is at
+    /// least this similar to the account's (Jaro-Winkler) is a candidate for review. 0.9 keeps
+    /// typos and word endings ("Traders"/"Trading", 0.93) and leaves out names that only share
+    /// a first word ("United Parcel"/"United Airlines", 0.90 is the edge; "Acme"/"Acme
+    /// Widgets", 0.87).
+    pub fuzzy_threshold: f64,
+}
+
+impl Default for ReviewSettings {
+    fn default() -> Self {
+        Self {
+            queue_ambiguous: true,
+            fuzzy_threshold: 0.9,
         }
     }
 }
@@ -159,6 +186,36 @@ fn mentions(value: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(out)
 }
 
+impl ReviewSettings {
+    fn load(s: &dyn Settings) -> Result<Self, String> {
+        let defaults = Self::default();
+        let queue_ambiguous = match s.value("review-ambiguous").as_deref() {
+            None | Some("queue") => true,
+            Some("first") => false,
+            Some(v) => {
+                return Err(format!(
+                    "setting review-ambiguous: {v:?} is not queue or first"
+                ))
+            }
+        };
+        let fuzzy_threshold = match s.value("review-fuzzy-threshold") {
+            None => defaults.fuzzy_threshold,
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|t| (0.0..=1.0).contains(t))
+                .ok_or_else(|| {
+                    format!("setting review-fuzzy-threshold: {v:?} is not a number from 0 to 1")
+                })?,
+        };
+        Ok(Self {
+            queue_ambiguous,
+            fuzzy_threshold,
+        })
+    }
+}
+
 fn flag(s: &dyn Settings, key: &str, default: bool) -> Result<bool, String> {
     match s.value(key) {
         None => Ok(default),
@@ -218,6 +275,7 @@ impl FlowSettings {
                 .map_err(|_| format!("setting aging-thresholds: {v:?} is not a list of days"))?,
         };
         Ok(Self {
+            review: ReviewSettings::load(s)?,
             salesforce_user_id: s.value("salesforce-user-id"),
             notify: NotifySettings::load(s)?,
             invoice_details: DetailSettings::load(s)?,
@@ -411,6 +469,31 @@ mod tests {
             let err = load(&[(key, value)]).err().unwrap_or_default();
             assert!(err.starts_with(&format!("setting {key}: ")), "{err}");
             assert!(err.contains(named), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_review_settings_are_read_or_refused_by_name() {
+        let defaults = load(&[]).unwrap().review;
+        assert_eq!(defaults, ReviewSettings::default());
+        assert!(defaults.queue_ambiguous);
+        let s = load(&[
+            ("review-fuzzy-threshold", " 0.75 "),
+            ("review-ambiguous", "first"),
+        ])
+        .unwrap();
+        assert_eq!(s.review.fuzzy_threshold, 0.75);
+        assert!(!s.review.queue_ambiguous);
+        for (key, value) in [
+            ("review-fuzzy-threshold", "high"),
+            ("review-fuzzy-threshold", "1.5"),
+            ("review-fuzzy-threshold", "-0.1"),
+            ("review-fuzzy-threshold", "NaN"),
+            ("review-ambiguous", "ask"),
+        ] {
+            let err = load(&[(key, value)]).err().unwrap_or_default();
+            assert!(err.starts_with(&format!("setting {key}: ")), "{err}");
+            assert!(err.contains(value), "{err}");
         }
     }
 }

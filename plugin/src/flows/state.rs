@@ -1,5 +1,5 @@
 //! Durable flow state in the tenant's key-value store: links between the two systems, cursors,
-//! and per-invoice payment ledgers. Values are JSON.
+//! per-invoice payment ledgers and the review queue. Values are JSON.
 
 use crate::platform::KeyValue;
 use serde::{de::DeserializeOwned, Serialize};
@@ -12,6 +12,8 @@ pub const CURSORS: &str = "cursors";
 pub const STATE: &str = "state";
 /// Reports for the host to render (reconciliation, aging).
 pub const REPORTS: &str = "reports";
+/// The review queue: accounts waiting for a person's decision, by Account Id.
+pub const REVIEW: &str = "review";
 
 /// Typed access to the store.
 pub struct State<'a> {

@@ -3,6 +3,7 @@
 //! so that a test shows every call its flow makes.
 
 use super::{Kind, Report};
+use crate::clients::salesforce_fields::{EMAIL, PAYMENT_TERMS, QBO_CUSTOMER_ID, TAX_EXEMPT};
 use crate::platform::memory::json;
 use crate::platform::{HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -90,6 +91,53 @@ pub fn outcomes(report: &Report) -> Vec<(&str, &str, Kind, Option<&str>)> {
                 r.record_id.as_str(),
                 r.kind,
                 r.target_id.as_deref(),
+            )
+        })
+        .collect()
+}
+
+/// An Account as a SOQL row carries it (billing address, phone and custom fields).
+pub fn sf_account(id: &str, name: &str, email: Option<&str>, customer: Option<&str>) -> Value {
+    json!({"attributes": {"type": "Account", "url": format!("/services/data/v61.0/sobjects/Account/{id}")},
+        "Id": id, "Name": name, "BillingStreet": "1 Market St", "BillingCity": "San Francisco",
+        "BillingState": "CA", "BillingPostalCode": "94105", "BillingCountry": "USA",
+        "Phone": null, EMAIL: email, QBO_CUSTOMER_ID: customer,
+        PAYMENT_TERMS: null, TAX_EXEMPT: false,
+        "SystemModstamp": "2026-03-01T10:00:00.000+0000"})
+}
+
+/// A QBO Customer as a query or a read returns it.
+pub fn qbo_customer(id: &str, name: &str, email: Option<&str>) -> Value {
+    let mut c = json!({"Id": id, "SyncToken": "0", "DisplayName": name, "Active": true,
+        "BillAddr": {"Line1": "9 Elm St", "City": "Oakland", "CountrySubDivisionCode": "CA",
+            "PostalCode": "94607", "Country": "USA"}});
+    if let Some(email) = email {
+        c["PrimaryEmailAddr"] = json!({"Address": email});
+    }
+    c
+}
+
+/// QBO's answer to a read of an entity it does not have.
+pub fn qbo_not_found() -> HttpResponse {
+    json(
+        400,
+        json!({"Fault": {"Error": [{"Message": "Object Not Found",
+            "Detail": "Object Not Found : Something you're trying to use has been made inactive. Check the fields with accounts, customers, items, vendors or employees.",
+            "code": "610"}], "type": "ValidationFault"}, "time": TIME}),
+    )
+}
+
+/// The code of each outcome with its entity, record and kind, for one assertion over findings.
+pub fn codes(report: &Report) -> Vec<(&str, &str, &str, Kind)> {
+    report
+        .records
+        .iter()
+        .map(|r| {
+            (
+                r.code.as_deref().unwrap_or("-"),
+                r.entity.as_str(),
+                r.record_id.as_str(),
+                r.kind,
             )
         })
         .collect()

@@ -308,7 +308,7 @@ fn the_host_modules_form_no_import_cycle() {
 }
 
 /// The flows (one per job) and the modules that decide which flow runs.
-const FLOWS: [&str; 8] = [
+const FLOWS: [&str; 10] = [
     "accounts",
     "products",
     "invoices",
@@ -317,6 +317,8 @@ const FLOWS: [&str; 8] = [
     "inbound",
     "aging",
     "reconcile",
+    "audit",
+    "review",
 ];
 const STARTERS: [&str; 5] = [
     "triggers",

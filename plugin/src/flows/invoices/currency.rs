@@ -44,14 +44,17 @@ pub fn salesforce_multicurrency(ctx: &mut Ctx<'_>) -> Result<bool, Abort> {
         .describe_fields("Opportunity")?
         .iter()
         .any(|f| f == "CurrencyIsoCode");
-    ctx.state.put(
-        LINKS,
-        "org/currencies",
-        &OrgCurrencies {
-            checked: today,
-            multicurrency,
-        },
-    )?;
+    // A dry run (a plan, the audit) writes nothing, not even what it found out.
+    if !ctx.dry_run() {
+        ctx.state.put(
+            LINKS,
+            "org/currencies",
+            &OrgCurrencies {
+                checked: today,
+                multicurrency,
+            },
+        )?;
+    }
     Ok(multicurrency)
 }
 

@@ -17,14 +17,15 @@ use plan::{invoice_fields, Planned};
 use updates::Change;
 
 use super::context::{Abort, Ctx, FlowResult};
-use super::customers::{self, Directory};
+use super::customers::{self, Directory, Synced};
 use super::ids::{batch_request_id, content_hash, write_request_id};
 use super::invoice_settings::DetailSettings;
 use super::items::{self, Catalog};
 use super::links::{self, InvoiceLink, EXTERNAL};
 use super::notice_text;
 use super::qbo_lists::QboLists;
-use super::report::Failure;
+use super::report::{Failure, Kind};
+use super::review_queue::{self, Decision, PENDING};
 use super::salesforce_io::{select_pages, write_back};
 use crate::clients::json::display_money;
 use crate::clients::notify::Markup;
@@ -368,16 +369,39 @@ fn plan(
         );
         return Ok(None);
     };
-    let Some(customer_id) = customers::customer_for(ctx, &mut resolvers.dir, &account_id)? else {
-        ctx.report.failed(
-            "Opportunity",
-            &o.id,
-            Failure::Invalid(format!(
-                "Opportunity {}: account {account_id} could not be matched or created in QBO",
-                o.id
-            )),
-        );
-        return Ok(None);
+    let customer_id = match customers::customer_for(ctx, &mut resolvers.dir, &account_id)? {
+        Synced::Customer(id) => id,
+        held @ (Synced::PendingReview | Synced::ReviewSkipped) => {
+            // Not a failure: the deal is invoiced once a person decides about its account.
+            review_queue::wait_for(ctx, &account_id, &o.id)?;
+            let (code, why) = match held {
+                Synced::PendingReview => (PENDING, "is pending review"),
+                _ => (
+                    Decision::Skip.code(),
+                    "is kept out of sync by a review decision",
+                ),
+            };
+            ctx.report.coded(
+                Kind::Skipped,
+                "Opportunity",
+                &o.id,
+                None,
+                code,
+                format!("Opportunity {}: account {account_id} {why}", o.id),
+            );
+            return Ok(None);
+        }
+        Synced::Nothing => {
+            ctx.report.failed(
+                "Opportunity",
+                &o.id,
+                Failure::Invalid(format!(
+                    "Opportunity {}: account {account_id} could not be matched or created in QBO",
+                    o.id
+                )),
+            );
+            return Ok(None);
+        }
     };
     let details = match details::resolve(ctx, &mut resolvers.lists, &resolvers.details, row)? {
         Ok(details) => details,
@@ -860,6 +884,121 @@ mod tests {
         assert_eq!(
             state.keys(crate::flows::state::CURSORS, "").unwrap(),
             Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_deal_whose_account_waits_for_review_is_skipped_and_asked_for_again_once_it_is_linked() {
+        use crate::flows::review_queue::{Review, PENDING};
+        use crate::flows::state::REVIEW;
+        use crate::flows::test_support::{codes, qbo_customer, sf_account};
+        const ACME: &str = "001A000001AcmeAAA";
+        // Acme's name and email domain fit two QBO customers; its products are linked.
+        let directory = |routes: Routes| {
+            routes
+                .on(Get, "FROM Account WHERE Id", |_| {
+                    soql(json!([sf_account(
+                        ACME,
+                        "Acme, Inc.",
+                        Some("ops@acme.example"),
+                        None
+                    )]))
+                })
+                .on(Get, "select * from Customer", |_| {
+                    qbo_query(
+                        "Customer",
+                        json!([
+                            qbo_customer("58", "Acme Inc", Some("ap@acme.example")),
+                            qbo_customer("61", "Acme LLC", Some("billing@acme.example")),
+                        ]),
+                    )
+                })
+                .on(Get, "select * from Vendor", |_| {
+                    qbo_query("Vendor", json!([]))
+                })
+                .on(Get, "select * from Employee", |_| {
+                    qbo_query("Employee", json!([]))
+                })
+        };
+        let platform = MemoryPlatform::routed(
+            REALM,
+            directory(won_deal(opportunity(None)).on(
+                Get,
+                "select * from Invoice where DocNumber in ('SF-006A000001DealAAA')",
+                |_| qbo_query("Invoice", json!([])),
+            )),
+        );
+        let state = State::new(&platform.kv);
+        for (product, item) in [("01tA00000WidgetP", "31"), ("01tA00000GadgetX", "12")] {
+            state.put(LINKS, &product_key(product), &item).unwrap();
+        }
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_eq!(
+            codes(&report),
+            vec![
+                (PENDING, "Account", ACME, Kind::Skipped),
+                (PENDING, "Opportunity", OPP, Kind::Skipped)
+            ],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert!(report.records[1]
+            .detail
+            .contains("account 001A000001AcmeAAA is pending review"));
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(platform.http.count(Post, ""), 0, "no customer, no invoice");
+        assert_eq!(platform.http.count(Patch, ""), 0);
+        let queued: Review = state.get(REVIEW, ACME).unwrap().unwrap();
+        assert_eq!(queued.waiting.iter().collect::<Vec<_>>(), vec![OPP]);
+
+        // Linked to 61 by a person, then by the account run: the deal is asked for again.
+        let platform = platform.rerouted(directory(
+            Routes::new()
+                .on(Get, "/customer/61", |_| {
+                    qbo_entity(
+                        "Customer",
+                        qbo_customer("61", "Acme LLC", Some("billing@acme.example")),
+                    )
+                })
+                .on(Get, "FROM Account ORDER BY", |_| soql(json!([])))
+                .on(Post, "/customer?", |req| {
+                    let mut c = body(req);
+                    c["SyncToken"] = json!("1");
+                    qbo_entity("Customer", c)
+                })
+                .on(Patch, "/composite/sobjects", sf_saved),
+        ));
+        let decision = r#"{"action": "link", "account": "001A000001AcmeAAA", "customer": "61"}"#;
+        run_job(&platform.platform(), "review", decision).unwrap();
+        let report = run_job(&platform.platform(), "sync-accounts", "").unwrap();
+        assert_eq!(
+            outcomes(&report),
+            vec![("Account", ACME, Kind::Updated, Some("61"))],
+            "{:#?}\n{:#?}",
+            report.records,
+            platform.http.requests()
+        );
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        let asked: Vec<(String, String)> = platform
+            .schedule
+            .0
+            .borrow()
+            .iter()
+            .map(|(job, args, _)| (job.clone(), args.clone()))
+            .collect();
+        assert_eq!(
+            asked,
+            vec![
+                (
+                    "sync-accounts".to_string(),
+                    r#"{"only":["Account:001A000001AcmeAAA"]}"#.to_string()
+                ),
+                (
+                    "sync-invoices".to_string(),
+                    r#"{"only":["Opportunity:006A000001DealAAA"]}"#.to_string()
+                ),
+            ]
         );
     }
 }
