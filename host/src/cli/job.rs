@@ -13,21 +13,21 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Where the tenant comes from.
+/// Where the tenant comes from (global: `review` takes them after its subcommand too).
 #[derive(clap::Args)]
 pub struct TenantArgs {
     /// The host config file.
-    #[arg(long, short, value_name = "FILE", default_value = "ledgerlink.toml")]
+    #[arg(long, short, global = true, value_name = "FILE", default_value = "ledgerlink.toml")]
     config: PathBuf,
     /// The tenant (default: the only one configured).
-    #[arg(long)]
+    #[arg(long, global = true)]
     tenant: Option<String>,
     /// Print the report as JSON.
-    #[arg(long)]
+    #[arg(long, global = true)]
     json: bool,
     /// How long to wait, in seconds, while another run (the daemon's, another `ledgerlink
     /// job`) holds the tenant: one writer per tenant.
-    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 600)]
     wait: u64,
 }
 

@@ -65,8 +65,9 @@ pub async fn run(plugin: Option<&Path>, args: ReviewArgs) -> Result<i32> {
     }
     for r in &report.records {
         println!(
-            "{:<8} {:<8} {:<20} {}",
+            "{:<8} {:<15} {:<8} {:<20} {}",
             outcome(r.outcome),
+            r.code.as_deref().unwrap_or("-"),
             r.entity,
             r.record_id,
             r.detail

@@ -5,6 +5,7 @@ mod support;
 
 mod acknowledged_writes_survive_kill;
 mod alerts;
+mod audit_and_review;
 mod auth;
 mod backfill_killed_and_restarted;
 mod component;
