@@ -17,7 +17,13 @@ use std::time::Duration;
 #[derive(clap::Args)]
 pub struct TenantArgs {
     /// The host config file.
-    #[arg(long, short, global = true, value_name = "FILE", default_value = "ledgerlink.toml")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        value_name = "FILE",
+        default_value = "ledgerlink.toml"
+    )]
     config: PathBuf,
     /// The tenant (default: the only one configured).
     #[arg(long, global = true)]

@@ -44,7 +44,7 @@ mod tests {
     use crate::flows::links::{account_key, AccountLink};
     use crate::flows::state::{State, LINKS};
     use crate::flows::test_support::{
-        outcomes, qbo_batch_created, qbo_query, sf_saved, soql, REALM,
+        assert_run, outcomes, qbo_batch_created, qbo_query, sf_saved, soql, REALM,
     };
     use crate::flows::{run_job, Kind};
     use crate::platform::memory::{MemoryPlatform, Routes};
@@ -87,17 +87,14 @@ mod tests {
                 .on(Patch, "/composite/sobjects", sf_saved),
         );
         let report = run_job(&platform.platform(), "sync-accounts", "").unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![
                 ("Account", "001A000001AcmeAAA", Kind::Created, Some("58")),
                 ("Account", "001A000001BetaAAA", Kind::Created, Some("59")),
             ],
-            "{:#?}\n{:#?}",
-            report.records,
-            platform.http.requests()
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         // Both creates in one /batch whose requestid QBO replays if the answer is lost.
         let batches = platform
             .http
@@ -164,16 +161,14 @@ mod tests {
                 }),
         );
         let report = run_job(&platform.platform(), "sync-accounts", "").unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![
                 ("Account", "001A000001AcmeAAA", Kind::Skipped, Some("58")),
                 ("Account", "001A000001BetaAAA", Kind::Skipped, Some("59")),
             ],
-            "{:#?}",
-            report.records
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
     }
 
     fn directory(routes: Routes, customers: Value) -> Routes {

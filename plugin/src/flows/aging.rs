@@ -140,7 +140,7 @@ mod tests {
     use crate::flows::links::invoice_reverse_key;
     use crate::flows::state::{State, LINKS};
     use crate::flows::stored_reports::{read, ReportKind, Stored};
-    use crate::flows::test_support::{outcomes, qbo_query, sf_saved, soql, REALM};
+    use crate::flows::test_support::{assert_run, qbo_query, sf_saved, soql, REALM};
     use crate::flows::{run_job, Kind};
     use crate::mapping::AgingBucket::{Days1To30, Over90};
     use crate::platform::memory::{MemoryPlatform, Routes};
@@ -182,14 +182,11 @@ mod tests {
             .unwrap();
         let args = r#"{"as-of": "2026-04-15"}"#;
         let report = run_job(&platform.platform(), "aging", args).unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Aging", "2026-04-15", Kind::Updated, Some("2 invoices"))],
-            "{:#?}\n{:#?}",
-            report.records,
-            platform.http.requests()
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         assert_eq!(
             platform.http.bodies(Patch, "/composite/sobjects")[0]["records"],
             json!([{"Id": OPP, "Days_Outstanding__c": 17, "attributes": {"type": "Opportunity"}}])

@@ -338,7 +338,7 @@ mod tests {
     use crate::clients::json::decimal;
     use crate::flows::links::{customer_key, invoice_key, InvoiceLink, EXTERNAL};
     use crate::flows::state::{State, LINKS};
-    use crate::flows::test_support::{outcomes, qbo_query, soql, REALM};
+    use crate::flows::test_support::{assert_run, qbo_query, soql, REALM};
     use crate::flows::{run_job, Kind};
     use crate::platform::memory::{MemoryPlatform, Routes};
     use crate::platform::Method::{Get, Patch};
@@ -377,14 +377,11 @@ mod tests {
         );
         let only = r#"{"only": ["Customer:58"]}"#;
         let report = run_job(&platform.platform(), "sync-quickbooks", only).unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Customer", "58", Kind::Created, Some(ACCOUNT))],
-            "{:#?}\n{:#?}",
-            report.records,
-            platform.http.requests()
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         let upserts = platform
             .http
             .bodies(Patch, "/sobjects/Account/QBO_Customer_Id__c/58");
@@ -418,13 +415,11 @@ mod tests {
                 ),
         );
         let report = run_job(&platform.platform(), "sync-quickbooks", only).unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Customer", "58", Kind::Skipped, Some(ACCOUNT))],
-            "{:#?}",
-            report.records
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
     }
 
     #[test]
@@ -459,17 +454,14 @@ mod tests {
             .unwrap();
         let only = r#"{"only": ["Invoice:140", "Invoice:141"]}"#;
         let report = run_job(&platform.platform(), "sync-quickbooks", only).unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![
                 ("Invoice", "140", Kind::Created, Some("006A000009QboAAAA")),
                 ("Invoice", "141", Kind::Skipped, None),
             ],
-            "{:#?}\n{:#?}",
-            report.records,
-            platform.http.requests()
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         let opportunity = &platform.http.bodies(Patch, "/QBO_Invoice_Id__c/140")[0];
         assert_eq!(
             (

@@ -350,7 +350,9 @@ mod tests {
     use crate::clients::json::decimal;
     use crate::flows::links::{account_key, AccountLink};
     use crate::flows::state::{State, LINKS};
-    use crate::flows::test_support::{body, outcomes, qbo_entity, sf_saved, soql, REALM};
+    use crate::flows::test_support::{
+        assert_run, body, outcomes, qbo_entity, sf_saved, soql, REALM,
+    };
     use crate::flows::{run_job, Kind};
     use crate::platform::memory::{MemoryPlatform, Routes};
     use crate::platform::Method::{Get, Patch, Post};
@@ -398,14 +400,11 @@ mod tests {
             .unwrap();
 
         let report = run_job(&platform.platform(), "sync-orders", "").unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Order", ORDER, Kind::Created, Some("245"))],
-            "{:#?}\n{:#?}",
-            report.records,
-            platform.http.requests()
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         // The first posting of the order: its requestid names the order and the posting.
         let entries = platform.http.bodies(
             Post,
@@ -452,13 +451,11 @@ mod tests {
         let platform = platform
             .rerouted(Routes::new().on(Get, "FROM Order", |_| soql(json!([order(Some("245"))]))));
         let report = run_job(&platform.platform(), "sync-orders", "").unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Order", ORDER, Kind::Skipped, Some("245"))],
-            "{:#?}",
-            report.records
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
     }
 
     /// (posting type, account, amount) of each line of the journal entry `entry`.
@@ -538,14 +535,11 @@ mod tests {
                 .json(Post, "http://notify/", 200, json!({"ok": true})),
         );
         let report = run_job(&platform.platform(), "sync-orders", "").unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Order", ORDER, Kind::Updated, Some("246"))],
-            "{:#?}\n{:#?}",
-            report.records,
-            platform.http.requests()
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         // The reversal: every line of the posted entry with debit and credit swapped.
         let reversal = platform.http.bodies(Post, "/journalentry?").pop().unwrap();
         let swapped: Vec<_> = postings(&posted)

@@ -299,7 +299,7 @@ mod tests {
     use crate::clients::json::decimal;
     use crate::flows::links::invoice_reverse_key;
     use crate::flows::state::{State, LINKS};
-    use crate::flows::test_support::{outcomes, qbo_entity, qbo_query, sf_saved, soql, REALM};
+    use crate::flows::test_support::{assert_run, qbo_entity, qbo_query, sf_saved, soql, REALM};
     use crate::flows::{run_job, Kind};
     use crate::platform::memory::{MemoryPlatform, Routes};
     use crate::platform::Method::{Get, Patch, Post};
@@ -390,14 +390,11 @@ mod tests {
     fn a_partial_then_a_final_payment_write_exact_amounts_to_the_linked_opportunity_and_a_replay_counts_once(
     ) {
         let (platform, report) = first_payment_applied();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Payment", "77", Kind::Updated, Some(OPP))],
-            "{:#?}\n{:#?}",
-            report.records,
-            platform.http.requests()
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         assert_eq!(
             written(&platform),
             vec![(
@@ -420,13 +417,11 @@ mod tests {
             r#"{"only": ["Payment:78"]}"#,
         )
         .unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Payment", "78", Kind::Updated, Some(OPP))],
-            "{:#?}",
-            report.records
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         assert_eq!(
             written(&platform),
             vec![("Paid".into(), dec!(1250.50), dec!(0), json!("2026-03-20"))]
@@ -457,13 +452,11 @@ mod tests {
             r#"{"only": ["Payment:77"]}"#,
         )
         .unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Payment", "77", Kind::Updated, Some(OPP))],
-            "{:#?}",
-            report.records
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         assert_eq!(
             written(&platform),
             vec![("Unpaid".into(), dec!(0), dec!(1250.50), Value::Null)]

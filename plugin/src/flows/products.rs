@@ -46,7 +46,7 @@ mod tests {
     use crate::flows::links::product_key;
     use crate::flows::state::{State, LINKS};
     use crate::flows::test_support::{
-        body, outcomes, qbo_entity, qbo_query, sf_saved, soql, REALM,
+        assert_run, body, qbo_entity, qbo_query, sf_saved, soql, REALM,
     };
     use crate::flows::{run_job, Kind};
     use crate::platform::memory::{MemoryPlatform, Routes};
@@ -96,17 +96,14 @@ mod tests {
                 .on(Patch, "/composite/sobjects", sf_saved),
         );
         let report = run_job(&platform.platform(), "sync-products", "").unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![
                 ("Product2", "01tA00000GadgetX", Kind::Updated, Some("12")),
                 ("Product2", "01tA00000WidgetP", Kind::Created, Some("31")),
             ],
-            "{:#?}\n{:#?}",
-            report.records,
-            platform.http.requests()
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         let creates = platform
             .http
             .bodies(Post, "/item?minorversion=75&requestid=ll-item-");

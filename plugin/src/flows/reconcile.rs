@@ -145,7 +145,7 @@ mod tests {
     use crate::flows::links::invoice_reverse_key;
     use crate::flows::state::{State, LINKS};
     use crate::flows::stored_reports::{read, ReportKind, Stored};
-    use crate::flows::test_support::{outcomes, qbo_query, soql, REALM};
+    use crate::flows::test_support::{assert_run, qbo_query, soql, REALM};
     use crate::flows::{run_job, Kind};
     use crate::mapping::DiscrepancyKind::{InvoiceWithoutOpportunity, MissingInvoice, OtherPeriod};
     use crate::platform::memory::{MemoryPlatform, Routes};
@@ -219,19 +219,16 @@ mod tests {
             .unwrap();
         let args = r#"{"period-start": "2026-02-01", "period-end": "2026-02-28"}"#;
         let report = run_job(&platform.platform(), "reconcile", args).unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![(
                 "Reconciliation",
                 "2026-02-01/2026-02-28",
                 Kind::Updated,
-                Some("reconcile/2026-02-01/2026-02-28")
+                Some("reconcile/2026-02-01/2026-02-28"),
             )],
-            "{:#?}\n{:#?}",
-            report.records,
-            platform.http.requests()
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         // A reconciliation only reads: nothing is written to either side.
         assert_eq!(platform.http.count(Patch, "http://salesforce/"), 0);
         assert_eq!(platform.http.count(Post, "http://quickbooks/"), 0);

@@ -214,8 +214,8 @@ mod tests {
     use crate::flows::review_queue::{Decision, Review, PENDING};
     use crate::flows::state::{State, LINKS, REVIEW};
     use crate::flows::test_support::{
-        body, codes, outcomes, qbo_customer, qbo_entity, qbo_not_found, qbo_query, sf_account,
-        sf_saved, soql, REALM,
+        assert_run, body, codes, outcomes, qbo_customer, qbo_entity, qbo_not_found, qbo_query,
+        sf_account, sf_saved, soql, REALM,
     };
     use crate::flows::{run_job, JobError, Kind};
     use crate::platform::memory::{MemoryPlatform, Routes};
@@ -393,14 +393,11 @@ mod tests {
                 .on(Patch, "/composite/sobjects", sf_saved),
         ));
         let report = run_job(&platform.platform(), "sync-accounts", "").unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Account", ACME, Kind::Updated, Some("61"))],
-            "{:#?}\n{:#?}",
-            report.records,
-            platform.http.requests()
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         assert_eq!(
             platform.http.count(Post, "requestid=ll-cust-"),
             0,
@@ -457,14 +454,11 @@ mod tests {
                 .on(Patch, "/composite/sobjects", sf_saved),
         ));
         let report = run_job(&platform.platform(), "sync-accounts", "").unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Account", ACME, Kind::Created, Some("62"))],
-            "{:#?}\n{:#?}",
-            report.records,
-            platform.http.requests()
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         let created = platform.http.bodies(Post, "requestid=ll-cust-");
         assert_eq!(created.len(), 1);
         assert_eq!(created[0]["DisplayName"], "Acme, Inc.");

@@ -81,6 +81,25 @@ pub fn sf_saved(request: &HttpRequest) -> HttpResponse {
 }
 
 /// Each outcome as (entity, record, kind, target), for one assertion over a run.
+/// Asserts a run's outcomes (entity, record, kind, target) and that it made no request the
+/// test did not script; a failure prints the records and every request made.
+#[track_caller]
+pub fn assert_run(
+    report: &Report,
+    platform: &crate::platform::memory::MemoryPlatform,
+    expected: Vec<(&str, &str, Kind, Option<&str>)>,
+) {
+    assert_eq!(
+        outcomes(report),
+        expected,
+        "{:#?}\n{:#?}",
+        report.records,
+        platform.http.requests()
+    );
+    assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+}
+
+/// Each record's (entity, record id, kind, target id).
 pub fn outcomes(report: &Report) -> Vec<(&str, &str, Kind, Option<&str>)> {
     report
         .records

@@ -582,7 +582,7 @@ mod tests {
     use crate::flows::links::{account_key, invoice_key, product_key, AccountLink, InvoiceLink};
     use crate::flows::state::{State, LINKS};
     use crate::flows::test_support::{
-        body, outcomes, qbo_entity, qbo_query, sf_saved, soql, REALM,
+        assert_run, body, outcomes, qbo_entity, qbo_query, sf_saved, soql, REALM,
     };
     use crate::flows::{run_job, Kind};
     use crate::platform::memory::{MemoryPlatform, Routes};
@@ -669,14 +669,11 @@ mod tests {
         let state = synced_before(&platform);
 
         let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Opportunity", OPP, Kind::Created, Some("130"))],
-            "{:#?}\n{:#?}",
-            report.records,
-            platform.http.requests()
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         let creates = platform
             .http
             .bodies(Post, "/invoice?minorversion=75&requestid=ll-inv-");
@@ -739,13 +736,11 @@ mod tests {
             |_| soql(json!([opportunity(Some(("130", "SF-006A000001DealAAA")))])),
         ));
         let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Opportunity", OPP, Kind::Skipped, Some("130"))],
-            "{:#?}",
-            report.records
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
     }
 
     #[test]
@@ -774,14 +769,11 @@ mod tests {
         );
         let state = synced_before(&platform);
         let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Opportunity", OPP, Kind::Updated, Some("130"))],
-            "{:#?}\n{:#?}",
-            report.records,
-            platform.http.requests()
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         assert_eq!(
             platform.http.count(Post, "requestid=ll-inv-"),
             0,
@@ -827,13 +819,11 @@ mod tests {
         );
         let state = synced_before(&platform);
         let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Opportunity", OPP, Kind::Updated, Some("130"))],
-            "{:#?}",
-            report.records
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         assert_eq!(
             platform.http.count(Post, "/invoice?"),
             0,
@@ -972,14 +962,11 @@ mod tests {
         let decision = r#"{"action": "link", "account": "001A000001AcmeAAA", "customer": "61"}"#;
         run_job(&platform.platform(), "review", decision).unwrap();
         let report = run_job(&platform.platform(), "sync-accounts", "").unwrap();
-        assert_eq!(
-            outcomes(&report),
+        assert_run(
+            &report,
+            &platform,
             vec![("Account", ACME, Kind::Updated, Some("61"))],
-            "{:#?}\n{:#?}",
-            report.records,
-            platform.http.requests()
         );
-        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
         let asked: Vec<(String, String)> = platform
             .schedule
             .0
