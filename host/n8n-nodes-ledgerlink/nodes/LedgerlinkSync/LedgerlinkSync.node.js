@@ -34,6 +34,8 @@ const JOBS = [
   ['backfill', 'Backfill', 'Every existing account, product, Closed Won opportunity and activated order, then the QBO side'],
   ['aging', 'Aging', 'Invoice aging: Days Outstanding on the Opportunity, newly crossed 30/60/90 days'],
   ['reconcile', 'Reconcile', 'Closed Won vs invoiced for a period (default: last month)'],
+  ['audit', 'Audit', 'Pre-launch audit of both systems: duplicates, matches, ambiguous accounts, refusals; writes nothing'],
+  ['review', 'Review', 'The review queue of ambiguous accounts: Job Arguments {"action": "list"} or a decision (link, create, skip)'],
 ].map(([value, name, description]) => ({ name, value, description, action: description }));
 
 /** What n8n's QuickBooks node calls for each environment of the credential. */
