@@ -186,6 +186,19 @@ fn sync_one(ctx: &mut Ctx<'_>, current: Option<(&SfOrder, Option<&str>)>, id: &s
             return Ok(());
         }
         (None, false) => {
+            // Nothing stands for the order, but Salesforce still names an entry (its reversal's
+            // write-back was lost, or it was reversed before the field was cleared): clear it.
+            if let (Some(o), Some(stale)) = (current, written_back) {
+                if !ctx.dry_run() && clear_entry_id(ctx, &o.id) {
+                    ctx.report.updated(
+                        "Order",
+                        id,
+                        stale,
+                        format!("journal entry id {stale} cleared (the entry was reversed)"),
+                    );
+                }
+                return Ok(());
+            }
             let status = current.map(|o| o.status.as_str()).unwrap_or("deleted");
             ctx.report
                 .skipped("Order", id, None, format!("not posted: status {status}"));
@@ -205,6 +218,11 @@ fn sync_one(ctx: &mut Ctx<'_>, current: Option<(&SfOrder, Option<&str>)>, id: &s
         link.current = None;
         save(ctx, id, &link)?;
         if !active {
+            // The Order no longer names an entry that stands (it stays in Salesforce when it
+            // was cancelled rather than deleted).
+            if let Some(o) = current.filter(|_| written_back.is_some()) {
+                clear_entry_id(ctx, &o.id);
+            }
             ctx.report.updated(
                 "Order",
                 id,
@@ -293,6 +311,12 @@ enum Sent {
     Refused,
     /// May or may not have been written (5xx, transport, throttle): retried later. Reported.
     Failed,
+}
+
+/// Clears the Order's journal entry id in Salesforce; false when Salesforce refused (reported).
+fn clear_entry_id(ctx: &mut Ctx<'_>, order_id: &str) -> bool {
+    let record = json!({"Id": order_id, QBO_JOURNAL_ENTRY_ID: Value::Null});
+    write_back(ctx, "Order", &[record]) == 0
 }
 
 /// Builds and posts an entry (or its reversal) with `request_id`; failures are reported.
@@ -476,6 +500,42 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_order_still_naming_its_reversed_entry_is_cleared_once() {
+        // Reversed in an earlier run whose write-back was lost: no posting stands, yet the
+        // Order still names entry 245.
+        let mut cancelled = order(Some("245"));
+        cancelled["Status"] = json!("Cancelled");
+        let stale = cancelled.clone();
+        let platform = MemoryPlatform::routed(
+            REALM,
+            Routes::new()
+                .on(Get, "FROM Order", move |_| soql(json!([stale])))
+                .on(Patch, "/composite/sobjects", sf_saved),
+        );
+        let report = run_job(&platform.platform(), "sync-orders", "").unwrap();
+        assert_run(
+            &report,
+            &platform,
+            vec![("Order", ORDER, Kind::Updated, Some("245"))],
+        );
+        assert_eq!(
+            platform.http.count(Post, "/journalentry"),
+            0,
+            "nothing posted"
+        );
+        // Cleared, Salesforce names nothing: the next run has nothing to do.
+        cancelled["QBO_Journal_Entry_Id__c"] = Value::Null;
+        let platform = platform
+            .rerouted(Routes::new().on(Get, "FROM Order", move |_| soql(json!([cancelled]))));
+        let report = run_job(&platform.platform(), "sync-orders", "").unwrap();
+        assert_run(
+            &report,
+            &platform,
+            vec![("Order", ORDER, Kind::Skipped, None)],
+        );
+    }
+
+    #[test]
     fn a_posting_whose_answer_was_lost_is_replayed_by_its_requestid_and_a_cancellation_reverses_it()
     {
         let entry = |id: &'static str| {
@@ -532,6 +592,7 @@ mod tests {
                     &format!("/journalentry?minorversion=75&requestid=ll-jer-{ORDER}-245"),
                     entry("246"),
                 )
+                .on(Patch, "/composite/sobjects", sf_saved)
                 .json(Post, "http://notify/", 200, json!({"ok": true})),
         );
         let report = run_job(&platform.platform(), "sync-orders", "").unwrap();
@@ -540,6 +601,15 @@ mod tests {
             &platform,
             vec![("Order", ORDER, Kind::Updated, Some("246"))],
         );
+        // The cancelled Order no longer names the reversed entry.
+        let cleared = platform.http.bodies(Patch, "/composite/sobjects");
+        assert_eq!(cleared.len(), 1, "{:#?}", platform.http.requests());
+        assert_eq!(cleared[0]["records"][0]["Id"], ORDER);
+        assert!(cleared[0]["records"][0]
+            .as_object()
+            .unwrap()
+            .get("QBO_Journal_Entry_Id__c")
+            .is_some_and(Value::is_null));
         // The reversal: every line of the posted entry with debit and credit swapped.
         let reversal = platform.http.bodies(Post, "/journalentry?").pop().unwrap();
         let swapped: Vec<_> = postings(&posted)

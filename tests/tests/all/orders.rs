@@ -50,6 +50,12 @@ fn activated_orders_post_balanced_entries_and_a_cancellation_reverses_one() {
     assert_eq!(r.updated, 1, "{:#?}", r.records);
     let entries = c.qbo.entities(&c.realm, "JournalEntry");
     assert_eq!(entries.len(), activated.len() + 1, "one reversing entry");
+    if let Some(o) = c.sf.get("Order", &order_id) {
+        assert!(
+            o["QBO_Journal_Entry_Id__c"].is_null(),
+            "a cancelled order names no entry: {o:#}"
+        );
+    }
     let r = report(&c, "sync-orders", json!({"only": [order_id]}));
     assert_eq!(r.created + r.updated, 0, "reversed once: {:#?}", r.records);
 }
