@@ -36,6 +36,13 @@ pub fn period_label(start: &str, end: &str) -> String {
     format!("{start} to {end}")
 }
 
+/// `March 2025` for `2025-03`; other text as it is.
+fn month_label(month: &str) -> String {
+    NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .map(|d| format!("{} {}", d.format("%B"), d.year()))
+        .unwrap_or_else(|_| month.to_string())
+}
+
 /// CSV: `status,kind,opportunity,documents,salesforce,quickbooks,difference,detail`.
 pub fn csv(r: &ReconcileReport) -> String {
     let mut out =
@@ -78,6 +85,10 @@ pub fn json(r: &ReconcileReport) -> Value {
         "difference": r.difference,
         "matched": r.matched.iter().map(|m| json!({
             "opportunity-id": m.opportunity_id, "document-ids": m.document_ids, "amount": m.amount,
+        })).collect::<Vec<_>>(),
+        "months": r.months.iter().map(|m| json!({
+            "month": m.month, "salesforce-total": m.salesforce_total,
+            "quickbooks-total": m.quickbooks_total, "difference": m.difference,
         })).collect::<Vec<_>>(),
         "discrepancies": r.discrepancies.iter().map(|d| json!({
             "kind": kind(d.kind).replace(' ', "-"),
@@ -135,6 +146,28 @@ pub fn html(r: &ReconcileReport, currency: &str) -> String {
     if discrepancies.is_empty() {
         discrepancies.push_str("<tr><td colspan=7>None</td></tr>");
     }
+    let mut months = String::new();
+    for m in &r.months {
+        let class = if amount(&m.difference).is_zero() {
+            "n"
+        } else {
+            "n bad"
+        };
+        months.push_str(&format!(
+            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=\"{class}\">{}</td></tr>\n",
+            escape(&month_label(&m.month)),
+            money(&m.salesforce_total),
+            money(&m.quickbooks_total),
+            money(&m.difference)
+        ));
+    }
+    let by_month = if months.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<h2>Month by month</h2>\n<p class=muted>Closed Won by close date, QuickBooks documents by their date.</p>\n<div class=scroll><table id=months><tr><th>Month</th><th class=n>Salesforce</th><th class=n>QuickBooks</th><th class=n>Difference</th></tr>\n{months}</table></div>"
+        )
+    };
     let mut matched = String::new();
     for m in &r.matched {
         matched.push_str(&format!(
@@ -160,6 +193,7 @@ pub fn html(r: &ReconcileReport, currency: &str) -> String {
 </div>
 <h2>Totals</h2>
 {chart}
+{by_month}
 <h2>Discrepancies</h2>
 <div class=scroll><table id=discrepancies><tr><th>Kind</th><th>Opportunity</th><th>Invoice</th><th class=n>Salesforce</th><th class=n>QuickBooks</th><th class=n>Difference</th><th>Detail</th></tr>
 {discrepancies}</table></div>
@@ -181,7 +215,7 @@ pub fn html(r: &ReconcileReport, currency: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::ledgerlink::sync::types::{Discrepancy, MatchedPair};
+    use crate::runtime::ledgerlink::sync::types::{Discrepancy, MatchedPair, MonthTotal};
 
     fn report() -> ReconcileReport {
         ReconcileReport {
@@ -203,6 +237,12 @@ mod tests {
                 quickbooks_amount: None,
                 difference: "100.00".into(),
                 detail: "no invoice, yet".into(),
+            }],
+            months: vec![MonthTotal {
+                month: "2025-01".into(),
+                salesforce_total: "300.00".into(),
+                quickbooks_total: "200.00".into(),
+                difference: "100.00".into(),
             }],
         }
     }
@@ -232,6 +272,7 @@ mod tests {
         assert!(page.contains("<h1>Reconciliation January 2025</h1>"));
         assert!(page.contains("<td>006A</td><td>41</td><td class=n>EUR 200.00</td>"));
         assert!(page.contains("<b id=salesforce-total>EUR 300.00</b>"));
+        assert!(page.contains("<tr><td>January 2025</td><td class=n>EUR 300.00</td><td class=n>EUR 200.00</td><td class=\"n bad\">EUR 100.00</td></tr>"), "{page}");
         assert_eq!(
             period_label("2025-01-01", "2025-12-31"),
             "2025-01-01 to 2025-12-31"

@@ -348,6 +348,12 @@ fn the_daemon_writes_reports_serves_its_status_and_the_pages_read_well_on_a_phon
             .sum();
     assert_eq!(money(&json["salesforce-total"]), won);
     assert_eq!(money(&json["quickbooks-total"]), won);
+    // Month by month, adding up to the period's totals.
+    let months = json["months"].as_array().unwrap();
+    assert!(!months.is_empty(), "{json:#}");
+    let by_month: rust_decimal::Decimal =
+        months.iter().map(|m| money(&m["salesforce-total"])).sum();
+    assert_eq!(by_month, won);
     let none = Command::new(BIN)
         .args(["report", "reconcile", "--config"])
         .arg(&config)

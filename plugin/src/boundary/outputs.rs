@@ -7,8 +7,8 @@ use crate::bindings::ledgerlink::sync::types as wit;
 use crate::mapping::{
     AccountChange, AccountOutput, AgingAlert, AgingBucket, AgingReport, AgingState, AppliedPayment,
     BucketTotal, CustomerChange, CustomerOutput, CustomerUpdate, Discrepancy, DiscrepancyKind,
-    InvoiceAge, InvoiceLedger, ItemChange, ItemUpdate, MatchedPair, OpportunityPaymentUpdate,
-    PaymentOutput, ReconcileReport,
+    InvoiceAge, InvoiceLedger, ItemChange, ItemUpdate, MatchedPair, MonthTotal,
+    OpportunityPaymentUpdate, PaymentOutput, ReconcileReport,
 };
 use crate::model::{ErrorKind, FieldError, MappingError};
 
@@ -197,6 +197,15 @@ convert_record! {
 }
 
 convert_record! {
+    MonthTotal => wit::MonthTotal {
+        month,
+        salesforce_total: money,
+        quickbooks_total: money,
+        difference: money,
+    }
+}
+
+convert_record! {
     ReconcileReport => wit::ReconcileReport {
         period_start: date,
         period_end: date,
@@ -205,6 +214,7 @@ convert_record! {
         difference: money,
         matched: all_into,
         discrepancies: all_into,
+        months: all_into,
     }
 }
 
@@ -323,7 +333,15 @@ mod tests {
                 difference: dec!(-10.00),
                 detail: "differs".into(),
             }],
+            months: vec![MonthTotal {
+                month: "2024-01".into(),
+                salesforce_total: dec!(1000.00),
+                quickbooks_total: dec!(1010.00),
+                difference: dec!(-10.00),
+            }],
         });
+        assert_eq!(report.months[0].month, "2024-01");
+        assert_eq!(report.months[0].difference, "-10.00");
         assert_eq!(report.period_end, "2024-01-31");
         assert_eq!(report.difference, "-10.00");
         let d = &report.discrepancies[0];

@@ -114,6 +114,7 @@ mod tests {
             difference: dec!(0),
             matched: Vec::new(),
             discrepancies: Vec::new(),
+            months: Vec::new(),
         }
     }
 

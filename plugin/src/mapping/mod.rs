@@ -29,6 +29,6 @@ pub use payment::{
 };
 pub use product::{map_product, ItemChange, ItemSettings, ItemUpdate, ProductInput};
 pub use reconcile::{
-    reconcile, Discrepancy, DiscrepancyKind, DocumentKind, LedgerDocument, MatchedPair,
+    reconcile, Discrepancy, DiscrepancyKind, DocumentKind, LedgerDocument, MatchedPair, MonthTotal,
     ReconcileInput, ReconcileReport, WonOpportunity,
 };

@@ -124,6 +124,21 @@ pub struct Discrepancy {
     pub detail: String,
 }
 
+/// One calendar month of the period: Closed Won by close date, documents by their date.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub struct MonthTotal {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub salesforce_total: Decimal,
+    pub quickbooks_total: Decimal,
+    pub difference: Decimal,
+}
+
+/// A period longer than this lists only its months with activity.
+const MONTHS_LISTED_IN_FULL: u32 = 36;
+
 /// Output of `reconcile`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -136,6 +151,9 @@ pub struct ReconcileReport {
     pub difference: Decimal,
     pub matched: Vec<MatchedPair>,
     pub discrepancies: Vec<Discrepancy>,
+    /// Reports stored before the breakdown have none.
+    #[serde(default)]
+    pub months: Vec<MonthTotal>,
 }
 
 /// Reconciles a period.
@@ -308,6 +326,14 @@ pub fn reconcile(input: &ReconcileInput) -> Result<ReconcileReport, MappingError
         .filter(|(d, _)| period.contains(d.txn_date))
         .map(|(d, _)| signed_amount(d))
         .sum();
+    let months = months(
+        &period,
+        won.iter().map(|o| (o.close_date, o.amount)),
+        documents
+            .iter()
+            .filter(|(d, _)| period.contains(d.txn_date))
+            .map(|(d, _)| (d.txn_date, signed_amount(d))),
+    );
     Ok(ReconcileReport {
         period_start: input.period_start,
         period_end: input.period_end,
@@ -316,7 +342,50 @@ pub fn reconcile(input: &ReconcileInput) -> Result<ReconcileReport, MappingError
         difference: in_cents(salesforce_total - quickbooks_total),
         matched,
         discrepancies,
+        months,
     })
+}
+
+/// The totals month by month: every month of the period when it spans at most
+/// [`MONTHS_LISTED_IN_FULL`], else the months with activity. Each side is summed exactly and
+/// the months add up to the period's totals.
+fn months(
+    period: &Period,
+    salesforce: impl Iterator<Item = (NaiveDate, Decimal)>,
+    quickbooks: impl Iterator<Item = (NaiveDate, Decimal)>,
+) -> Vec<MonthTotal> {
+    use chrono::Datelike;
+    let key = |d: NaiveDate| format!("{:04}-{:02}", d.year(), d.month());
+    let mut by_month: std::collections::BTreeMap<String, (Decimal, Decimal)> =
+        std::collections::BTreeMap::new();
+    let span = (period.end.year() - period.start.year()) * 12 + period.end.month() as i32
+        - period.start.month() as i32
+        + 1;
+    if span <= MONTHS_LISTED_IN_FULL as i32 {
+        let mut d = period.start.with_day(1).unwrap_or(period.start);
+        while d <= period.end {
+            by_month.entry(key(d)).or_default();
+            match d.checked_add_months(chrono::Months::new(1)) {
+                Some(next) => d = next,
+                None => break,
+            }
+        }
+    }
+    for (date, amount) in salesforce {
+        by_month.entry(key(date)).or_default().0 += amount;
+    }
+    for (date, amount) in quickbooks {
+        by_month.entry(key(date)).or_default().1 += amount;
+    }
+    by_month
+        .into_iter()
+        .map(|(month, (sf, qb))| MonthTotal {
+            month,
+            salesforce_total: in_cents(sf),
+            quickbooks_total: in_cents(qb),
+            difference: in_cents(sf - qb),
+        })
+        .collect()
 }
 
 /// The reconciled period, both days included.
@@ -653,6 +722,54 @@ mod tests {
             report.difference,
             report.salesforce_total - report.quickbooks_total
         );
+    }
+
+    #[test]
+    fn the_months_of_a_period_add_up_to_its_totals() {
+        let period = Period {
+            start: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+            end: NaiveDate::from_ymd_opt(2025, 3, 31).unwrap(),
+        };
+        let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
+        let months = months(
+            &period,
+            [
+                (d(1, 31), dec!(100.10)),
+                (d(3, 1), dec!(50)),
+                (d(3, 31), dec!(0.05)),
+            ]
+            .into_iter(),
+            [(d(1, 2), dec!(100.10)), (d(2, 28), dec!(-20.00))].into_iter(),
+        );
+        let names: Vec<&str> = months.iter().map(|m| m.month.as_str()).collect();
+        assert_eq!(
+            names,
+            ["2025-01", "2025-02", "2025-03"],
+            "every month, even a quiet one"
+        );
+        assert_eq!(
+            (
+                months[1].salesforce_total,
+                months[1].quickbooks_total,
+                months[1].difference
+            ),
+            (dec!(0.00), dec!(-20.00), dec!(20.00))
+        );
+        assert_eq!(months[2].salesforce_total, dec!(50.05));
+        let sf: Decimal = months.iter().map(|m| m.salesforce_total).sum();
+        let qb: Decimal = months.iter().map(|m| m.quickbooks_total).sum();
+        assert_eq!((sf, qb), (dec!(150.15), dec!(80.10)));
+        // A long period lists only the months with activity.
+        let long = Period {
+            start: NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
+            end: NaiveDate::from_ymd_opt(2099, 12, 31).unwrap(),
+        };
+        let sparse = months_of(&long, d(3, 1));
+        assert_eq!(sparse.len(), 1);
+    }
+
+    fn months_of(period: &Period, day: NaiveDate) -> Vec<MonthTotal> {
+        months(period, [(day, dec!(1))].into_iter(), std::iter::empty())
     }
 
     #[test]
