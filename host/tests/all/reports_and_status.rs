@@ -232,17 +232,25 @@ fn the_daemon_writes_reports_serves_its_status_and_the_pages_read_well_on_a_phon
     let status_page;
     {
         let daemon = Daemon::start(&config, &c);
-        // After their scheduled runs, both reports are in the tenant's folder in every format.
+        // After their scheduled runs, both reports are in the tenant's folder in every format,
+        // the aging one (rewritten at each run) from a run after the invoices were made.
         wait_for("the daemon's reports", || {
             let names = files_in(&reports);
-            ["html", "csv", "json"].iter().all(|ext| {
+            let all_formats = ["html", "csv", "json"].iter().all(|ext| {
                 names
                     .iter()
                     .any(|n| n.starts_with("aging-") && n.ends_with(ext))
                     && names
                         .iter()
                         .any(|n| n.starts_with("reconciliation-") && n.ends_with(ext))
-            })
+            });
+            let aged = names
+                .iter()
+                .filter(|n| n.starts_with("aging-") && n.ends_with(".json"))
+                .filter_map(|n| std::fs::read_to_string(reports.join(n)).ok())
+                .filter_map(|t| serde_json::from_str::<Value>(&t).ok())
+                .any(|v| v["invoices"].as_array().is_some_and(|i| !i.is_empty()));
+            all_formats && aged
         });
 
         let http = reqwest::blocking::Client::new();
