@@ -30,7 +30,7 @@ use super::items::Catalog;
 use super::links;
 use super::matching::{self, normalized, phone_digits};
 use super::report::{Failure, Kind};
-use super::review_queue::{self, Decision};
+use super::review_queue;
 use super::salesforce_io::select;
 use crate::clients::salesforce_json::{account, product, ACCOUNT_FIELDS, PRODUCT_FIELDS};
 use crate::mapping::account::display_name;
@@ -238,14 +238,7 @@ fn account_findings(ctx: &mut Ctx<'_>, dir: &Directory, a: &SfAccount) -> FlowRe
                 return Ok(());
             }
             Ok(Resolution::Skipped) => {
-                ctx.report.coded(
-                    Kind::Skipped,
-                    "Account",
-                    &a.id,
-                    None,
-                    Decision::Skip.code(),
-                    "kept out of sync by a review decision (skip)",
-                );
+                review_queue::report_skipped(ctx, &a.id);
                 return Ok(());
             }
         };

@@ -420,14 +420,7 @@ fn sync_attempt(
             return Ok(Synced::PendingReview);
         }
         Ok(Resolution::Skipped) => {
-            ctx.report.coded(
-                Kind::Skipped,
-                "Account",
-                &a.id,
-                None,
-                Decision::Skip.code(),
-                "kept out of sync by a review decision (skip)",
-            );
+            review_queue::report_skipped(ctx, &a.id);
             return Ok(Synced::ReviewSkipped);
         }
         Err(e) => {

@@ -119,3 +119,15 @@ pub fn wait_for(ctx: &Ctx<'_>, account_id: &str, opportunity_id: &str) -> FlowRe
     }
     Ok(())
 }
+
+/// Reports account `account_id` as kept out of sync by a person's `skip` decision.
+pub fn report_skipped(ctx: &mut Ctx<'_>, account_id: &str) {
+    ctx.report.coded(
+        super::report::Kind::Skipped,
+        "Account",
+        account_id,
+        None,
+        Decision::Skip.code(),
+        "kept out of sync by a review decision (skip)",
+    );
+}
