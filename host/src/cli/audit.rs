@@ -16,7 +16,7 @@ pub async fn run(plugin: Option<&Path>, args: TenantArgs) -> Result<i32> {
         Ok(report) => report,
         Err(code) => return Ok(code),
     };
-    if args.json() {
+    if args.json {
         println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
     } else {
         print!("{}", render(&report));

@@ -30,7 +30,7 @@ pub struct TenantArgs {
     tenant: Option<String>,
     /// Print the report as JSON.
     #[arg(long, global = true)]
-    json: bool,
+    pub(super) json: bool,
     /// How long to wait, in seconds, while another run (the daemon's, another `ledgerlink
     /// job`) holds the tenant: one writer per tenant.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 600)]
@@ -130,14 +130,6 @@ pub async fn run_for_report(
             Err(EXIT_JOB_FAILED)
         }
     })
-}
-
-/// Whether `--json` was asked for.
-impl TenantArgs {
-    /// True when the report is to be printed as JSON.
-    pub fn json(&self) -> bool {
-        self.json
-    }
 }
 
 /// An outcome's name.

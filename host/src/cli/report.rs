@@ -9,7 +9,6 @@ use crate::flow_calls;
 use crate::reports::currency_of;
 use crate::reports::files::{self, Format};
 use crate::runtime::exports::ledgerlink::sync::flows::ReportKind;
-use crate::runtime::{Limits, Runtime};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
@@ -56,10 +55,7 @@ pub async fn run(plugin: Option<&Path>, args: ReportArgs) -> Result<i32> {
     let db = Database::open(&config.store.path)?;
     // A stored report needs no connection: no token is asked for.
     let tenant = config.offline_caps(&tenant_id, &db)?;
-    let runtime = match plugin {
-        Some(path) => Runtime::from_file(path, Limits::default())?,
-        None => Runtime::embedded(Limits::default())?,
-    };
+    let runtime = crate::daemon::load_runtime(plugin)?;
     let (kind, job) = match args.kind {
         Kind::Reconcile => (ReportKind::Reconcile, "reconcile"),
         Kind::Aging => (ReportKind::Aging, "aging"),

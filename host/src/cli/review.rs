@@ -56,7 +56,7 @@ pub async fn run(plugin: Option<&Path>, args: ReviewArgs) -> Result<i32> {
         Ok(report) => report,
         Err(code) => return Ok(code),
     };
-    if args.tenant.json() {
+    if args.tenant.json {
         println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
         return Ok(0);
     }
