@@ -5,8 +5,10 @@
 //! sees it closed (`Resolved`) when a retry succeeds.
 //!
 //! After each run the tenant's entries changed since they were last mirrored are upserted (the
-//! `error_mirror` table remembers what was sent). Salesforce refusing or unreachable never
-//! blocks a sync: the entry stays unmirrored and goes with the next pass.
+//! `error_mirror` table remembers what was sent). A tenant's passes never overlap: a run that
+//! ends while a pass is under way asks that pass to go once more, so no entry is sent twice
+//! at once and none is missed. Salesforce refusing or unreachable never blocks a sync: the
+//! entry stays unmirrored and goes with the next pass.
 
 use super::ledger::LedgerError;
 use super::ErrorLedger;
@@ -15,7 +17,8 @@ use crate::db::Database;
 use anyhow::{Context, Result};
 use rusqlite::params;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS error_mirror (
@@ -46,6 +49,8 @@ pub struct LedgerMirror {
     ledger: ErrorLedger,
     salesforce: BTreeMap<String, Connection>,
     http: reqwest::Client,
+    /// Tenants with a pass under way, and whether another was asked for meanwhile.
+    passes: Arc<Mutex<HashMap<String, bool>>>,
 }
 
 /// What a ledger entry looks like in Salesforce; also what is remembered as mirrored, so a
@@ -83,12 +88,44 @@ impl LedgerMirror {
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(30))
                 .build()?,
+            passes: Arc::default(),
         })
     }
 
     /// Whether `tenant` is mirrored.
     pub fn mirrors(&self, tenant: &str) -> bool {
         self.salesforce.contains_key(tenant)
+    }
+
+    /// Starts a pass for `tenant` in the background, unless one is under way: that one then
+    /// goes once more when it ends.
+    pub fn request(&self, tenant: &str) {
+        if !self.mirrors(tenant) {
+            return;
+        }
+        {
+            let mut passes = self.passes.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(again) = passes.get_mut(tenant) {
+                *again = true;
+                return;
+            }
+            passes.insert(tenant.to_string(), false);
+        }
+        let (mirror, tenant) = (self.clone(), tenant.to_string());
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = mirror.sync(&tenant).await {
+                    tracing::warn!(tenant = %tenant, error = %format!("{e:#}"), "the error mirror pass failed");
+                }
+                let mut passes = mirror.passes.lock().unwrap_or_else(|p| p.into_inner());
+                if passes.get(&tenant) == Some(&true) {
+                    passes.insert(tenant.clone(), false);
+                    continue;
+                }
+                passes.remove(&tenant);
+                return;
+            }
+        });
     }
 
     /// Upserts `tenant`'s entries changed since they were last mirrored.
@@ -162,6 +199,68 @@ impl LedgerMirror {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::exports::ledgerlink::sync::flows::{Outcome, RecordOutcome, RunReport};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Runs ending while a pass is under way do not start passes of their own: the Salesforce
+    /// record of one changed entry is sent once, not once per run.
+    #[tokio::test]
+    async fn requests_during_a_pass_make_one_more_pass_not_one_each() {
+        let patches = Arc::new(AtomicUsize::new(0));
+        let counted = patches.clone();
+        let app = axum::Router::new().fallback(move || {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                // A slow Salesforce: every request below comes while this pass is under way.
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                axum::http::StatusCode::NO_CONTENT
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let db = Database::in_memory().unwrap();
+        let failed = RecordOutcome {
+            entity: "Opportunity".into(),
+            record_id: "006A".into(),
+            outcome: Outcome::Failed,
+            target_id: None,
+            detail: "no lines".into(),
+            code: Some("mapping".into()),
+            retryable: false,
+        };
+        let report = RunReport {
+            job: "sync-invoices".into(),
+            records: vec![failed],
+            created: 0,
+            updated: 0,
+            skipped: 0,
+            failed: 1,
+        };
+        ErrorLedger::new(db.clone())
+            .unwrap()
+            .record("acme", "sync-invoices", &report, chrono::Utc::now())
+            .unwrap();
+        let connection = Connection::new(url.parse().unwrap(), None);
+        let mirror = LedgerMirror::new(db, BTreeMap::from([("acme".into(), connection)])).unwrap();
+        for _ in 0..5 {
+            mirror.request("acme");
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !mirror.passes.lock().unwrap().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the passes never ended"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(patches.load(Ordering::SeqCst), 1);
+        // Nothing changed since: a pass sends nothing.
+        assert_eq!(mirror.sync("acme").await.unwrap().upserted, 0);
+        assert_eq!(patches.load(Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn an_entry_reads_as_the_object_with_its_status() {

@@ -136,18 +136,12 @@ impl Runner {
         self
     }
 
-    /// Starts a mirror pass for `tenant` in the background: a slow or refusing Salesforce
-    /// never holds up the run.
+    /// Asks for a mirror pass for `tenant` (in the background: a slow or refusing Salesforce
+    /// never holds up the run).
     fn mirror(&self, tenant: &str) {
-        let Some(mirror) = self.mirror.clone().filter(|m| m.mirrors(tenant)) else {
-            return;
-        };
-        let tenant = tenant.to_string();
-        tokio::spawn(async move {
-            if let Err(e) = mirror.sync(&tenant).await {
-                tracing::warn!(tenant = %tenant, error = %format!("{e:#}"), "the error mirror pass failed");
-            }
-        });
+        if let Some(mirror) = &self.mirror {
+            mirror.request(tenant);
+        }
     }
 
     fn observe(&self, tenant: &str, job: &str, result: &Result<FlowResult>) {
