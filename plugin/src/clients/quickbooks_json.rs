@@ -407,6 +407,34 @@ pub fn payment(value: &Value, deleted: bool) -> Option<QboPayment> {
     })
 }
 
+/// The credit a payment applies: each CreditMemo line's id and amount, in line order.
+pub fn payment_credits(value: &Value) -> Vec<(String, rust_decimal::Decimal)> {
+    let mut credits = Vec::new();
+    for line in value
+        .get("Line")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let amount = money(line, "Amount").unwrap_or_default();
+        for linked in line
+            .get("LinkedTxn")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if linked.get("TxnType").and_then(Value::as_str) == Some("CreditMemo") {
+                if let Some(id) = text(linked, "TxnId") {
+                    if amount > rust_decimal::Decimal::ZERO {
+                        credits.push((id, amount));
+                    }
+                }
+            }
+        }
+    }
+    credits
+}
+
 /// The JSON of a journal entry create.
 pub fn journal_json(je: &QboJournalEntry) -> Value {
     let mut m = Map::new();

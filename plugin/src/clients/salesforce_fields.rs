@@ -44,6 +44,12 @@ pub const AMOUNT_PAID: &str = "Amount_Paid__c";
 pub const OPEN_BALANCE: &str = "Open_Balance__c";
 /// Opportunity: when the invoice was paid in full.
 pub const PAID_DATE: &str = "Paid_Date__c";
+/// Opportunity: credit memos counted against its invoices.
+pub const AMOUNT_CREDITED: &str = "Amount_Credited__c";
+/// Opportunity: refunds counted against its invoices.
+pub const AMOUNT_REFUNDED: &str = "Amount_Refunded__c";
+/// Opportunity: the total of its live invoices (a subscription has several).
+pub const AMOUNT_INVOICED: &str = "Amount_Invoiced__c";
 /// Opportunity: days since the invoice's due date, written by the aging job.
 pub const DAYS_OUTSTANDING: &str = "Days_Outstanding__c";
 
@@ -51,7 +57,7 @@ pub const DAYS_OUTSTANDING: &str = "Days_Outstanding__c";
 pub const QBO_JOURNAL_ENTRY_ID: &str = "QBO_Journal_Entry_Id__c";
 
 /// The fields only Ledgerlink writes: a change event touching nothing else is our own echo.
-pub const WRITTEN_BY_LEDGERLINK: [&str; 11] = [
+pub const WRITTEN_BY_LEDGERLINK: [&str; 14] = [
     QBO_CUSTOMER_ID,
     QBO_ITEM_ID,
     QBO_INVOICE_ID,
@@ -62,5 +68,8 @@ pub const WRITTEN_BY_LEDGERLINK: [&str; 11] = [
     AMOUNT_PAID,
     OPEN_BALANCE,
     PAID_DATE,
+    AMOUNT_CREDITED,
+    AMOUNT_REFUNDED,
+    AMOUNT_INVOICED,
     DAYS_OUTSTANDING,
 ];

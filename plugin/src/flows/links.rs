@@ -11,6 +11,8 @@
 //! | `product/{Product2 Id}` | the Item Id |
 //! | `invoice/{Opportunity Id}` | [`InvoiceLink`] |
 //! | `invoice-opp/{Invoice Id}` | the Opportunity Id |
+//! | `invoice-owner/{Invoice Id}` | the [`Owner`] of an invoice not billed from an Opportunity |
+//! | `owner-invoices/{object}/{Id}` | every QBO invoice of one Salesforce record, in link order |
 //! | `order/{Order Id}` | the order's postings (`orders.rs`) |
 
 use super::context::{Ctx, FlowResult};
@@ -144,7 +146,82 @@ pub fn opportunity_of(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<String>,
 pub fn store_opportunity_of(ctx: &Ctx<'_>, invoice_id: &str, opportunity_id: &str) -> FlowResult {
     ctx.state
         .put(LINKS, &invoice_reverse_key(invoice_id), &opportunity_id)?;
+    add_owner_invoice(ctx, &Owner::opportunity(opportunity_id), invoice_id)
+}
+
+/// The Salesforce record a QBO invoice bills: an Opportunity, a Salesforce `Invoice`, or a
+/// Salesforce Billing `blng__Invoice__c`. Its payment figures are written there.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Owner {
+    /// The sObject name.
+    pub object: String,
+    /// The record Id.
+    pub id: String,
+}
+
+impl Owner {
+    /// An opportunity.
+    pub fn opportunity(id: &str) -> Self {
+        Self {
+            object: "Opportunity".into(),
+            id: id.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.object, self.id)
+    }
+}
+
+fn owner_key(invoice_id: &str) -> String {
+    format!("invoice-owner/{invoice_id}")
+}
+
+fn owner_invoices_key(owner: &Owner) -> String {
+    format!("owner-invoices/{}/{}", owner.object, owner.id)
+}
+
+/// The record QBO invoice `invoice_id` bills, as far as the links know.
+pub fn invoice_owner(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<Owner>, String> {
+    if let Some(owner) = ctx.state.get::<Owner>(LINKS, &owner_key(invoice_id))? {
+        return Ok(Some(owner));
+    }
+    Ok(opportunity_of(ctx, invoice_id)?.map(|id| Owner::opportunity(&id)))
+}
+
+/// Notes that invoice `invoice_id` bills `owner` (an opportunity's through
+/// [`store_opportunity_of`]).
+pub fn store_invoice_owner(ctx: &Ctx<'_>, invoice_id: &str, owner: &Owner) -> FlowResult {
+    if owner.object == "Opportunity" {
+        return store_opportunity_of(ctx, invoice_id, &owner.id);
+    }
+    ctx.state.put(LINKS, &owner_key(invoice_id), owner)?;
+    add_owner_invoice(ctx, owner, invoice_id)
+}
+
+fn add_owner_invoice(ctx: &Ctx<'_>, owner: &Owner, invoice_id: &str) -> FlowResult {
+    let key = owner_invoices_key(owner);
+    let mut ids: Vec<String> = ctx.state.get(LINKS, &key)?.unwrap_or_default();
+    if !ids.iter().any(|i| i == invoice_id) {
+        ids.push(invoice_id.to_string());
+        ctx.state.put(LINKS, &key, &ids)?;
+    }
     Ok(())
+}
+
+/// Every QBO invoice of `owner`: those noted, and `known` (an invoice linked by a version that
+/// did not note them).
+pub fn owner_invoices(ctx: &Ctx<'_>, owner: &Owner, known: &str) -> Result<Vec<String>, String> {
+    let mut ids: Vec<String> = ctx
+        .state
+        .get(LINKS, &owner_invoices_key(owner))?
+        .unwrap_or_default();
+    if !ids.iter().any(|i| i == known) {
+        ids.push(known.to_string());
+    }
+    Ok(ids)
 }
 
 /// Links opportunity `opportunity_id` to its invoice (the reverse key first); nothing in a dry

@@ -46,6 +46,7 @@ pub mod routing;
 pub mod salesforce_io;
 pub mod salesforce_poll;
 pub mod settings;
+pub mod settlement;
 pub mod state;
 pub mod status;
 pub mod stored_reports;

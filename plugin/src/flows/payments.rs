@@ -1,23 +1,25 @@
 //! QBO Payment -> the Opportunity's payment status through `apply-payment`: partial, full,
 //! over-payment; a void or delete reverses it. Each invoice keeps its ledger of applied payments
-//! in state, so a duplicate or out-of-order event re-applies to the same result.
+//! in state, so a duplicate or out-of-order event re-applies to the same result. The credit a
+//! payment carries (its CreditMemo lines) is counted as credit, not cash; the record's figures
+//! come from `settlement`.
 
 use super::context::{Abort, Ctx, FlowResult};
-use super::links::{self, opportunity_of};
+use super::links::{self, Owner};
 use super::notice_text;
 use super::report::Failure;
 use super::salesforce_io::notice_opportunities;
+use super::settlement::{self, OwnerFigures, Pending};
 use super::state::STATE;
 use crate::clients::json::display_money;
 use crate::clients::notify::Markup;
-use crate::clients::quickbooks_json::{invoice_view, payment};
+use crate::clients::quickbooks_json::{invoice_view, payment, payment_credits};
 use crate::clients::salesforce::soql_literal;
-use crate::clients::salesforce_fields::{
-    AMOUNT_PAID, OPEN_BALANCE, PAID_DATE, PAYMENT_STATUS, QBO_INVOICE_ID,
-};
+use crate::clients::salesforce_fields::QBO_INVOICE_ID;
 use crate::clients::salesforce_json::NoticeOpportunity;
-use crate::mapping::{apply_payment, InvoiceLedger, OpportunityPaymentUpdate, PaymentInput};
-use crate::model::{PaymentState, PaymentStatus, QboPayment};
+use crate::mapping::{apply_payment, Adjustment, AdjustmentKind, InvoiceLedger, PaymentInput};
+use crate::model::{PaymentState, QboPayment};
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -125,6 +127,14 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
         }
         ledgers.push(ledger);
     }
+    // The credit a payment carried (its CreditMemo lines), counted against the invoices it paid;
+    // QBO's TotalAmt is the cash alone, the lines apply cash and credit together.
+    let credits = if p.state == PaymentState::Active {
+        payment_credits(value)
+    } else {
+        Vec::new()
+    };
+    p.total_amt += credits.iter().map(|(_, a)| *a).sum::<Decimal>();
     // Lines to invoices that are gone are dropped; the mapping reports the rest as unapplied.
     let known: BTreeSet<String> = ledgers.iter().map(|l| l.invoice_id.clone()).collect();
     p.lines.retain(|l| known.contains(&l.invoice_id));
@@ -138,67 +148,60 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
             return Ok(());
         }
     };
-    let mut writes = Vec::new();
-    let owners = owners(ctx, &output.updates);
+    let mut pending = Pending::default();
+    for l in &output.invoices {
+        pending.ledgers.insert(l.invoice_id.clone(), l.clone());
+    }
+    let mut shares = credit_shares(&p, &credits).into_iter().peekable();
+    for invoice_id in &invoice_ids {
+        let mut adj = settlement::adjustments(ctx, invoice_id)?;
+        let before = adj.clone();
+        adj.adjustments
+            .retain(|a| a.via_payment.as_deref() != Some(p.id.as_str()));
+        while let Some((_, a)) = shares.next_if(|(inv, _)| inv == invoice_id) {
+            adj.adjustments.push(a);
+        }
+        if adj != before {
+            pending.adjustments.insert(invoice_id.clone(), adj);
+        }
+    }
+    let mut figures = Vec::new();
     for u in &output.updates {
-        let mut fields = json!({
-            "Id": u.opportunity_id,
-            AMOUNT_PAID: crate::clients::json::number(u.amount_paid),
-            OPEN_BALANCE: crate::clients::json::number(u.open_balance),
-            PAYMENT_STATUS: status_label(u.status),
-            PAID_DATE: u.paid_date.map(|d| d.to_string()),
-        });
-        if let (PaymentStatus::Paid | PaymentStatus::Overpaid, Some(stage)) =
-            (u.status, &ctx.settings.paid_stage)
-        {
-            fields["StageName"] = json!(stage);
+        let owner = match links::invoice_owner(ctx, &u.invoice_id)? {
+            Some(o) if o.id == u.opportunity_id => o,
+            _ => Owner::opportunity(&u.opportunity_id),
+        };
+        match settlement::figures(ctx, &owner, &u.invoice_id, &pending) {
+            Ok(f) => figures.push((u.invoice_id.clone(), u.reversed, f)),
+            Err(failure) => {
+                ctx.report.failed("Payment", &p.id, failure);
+                return Ok(());
+            }
         }
-        writes.push(fields);
-        let found = owners.get(&u.opportunity_id);
-        // The invoice's number when the opportunity's own invoice is the one paid.
-        let number = found
-            .filter(|o| o.invoice_id.as_deref() == Some(u.invoice_id.as_str()))
-            .and_then(|o| o.invoice_number.as_deref());
-        let mut line = Markup::plain(&format!("Payment {} on invoice ", p.id));
-        line.push(notice_text::invoice(&ctx.settings, &u.invoice_id, number))
-            .push_plain(": ")
-            .push(notice_text::named_opportunity(
-                &ctx.settings,
-                &u.opportunity_id,
-                found,
-            ));
-        let owner = notice_text::owner_suffix(&ctx.settings, found);
-        if !owner.is_empty() {
-            line.push(owner).push_plain(",");
-        }
-        line.push_plain(&format!(
-            " is {} (paid {}, open {}){}",
-            status_label(u.status),
-            display_money(u.amount_paid),
-            display_money(u.open_balance),
-            if u.reversed { ", reversed" } else { "" }
-        ));
-        ctx.notice(line);
+    }
+    let names = owners(ctx, &figures);
+    for (invoice_id, reversed, f) in &figures {
+        ctx.notice(payment_notice(ctx, &p.id, invoice_id, *reversed, f, &names));
     }
     if ctx.dry_run() {
         ctx.report.updated(
             "Payment",
             &p.id,
             "",
-            format!("would update {} opportunities", writes.len()),
+            format!("would update {} opportunities", figures.len()),
         );
         return Ok(());
     }
-    let results = ctx.sf.update_many("Opportunity", &writes);
+    let all: Vec<OwnerFigures> = figures.into_iter().map(|(_, _, f)| f).collect();
+    let results = settlement::write(ctx, &all);
     let mut failed = false;
-    for (w, r) in writes.iter().zip(results) {
+    for (f, r) in all.iter().zip(results) {
         if let Err(e) = r {
             failed = true;
-            let opp = w.get("Id").and_then(Value::as_str).unwrap_or("?");
             ctx.report.failed(
                 "Payment",
                 &p.id,
-                Failure::Related(format!("Opportunity {opp}"), e.clone()),
+                Failure::Related(f.owner.to_string(), e.clone()),
             );
         }
     }
@@ -206,19 +209,16 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
         // Ledgers are not stored, so a retry re-applies the payment from the same starting point.
         return Ok(());
     }
-    for l in &output.invoices {
-        ctx.state.put(STATE, &ledger_key(&l.invoice_id), l)?;
-    }
+    pending.store(ctx)?;
     let applied: Vec<String> = invoice_ids.into_iter().collect();
     ctx.state.put(STATE, &payment_key(&p.id), &applied)?;
-    let target = output
-        .updates
+    let target = all
         .iter()
-        .map(|u| u.opportunity_id.clone())
+        .map(|f| f.owner.id.clone())
         .collect::<Vec<_>>()
         .join(",");
-    let detail = describe(&p, output.updates.len(), output.unapplied);
-    if output.updates.is_empty() {
+    let detail = describe(&p, all.len(), output.unapplied);
+    if all.is_empty() {
         ctx.report.skipped("Payment", &p.id, None, detail);
     } else {
         ctx.report.updated("Payment", &p.id, &target, detail);
@@ -226,12 +226,86 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
     Ok(())
 }
 
-/// The opportunity invoice `invoice_id` bills: the stored link, else the opportunity whose
+/// The credit memo amounts of a payment, spread over the invoices it paid in line order: each
+/// invoice line takes credit up to its amount (QBO does not say which invoice a credit went to;
+/// with one invoice, which is the usual case, the split is exact).
+fn credit_shares(p: &QboPayment, credits: &[(String, Decimal)]) -> Vec<(String, Adjustment)> {
+    let mut credits: Vec<(String, Decimal)> = credits.to_vec();
+    let mut shares = Vec::new();
+    for line in &p.lines {
+        let mut room = line.amount;
+        for (memo, left) in credits.iter_mut() {
+            let take = room.min(*left);
+            if take <= Decimal::ZERO {
+                continue;
+            }
+            room -= take;
+            *left -= take;
+            shares.push((
+                line.invoice_id.clone(),
+                Adjustment {
+                    kind: AdjustmentKind::CreditMemo,
+                    document_id: memo.clone(),
+                    via_payment: Some(p.id.clone()),
+                    amount: take,
+                    txn_date: p.txn_date,
+                },
+            ));
+        }
+    }
+    // Grouped by invoice, in the order the invoices are visited.
+    shares.sort_by(|a, b| a.0.cmp(&b.0));
+    shares
+}
+
+/// The notification line of one record's new figures.
+fn payment_notice(
+    ctx: &Ctx<'_>,
+    payment_id: &str,
+    invoice_id: &str,
+    reversed: bool,
+    f: &OwnerFigures,
+    names: &BTreeMap<String, NoticeOpportunity>,
+) -> Markup {
+    let s = &f.settlement;
+    let found = names.get(&f.owner.id);
+    // The invoice's number when the opportunity's own invoice is the one paid.
+    let number = found
+        .filter(|o| o.invoice_id.as_deref() == Some(invoice_id))
+        .and_then(|o| o.invoice_number.as_deref());
+    let mut line = Markup::plain(&format!("Payment {payment_id} on invoice "));
+    line.push(notice_text::invoice(&ctx.settings, invoice_id, number))
+        .push_plain(": ");
+    if f.owner.object == "Opportunity" {
+        line.push(notice_text::named_opportunity(
+            &ctx.settings,
+            &f.owner.id,
+            found,
+        ));
+    } else {
+        line.push_plain(&f.owner.to_string());
+    }
+    let owner = notice_text::owner_suffix(&ctx.settings, found);
+    if !owner.is_empty() {
+        line.push(owner).push_plain(",");
+    }
+    line.push_plain(&format!(
+        " is {} (paid {}, open {}){}",
+        s.status.label(),
+        display_money(s.paid),
+        display_money(s.open_balance),
+        if reversed { ", reversed" } else { "" }
+    ));
+    line
+}
+
+/// The record invoice `invoice_id` bills (an opportunity or an invoice record, by Id): the
+/// stored link, else the opportunity whose
 /// `QBO_Invoice_Id__c` names it (a link lost to a crash, or written by an earlier version
 /// without its reverse key), whose reverse key is then stored.
 fn resolve_opportunity(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<String>, Failure> {
-    if let Some(id) = opportunity_of(ctx, invoice_id).map_err(Failure::Invalid)? {
-        return Ok(Some(id));
+    if let Some(owner) = links::invoice_owner(ctx, invoice_id).map_err(Failure::Invalid)? {
+        return Ok(Some(owner.id));
     }
     let rows = ctx
         .sf
@@ -258,12 +332,16 @@ fn resolve_opportunity(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<String>
 /// names the opportunity by id and the payment still applies.
 fn owners(
     ctx: &mut Ctx<'_>,
-    updates: &[OpportunityPaymentUpdate],
+    figures: &[(String, bool, OwnerFigures)],
 ) -> BTreeMap<String, NoticeOpportunity> {
-    if updates.is_empty() || ctx.dry_run() {
+    let ids: Vec<String> = figures
+        .iter()
+        .filter(|(_, _, f)| f.owner.object == "Opportunity")
+        .map(|(_, _, f)| f.owner.id.clone())
+        .collect();
+    if ids.is_empty() || ctx.dry_run() {
         return BTreeMap::new();
     }
-    let ids: Vec<String> = updates.iter().map(|u| u.opportunity_id.clone()).collect();
     notice_opportunities(ctx, &ids).unwrap_or_default()
 }
 
@@ -282,16 +360,6 @@ fn describe(p: &QboPayment, n: usize, unapplied: rust_decimal::Decimal) -> Strin
         d.push_str(&format!(", {unapplied} unapplied"));
     }
     d
-}
-
-/// The picklist value written to `Payment_Status__c`.
-pub fn status_label(s: PaymentStatus) -> &'static str {
-    match s {
-        PaymentStatus::Unpaid => "Unpaid",
-        PaymentStatus::PartiallyPaid => "Partially Paid",
-        PaymentStatus::Paid => "Paid",
-        PaymentStatus::Overpaid => "Overpaid",
-    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod party;
 pub mod payment;
 pub mod product;
 pub mod reconcile;
+pub mod settlement;
 mod text;
 
 pub use account::{map_account, AccountInput, AccountOutput, CustomerChange, CustomerUpdate};
@@ -31,4 +32,7 @@ pub use product::{map_product, ItemChange, ItemSettings, ItemUpdate, ProductInpu
 pub use reconcile::{
     reconcile, Discrepancy, DiscrepancyKind, DocumentKind, LedgerDocument, MatchedPair, MonthTotal,
     ReconcileInput, ReconcileReport, WonOpportunity,
+};
+pub use settlement::{
+    settle, Adjustment, AdjustmentKind, InvoiceMoney, InvoiceState, Settlement, SettlementStatus,
 };

@@ -1,0 +1,241 @@
+//! The payment figures of one Salesforce record (an Opportunity, or an Invoice record) from all
+//! of its QBO invoices: their payment ledgers, the credits and refunds counted against them and
+//! whether they were voided or deleted (`mapping::settlement` holds the rules). Every flow that
+//! moves money on an invoice (payments, credit memos, refunds, voids, deletes, subscriptions)
+//! writes the record through here, so the figures never depend on which event came last.
+//!
+//! State (bucket `state`): `ledger/{Invoice Id}` is the payment ledger (`payments.rs`);
+//! `adjustments/{Invoice Id}` is [`InvoiceAdjustments`].
+
+use super::context::{Ctx, FlowResult};
+use super::links::{self, Owner};
+use super::report::Failure;
+use super::state::STATE;
+use crate::clients::json::number;
+use crate::clients::quickbooks_json::invoice_view;
+use crate::clients::salesforce_fields::{
+    AMOUNT_CREDITED, AMOUNT_INVOICED, AMOUNT_PAID, AMOUNT_REFUNDED, OPEN_BALANCE, PAID_DATE,
+    PAYMENT_STATUS,
+};
+use crate::mapping::{
+    settle, Adjustment, AdjustmentKind, InvoiceLedger, InvoiceMoney, InvoiceState, Settlement,
+    SettlementStatus,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// What is counted against one invoice besides its payments.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceAdjustments {
+    /// Live, voided or deleted.
+    #[serde(default)]
+    pub state: InvoiceState,
+    /// Credits and refunds, each replaced whole when its document changes.
+    #[serde(default)]
+    pub adjustments: Vec<Adjustment>,
+}
+
+impl InvoiceAdjustments {
+    /// Replaces what document `document_id` (through `via_payment`, if any) counts here.
+    pub fn replace(
+        &mut self,
+        kind: AdjustmentKind,
+        document_id: &str,
+        via_payment: Option<&str>,
+        with: Option<Adjustment>,
+    ) {
+        self.adjustments.retain(|a| {
+            !(a.kind == kind
+                && a.document_id == document_id
+                && a.via_payment.as_deref() == via_payment)
+        });
+        self.adjustments.extend(with);
+        self.adjustments
+            .sort_by(|a, b| (a.txn_date, &a.document_id).cmp(&(b.txn_date, &b.document_id)));
+    }
+}
+
+fn adjustments_key(invoice_id: &str) -> String {
+    format!("adjustments/{invoice_id}")
+}
+
+fn ledger_key(invoice_id: &str) -> String {
+    format!("ledger/{invoice_id}")
+}
+
+/// The adjustments of invoice `invoice_id` (none yet: an empty record).
+pub fn adjustments(ctx: &Ctx<'_>, invoice_id: &str) -> Result<InvoiceAdjustments, String> {
+    Ok(ctx
+        .state
+        .get(STATE, &adjustments_key(invoice_id))?
+        .unwrap_or_default())
+}
+
+/// Stores the adjustments of invoice `invoice_id`.
+pub fn store_adjustments(ctx: &Ctx<'_>, invoice_id: &str, a: &InvoiceAdjustments) -> FlowResult {
+    ctx.state.put(STATE, &adjustments_key(invoice_id), a)?;
+    Ok(())
+}
+
+/// Pending changes not stored yet (a flow stores them only once Salesforce took the figures,
+/// so that a retry starts from the same point).
+#[derive(Default)]
+pub struct Pending {
+    /// Payment ledgers by invoice id.
+    pub ledgers: BTreeMap<String, InvoiceLedger>,
+    /// Adjustments by invoice id.
+    pub adjustments: BTreeMap<String, InvoiceAdjustments>,
+}
+
+impl Pending {
+    /// Stores everything pending.
+    pub fn store(&self, ctx: &Ctx<'_>) -> FlowResult {
+        for (id, l) in &self.ledgers {
+            ctx.state.put(STATE, &ledger_key(id), l)?;
+        }
+        for (id, a) in &self.adjustments {
+            store_adjustments(ctx, id, a)?;
+        }
+        Ok(())
+    }
+}
+
+/// One record's figures, ready to write.
+pub struct OwnerFigures {
+    /// The record.
+    pub owner: Owner,
+    /// Its figures.
+    pub settlement: Settlement,
+    /// Credits or refunds were ever counted: the credit and refund fields are written (an org
+    /// that never issues them needs no such fields).
+    pub adjusted: bool,
+    /// It has more than one invoice: the invoiced total is written.
+    pub several: bool,
+}
+
+/// The figures of `owner`, whose invoices include `invoice_id`, with `pending` changes applied.
+pub fn figures(
+    ctx: &Ctx<'_>,
+    owner: &Owner,
+    invoice_id: &str,
+    pending: &Pending,
+) -> Result<OwnerFigures, Failure> {
+    let ids = links::owner_invoices(ctx, owner, invoice_id).map_err(Failure::Invalid)?;
+    let mut ledgers = BTreeMap::new();
+    let mut missing = Vec::new();
+    for id in &ids {
+        let ledger = match pending.ledgers.get(id) {
+            Some(l) => Some(l.clone()),
+            None => ctx
+                .state
+                .get::<InvoiceLedger>(STATE, &ledger_key(id))
+                .map_err(Failure::Invalid)?,
+        };
+        match ledger {
+            Some(l) => {
+                ledgers.insert(id.clone(), l);
+            }
+            None => missing.push(id.clone()),
+        }
+    }
+    let mut totals: BTreeMap<String, (rust_decimal::Decimal, bool)> = BTreeMap::new();
+    if !missing.is_empty() {
+        // An invoice nothing was applied to yet: its total is read from QBO.
+        let found = ctx
+            .qbo
+            .read_many("Invoice", &missing)
+            .map_err(|e| Failure::Related(format!("Invoice {}", missing.join(",")), e))?;
+        for (id, v) in found {
+            if let Some(view) = invoice_view(&v) {
+                totals.insert(id, (view.total_amt, view.voided));
+            }
+        }
+    }
+    let mut adjusted = false;
+    let mut money = Vec::new();
+    for id in &ids {
+        let adj = match pending.adjustments.get(id) {
+            Some(a) => a.clone(),
+            None => adjustments(ctx, id).map_err(Failure::Invalid)?,
+        };
+        adjusted |= !adj.adjustments.is_empty();
+        let (total_amt, applied, voided) = match ledgers.get(id) {
+            Some(l) => (l.total_amt, l.applied.clone(), false),
+            None => match totals.get(id) {
+                Some((total, voided)) => (*total, Vec::new(), *voided),
+                // Gone from QBO without a delete reaching us yet: counted as deleted.
+                None => (rust_decimal::Decimal::ZERO, Vec::new(), false),
+            },
+        };
+        let state = match (
+            adj.state,
+            voided,
+            ledgers.contains_key(id) || totals.contains_key(id),
+        ) {
+            (InvoiceState::Open, true, _) => InvoiceState::Voided,
+            (InvoiceState::Open, _, false) => InvoiceState::Deleted,
+            (s, _, _) => s,
+        };
+        money.push(InvoiceMoney {
+            invoice_id: id.clone(),
+            total_amt,
+            state,
+            applied,
+            adjustments: adj.adjustments,
+        });
+    }
+    Ok(OwnerFigures {
+        owner: owner.clone(),
+        settlement: settle(&money),
+        adjusted,
+        several: ids.len() > 1,
+    })
+}
+
+/// The fields written to the record.
+pub fn fields(ctx: &Ctx<'_>, f: &OwnerFigures) -> Value {
+    let s = &f.settlement;
+    let mut fields = json!({
+        "Id": f.owner.id,
+        AMOUNT_PAID: number(s.paid),
+        OPEN_BALANCE: number(s.open_balance),
+        PAYMENT_STATUS: s.status.label(),
+        PAID_DATE: s.paid_date.map(|d| d.to_string()),
+    });
+    if f.adjusted {
+        fields[AMOUNT_CREDITED] = json!(number(s.credited));
+        fields[AMOUNT_REFUNDED] = json!(number(s.refunded));
+    }
+    if f.several {
+        fields[AMOUNT_INVOICED] = json!(number(s.invoiced));
+    }
+    if let ("Opportunity", SettlementStatus::Paid | SettlementStatus::Overpaid, Some(stage)) =
+        (f.owner.object.as_str(), s.status, &ctx.settings.paid_stage)
+    {
+        fields["StageName"] = json!(stage);
+    }
+    fields
+}
+
+/// Writes each record's figures, grouped by object; the result per record, in order.
+pub fn write(ctx: &mut Ctx<'_>, all: &[OwnerFigures]) -> Vec<Result<(), crate::clients::ApiError>> {
+    let mut results: Vec<Option<Result<(), crate::clients::ApiError>>> = vec![None; all.len()];
+    let mut by_object: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, f) in all.iter().enumerate() {
+        by_object
+            .entry(f.owner.object.as_str())
+            .or_default()
+            .push(i);
+    }
+    for (object, indexes) in by_object {
+        let writes: Vec<Value> = indexes.iter().map(|&i| fields(ctx, &all[i])).collect();
+        for (&i, r) in indexes.iter().zip(ctx.sf.update_many(object, &writes)) {
+            results[i] = Some(r.map(|_| ()));
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.expect("every record written"))
+        .collect()
+}
