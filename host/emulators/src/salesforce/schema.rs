@@ -599,6 +599,10 @@ impl Schema {
             f("Open_Balance__c", Currency),
             f("Payment_Status__c", Picklist),
             f("Paid_Date__c", Date),
+            // Ledgerlink's setup for credit memos, refunds and subscriptions (README).
+            f("Amount_Credited__c", Currency),
+            f("Amount_Refunded__c", Currency),
+            f("Amount_Invoiced__c", Currency),
             f("Days_Outstanding__c", Double),
             f("Ledgerlink_Version__c", String),
             f("External_Id__c", String).ext(),
