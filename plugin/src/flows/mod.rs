@@ -13,17 +13,19 @@
 //! | what starts a run | [`triggers`] (QBO polls and webhooks, backfill, redo by id), [`change_events`] (Salesforce change events), `run_job` here |
 //! | the polls | [`salesforce_poll`] (Get Updated / Get Deleted, then `SystemModstamp` cursors), [`quickbooks_poll`] (CDC since the cursor, a catch-up by query past its limits) |
 //! | routing | [`routing`] (which flow handles a Salesforce object or a QBO entity; the flows over touched ids) |
-//! | the flows | [`accounts`], [`products`], [`invoices`] (with its parts: plan, updates, details, currency), [`orders`], [`payments`], [`inbound`], [`aging`], [`reconcile`], [`audit`] (reads both systems, writes nothing; `run_job` hands it the invoice flow's plan), [`review`] (the review queue's list and decisions) |
+//! | the flows | [`accounts`], [`products`], [`invoices`] (with its parts: plan, updates, details, currency), [`orders`], [`payments`], [`adjustments`] (credit memos, refunds, voided and deleted invoices), [`inbound`], [`aging`], [`reconcile`], [`audit`] (reads both systems, writes nothing; `run_job` hands it the invoice flow's plan), [`review`] (the review queue's list and decisions) |
 //! | one record synced, for any flow | [`customers`] (an account's customer, the matching ladder, review decisions applied), [`items`] (a product's item), [`classification`] (a customer's location and class) |
-//! | shared by the flows | [`links`], [`review_queue`] (accounts waiting for a person's decision), [`matching`] (name similarity, rungs, candidates), [`salesforce_io`], [`qbo_lists`], [`context`], [`report`], [`state`], [`ids`], [`settings`], [`invoice_settings`], [`stored_reports`] (where reports are kept), [`notice_text`] (how notifications name records and people) |
+//! | shared by the flows | [`links`], [`settlement`] (a record's payment figures over all its invoices), [`credits`] (which invoice a credit memo or refund counts against), [`review_queue`] (accounts waiting for a person's decision), [`matching`] (name similarity, rungs, candidates), [`salesforce_io`], [`qbo_lists`], [`context`], [`report`], [`state`], [`ids`], [`settings`], [`invoice_settings`], [`stored_reports`] (where reports are kept), [`notice_text`] (how notifications name records and people) |
 //! | what a host may ask | [`status`] (progress and cursors, the `status` export); the `report` export reads [`stored_reports`] |
 
 pub mod accounts;
+pub mod adjustments;
 pub mod aging;
 pub mod audit;
 pub mod change_events;
 pub mod classification;
 pub mod context;
+pub mod credits;
 pub mod customers;
 pub mod ids;
 pub mod inbound;

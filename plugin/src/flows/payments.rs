@@ -5,6 +5,7 @@
 //! come from `settlement`.
 
 use super::context::{Abort, Ctx, FlowResult};
+use super::credits;
 use super::links::{self, Owner};
 use super::notice_text;
 use super::report::Failure;
@@ -165,6 +166,44 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
             pending.adjustments.insert(invoice_id.clone(), adj);
         }
     }
+    // A credit memo this payment applies, or applied before an edit or a delete, has a new
+    // remainder: its direct count is redone from the memo as QBO now has it.
+    let mut memos: BTreeSet<String> = credits.iter().map(|(m, _)| m.clone()).collect();
+    for invoice_id in &invoice_ids {
+        for a in settlement::adjustments(ctx, invoice_id)?.adjustments {
+            if a.via_payment.as_deref() == Some(p.id.as_str()) {
+                memos.insert(a.document_id);
+            }
+        }
+    }
+    let mut attributions = Vec::new();
+    let mut also: Vec<(String, Owner)> = Vec::new();
+    if !memos.is_empty() {
+        let ids: Vec<String> = memos.into_iter().collect();
+        let found = match ctx.qbo.read_many("CreditMemo", &ids) {
+            Ok(found) => found,
+            Err(e) => {
+                ctx.report.failed(
+                    "Payment",
+                    &p.id,
+                    Failure::Related(format!("CreditMemo {}", ids.join(",")), e),
+                );
+                return Ok(());
+            }
+        };
+        for memo in found.values() {
+            match credits::attribute(ctx, AdjustmentKind::CreditMemo, memo, false, &mut pending) {
+                Ok((a, touched)) => {
+                    attributions.push(a);
+                    also.extend(touched);
+                }
+                Err(failure) => {
+                    ctx.report.failed("Payment", &p.id, failure);
+                    return Ok(());
+                }
+            }
+        }
+    }
     let mut figures = Vec::new();
     for u in &output.updates {
         let owner = match links::invoice_owner(ctx, &u.invoice_id)? {
@@ -173,6 +212,21 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
         };
         match settlement::figures(ctx, &owner, &u.invoice_id, &pending) {
             Ok(f) => figures.push((u.invoice_id.clone(), u.reversed, f)),
+            Err(failure) => {
+                ctx.report.failed("Payment", &p.id, failure);
+                return Ok(());
+            }
+        }
+    }
+    for (invoice_id, owner) in also {
+        if figures
+            .iter()
+            .any(|(_, _, f): &(String, bool, OwnerFigures)| f.owner == owner)
+        {
+            continue;
+        }
+        match settlement::figures(ctx, &owner, &invoice_id, &pending) {
+            Ok(f) => figures.push((invoice_id, false, f)),
             Err(failure) => {
                 ctx.report.failed("Payment", &p.id, failure);
                 return Ok(());
@@ -210,6 +264,9 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
         return Ok(());
     }
     pending.store(ctx)?;
+    for a in &attributions {
+        a.store(ctx)?;
+    }
     let applied: Vec<String> = invoice_ids.into_iter().collect();
     ctx.state.put(STATE, &payment_key(&p.id), &applied)?;
     let target = all

@@ -5,10 +5,11 @@
 use super::context::{Ctx, FlowResult};
 use super::report::Failure;
 use super::state::CURSORS;
-use super::{inbound, payments};
+use super::{adjustments, inbound, payments};
 use crate::clients::json::text;
 use crate::clients::quickbooks::literal;
 use crate::clients::ApiError;
+use crate::mapping::AdjustmentKind;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -91,7 +92,13 @@ fn store_cursor(ctx: &mut Ctx<'_>, at: &str) -> FlowResult {
 }
 
 /// The QBO entities whose changes reach Salesforce, in the order they are applied.
-const QBO_ENTITIES: [&str; 3] = ["Customer", "Invoice", "Payment"];
+pub const QBO_ENTITIES: [&str; 5] = [
+    "Customer",
+    "Invoice",
+    "CreditMemo",
+    "RefundReceipt",
+    "Payment",
+];
 
 /// How far back CDC looks (QBO refuses an older `changedSince`), less an hour for clock skew.
 const CDC_LOOK_BACK: Duration = Duration::hours(30 * 24 - 1);
@@ -241,6 +248,9 @@ pub(super) fn apply_change(ctx: &mut Ctx<'_>, entity: &str, v: &Value) -> FlowRe
     let id = text(v, "Id").unwrap_or_default();
     match (entity, deleted) {
         ("Payment", _) => payments::apply(ctx, v, deleted),
+        ("CreditMemo", _) => adjustments::document(ctx, AdjustmentKind::CreditMemo, v, deleted),
+        ("RefundReceipt", _) => adjustments::document(ctx, AdjustmentKind::Refund, v, deleted),
+        ("Invoice", _) if adjustments::invoice_changed(ctx, v, deleted)? => Ok(()),
         ("Customer", false) => inbound::customer_to_account(ctx, v).map(|_| ()),
         ("Invoice", false) => inbound::invoice_to_opportunity(ctx, v),
         (_, true) => {

@@ -2,9 +2,11 @@
 //! the records a poll, a change event or a redo by id touched.
 
 use super::context::{Abort, Ctx, FlowResult};
+use super::quickbooks_poll::{apply_change, QBO_ENTITIES};
 use super::{accounts, inbound, invoices, orders, payments, products};
 use crate::clients::json::text;
 use crate::clients::salesforce::soql_list;
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Each Salesforce flow over its records (after its `SystemModstamp` cursor, or all with
@@ -68,26 +70,26 @@ pub fn run_touched(
     Ok(())
 }
 
-/// QBO records by id (`only`, as `Customer:<id>`, `Invoice:<id>` or `Payment:<id>`; a bare id
-/// is a customer): customers and invoices to Salesforce, payments to their opportunities. This
-/// is the job that redoes a webhook's failed records.
+/// QBO records by id (`only`, as `Customer:<id>`, `Invoice:<id>`, `CreditMemo:<id>`,
+/// `RefundReceipt:<id>` or `Payment:<id>`; a bare id is a customer): customers and invoices to
+/// Salesforce, payments, credits and refunds to the figures of the records they touch. This is
+/// the job that redoes a webhook's failed records.
 pub fn quickbooks_ids(ctx: &mut Ctx<'_>) -> FlowResult {
     let mut wanted: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     for id in ctx.args.only.clone().unwrap_or_default() {
-        let entity = match ctx.args.entities.get(&id).map(|e| e.to_ascii_lowercase()) {
-            Some(e) if e == "invoice" => "Invoice",
-            Some(e) if e == "payment" => "Payment",
-            _ => "Customer",
-        };
+        let named = ctx.args.entities.get(&id).map(|e| e.to_ascii_lowercase());
+        let entity = QBO_ENTITIES
+            .into_iter()
+            .find(|e| named.as_deref() == Some(e.to_ascii_lowercase().as_str()))
+            .unwrap_or("Customer");
         wanted.entry(entity).or_default().push(id);
     }
-    // Customers first, so that an invoice finds its customer's account already there.
-    for (entity, ids) in [
-        ("Customer", wanted.remove("Customer")),
-        ("Invoice", wanted.remove("Invoice")),
-        ("Payment", wanted.remove("Payment")),
-    ] {
-        let Some(ids) = ids else { continue };
+    // Customers first, so that an invoice finds its customer's account already there; credits
+    // and refunds before payments, which may apply them.
+    for entity in QBO_ENTITIES {
+        let Some(ids) = wanted.remove(entity) else {
+            continue;
+        };
         if entity == "Payment" {
             payments::apply_ids(ctx, &ids)?;
             continue;
@@ -103,11 +105,18 @@ pub fn quickbooks_ids(ctx: &mut Ctx<'_>) -> FlowResult {
         };
         for id in &ids {
             match found.get(id) {
-                Some(v) if entity == "Invoice" => inbound::invoice_to_opportunity(ctx, v)?,
-                Some(v) => {
+                Some(v) if entity == "Customer" => {
                     inbound::customer_to_account(ctx, v)?;
                 }
-                None => ctx.report.skipped(entity, id, None, "no longer in QBO"),
+                Some(v) => apply_change(ctx, entity, v)?,
+                None if entity == "Customer" => {
+                    ctx.report.skipped(entity, id, None, "no longer in QBO")
+                }
+                None => {
+                    let stub =
+                        json!({"Id": id, "TxnDate": ctx.today().to_string(), "status": "Deleted"});
+                    apply_change(ctx, entity, &stub)?;
+                }
             }
         }
     }

@@ -15,7 +15,7 @@ use crate::clients::json::number;
 use crate::clients::quickbooks_json::invoice_view;
 use crate::clients::salesforce_fields::{
     AMOUNT_CREDITED, AMOUNT_INVOICED, AMOUNT_PAID, AMOUNT_REFUNDED, OPEN_BALANCE, PAID_DATE,
-    PAYMENT_STATUS,
+    PAYMENT_STATUS, QBO_INVOICE_ID, QBO_INVOICE_LINK, QBO_INVOICE_NUMBER,
 };
 use crate::mapping::{
     settle, Adjustment, AdjustmentKind, InvoiceLedger, InvoiceMoney, InvoiceState, Settlement,
@@ -209,6 +209,12 @@ pub fn fields(ctx: &Ctx<'_>, f: &OwnerFigures) -> Value {
     }
     if f.several {
         fields[AMOUNT_INVOICED] = json!(number(s.invoiced));
+    }
+    if s.status == SettlementStatus::InvoiceDeleted {
+        // Nobody follows a link to an invoice that is gone; the record keeps its status.
+        for field in [QBO_INVOICE_ID, QBO_INVOICE_NUMBER, QBO_INVOICE_LINK] {
+            fields[field] = Value::Null;
+        }
     }
     if let ("Opportunity", SettlementStatus::Paid | SettlementStatus::Overpaid, Some(stage)) =
         (f.owner.object.as_str(), s.status, &ctx.settings.paid_stage)

@@ -5,11 +5,13 @@
 //! last cursor.
 
 use super::context::{Ctx, FlowResult};
-use super::quickbooks_poll::{apply_change, poll_quickbooks, poll_quickbooks_covering};
+use super::quickbooks_poll::{
+    apply_change, poll_quickbooks, poll_quickbooks_covering, QBO_ENTITIES,
+};
 use super::report::Failure;
 use super::routing::{self, route, run_touched, salesforce_flows};
+use super::salesforce_poll;
 use super::state::CURSORS;
-use super::{payments, salesforce_poll};
 use crate::clients::ApiError;
 use chrono::Utc;
 use ledgerlink_qbo_webhook::{self as qbo_webhook, WebhookEvent};
@@ -36,7 +38,7 @@ pub fn redo_only(ctx: &mut Ctx<'_>) -> FlowResult {
     for id in ctx.args.only.clone().unwrap_or_default() {
         let entity = ctx.args.entities.get(&id).cloned().unwrap_or_default();
         match (entity.as_str(), route(&entity)) {
-            ("Customer" | "Invoice" | "Payment", _) => quickbooks.push(id),
+            (e, _) if QBO_ENTITIES.contains(&e) => quickbooks.push(id),
             (_, Some((flow, None))) => {
                 salesforce.entry(flow).or_default().insert(id);
             }
@@ -85,17 +87,14 @@ pub fn on_quickbooks_webhook(ctx: &mut Ctx<'_>, hints: Vec<WebhookEvent>) -> Flo
         {
             continue;
         }
-        let Some(entity) = ["Customer", "Invoice", "Payment"]
-            .into_iter()
-            .find(|e| *e == h.entity)
-        else {
+        let Some(entity) = QBO_ENTITIES.into_iter().find(|e| *e == h.entity) else {
             ctx.report
                 .skipped(&h.entity, &h.id, None, "not synced to Salesforce");
             continue;
         };
         uncovered.entry(entity).or_default().push(h.id);
     }
-    for entity in ["Customer", "Invoice", "Payment"] {
+    for entity in QBO_ENTITIES {
         let Some(ids) = uncovered.remove(entity) else {
             continue;
         };
@@ -114,9 +113,9 @@ pub fn on_quickbooks_webhook(ctx: &mut Ctx<'_>, hints: Vec<WebhookEvent>) -> Flo
         for id in ids {
             match found.get(&id) {
                 Some(v) => apply_change(ctx, entity, v)?,
-                None if entity == "Payment" => {
+                None if entity != "Customer" => {
                     let stub = serde_json::json!({"Id": id, "TxnDate": ctx.today().to_string(), "status": "Deleted"});
-                    payments::apply(ctx, &stub, true)?;
+                    apply_change(ctx, entity, &stub)?;
                 }
                 None => ctx.report.skipped(entity, &id, None, "no longer in QBO"),
             }

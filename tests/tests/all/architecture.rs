@@ -308,8 +308,9 @@ fn the_host_modules_form_no_import_cycle() {
 }
 
 /// The flows (one per job) and the modules that decide which flow runs.
-const FLOWS: [&str; 10] = [
+const FLOWS: [&str; 11] = [
     "accounts",
+    "adjustments",
     "products",
     "invoices",
     "orders",

@@ -14,6 +14,7 @@ use crate::flows::ids::{batch_request_id, content_hash, request_id};
 use crate::flows::links;
 use crate::flows::report::Failure;
 use crate::flows::salesforce_io::write_back;
+use crate::flows::settlement;
 use serde_json::{json, Value};
 
 /// One invoice to bring up to date: the plan, the invoice's Id and, when already read in this
@@ -206,6 +207,18 @@ fn record_updated(ctx: &mut Ctx<'_>, planned: &Planned, inv: &InvoiceView) -> Re
 }
 
 fn gone(ctx: &mut Ctx<'_>, planned: &Planned, invoice_id: &str) {
+    let deleted = settlement::adjustments(ctx, invoice_id)
+        .is_ok_and(|a| a.state == crate::mapping::InvoiceState::Deleted);
+    if deleted {
+        // A bookkeeper deleted it on purpose: it is not made again behind their back.
+        ctx.report.skipped(
+            "Opportunity",
+            &planned.opportunity.id,
+            Some(invoice_id),
+            "its invoice was deleted in QBO (its payment status says Invoice Deleted); not invoiced again",
+        );
+        return;
+    }
     ctx.report.failed(
         "Opportunity",
         &planned.opportunity.id,
