@@ -219,7 +219,7 @@ parse_record! {
 }
 
 convert_enum! {
-    wit::DocumentKind => DocumentKind { Invoice, CreditMemo }
+    wit::DocumentKind => DocumentKind { Invoice, CreditMemo, RefundReceipt }
 }
 
 parse_record! {
@@ -240,6 +240,7 @@ fn document_entity(kind: wit::DocumentKind) -> &'static str {
     match DocumentKind::from(kind) {
         DocumentKind::Invoice => "Invoice",
         DocumentKind::CreditMemo => "CreditMemo",
+        DocumentKind::RefundReceipt => "RefundReceipt",
     }
 }
 

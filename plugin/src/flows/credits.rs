@@ -15,7 +15,8 @@
 //! in its period, and written to no record.
 //!
 //! State (bucket `state`): `credited/{CreditMemo|RefundReceipt}/{Id}` is the invoice a
-//! document was last counted against, so an edit or a delete moves or removes it.
+//! document was last counted against, so an edit or a delete moves or removes it;
+//! `credit-applied/{CreditMemo Id}` the invoice a payment applied a credit memo to.
 
 use super::context::Ctx;
 use super::links::{self, Owner};
@@ -40,6 +41,27 @@ pub fn entity(kind: AdjustmentKind) -> &'static str {
 
 fn credited_key(kind: AdjustmentKind, id: &str) -> String {
     format!("credited/{}/{id}", entity(kind))
+}
+
+fn applied_key(memo_id: &str) -> String {
+    format!("credit-applied/{memo_id}")
+}
+
+/// The invoice a document counts against: where it was attributed, else (a credit memo) the
+/// invoice a payment applied it to.
+pub fn invoice_of(ctx: &Ctx<'_>, kind: AdjustmentKind, id: &str) -> Result<Option<String>, String> {
+    if let Some(invoice) = ctx.state.get(STATE, &credited_key(kind, id))? {
+        return Ok(Some(invoice));
+    }
+    match kind {
+        AdjustmentKind::CreditMemo => ctx.state.get(STATE, &applied_key(id)),
+        AdjustmentKind::Refund => Ok(None),
+    }
+}
+
+/// Notes that a payment applied credit memo `memo_id` to invoice `invoice_id`.
+pub fn store_applied(ctx: &Ctx<'_>, memo_id: &str, invoice_id: &str) -> Result<(), String> {
+    ctx.state.put(STATE, &applied_key(memo_id), &invoice_id)
 }
 
 /// A document's attribution, to be stored once Salesforce took the figures.

@@ -267,6 +267,15 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
     for a in &attributions {
         a.store(ctx)?;
     }
+    for (invoice_id, adj) in &pending.adjustments {
+        for a in adj
+            .adjustments
+            .iter()
+            .filter(|a| a.via_payment.as_deref() == Some(p.id.as_str()))
+        {
+            credits::store_applied(ctx, &a.document_id, invoice_id)?;
+        }
+    }
     let applied: Vec<String> = invoice_ids.into_iter().collect();
     ctx.state.put(STATE, &payment_key(&p.id), &applied)?;
     let target = all

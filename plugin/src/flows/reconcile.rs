@@ -1,7 +1,9 @@
-//! Month-end reconciliation: Closed Won opportunities vs QBO invoices for a period through
+//! Month-end reconciliation: Closed Won opportunities vs QBO invoices, credit memos and refund
+//! receipts for a period through
 //! `reconcile`, stored for the host to render (CSV, HTML) and summarised in a notification.
 
 use super::context::{Abort, Ctx, FlowResult};
+use super::credits;
 use super::links::opportunity_of;
 use super::report::Failure;
 use super::state::REPORTS;
@@ -10,7 +12,9 @@ use crate::clients::json::{date, money, non_empty};
 use crate::clients::quickbooks::literal;
 use crate::clients::quickbooks_json::invoice_view;
 use crate::clients::salesforce_fields::QBO_INVOICE_ID;
-use crate::mapping::{reconcile, DocumentKind, LedgerDocument, ReconcileInput, WonOpportunity};
+use crate::mapping::{
+    reconcile, AdjustmentKind, DocumentKind, LedgerDocument, ReconcileInput, WonOpportunity,
+};
 use chrono::{Datelike, Duration, NaiveDate};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -92,6 +96,38 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
             txn_date,
         });
     }
+    // Credits and refunds dated in the period lower QuickBooks' side; each belongs to the deal
+    // whose invoice it counts against (see `credits`).
+    for (kind, entity) in [
+        (DocumentKind::CreditMemo, "CreditMemo"),
+        (DocumentKind::RefundReceipt, "RefundReceipt"),
+    ] {
+        let rows = ctx.qbo.query(&format!(
+            "select * from {entity} where TxnDate >= '{start}' and TxnDate <= '{end}'"
+        ))?;
+        for v in &rows {
+            let (Some(id), Some(txn_date)) = (non_empty(v, "Id"), date(v, "TxnDate")) else {
+                continue;
+            };
+            let adjustment = match kind {
+                DocumentKind::CreditMemo => AdjustmentKind::CreditMemo,
+                _ => AdjustmentKind::Refund,
+            };
+            let opportunity_id = match credits::invoice_of(ctx, adjustment, &id)? {
+                Some(invoice) => opportunity_of(ctx, &invoice)?,
+                None => None,
+            };
+            documents.push(LedgerDocument {
+                opportunity_id,
+                doc_number: non_empty(v, "DocNumber"),
+                kind,
+                total_amt: revenue(v, money(v, "TotalAmt").unwrap_or_default()),
+                voided: non_empty(v, "PrivateNote").is_some_and(|n| n.starts_with("Voided")),
+                id,
+                txn_date,
+            });
+        }
+    }
     let report = reconcile(&ReconcileInput {
         period_start: start,
         period_end: end,
@@ -143,11 +179,13 @@ fn revenue(invoice: &Value, total_amt: Decimal) -> Decimal {
 mod tests {
     use super::*;
     use crate::flows::links::invoice_reverse_key;
-    use crate::flows::state::{State, LINKS};
+    use crate::flows::state::{State, LINKS, STATE};
     use crate::flows::stored_reports::{read, ReportKind, Stored};
     use crate::flows::test_support::{assert_run, qbo_query, soql, REALM};
     use crate::flows::{run_job, Kind};
-    use crate::mapping::DiscrepancyKind::{InvoiceWithoutOpportunity, MissingInvoice, OtherPeriod};
+    use crate::mapping::DiscrepancyKind::{
+        self, InvoiceWithoutOpportunity, MissingInvoice, OtherPeriod,
+    };
     use crate::platform::memory::{MemoryPlatform, Routes};
     use crate::platform::Method::{Get, Patch, Post};
     use rust_decimal_macros::dec;
@@ -208,6 +246,9 @@ mod tests {
                          "CustomerRef": {"value": "59"}, "TotalAmt": 99.99, "Balance": 99.99}
                     ]))
                 })
+                // No credit memo or refund in the period.
+                .on(Get, "select * from CreditMemo where TxnDate", |_| qbo_query("CreditMemo", json!([])))
+                .on(Get, "select * from RefundReceipt where TxnDate", |_| qbo_query("RefundReceipt", json!([])))
                 .json(Post, "http://notify/", 200, json!({"ok": true})),
         );
         let state = State::new(&platform.kv);
@@ -287,5 +328,71 @@ mod tests {
                 .contains("Reconciliation 2026-02-01 to 2026-02-28"),
             "{notice}"
         );
+    }
+
+    #[test]
+    fn credits_and_refunds_of_the_period_lower_quickbooks_side_and_the_discrepancies_still_add_up()
+    {
+        let platform = MemoryPlatform::routed(
+            REALM,
+            Routes::new()
+                .on(Get, "FROM Opportunity WHERE IsWon = true", |_| {
+                    soql(json!([{"Id": "006A000001DealAAA", "Name": "Acme", "AccountId": "001A000001AcmeAAA",
+                        "CloseDate": "2026-02-03", "Amount": 1000.00, "QBO_Invoice_Id__c": "130"}]))
+                })
+                .on(Get, "select * from Invoice where TxnDate", |_| {
+                    qbo_query("Invoice", json!([{"Id": "130", "TxnDate": "2026-02-03",
+                        "CustomerRef": {"value": "58"}, "TotalAmt": 1000.00, "Balance": 0}]))
+                })
+                .on(Get, "select * from CreditMemo where TxnDate", |_| {
+                    qbo_query("CreditMemo", json!([{"Id": "9", "DocNumber": "CM-9", "TxnDate": "2026-02-10",
+                        "CustomerRef": {"value": "58"}, "TotalAmt": 100.10}]))
+                })
+                .on(Get, "select * from RefundReceipt where TxnDate", |_| {
+                    qbo_query("RefundReceipt", json!([{"Id": "12", "TxnDate": "2026-02-12",
+                        "CustomerRef": {"value": "77"}, "TotalAmt": 49.95}]))
+                })
+                .json(Post, "http://notify/", 200, json!({"ok": true})),
+        );
+        let state = State::new(&platform.kv);
+        state
+            .put(LINKS, &invoice_reverse_key("130"), &"006A000001DealAAA")
+            .unwrap();
+        // Credit memo 9 was counted against invoice 130; refund 12 named no invoice.
+        state.put(STATE, "credited/CreditMemo/9", &"130").unwrap();
+        let args = r#"{"period-start": "2026-02-01", "period-end": "2026-02-28"}"#;
+        run_job(&platform.platform(), "reconcile", args).unwrap();
+        let Ok(Some(Stored::Reconcile(r))) =
+            read(&platform.platform(), ReportKind::Reconcile, Some("2026-02"))
+        else {
+            panic!("no reconciliation stored for 2026-02");
+        };
+        assert_eq!(
+            (r.salesforce_total, r.quickbooks_total, r.difference),
+            (dec!(1000.00), dec!(849.95), dec!(150.05)),
+            "{r:#?}"
+        );
+        let found: Vec<_> = r
+            .discrepancies
+            .iter()
+            .map(|d| (d.kind, d.opportunity_id.as_deref(), d.difference))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    DiscrepancyKind::AmountDiffers,
+                    Some("006A000001DealAAA"),
+                    dec!(100.10)
+                ),
+                (
+                    DiscrepancyKind::InvoiceWithoutOpportunity,
+                    None,
+                    dec!(49.95)
+                ),
+            ]
+        );
+        let explained: Decimal = r.discrepancies.iter().map(|d| d.difference).sum();
+        assert_eq!(explained, r.difference);
     }
 }

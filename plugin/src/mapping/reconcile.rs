@@ -7,12 +7,12 @@
 //!   counted (they only explain documents linked to them).
 //! - **QuickBooks side**: voided documents are ignored entirely (they neither count nor link
 //!   nor match). A document's `signed_amount` is its total for an invoice and minus its total
-//!   for a credit memo; `quickbooks-total` is the signed sum of the documents dated in the
+//!   for a credit memo or a refund receipt; `quickbooks-total` is the signed sum of the documents dated in the
 //!   period.
 //! - **Linking** (`linked_opportunity`): a document belongs to the opportunity its
 //!   `opportunity-id` names; an invoice without one belongs to the opportunity whose
 //!   `invoice-id` is that invoice (an opportunity of the period first, then the lowest id).
-//!   A credit memo without `opportunity-id` links to nothing.
+//!   A credit memo or refund receipt without `opportunity-id` links to nothing.
 //! - **Per opportunity of the period**, with `net` = the signed sum of all its linked documents,
 //!   whatever their date:
 //!   - no linked invoice: `missing-invoice` (difference = amount - net, which is the amount
@@ -62,6 +62,7 @@ pub struct WonOpportunity {
 pub enum DocumentKind {
     Invoice,
     CreditMemo,
+    RefundReceipt,
 }
 
 /// A QBO invoice or credit memo.
@@ -407,11 +408,12 @@ impl std::fmt::Display for Period {
     }
 }
 
-/// Rule "credit memo reduces": an invoice counts its total, a credit memo minus its total.
+/// Rule "credit memo reduces": an invoice counts its total, a credit memo or a refund receipt
+/// minus its total.
 fn signed_amount(document: &LedgerDocument) -> Decimal {
     match document.kind {
         DocumentKind::Invoice => document.total_amt,
-        DocumentKind::CreditMemo => -document.total_amt,
+        DocumentKind::CreditMemo | DocumentKind::RefundReceipt => -document.total_amt,
     }
 }
 
@@ -501,6 +503,7 @@ fn describe_document(document: &LedgerDocument) -> String {
     let kind = match document.kind {
         DocumentKind::Invoice => "Invoice",
         DocumentKind::CreditMemo => "Credit memo",
+        DocumentKind::RefundReceipt => "Refund receipt",
     };
     match clean(document.doc_number.as_deref()) {
         Some(number) if number != document.id => {
@@ -549,6 +552,7 @@ fn kind_rank_doc(kind: DocumentKind) -> u8 {
     match kind {
         DocumentKind::Invoice => 0,
         DocumentKind::CreditMemo => 1,
+        DocumentKind::RefundReceipt => 2,
     }
 }
 
@@ -635,6 +639,7 @@ fn describe_kind_and_id(document: &LedgerDocument) -> String {
     match document.kind {
         DocumentKind::Invoice => format!("Invoice {}", document.id),
         DocumentKind::CreditMemo => format!("Credit memo {}", document.id),
+        DocumentKind::RefundReceipt => format!("Refund receipt {}", document.id),
     }
 }
 
