@@ -140,7 +140,7 @@ impl Schedule {
         };
         let every = whole_number(info, "NumInterval")?
             .ok_or_else(|| QboError::required(&field("NumInterval")))?;
-        if every < 1 || every > 999 {
+        if !(1..=999).contains(&every) {
             return Err(QboError::business(format!(
                 "ScheduleInfo.NumInterval must be at least 1 (got {every})."
             ))
