@@ -419,4 +419,112 @@ mod qbo {
         advance(&mut qbo, Duration::days(730));
         assert_eq!(generated(&qbo, &id).len(), 2);
     }
+
+    #[test]
+    fn webhooks_report_credit_memos_refunds_and_generated_invoices() {
+        use axum::{body::Bytes, routing::post, Router};
+        use std::sync::{Arc, Mutex};
+        let received: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = received.clone();
+        let router = Router::new().route(
+            "/hook",
+            post(move |body: Bytes| {
+                let sink = sink.clone();
+                async move {
+                    sink.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&body).to_string());
+                    "ok"
+                }
+            }),
+        );
+        let hook = ledgerlink_emulators::RunningServer::start(router, 0).unwrap();
+        let mut config = crate::qbo_support::config();
+        config.webhook_url = Some(format!("{}/hook", hook.url()));
+        let mut qbo = Qbo::start_with(config);
+        let customer = qbo.customer("Hooked credits");
+        let cm = credit_memo(&qbo, &customer, 5.0);
+        let rr = qbo.create(
+            "RefundReceipt",
+            json!({"DepositToAccountRef": {"value": "5"}, "Line": [line(3.0)]}),
+        );
+        let (status, _) = qbo.post(
+            "refundreceipt?operation=delete",
+            &json!({"Id": rr["Id"], "SyncToken": "0"}),
+        );
+        assert_eq!(status, 200);
+        let start = today(&qbo) + Duration::days(1);
+        let (status, _) = qbo.post(
+            "recurringtransaction",
+            &template(&customer, "Hooked plan", start, 7.0),
+        );
+        assert_eq!(status, 200);
+        advance(&mut qbo, Duration::days(1));
+        let generated_id = generated(&qbo, &json!("1"))[0]["Id"].clone();
+        let expected = [
+            ("CreditMemo", cm["Id"].clone(), "Create"),
+            ("RefundReceipt", rr["Id"].clone(), "Create"),
+            ("RefundReceipt", rr["Id"].clone(), "Delete"),
+            ("Invoice", generated_id, "Create"),
+        ];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let events: Vec<(String, Value, String)> = received
+                .lock()
+                .unwrap()
+                .iter()
+                .flat_map(|b| {
+                    let v: Value = serde_json::from_str(b).unwrap();
+                    v["eventNotifications"][0]["dataChangeEvent"]["entities"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .map(|e| {
+                    (
+                        e["name"].as_str().unwrap().to_string(),
+                        e["id"].clone(),
+                        e["operation"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            let all = expected.iter().all(|(n, id, op)| {
+                events
+                    .iter()
+                    .any(|(en, eid, eop)| en == n && eid == id && eop == op)
+            });
+            if all {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "missing events in {events:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn the_new_entities_can_be_seeded() {
+        let qbo = Qbo::start();
+        let customer = qbo.customer("Seeded");
+        let start = today(&qbo) + Duration::days(40);
+        qbo.emu
+            .load_seed(
+                &qbo.realm,
+                &json!({
+                    "RecurringTransaction": [template(&customer, "Seeded plan", start, 4.0)],
+                    "RefundReceipt": [{"DepositToAccountRef": {"value": "5"}, "Line": [line(2.0)]}],
+                    "CreditMemo": [{"Id": "77", "CustomerRef": {"value": customer["Id"]}, "Line": [line(9.0)]}]
+                }),
+            )
+            .unwrap();
+        assert_eq!(qbo.emu.entities(&qbo.realm, "CreditMemo")[0]["Id"], "77");
+        assert_eq!(qbo.emu.entities(&qbo.realm, "RefundReceipt").len(), 1);
+        let templates = qbo.emu.entities(&qbo.realm, "RecurringTransaction");
+        assert_eq!(
+            templates[0]["Invoice"]["RecurringInfo"]["Name"],
+            "Seeded plan"
+        );
+    }
 }
