@@ -4,10 +4,16 @@
 use chrono::{DateTime, Duration, Utc};
 use std::sync::{Arc, Mutex};
 
-/// Wall-clock time plus an offset that only ever grows. Cloning shares the offset.
+/// Something to run after the clock moved (e.g. the QBO emulator's recurring-transaction
+/// scheduler).
+pub type Listener = Arc<dyn Fn() + Send + Sync>;
+
+/// Wall-clock time plus an offset that only ever grows. Cloning shares the offset and the
+/// listeners.
 #[derive(Clone, Default)]
 pub struct Clock {
     offset: Arc<Mutex<Duration>>,
+    listeners: Arc<Mutex<Vec<Listener>>>,
 }
 
 impl Clock {
@@ -25,7 +31,16 @@ impl Clock {
     pub fn advance(&self, by: Duration) {
         if by > Duration::zero() {
             *self.offset.lock().expect("clock lock") += by;
+            let listeners = self.listeners.lock().expect("clock lock").clone();
+            for listener in listeners {
+                listener();
+            }
         }
+    }
+
+    /// Runs `listener` after every advance (not for the passing of real time).
+    pub fn on_advance(&self, listener: Listener) {
+        self.listeners.lock().expect("clock lock").push(listener);
     }
 
     /// How far the clock has been advanced in total.
@@ -46,5 +61,20 @@ mod tests {
         assert!(clock.now() - before >= Duration::seconds(3600));
         clock.advance(Duration::seconds(-10_000));
         assert_eq!(clock.offset(), Duration::seconds(3600));
+    }
+
+    #[test]
+    fn listeners_run_after_each_advance() {
+        let clock = Clock::new();
+        let count = Arc::new(Mutex::new(0));
+        let seen = count.clone();
+        let reader = clock.clone();
+        clock.on_advance(Arc::new(move || {
+            let _ = reader.now();
+            *seen.lock().unwrap() += 1;
+        }));
+        clock.advance(Duration::seconds(5));
+        clock.advance(Duration::zero());
+        assert_eq!(*count.lock().unwrap(), 1);
     }
 }

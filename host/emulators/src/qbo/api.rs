@@ -66,6 +66,13 @@ pub(crate) fn run_query(ops: &Ops, sql: &str) -> Result<Value, QboError> {
             .filter(|obj| filter.accepts(obj))
             .map(Cow::Owned)
             .collect()
+    } else if def.name == super::recurring::ENTITY {
+        // Filtered on the stored template, answered wrapped: `[{"Invoice": {...}}]`.
+        let balances = Balances::default();
+        candidates
+            .filter(|(_, r)| filter.accepts(&r.value))
+            .map(|(id, r)| Cow::Owned(render(def.name, id, r, &balances)))
+            .collect()
     } else {
         // Other objects are returned as stored: they are filtered before they are copied.
         candidates
@@ -237,6 +244,12 @@ fn handle(
         );
     }
 
+    // Recurring templates due by now generate their invoices before anything is answered.
+    let mut events = Vec::new();
+    if let Some(company) = state.companies.get_mut(realm) {
+        super::recurring::run_company(company, realm, now, tz, &mut events);
+    }
+
     let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
@@ -252,18 +265,17 @@ fn handle(
         if rid.chars().count() > max {
             return (
                 Reply::fault(&QboError::too_long("requestid", max), &time),
-                Vec::new(),
+                events,
             );
         }
         if let Some(stored) = state
             .replay
             .get(realm, rid, now, inner.config.requestid_ttl_secs)
         {
-            return (Reply::from_stored(stored), Vec::new());
+            return (Reply::from_stored(stored), events);
         }
     }
 
-    let mut events = Vec::new();
     let reply = {
         let state = &mut *state;
         let ctx = Route {

@@ -85,6 +85,20 @@ pub(crate) const ENTITIES: &[EntityDef] = &[
         kind: Kind::Transaction,
     },
     EntityDef {
+        name: "CreditMemo",
+        kind: Kind::Transaction,
+    },
+    EntityDef {
+        name: "RefundReceipt",
+        kind: Kind::Transaction,
+    },
+    // Read and written wrapped: `{"Invoice": {...template..., "RecurringInfo": {...}}}`
+    // (`recurring.rs`).
+    EntityDef {
+        name: "RecurringTransaction",
+        kind: Kind::Transaction,
+    },
+    EntityDef {
         name: "TaxCode",
         kind: Kind::ReadOnly,
     },

@@ -30,7 +30,8 @@
 //! | routing of `/v3/company/{realm}/...`, auth, throttling, requestid | `api.rs` |
 //! | create / update / sparse / delete / void / send | `operations.rs` |
 //! | name-list rules (DisplayName uniqueness, ...) | `entities.rs` |
-//! | Invoice / Payment / JournalEntry arithmetic | `transactions.rs` |
+//! | Invoice / CreditMemo / RefundReceipt / Payment / JournalEntry arithmetic | `transactions.rs` |
+//! | RecurringTransaction (Invoice templates) and the scheduler on the emulator's clock | `recurring.rs` |
 //! | query language | `query.rs` |
 //! | batch, CDC | `batch.rs`, `cdc.rs` |
 //! | requestid replay, throttling | `idempotency.rs`, `rate_limit.rs` |
@@ -54,6 +55,7 @@ mod operations;
 mod profile;
 mod query;
 pub mod rate_limit;
+mod recurring;
 mod reply;
 mod seed;
 mod store;
@@ -233,7 +235,7 @@ impl QboEmulator {
             replay: idempotency::ReplayCache::default(),
             limiter: rate_limit::RateLimiter::default(),
         };
-        Self {
+        let emulator = Self {
             inner: Arc::new(Inner {
                 config,
                 clock,
@@ -242,7 +244,31 @@ impl QboEmulator {
                 state: Mutex::new(state),
                 webhooks,
             }),
+        };
+        // Recurring templates catch up as soon as the clock moves (a weak reference: the clock
+        // must not keep the emulator alive).
+        let weak = Arc::downgrade(&emulator.inner);
+        emulator.inner.clock.on_advance(Arc::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                QboEmulator { inner }.run_schedules();
+            }
+        }));
+        emulator
+    }
+
+    /// Generates the invoices recurring templates owe by the emulator's now, in every realm, and
+    /// sends their webhooks. Runs by itself when the clock advances and before every API request.
+    pub fn run_schedules(&self) {
+        let now = self.inner.clock.now();
+        let tz = self.inner.tz();
+        let mut events = Vec::new();
+        {
+            let mut state = self.inner.lock();
+            for (realm, company) in state.companies.iter_mut() {
+                recurring::run_company(company, realm, now, tz, &mut events);
+            }
         }
+        self.inner.webhooks.send(events);
     }
 
     /// The full API: OAuth, `/v3/company/...`, `/_emulator/...` control routes, with the request
@@ -333,6 +359,7 @@ impl QboEmulator {
         let Some(def) = entities::lookup(entity) else {
             return Vec::new();
         };
+        self.run_schedules();
         let state = self.inner.lock();
         let Some(company) = state.companies.get(realm) else {
             return Vec::new();

@@ -6,9 +6,10 @@ use super::entities::{self, EntityDef, Kind, WriteCtx};
 use super::errors::QboError;
 use super::fields::{clean_object, flag, id_text, text};
 use super::money;
+use super::recurring;
 use super::store::{By, Company, Record, Tombstone};
 use super::timefmt;
-use super::transactions::{self, TxnCtx};
+use super::transactions::{self, SalesForm, TxnCtx};
 use super::webhooks::{ChangeEvent, Operation};
 use chrono::{DateTime, FixedOffset, Utc};
 use rust_decimal::Decimal;
@@ -53,6 +54,7 @@ const SYSTEM_KEYS: [&str; 7] = [
 /// The object of a request body: the object itself, or `{"Invoice": {...}}` wrapped.
 pub(crate) fn body_object(entity: &str, body: Value) -> Result<Map<String, Value>, QboError> {
     match body {
+        Value::Object(map) if entity == recurring::ENTITY => recurring::unwrap_body(map),
         Value::Object(mut map) => {
             if map.len() == 1 {
                 if let Some(Value::Object(inner)) = map.remove(entity) {
@@ -138,7 +140,17 @@ pub(crate) fn render(
         value.insert("Balance".into(), money::to_json(balance));
         value.insert("BalanceWithJobs".into(), money::to_json(balance));
     }
+    if entity == recurring::ENTITY {
+        return wrap_template(value);
+    }
     value
+}
+
+/// `{"Invoice": template}`: how a RecurringTransaction is answered.
+pub(crate) fn wrap_template(template: Map<String, Value>) -> Map<String, Value> {
+    let mut wrapped = Map::new();
+    wrapped.insert(recurring::TEMPLATE_TYPE.into(), Value::Object(template));
+    wrapped
 }
 
 impl Ops<'_> {
@@ -209,6 +221,9 @@ impl Ops<'_> {
         self.finish(def, obj, &id, "0", None, false)?;
         self.event(def.name, &id, Operation::Create);
         self.after_write(def, None, &id);
+        if def.name == recurring::ENTITY {
+            recurring::run_with(self, Some(&id));
+        }
         self.read(def, &id)
     }
 
@@ -242,7 +257,28 @@ impl Ops<'_> {
         let merged = if sparse {
             let mut merged = prior.value.clone();
             for (k, v) in input {
-                merged.insert(k, v);
+                // A template's RecurringInfo (and its ScheduleInfo) is merged field by field, so
+                // that `{"RecurringInfo": {"Active": false}}` deactivates it.
+                let nested = def.name == recurring::ENTITY && k == "RecurringInfo";
+                match (nested, merged.get_mut(&k), v) {
+                    (true, Some(Value::Object(old)), Value::Object(new)) => {
+                        for (ik, iv) in new {
+                            match (old.get_mut(&ik), iv) {
+                                (Some(Value::Object(old_s)), Value::Object(new_s))
+                                    if ik == "ScheduleInfo" =>
+                                {
+                                    old_s.extend(new_s);
+                                }
+                                (_, iv) => {
+                                    old.insert(ik, iv);
+                                }
+                            }
+                        }
+                    }
+                    (_, _, v) => {
+                        merged.insert(k, v);
+                    }
+                }
             }
             merged
         } else {
@@ -256,6 +292,9 @@ impl Ops<'_> {
         self.revise(def, obj, &id, &prior, prior.voided)?;
         self.event(def.name, &id, Operation::Update);
         self.after_write(def, Some(&prior.value), &id);
+        if def.name == recurring::ENTITY {
+            recurring::run_with(self, Some(&id));
+        }
         self.read(def, &id)
     }
 
@@ -286,6 +325,18 @@ impl Ops<'_> {
                 let applied = transactions::payments_applied(self.company, id, None);
                 transactions::invoice_rules(obj, self.company, &txn, &applied)
             }
+            (_, "CreditMemo") => {
+                let used = transactions::credits_used(self.company, id, None);
+                transactions::sales_rules(SalesForm::CreditMemo, obj, self.company, &txn, &used)
+            }
+            (_, "RefundReceipt") => transactions::sales_rules(
+                SalesForm::RefundReceipt,
+                obj,
+                self.company,
+                &txn,
+                &transactions::Applied::default(),
+            ),
+            (_, "RecurringTransaction") => recurring::template_rules(obj, self.company, &txn),
             (_, "Payment") => transactions::payment_rules(obj, self.company, &txn),
             (_, "JournalEntry") => transactions::journal_entry_rules(obj, self.company, &txn),
             _ => Ok(()),
@@ -354,6 +405,55 @@ impl Ops<'_> {
             );
         }
         self.refresh_invoices(&invoices);
+        let mut credit_memos: BTreeSet<String> = prior
+            .map(transactions::linked_credit_memos)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
+        if let Some(current) = self.company.get("Payment", id) {
+            credit_memos.extend(
+                transactions::linked_credit_memos(&current.value)
+                    .into_iter()
+                    .map(|(i, _)| i),
+            );
+        }
+        self.refresh_credit_memos(&credit_memos);
+    }
+
+    /// Recomputes Balance and RemainingCredit of the credit memos `ids` from the payments using
+    /// them; a changed credit memo gets a new SyncToken.
+    pub fn refresh_credit_memos(&mut self, ids: &BTreeSet<String>) {
+        let now_text = timefmt::entity_time(self.now, self.tz);
+        for id in ids {
+            let Some(record) = self.company.get("CreditMemo", id) else {
+                continue;
+            };
+            let used = transactions::credits_used(self.company, id, None);
+            let total = record
+                .value
+                .get("TotalAmt")
+                .and_then(money::parse)
+                .unwrap_or_default();
+            let mut updated = record.value.clone();
+            let remaining = money::cents(total - used.amount);
+            updated.insert("Balance".into(), money::to_json(remaining));
+            updated.insert("RemainingCredit".into(), money::to_json(remaining));
+            super::tax::refresh_home_balance(&mut updated, remaining);
+            if updated != record.value {
+                let sync = record.sync_token() + 1;
+                updated.insert("SyncToken".into(), json!(sync.to_string()));
+                if let Some(Value::Object(meta)) = updated.get_mut("MetaData") {
+                    meta.insert("LastUpdatedTime".into(), json!(now_text));
+                }
+                let record = Record {
+                    value: updated,
+                    updated_at: self.now,
+                    voided: record.voided,
+                };
+                self.company.table("CreditMemo").put(id.clone(), record);
+            }
+        }
     }
 
     /// Recomputes Balance and LinkedTxn of `ids`; a changed invoice gets a new SyncToken.
@@ -430,6 +530,16 @@ impl Ops<'_> {
                 "Invoice {id} has payments applied; delete or unapply the payments first."
             )));
         }
+        // Emulator approximation: QBO refuses to delete a credit memo a payment uses; its exact
+        // code and wording were not found, so the emulator answers 6000 as for an invoice with
+        // payments.
+        if def.name == "CreditMemo"
+            && transactions::credits_used(self.company, &id, None).amount > Decimal::ZERO
+        {
+            return Err(QboError::business(format!(
+                "CreditMemo {id} is linked to payments that use its credit; delete or unapply the payments first."
+            )));
+        }
         self.company.table(def.name).remove(&id);
         self.company.tombstones.push(Tombstone {
             entity: def.name,
@@ -438,7 +548,12 @@ impl Ops<'_> {
         });
         self.event(def.name, &id, Operation::Delete);
         self.after_write(def, Some(&prior.value), &id);
-        Ok(json!({"domain": "QBO", "status": "Deleted", "Id": id}))
+        let stub = json!({"domain": "QBO", "status": "Deleted", "Id": id});
+        if def.name == recurring::ENTITY {
+            // Emulator approximation: the deleted template's stub is wrapped like a read.
+            return Ok(json!({recurring::TEMPLATE_TYPE: stub}));
+        }
+        Ok(stub)
     }
 
     /// `?operation=void` (Invoice) or `?operation=update&include=void` (Payment).

@@ -15,7 +15,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{json, Map, Value};
 
 /// Entity order for seeding: what is referenced comes first.
-pub(crate) const SEED_ORDER: [&str; 14] = [
+pub(crate) const SEED_ORDER: [&str; 17] = [
     "CompanyInfo",
     "Preferences",
     "TaxCode",
@@ -28,8 +28,11 @@ pub(crate) const SEED_ORDER: [&str; 14] = [
     "Employee",
     "Item",
     "Invoice",
+    "CreditMemo",
+    "RefundReceipt",
     "Payment",
     "JournalEntry",
+    "RecurringTransaction",
 ];
 
 fn raw(

@@ -4,7 +4,7 @@
 //! look-ups (`By`) that the write rules and common queries need, so that no write scans a table.
 
 use super::fields::ref_id;
-use super::transactions::linked_invoices;
+use super::transactions::{linked_credit_memos, linked_invoices};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -118,6 +118,8 @@ pub(crate) enum By {
     Customer,
     /// The Ids of the invoices a payment's lines apply to.
     PaidInvoice,
+    /// The Ids of the credit memos whose credit a payment's lines use.
+    UsedCredit,
 }
 
 impl By {
@@ -138,6 +140,12 @@ impl By {
                     .map(|(id, _)| id)
                     .collect()
             }
+            By::UsedCredit => {
+                return linked_credit_memos(value)
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect()
+            }
         };
         key.into_iter().collect()
     }
@@ -148,8 +156,10 @@ impl By {
         match entity {
             "Customer" | "Vendor" | "Employee" => &[By::DisplayName],
             "Item" | "Account" | "Department" | "Class" | "Term" => &[By::Name],
-            "Invoice" => &[By::DocNumber, By::NumericDocNumber, By::Customer],
-            "Payment" => &[By::PaidInvoice],
+            "Invoice" | "CreditMemo" | "RefundReceipt" => {
+                &[By::DocNumber, By::NumericDocNumber, By::Customer]
+            }
+            "Payment" => &[By::PaidInvoice, By::UsedCredit],
             _ => &[],
         }
     }
@@ -348,6 +358,8 @@ pub(crate) struct Company {
     pub tombstones: Vec<Tombstone>,
     /// The company's country, currency and tax set-up.
     pub profile: std::sync::Arc<super::profile::CompanyProfile>,
+    /// How many occurrences each RecurringTransaction (by Id) has generated so far.
+    pub recurring_runs: HashMap<String, u32>,
 }
 
 impl Company {

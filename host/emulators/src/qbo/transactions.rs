@@ -1,4 +1,5 @@
-//! Rules and arithmetic of the transactions: Invoice, Payment, JournalEntry.
+//! Rules and arithmetic of the transactions: Invoice, CreditMemo, RefundReceipt, Payment,
+//! JournalEntry (and the Invoice template of a RecurringTransaction, `recurring.rs`).
 //!
 //! | rule | error |
 //! |---|---|
@@ -11,7 +12,10 @@
 //! | Invoice DocNumber unique among invoices unless `include=allowduplicatedocnum` | 6140 |
 //! | Invoice.Balance = TotalAmt − payments applied; LinkedTxn lists those payments | computed |
 //! | Payment lines apply at most the invoice's open balance, in total at most TotalAmt | 6000 |
-//! | Payment.UnappliedAmt = TotalAmt − Σ lines | computed |
+//! | Payment lines may use a CreditMemo's credit (LinkedTxn TxnType CreditMemo): at most its remaining credit, same customer | 6000 |
+//! | Payment: Σ invoice lines ≤ TotalAmt + Σ credit lines; UnappliedAmt = TotalAmt + credits − invoice lines | 6000 / computed |
+//! | CreditMemo.Balance = RemainingCredit = TotalAmt − credit used by payments | computed |
+//! | RefundReceipt: DepositToAccountRef required, a Bank or Other Current Asset account; Balance 0 | 2020 / 6000 |
 //! | JournalEntry: one debit and one credit at least, debit total = credit total | 6000 |
 
 use super::errors::QboError;
@@ -51,6 +55,16 @@ pub(crate) struct Applied {
 
 /// The invoices a payment's lines link to.
 pub(crate) fn linked_invoices(payment: &Map<String, Value>) -> Vec<(String, Decimal)> {
+    linked_of(payment, "Invoice")
+}
+
+/// The credit memos a payment's lines use.
+pub(crate) fn linked_credit_memos(payment: &Map<String, Value>) -> Vec<(String, Decimal)> {
+    linked_of(payment, "CreditMemo")
+}
+
+/// The transactions of `txn_type` a payment's lines link to, with each line's amount.
+fn linked_of(payment: &Map<String, Value>, txn_type: &str) -> Vec<(String, Decimal)> {
     let mut out = Vec::new();
     for line in payment
         .get("Line")
@@ -68,11 +82,11 @@ pub(crate) fn linked_invoices(payment: &Map<String, Value>) -> Vec<(String, Deci
             .into_iter()
             .flatten()
         {
-            let is_invoice = linked
+            let matches = linked
                 .get("TxnType")
                 .and_then(Value::as_str)
-                .is_some_and(|t| t.eq_ignore_ascii_case("Invoice"));
-            if let (true, Some(id)) = (is_invoice, linked.get("TxnId").and_then(id_text)) {
+                .is_some_and(|t| t.eq_ignore_ascii_case(txn_type));
+            if let (true, Some(id)) = (matches, linked.get("TxnId").and_then(id_text)) {
                 out.push((id, amount));
             }
         }
@@ -100,7 +114,29 @@ pub(crate) fn payments_applied(company: &Company, invoice: &str, exclude: Option
     applied
 }
 
-fn txn_date(obj: &mut Map<String, Value>, today: NaiveDate) -> Result<NaiveDate, QboError> {
+/// What the company's live (not voided) payments use of `credit_memo`'s credit, leaving out
+/// `exclude` (the payment being rewritten).
+pub(crate) fn credits_used(company: &Company, credit_memo: &str, exclude: Option<&str>) -> Applied {
+    let mut used = Applied::default();
+    for (pid, payment) in company.find("Payment", By::UsedCredit, credit_memo) {
+        if payment.voided || Some(pid.as_str()) == exclude {
+            continue;
+        }
+        for (linked, amount) in linked_credit_memos(&payment.value) {
+            if linked == credit_memo {
+                used.amount += amount;
+                used.payments
+                    .insert((pid.parse().unwrap_or(u64::MAX), pid.clone()));
+            }
+        }
+    }
+    used
+}
+
+pub(crate) fn txn_date(
+    obj: &mut Map<String, Value>,
+    today: NaiveDate,
+) -> Result<NaiveDate, QboError> {
     match text(obj, "TxnDate") {
         Some(t) => timefmt::parse_date(&t)
             .ok_or_else(|| QboError::invalid_property(format!("TxnDate ({t})")).element("TxnDate")),
@@ -134,8 +170,50 @@ fn next_line_id(lines: &[Map<String, Value>], first: u64) -> u64 {
         .max(first)
 }
 
+/// The sales forms that share the invoice's line, tax and currency rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SalesForm {
+    /// An Invoice.
+    Invoice,
+    /// A CreditMemo: Balance and RemainingCredit are what payments have not used of it.
+    CreditMemo,
+    /// A RefundReceipt: paid out at once (Balance 0), DepositToAccountRef required.
+    RefundReceipt,
+    /// The Invoice template of a RecurringTransaction: no DocNumber, TxnDate, DueDate or Balance.
+    Template,
+}
+
+impl SalesForm {
+    fn entity(self) -> &'static str {
+        match self {
+            SalesForm::Invoice | SalesForm::Template => "Invoice",
+            SalesForm::CreditMemo => "CreditMemo",
+            SalesForm::RefundReceipt => "RefundReceipt",
+        }
+    }
+
+    fn invoice_like(self) -> bool {
+        matches!(self, SalesForm::Invoice | SalesForm::Template)
+    }
+}
+
 /// Invoice rules. `applied` is what payments have applied to this invoice.
 pub(crate) fn invoice_rules(
+    obj: &mut Map<String, Value>,
+    company: &Company,
+    ctx: &TxnCtx,
+    applied: &Applied,
+) -> Result<(), QboError> {
+    sales_rules(SalesForm::Invoice, obj, company, ctx, applied)
+}
+
+/// The account types a RefundReceipt may be paid from.
+const REFUND_ACCOUNT_TYPES: [&str; 2] = ["Bank", "Other Current Asset"];
+
+/// The rules of a sales form (Invoice, CreditMemo, RefundReceipt, recurring Invoice template).
+/// `applied` is what payments have applied to an invoice, or used of a credit memo.
+pub(crate) fn sales_rules(
+    form: SalesForm,
     obj: &mut Map<String, Value>,
     company: &Company,
     ctx: &TxnCtx,
@@ -146,16 +224,32 @@ pub(crate) fn invoice_rules(
         "Balance",
         "HomeBalance",
         "HomeTotalAmt",
-        "LinkedTxn",
         "InvoiceLink",
         "DeliveryInfo",
+        "RemainingCredit",
+        "RecurDataRef",
     ] {
         obj.remove(computed);
     }
-    if let Some(delivery) = ctx.prior.and_then(|p| p.get("DeliveryInfo")) {
-        obj.insert("DeliveryInfo".into(), delivery.clone());
+    if form.invoice_like() {
+        // An invoice's LinkedTxn lists the payments applied to it; credit memos and refund
+        // receipts keep theirs as sent.
+        obj.remove("LinkedTxn");
     }
-    let customer = require_ref(company, obj, "CustomerRef", "Customer")?;
+    if let Some(prior) = ctx.prior {
+        if let Some(delivery) = prior.get("DeliveryInfo") {
+            obj.insert("DeliveryInfo".into(), delivery.clone());
+        }
+        // Read-only: the template a generated invoice came from.
+        if let (SalesForm::Invoice, Some(recur)) = (form, prior.get("RecurDataRef")) {
+            obj.insert("RecurDataRef".into(), recur.clone());
+        }
+    }
+    let customer = if form == SalesForm::RefundReceipt {
+        check_ref(company, obj, "CustomerRef", "Customer")?.unwrap_or_default()
+    } else {
+        require_ref(company, obj, "CustomerRef", "Customer")?
+    };
     let currency = tax::invoice_currency(obj, company, &customer)?;
     tax::custom_fields(obj, company)?;
     tax::email_addresses(obj);
@@ -163,9 +257,25 @@ pub(crate) fn invoice_rules(
         ("SalesTermRef", "Term"),
         ("DepartmentRef", "Department"),
         ("ClassRef", "Class"),
-        ("DepositToAccountRef", "Account"),
     ] {
         check_ref(company, obj, key, entity)?;
+    }
+    // Emulator approximation: there is no PaymentMethod list, so PaymentMethodRef is kept as sent.
+    if form == SalesForm::RefundReceipt {
+        let account = require_ref(company, obj, "DepositToAccountRef", "Account")?;
+        let account_type = company
+            .get("Account", &account)
+            .and_then(|a| a.str("AccountType"))
+            .unwrap_or_default()
+            .to_string();
+        if !REFUND_ACCOUNT_TYPES.contains(&account_type.as_str()) {
+            return Err(QboError::business(format!(
+                "The account to refund from (Id={account}, AccountType {account_type}) must be a Bank or Other Current Asset account."
+            ))
+            .element("DepositToAccountRef"));
+        }
+    } else {
+        check_ref(company, obj, "DepositToAccountRef", "Account")?;
     }
     let input_lines: Vec<Map<String, Value>> = lines(obj)
         .into_iter()
@@ -238,56 +348,84 @@ pub(crate) fn invoice_rules(
         ));
     }
     if applied.amount > total {
+        let what = if form == SalesForm::CreditMemo {
+            "credit memo total"
+        } else {
+            "invoice total"
+        };
         return Err(QboError::business(format!(
-            "The invoice total ({total}) cannot be less than the payments applied to it ({}).",
+            "The {what} ({total}) cannot be less than the payments applied to it ({}).",
             applied.amount
         )));
     }
     obj.insert("TotalAmt".into(), money::to_json(total));
-    let balance = money::cents(total - applied.amount);
-    obj.insert("Balance".into(), money::to_json(balance));
-    tax::home_amounts(obj, company, &currency, total, balance)?;
-    set_payment_links(obj, applied);
-
-    doc_number(obj, company, ctx)?;
-    let date = txn_date(obj, ctx.today)?;
-    if text(obj, "DueDate").is_none() {
-        let due_days = ref_id(obj, "SalesTermRef")
-            .and_then(|t| {
-                company
-                    .get("Term", &t)
-                    .and_then(|r| r.value.get("DueDays"))
-                    .and_then(Value::as_i64)
-            })
-            .unwrap_or(0);
-        obj.insert(
-            "DueDate".into(),
-            json!(Duration::try_days(due_days)
-                .and_then(|d| date.checked_add_signed(d))
-                .unwrap_or(date)
-                .format("%Y-%m-%d")
-                .to_string()),
-        );
+    let balance = match form {
+        SalesForm::RefundReceipt => Decimal::ZERO,
+        _ => money::cents(total - applied.amount),
+    };
+    if form != SalesForm::Template {
+        obj.insert("Balance".into(), money::to_json(balance));
     }
-    for (key, allowed) in [
-        ("EmailStatus", ["NotSet", "NeedToSend", "EmailSent"]),
-        ("PrintStatus", ["NotSet", "NeedToPrint", "PrintComplete"]),
-    ] {
+    if form == SalesForm::CreditMemo {
+        obj.insert("RemainingCredit".into(), money::to_json(balance));
+    }
+    tax::home_amounts(obj, company, &currency, total, balance)?;
+    if form == SalesForm::Invoice {
+        set_payment_links(obj, applied);
+    }
+    if form == SalesForm::Template {
+        obj.remove("HomeBalance");
+        // A template's dates come from its schedule.
+        obj.remove("DueDate");
+        obj.remove("TxnDate");
+    } else {
+        doc_number(form.entity(), obj, company, ctx)?;
+        let date = txn_date(obj, ctx.today)?;
+        if form == SalesForm::Invoice && text(obj, "DueDate").is_none() {
+            let due_days = ref_id(obj, "SalesTermRef")
+                .and_then(|t| {
+                    company
+                        .get("Term", &t)
+                        .and_then(|r| r.value.get("DueDays"))
+                        .and_then(Value::as_i64)
+                })
+                .unwrap_or(0);
+            obj.insert(
+                "DueDate".into(),
+                json!(Duration::try_days(due_days)
+                    .and_then(|d| date.checked_add_signed(d))
+                    .unwrap_or(date)
+                    .format("%Y-%m-%d")
+                    .to_string()),
+            );
+        }
+    }
+    let statuses: &[(&str, [&str; 3])] = if form == SalesForm::RefundReceipt {
+        &[("PrintStatus", ["NotSet", "NeedToPrint", "PrintComplete"])]
+    } else {
+        &[
+            ("EmailStatus", ["NotSet", "NeedToSend", "EmailSent"]),
+            ("PrintStatus", ["NotSet", "NeedToPrint", "PrintComplete"]),
+        ]
+    };
+    for (key, allowed) in statuses {
         let value = text(obj, key).unwrap_or_else(|| "NotSet".into());
         if !allowed.contains(&value.as_str()) {
             return Err(QboError::invalid_enum(key, &value));
         }
-        obj.insert(key.into(), json!(value));
+        obj.insert((*key).into(), json!(value));
     }
-    default(obj, "Deposit", json!(0));
     default(obj, "ApplyTaxAfterDiscount", json!(false));
-    for key in [
-        "AllowIPNPayment",
-        "AllowOnlinePayment",
-        "AllowOnlineCreditCardPayment",
-        "AllowOnlineACHPayment",
-    ] {
-        default(obj, key, json!(false));
+    if form.invoice_like() {
+        default(obj, "Deposit", json!(0));
+        for key in [
+            "AllowIPNPayment",
+            "AllowOnlinePayment",
+            "AllowOnlineCreditCardPayment",
+            "AllowOnlineACHPayment",
+        ] {
+            default(obj, key, json!(false));
+        }
     }
     Ok(())
 }
@@ -363,6 +501,7 @@ fn sales_line(line: &mut Map<String, Value>, company: &Company) -> Result<Decima
 }
 
 fn doc_number(
+    entity: &str,
     obj: &mut Map<String, Value>,
     company: &Company,
     ctx: &TxnCtx,
@@ -371,7 +510,7 @@ fn doc_number(
         Some(doc) => doc,
         None => {
             let next = company
-                .get_table("Invoice")
+                .get_table(entity)
                 .and_then(|t| t.largest_key(By::NumericDocNumber, ctx.id))
                 .and_then(|n| n.parse::<u64>().ok())
                 .map_or(1001, |n| n.saturating_add(1));
@@ -383,10 +522,10 @@ fn doc_number(
     }
     if !ctx.allow_duplicate_doc_number {
         if let Some((id, _)) = company
-            .find("Invoice", By::DocNumber, &doc.to_lowercase())
+            .find(entity, By::DocNumber, &doc.to_lowercase())
             .find(|(id, r)| id.as_str() != ctx.id && r.str("DocNumber") == Some(doc.as_str()))
         {
-            return Err(QboError::duplicate_doc_number(&doc, "Invoice", id));
+            return Err(QboError::duplicate_doc_number(&doc, entity, id));
         }
     }
     obj.insert("DocNumber".into(), json!(doc));
@@ -419,7 +558,9 @@ pub(crate) fn payment_rules(
             "Transaction amount must be positive or zero.",
         ));
     }
+    // Lines applying to invoices (or to nothing), and lines using a credit memo's credit.
     let mut applied_total = Decimal::ZERO;
+    let mut credit_total = Decimal::ZERO;
     let mut out_lines = Vec::new();
     for mut line in lines(obj) {
         let amount = money::cents(
@@ -429,6 +570,7 @@ pub(crate) fn payment_rules(
             return Err(QboError::business("Line amounts must be positive or zero."));
         }
         let mut links = Vec::new();
+        let mut uses_credit = false;
         for linked in line
             .get("LinkedTxn")
             .and_then(Value::as_array)
@@ -444,38 +586,58 @@ pub(crate) fn payment_rules(
                 .ok_or_else(|| QboError::required("Line.LinkedTxn.TxnId"))?;
             let txn_type = text(linked, "TxnType")
                 .ok_or_else(|| QboError::required("Line.LinkedTxn.TxnType"))?;
-            if !txn_type.eq_ignore_ascii_case("Invoice") {
+            let canonical = if txn_type.eq_ignore_ascii_case("Invoice") {
+                "Invoice"
+            } else if txn_type.eq_ignore_ascii_case("CreditMemo") {
+                "CreditMemo"
+            } else {
                 return Err(QboError::invalid_reference(format!(
                     "{txn_type} (Id={txn_id}) cannot be linked by this emulator"
                 )));
-            }
-            let invoice = company
-                .get("Invoice", &txn_id)
+            };
+            let linked_txn = company
+                .get(canonical, &txn_id)
                 .filter(|i| !i.voided)
                 .ok_or_else(|| {
                     QboError::invalid_reference(format!(
-                        "Invoice (Id={txn_id}) does not exist or was voided"
+                        "{canonical} (Id={txn_id}) does not exist or was voided"
                     ))
                     .element("Line.LinkedTxn")
                 })?;
-            if ref_id(&invoice.value, "CustomerRef").as_deref() != Some(customer.as_str()) {
+            if ref_id(&linked_txn.value, "CustomerRef").as_deref() != Some(customer.as_str()) {
+                let what = if canonical == "Invoice" {
+                    "Invoice"
+                } else {
+                    "Credit memo"
+                };
                 return Err(QboError::business(format!(
-                    "Invoice {txn_id} belongs to another customer than this payment."
+                    "{what} {txn_id} belongs to another customer than this payment."
                 )));
             }
-            let invoice_total = invoice
+            let linked_total = linked_txn
                 .value
                 .get("TotalAmt")
                 .and_then(money::parse)
                 .unwrap_or_default();
-            // What the other payments apply to it.
-            let open = invoice_total - payments_applied(company, &txn_id, Some(ctx.id)).amount;
-            if amount > open {
-                return Err(QboError::business(format!(
-                    "The amount applied to Invoice {txn_id} ({amount}) exceeds its open balance ({open})."
-                )));
+            if canonical == "Invoice" {
+                // What the other payments apply to it.
+                let open = linked_total - payments_applied(company, &txn_id, Some(ctx.id)).amount;
+                if amount > open {
+                    return Err(QboError::business(format!(
+                        "The amount applied to Invoice {txn_id} ({amount}) exceeds its open balance ({open})."
+                    )));
+                }
+            } else {
+                uses_credit = true;
+                // What the other payments use of it.
+                let remaining = linked_total - credits_used(company, &txn_id, Some(ctx.id)).amount;
+                if amount > remaining {
+                    return Err(QboError::business(format!(
+                        "The amount used of CreditMemo {txn_id} ({amount}) exceeds its remaining credit ({remaining})."
+                    )));
+                }
             }
-            let mut link = json!({"TxnId": txn_id, "TxnType": "Invoice"});
+            let mut link = json!({"TxnId": txn_id, "TxnType": canonical});
             if let Some(line_id) = linked
                 .get("TxnLineId")
                 .and_then(id_text)
@@ -485,7 +647,16 @@ pub(crate) fn payment_rules(
             }
             links.push(link);
         }
-        applied_total += amount;
+        if uses_credit {
+            if links.iter().any(|l| l["TxnType"] == "Invoice") {
+                return Err(QboError::business(
+                    "A payment line links either invoices or credit memos, not both.",
+                ));
+            }
+            credit_total += amount;
+        } else {
+            applied_total += amount;
+        }
         line.insert("Amount".into(), money::to_json(amount));
         if links.is_empty() {
             line.remove("LinkedTxn");
@@ -494,14 +665,19 @@ pub(crate) fn payment_rules(
         }
         out_lines.push(Value::Object(line));
     }
-    if applied_total > total {
+    // The invoice lines are paid by the payment's amount plus the credit used.
+    let available = total + credit_total;
+    if applied_total > available {
         return Err(QboError::business(format!(
-            "The total amount applied ({applied_total}) exceeds the payment amount ({total})."
+            "The total amount applied ({applied_total}) exceeds the payment amount ({total}) plus the credit used ({credit_total})."
         )));
     }
     obj.insert("Line".into(), Value::Array(out_lines));
     obj.insert("TotalAmt".into(), money::to_json(total));
-    obj.insert("UnappliedAmt".into(), money::to_json(total - applied_total));
+    obj.insert(
+        "UnappliedAmt".into(),
+        money::to_json(available - applied_total),
+    );
     txn_date(obj, ctx.today)?;
     default(obj, "ProcessPayment", json!(false));
     default(
