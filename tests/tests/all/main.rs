@@ -4,6 +4,7 @@
 
 mod aging_and_reconciliation;
 mod architecture;
+mod credits_and_refunds;
 mod documented_paths;
 mod error_mirror;
 mod invoice_changes;

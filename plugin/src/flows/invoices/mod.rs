@@ -161,6 +161,9 @@ fn invoice_chunk(
                 );
                 continue;
             }
+            if updates::deleted_in_quickbooks(ctx, &o.id, &link.qbo_id) {
+                continue;
+            }
         }
         let Some(planned) = plan(ctx, resolvers, o, row)? else {
             continue;

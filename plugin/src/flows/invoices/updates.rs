@@ -206,17 +206,24 @@ fn record_updated(ctx: &mut Ctx<'_>, planned: &Planned, inv: &InvoiceView) -> Re
     ))
 }
 
-fn gone(ctx: &mut Ctx<'_>, planned: &Planned, invoice_id: &str) {
+/// True (and reported as skipped) when the opportunity's invoice was deleted in QBO: a
+/// bookkeeper deleted it on purpose, so it is neither made again nor written back.
+pub fn deleted_in_quickbooks(ctx: &mut Ctx<'_>, opportunity_id: &str, invoice_id: &str) -> bool {
     let deleted = settlement::adjustments(ctx, invoice_id)
         .is_ok_and(|a| a.state == crate::mapping::InvoiceState::Deleted);
     if deleted {
-        // A bookkeeper deleted it on purpose: it is not made again behind their back.
         ctx.report.skipped(
             "Opportunity",
-            &planned.opportunity.id,
+            opportunity_id,
             Some(invoice_id),
             "its invoice was deleted in QBO (its payment status says Invoice Deleted); not invoiced again",
         );
+    }
+    deleted
+}
+
+fn gone(ctx: &mut Ctx<'_>, planned: &Planned, invoice_id: &str) {
+    if deleted_in_quickbooks(ctx, &planned.opportunity.id, invoice_id) {
         return;
     }
     ctx.report.failed(
