@@ -5,7 +5,7 @@
 use super::context::{Ctx, FlowResult};
 use super::report::Failure;
 use super::state::CURSORS;
-use super::{inbound, payments};
+use super::{inbound, payments, routing};
 use crate::clients::json::text;
 use crate::clients::quickbooks::literal;
 use crate::clients::ApiError;
@@ -242,7 +242,7 @@ pub(super) fn apply_change(ctx: &mut Ctx<'_>, entity: &str, v: &Value) -> FlowRe
     match (entity, deleted) {
         ("Payment", _) => payments::apply(ctx, v, deleted),
         ("Customer", false) => inbound::customer_to_account(ctx, v).map(|_| ()),
-        ("Invoice", false) => inbound::invoice_to_opportunity(ctx, v),
+        ("Invoice", false) => routing::invoice_from_qbo(ctx, v),
         (_, true) => {
             ctx.report.skipped(
                 entity,

@@ -68,6 +68,15 @@ pub fn run_touched(
     Ok(())
 }
 
+/// A QBO invoice, changed or created: one QBO generated from a subscription's recurring
+/// template goes to the invoice flow's subscriptions; any other to `inbound`.
+pub fn invoice_from_qbo(ctx: &mut Ctx<'_>, value: &serde_json::Value) -> FlowResult {
+    if invoices::from_template(ctx, value)? {
+        return Ok(());
+    }
+    inbound::invoice_to_opportunity(ctx, value)
+}
+
 /// QBO records by id (`only`, as `Customer:<id>`, `Invoice:<id>` or `Payment:<id>`; a bare id
 /// is a customer): customers and invoices to Salesforce, payments to their opportunities. This
 /// is the job that redoes a webhook's failed records.
@@ -103,7 +112,7 @@ pub fn quickbooks_ids(ctx: &mut Ctx<'_>) -> FlowResult {
         };
         for id in &ids {
             match found.get(id) {
-                Some(v) if entity == "Invoice" => inbound::invoice_to_opportunity(ctx, v)?,
+                Some(v) if entity == "Invoice" => invoice_from_qbo(ctx, v)?,
                 Some(v) => {
                     inbound::customer_to_account(ctx, v)?;
                 }
