@@ -359,6 +359,52 @@ pub fn invoice_view(value: &Value) -> Option<InvoiceView> {
     })
 }
 
+/// What the flows read of a QBO RecurringTransaction (a template of one transaction).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecurringView {
+    /// The type of transaction it makes (`Invoice`).
+    pub kind: String,
+    /// Id.
+    pub id: String,
+    /// SyncToken.
+    pub sync_token: String,
+    /// `RecurringInfo.Name`.
+    pub name: Option<String>,
+    /// `RecurringInfo.Active`.
+    pub active: bool,
+    /// `RecurringInfo` as QBO holds it.
+    pub recurring_info: Value,
+    /// The template transaction as QBO holds it.
+    pub template: Value,
+}
+
+/// Reads a RecurringTransaction: `{"<Type>": {..., "RecurringInfo": {...}}}`, as a create, a
+/// read or a query answers it.
+pub fn recurring_view(value: &Value) -> Option<RecurringView> {
+    let (kind, template) = value.as_object()?.iter().find(|(_, v)| v.is_object())?;
+    let info = template
+        .get("RecurringInfo")
+        .cloned()
+        .unwrap_or(Value::Null);
+    Some(RecurringView {
+        kind: kind.clone(),
+        id: text(template, "Id")?,
+        sync_token: text(template, "SyncToken").unwrap_or_else(|| "0".into()),
+        name: text(&info, "Name"),
+        active: info.get("Active").and_then(Value::as_bool).unwrap_or(true),
+        recurring_info: info,
+        template: template.clone(),
+    })
+}
+
+/// The RecurringTransaction a transaction was generated from (`RecurDataRef`), if any.
+pub fn recurring_source(value: &Value) -> Option<String> {
+    value
+        .get("RecurDataRef")
+        .and_then(|r| text(r, "value"))
+        .filter(|v| !v.trim().is_empty())
+}
+
 /// A QBO Payment; `deleted` when CDC reported it deleted.
 pub fn payment(value: &Value, deleted: bool) -> Option<QboPayment> {
     let private_note = text(value, "PrivateNote").unwrap_or_default();

@@ -53,11 +53,33 @@ pub const AMOUNT_INVOICED: &str = "Amount_Invoiced__c";
 /// Opportunity: days since the invoice's due date, written by the aging job.
 pub const DAYS_OUTSTANDING: &str = "Days_Outstanding__c";
 
+/// Opportunity: the QBO recurring template (RecurringTransaction) of its subscription lines.
+pub const QBO_RECURRING_ID: &str = "QBO_Recurring_Id__c";
+/// Opportunity: the subscription is cancelled (the default subscription-cancel-field).
+pub const SUBSCRIPTION_CANCELLED: &str = "Subscription_Cancelled__c";
+/// OpportunityLineItem, else Product2: how often a subscription line bills (the default
+/// subscription-frequency-field): Monthly, Quarterly, Semiannual, Annual, Weekly.
+pub const BILLING_FREQUENCY: &str = "Billing_Frequency__c";
+/// OpportunityLineItem, else Product2: a subscription's term in months (the default
+/// subscription-term-field).
+pub const SUBSCRIPTION_TERM: &str = "Subscription_Term__c";
+
+/// The custom object with one record per invoice QBO generated from a subscription's template,
+/// upserted by [`QBO_INVOICE_ID`]; it also has `Name`, [`QBO_INVOICE_NUMBER`],
+/// [`AMOUNT_PAID`], [`OPEN_BALANCE`] and [`PAYMENT_STATUS`].
+pub const SUBSCRIPTION_INVOICE: &str = "Ledgerlink_Subscription_Invoice__c";
+/// Subscription invoice: its Opportunity (a lookup).
+pub const OPPORTUNITY_REF: &str = "Opportunity__c";
+/// Subscription invoice: the invoice's date (TxnDate).
+pub const INVOICE_DATE: &str = "Invoice_Date__c";
+/// Subscription invoice: the invoice's total.
+pub const INVOICE_AMOUNT: &str = "Amount__c";
+
 /// Order: the journal entry Ledgerlink posted.
 pub const QBO_JOURNAL_ENTRY_ID: &str = "QBO_Journal_Entry_Id__c";
 
 /// The fields only Ledgerlink writes: a change event touching nothing else is our own echo.
-pub const WRITTEN_BY_LEDGERLINK: [&str; 14] = [
+pub const WRITTEN_BY_LEDGERLINK: [&str; 15] = [
     QBO_CUSTOMER_ID,
     QBO_ITEM_ID,
     QBO_INVOICE_ID,
@@ -72,4 +94,5 @@ pub const WRITTEN_BY_LEDGERLINK: [&str; 14] = [
     AMOUNT_REFUNDED,
     AMOUNT_INVOICED,
     DAYS_OUTSTANDING,
+    QBO_RECURRING_ID,
 ];

@@ -13,6 +13,9 @@
 //! | `invoice-opp/{Invoice Id}` | the Opportunity Id |
 //! | `invoice-owner/{Invoice Id}` | the [`Owner`] of an invoice not billed from an Opportunity |
 //! | `owner-invoices/{object}/{Id}` | every QBO invoice of one Salesforce record, in link order |
+//! | `subscription/{Opportunity Id}` | [`SubscriptionLink`]: its QBO recurring template |
+//! | `recurring/{RecurringTransaction Id}` | the Opportunity Id |
+//! | `subscription-invoice/{Invoice Id}` | [`SubscriptionInvoice`]: an invoice QBO generated from a template |
 //! | `order/{Order Id}` | the order's postings (`orders.rs`) |
 
 use super::context::{Ctx, FlowResult};
@@ -246,5 +249,90 @@ pub fn store_invoice_link(
             hash: hash.to_string(),
         },
     )?;
+    Ok(())
+}
+
+/// What is remembered of a subscription's QBO recurring template.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionLink {
+    /// The RecurringTransaction Id.
+    pub template_id: String,
+    /// Its `RecurringInfo.Name`.
+    pub name: String,
+    /// Fingerprint of the template as last written.
+    pub hash: String,
+    /// Deactivated on the subscription's cancellation.
+    #[serde(default)]
+    pub cancelled: bool,
+}
+
+fn subscription_key(opportunity_id: &str) -> String {
+    format!("subscription/{opportunity_id}")
+}
+
+fn recurring_key(template_id: &str) -> String {
+    format!("recurring/{template_id}")
+}
+
+/// The recurring template of opportunity `opportunity_id`.
+pub fn subscription_link(
+    ctx: &Ctx<'_>,
+    opportunity_id: &str,
+) -> Result<Option<SubscriptionLink>, String> {
+    ctx.state.get(LINKS, &subscription_key(opportunity_id))
+}
+
+/// The opportunity whose subscription recurring template `template_id` bills.
+pub fn opportunity_of_template(ctx: &Ctx<'_>, template_id: &str) -> Result<Option<String>, String> {
+    ctx.state.get(LINKS, &recurring_key(template_id))
+}
+
+/// Links opportunity `opportunity_id` to its recurring template (the reverse key first);
+/// nothing in a dry run.
+pub fn store_subscription_link(
+    ctx: &Ctx<'_>,
+    opportunity_id: &str,
+    link: &SubscriptionLink,
+) -> FlowResult {
+    if ctx.dry_run() {
+        return Ok(());
+    }
+    ctx.state
+        .put(LINKS, &recurring_key(&link.template_id), &opportunity_id)?;
+    ctx.state
+        .put(LINKS, &subscription_key(opportunity_id), link)?;
+    Ok(())
+}
+
+/// An invoice QBO generated from a subscription's template: its opportunity, and the
+/// fingerprint of its period record as last written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionInvoice {
+    /// The Opportunity Id.
+    pub opportunity_id: String,
+    /// Fingerprint of the period record as last written.
+    pub hash: String,
+}
+
+fn subscription_invoice_key(invoice_id: &str) -> String {
+    format!("subscription-invoice/{invoice_id}")
+}
+
+/// The subscription invoice `invoice_id` is, if it is one.
+pub fn subscription_invoice(
+    ctx: &Ctx<'_>,
+    invoice_id: &str,
+) -> Result<Option<SubscriptionInvoice>, String> {
+    ctx.state.get(LINKS, &subscription_invoice_key(invoice_id))
+}
+
+/// Notes that invoice `invoice_id` was generated from a subscription's template.
+pub fn store_subscription_invoice(
+    ctx: &Ctx<'_>,
+    invoice_id: &str,
+    link: &SubscriptionInvoice,
+) -> FlowResult {
+    ctx.state
+        .put(LINKS, &subscription_invoice_key(invoice_id), link)?;
     Ok(())
 }

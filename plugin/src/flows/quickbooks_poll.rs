@@ -5,7 +5,7 @@
 use super::context::{Ctx, FlowResult};
 use super::report::Failure;
 use super::state::CURSORS;
-use super::{adjustments, inbound, payments};
+use super::{adjustments, inbound, payments, routing};
 use crate::clients::json::text;
 use crate::clients::quickbooks::literal;
 use crate::clients::ApiError;
@@ -252,7 +252,7 @@ pub(super) fn apply_change(ctx: &mut Ctx<'_>, entity: &str, v: &Value) -> FlowRe
         ("RefundReceipt", _) => adjustments::document(ctx, AdjustmentKind::Refund, v, deleted),
         ("Invoice", _) if adjustments::invoice_changed(ctx, v, deleted)? => Ok(()),
         ("Customer", false) => inbound::customer_to_account(ctx, v).map(|_| ()),
-        ("Invoice", false) => inbound::invoice_to_opportunity(ctx, v),
+        ("Invoice", false) => routing::invoice_from_qbo(ctx, v),
         (_, true) => {
             ctx.report.skipped(
                 entity,

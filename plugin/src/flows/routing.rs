@@ -70,6 +70,15 @@ pub fn run_touched(
     Ok(())
 }
 
+/// A QBO invoice not linked yet, changed or created: one QBO generated from a subscription's
+/// recurring template goes to the invoice flow's subscriptions; any other to `inbound`.
+pub fn invoice_from_qbo(ctx: &mut Ctx<'_>, value: &serde_json::Value) -> FlowResult {
+    if invoices::from_template(ctx, value)? {
+        return Ok(());
+    }
+    inbound::invoice_to_opportunity(ctx, value)
+}
+
 /// QBO records by id (`only`, as `Customer:<id>`, `Invoice:<id>`, `CreditMemo:<id>`,
 /// `RefundReceipt:<id>` or `Payment:<id>`; a bare id is a customer): customers and invoices to
 /// Salesforce, payments, credits and refunds to the figures of the records they touch. This is

@@ -2,6 +2,9 @@
 //! setting is an error naming the key, not a silent default.
 
 use super::invoice_settings::{DetailSettings, RateSource};
+use crate::clients::salesforce_fields::{
+    BILLING_FREQUENCY, SUBSCRIPTION_CANCELLED, SUBSCRIPTION_TERM,
+};
 use crate::mapping::{AllocationRule, DocNumberRule, InvoiceSettings, ItemSettings};
 use crate::model::{FieldOwner, FieldRule, GlobalTaxCalculation, ItemType, PartyField, Reference};
 use crate::platform::Settings;
@@ -48,6 +51,87 @@ pub struct FlowSettings {
     pub notify: NotifySettings,
     /// What the matching ladder does with a match it is not sure of.
     pub review: ReviewSettings,
+    /// Where subscription lines say how often they bill, and for how long.
+    pub subscriptions: SubscriptionSettings,
+}
+
+/// Subscriptions (QBO recurring templates): the fields that mark a line as a subscription.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionSettings {
+    /// `subscription-frequency-field`: the line's (else its Product2's) billing frequency; a
+    /// line with one set is a subscription line. None (the default, or `none`) turns
+    /// subscriptions off: none of these fields is read. `subscriptions = on` sets it to
+    /// `Billing_Frequency__c`.
+    pub frequency_field: Option<String>,
+    /// `subscription-term-field`: the line's (else its Product2's) term in months; none given
+    /// means no end.
+    pub term_field: String,
+    /// `subscription-cancel-field`: the Opportunity checkbox that cancels the subscription.
+    pub cancel_field: String,
+    /// `subscription-days-before`: how many days before each date QBO creates the invoice.
+    pub days_before: u32,
+}
+
+impl Default for SubscriptionSettings {
+    fn default() -> Self {
+        Self {
+            frequency_field: None,
+            term_field: SUBSCRIPTION_TERM.into(),
+            cancel_field: SUBSCRIPTION_CANCELLED.into(),
+            days_before: 0,
+        }
+    }
+}
+
+impl SubscriptionSettings {
+    fn load(s: &dyn Settings) -> Result<Self, String> {
+        let defaults = Self::default();
+        let field = |key: &str, default: &str| -> Result<String, String> {
+            match s.value(key) {
+                None => Ok(default.to_string()),
+                Some(v) if is_field_name(v.trim()) => Ok(v.trim().to_string()),
+                Some(v) => Err(format!(
+                    "setting {key}: {v:?} is not a Salesforce field name"
+                )),
+            }
+        };
+        // Off unless asked for: an org without the subscription fields would refuse the
+        // invoice flow's query that reads them.
+        let on = match s.value("subscriptions").as_deref().map(str::trim) {
+            None | Some("off") | Some("false") => false,
+            Some("on") | Some("true") => true,
+            Some(v) => {
+                return Err(format!(
+                    "setting subscriptions: {v:?} is neither on nor off"
+                ))
+            }
+        };
+        let frequency_field = match s.value("subscription-frequency-field").as_deref() {
+            Some(v) if v.trim().eq_ignore_ascii_case("none") => None,
+            Some(_) => Some(field("subscription-frequency-field", BILLING_FREQUENCY)?),
+            None if on => Some(BILLING_FREQUENCY.to_string()),
+            None => None,
+        };
+        let days_before = match s.value("subscription-days-before") {
+            None => defaults.days_before,
+            Some(v) => v.trim().parse::<u32>().map_err(|_| {
+                format!("setting subscription-days-before: {v:?} is not a number of days")
+            })?,
+        };
+        Ok(Self {
+            frequency_field,
+            term_field: field("subscription-term-field", SUBSCRIPTION_TERM)?,
+            cancel_field: field("subscription-cancel-field", SUBSCRIPTION_CANCELLED)?,
+            days_before,
+        })
+    }
+}
+
+/// A Salesforce field API name: a letter, then letters, digits and underscores (only such text
+/// is put into SOQL).
+fn is_field_name(text: &str) -> bool {
+    text.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// How notifications name people and records.
@@ -275,6 +359,7 @@ impl FlowSettings {
                 .map_err(|_| format!("setting aging-thresholds: {v:?} is not a list of days"))?,
         };
         Ok(Self {
+            subscriptions: SubscriptionSettings::load(s)?,
             review: ReviewSettings::load(s)?,
             salesforce_user_id: s.value("salesforce-user-id"),
             notify: NotifySettings::load(s)?,
@@ -469,6 +554,45 @@ mod tests {
             let err = load(&[(key, value)]).err().unwrap_or_default();
             assert!(err.starts_with(&format!("setting {key}: ")), "{err}");
             assert!(err.contains(named), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_subscription_settings_have_defaults_and_are_refused_by_name() {
+        let d = load(&[]).unwrap().subscriptions;
+        assert_eq!(d, SubscriptionSettings::default());
+        assert_eq!(d.frequency_field, None, "off unless asked for");
+        let on = load(&[("subscriptions", "on")]).unwrap().subscriptions;
+        assert_eq!(on.frequency_field.as_deref(), Some("Billing_Frequency__c"));
+        assert_eq!(d.term_field, "Subscription_Term__c");
+        assert_eq!(d.cancel_field, "Subscription_Cancelled__c");
+        let s = load(&[
+            ("subscription-frequency-field", "Frequency__c"),
+            ("subscription-term-field", "Months__c"),
+            ("subscription-cancel-field", "Cancelled__c"),
+            ("subscription-days-before", "5"),
+        ])
+        .unwrap()
+        .subscriptions;
+        assert_eq!(
+            (
+                s.frequency_field.as_deref(),
+                s.term_field.as_str(),
+                s.cancel_field.as_str(),
+                s.days_before
+            ),
+            (Some("Frequency__c"), "Months__c", "Cancelled__c", 5)
+        );
+        let off = load(&[("subscription-frequency-field", "none")]).unwrap();
+        assert_eq!(off.subscriptions.frequency_field, None);
+        for (key, value) in [
+            ("subscription-frequency-field", "Freq; DELETE"),
+            ("subscription-term-field", "Product2.Term__c"),
+            ("subscription-days-before", "-1"),
+            ("subscriptions", "sometimes"),
+        ] {
+            let err = load(&[(key, value)]).err().unwrap_or_default();
+            assert!(err.starts_with(&format!("setting {key}: ")), "{err}");
         }
     }
 

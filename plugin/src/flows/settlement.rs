@@ -4,6 +4,10 @@
 //! moves money on an invoice (payments, credit memos, refunds, voids, deletes, subscriptions)
 //! writes the record through here, so the figures never depend on which event came last.
 //!
+//! An invoice QBO generated from a subscription's template also has its own period record
+//! (`Ledgerlink_Subscription_Invoice__c`, by its invoice id): [`write`] keeps that record's paid
+//! figures current with the record's, whichever flow moved the money.
+//!
 //! State (bucket `state`): `ledger/{Invoice Id}` is the payment ledger (`payments.rs`);
 //! `adjustments/{Invoice Id}` is [`InvoiceAdjustments`].
 
@@ -14,8 +18,9 @@ use super::state::STATE;
 use crate::clients::json::number;
 use crate::clients::quickbooks_json::invoice_view;
 use crate::clients::salesforce_fields::{
-    AMOUNT_CREDITED, AMOUNT_INVOICED, AMOUNT_PAID, AMOUNT_REFUNDED, OPEN_BALANCE, PAID_DATE,
-    PAYMENT_STATUS, QBO_INVOICE_ID, QBO_INVOICE_LINK, QBO_INVOICE_NUMBER,
+    AMOUNT_CREDITED, AMOUNT_INVOICED, AMOUNT_PAID, AMOUNT_REFUNDED, OPEN_BALANCE, OPPORTUNITY_REF,
+    PAID_DATE, PAYMENT_STATUS, QBO_INVOICE_ID, QBO_INVOICE_LINK, QBO_INVOICE_NUMBER,
+    SUBSCRIPTION_INVOICE,
 };
 use crate::mapping::{
     settle, Adjustment, AdjustmentKind, InvoiceLedger, InvoiceMoney, InvoiceState, Settlement,
@@ -112,6 +117,21 @@ pub struct OwnerFigures {
     pub adjusted: bool,
     /// It has more than one invoice: the invoiced total is written.
     pub several: bool,
+    /// Each of its invoices and what is counted against it.
+    pub invoices: Vec<InvoiceMoney>,
+    /// The subscription invoices among those this change touched (the invoice asked about and
+    /// those with pending changes): their period records are written with the record.
+    pub periods: Vec<String>,
+}
+
+impl OwnerFigures {
+    /// The figures of invoice `invoice_id` alone (none when it is not one of the record's).
+    pub fn invoice(&self, invoice_id: &str) -> Option<Settlement> {
+        self.invoices
+            .iter()
+            .find(|m| m.invoice_id == invoice_id)
+            .map(|m| settle(std::slice::from_ref(m)))
+    }
 }
 
 /// The figures of `owner`, whose invoices include `invoice_id`, with `pending` changes applied.
@@ -185,11 +205,26 @@ pub fn figures(
             adjustments: adj.adjustments,
         });
     }
+    let mut periods = Vec::new();
+    for id in &ids {
+        let touched = id == invoice_id
+            || pending.ledgers.contains_key(id)
+            || pending.adjustments.contains_key(id);
+        if touched
+            && links::subscription_invoice(ctx, id)
+                .map_err(Failure::Invalid)?
+                .is_some()
+        {
+            periods.push(id.clone());
+        }
+    }
     Ok(OwnerFigures {
         owner: owner.clone(),
         settlement: settle(&money),
         adjusted,
         several: ids.len() > 1,
+        invoices: money,
+        periods,
     })
 }
 
@@ -224,7 +259,20 @@ pub fn fields(ctx: &Ctx<'_>, f: &OwnerFigures) -> Value {
     fields
 }
 
-/// Writes each record's figures, grouped by object; the result per record, in order.
+/// The paid figures of one subscription invoice's period record (upserted by its invoice id).
+pub fn period_fields(invoice_id: &str, opportunity_id: &str, s: &Settlement) -> Value {
+    json!({
+        QBO_INVOICE_ID: invoice_id,
+        OPPORTUNITY_REF: opportunity_id,
+        AMOUNT_PAID: number(s.paid),
+        OPEN_BALANCE: number(s.open_balance),
+        PAYMENT_STATUS: s.status.label(),
+    })
+}
+
+/// Writes each record's figures, grouped by object, and the period records of the subscription
+/// invoices they touched; the result per record, in order (a period record that fails fails its
+/// record, so the change is retried whole).
 pub fn write(ctx: &mut Ctx<'_>, all: &[OwnerFigures]) -> Vec<Result<(), crate::clients::ApiError>> {
     let mut results: Vec<Option<Result<(), crate::clients::ApiError>>> = vec![None; all.len()];
     let mut by_object: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -238,6 +286,26 @@ pub fn write(ctx: &mut Ctx<'_>, all: &[OwnerFigures]) -> Vec<Result<(), crate::c
         let writes: Vec<Value> = indexes.iter().map(|&i| fields(ctx, &all[i])).collect();
         for (&i, r) in indexes.iter().zip(ctx.sf.update_many(object, &writes)) {
             results[i] = Some(r.map(|_| ()));
+        }
+    }
+    let mut periods = Vec::new();
+    let mut period_owner = Vec::new();
+    for (i, f) in all.iter().enumerate() {
+        for id in &f.periods {
+            if let Some(s) = f.invoice(id) {
+                periods.push(period_fields(id, &f.owner.id, &s));
+                period_owner.push(i);
+            }
+        }
+    }
+    if !periods.is_empty() {
+        let written = ctx
+            .sf
+            .upsert_many(SUBSCRIPTION_INVOICE, QBO_INVOICE_ID, &periods);
+        for (i, r) in period_owner.into_iter().zip(written) {
+            if let (Some(Ok(())), Err(e)) = (&results[i], r) {
+                results[i] = Some(Err(e));
+            }
         }
     }
     results

@@ -608,6 +608,9 @@ impl Schema {
             f("External_Id__c", String).ext(),
             f("QBO_Class__c", String).len(100),
             f("QBO_Location__c", String).len(100),
+            // Ledgerlink's setup for subscriptions (QBO recurring transactions).
+            f("Subscription_Cancelled__c", Boolean),
+            f("QBO_Recurring_Id__c", String).ext(),
         ];
 
         let product = vec![
@@ -621,6 +624,9 @@ impl Schema {
             f("Taxable__c", Boolean),
             f("QBO_Tax_Code__c", String).len(40),
             f("QBO_Class__c", String).len(100),
+            // Subscriptions: the billing frequency and the term in months, by default.
+            f("Billing_Frequency__c", Picklist),
+            f("Subscription_Term__c", Double),
         ];
 
         // Object reference "OpportunityContactRole": OpportunityId is required and cannot be
@@ -696,6 +702,9 @@ impl Schema {
             f("ServiceDate", Date),
             f("Description", String),
             f("SortOrder", Int),
+            // Subscriptions: the line's billing frequency and term (months), else the product's.
+            f("Billing_Frequency__c", Picklist),
+            f("Subscription_Term__c", Double),
         ];
 
         let mut order = vec![
@@ -778,6 +787,25 @@ impl Schema {
             f("Last_Seen__c", Datetime),
         ];
 
+        // One row per invoice QBO generated from a subscription's recurring template (a custom
+        // object: `a0S`), upserted by `QBO_Invoice_Id__c`.
+        let subscription_invoice = vec![
+            f("Name", String).len(80),
+            owner(),
+            f("Opportunity__c", Reference).refs(
+                "Opportunity",
+                "Opportunity__r",
+                Some("Subscription_Invoices__r"),
+            ),
+            f("QBO_Invoice_Id__c", String).len(40).ext(),
+            f("QBO_Invoice_Number__c", String).len(40),
+            f("Invoice_Date__c", Date),
+            f("Amount__c", Currency),
+            f("Amount_Paid__c", Currency),
+            f("Open_Balance__c", Currency),
+            f("Payment_Status__c", Picklist),
+        ];
+
         let mut schema = Schema {
             objects: BTreeMap::new(),
         };
@@ -794,6 +822,11 @@ impl Schema {
             SObjectDef::new("User", "005", user),
             SObjectDef::new("OpportunityContactRole", "00K", contact_role),
             SObjectDef::new("Ledgerlink_Sync_Error__c", "a0L", sync_error),
+            SObjectDef::new(
+                "Ledgerlink_Subscription_Invoice__c",
+                "a0S",
+                subscription_invoice,
+            ),
         ] {
             schema.objects.insert(obj.name.clone(), obj);
         }

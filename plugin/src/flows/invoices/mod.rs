@@ -7,11 +7,17 @@
 //! (a sparse update with the SyncToken; on 5010 re-read and retry, so fields others set in QBO
 //! survive) unless it is paid or voided, which is reported. An opportunity whose write-back was
 //! lost (a crash after the link was stored) gets it again on the next run.
+//!
+//! Subscription lines go to a QBO recurring template instead (`recurring.rs`); the invoices QBO
+//! generates from it come back through [`from_template`].
 
 mod currency;
 mod details;
 mod plan;
+mod recurring;
 mod updates;
+
+pub use recurring::from_template;
 
 use plan::{invoice_fields, Planned};
 use updates::Change;
@@ -50,9 +56,18 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
     };
     let currency = currency::salesforce_multicurrency(ctx)?;
     let details = &resolvers.details;
+    let subscriptions = &ctx.settings.subscriptions;
     let fields = opportunity_select(
-        &details.opportunity_fields(currency),
-        &details.line_fields(currency),
+        &[
+            details.opportunity_fields(currency),
+            recurring::opportunity_fields(subscriptions),
+        ]
+        .concat(),
+        &[
+            details.line_fields(currency),
+            recurring::line_fields(subscriptions),
+        ]
+        .concat(),
         &details.subqueries(),
     );
     select_pages(
@@ -75,6 +90,9 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
                     }
                 }
             }
+            // Subscription lines go to a recurring template; the rest is invoiced below.
+            let (opportunities, read) =
+                recurring::subscriptions(ctx, &mut resolvers, opportunities, read)?;
             let (links, found) = links_of(ctx, &opportunities)?;
             let mut done = window.offset + rows.len() - opportunities.len();
             for ((chunk, links), read) in opportunities
