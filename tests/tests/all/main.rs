@@ -17,3 +17,4 @@ mod resilience;
 mod retries;
 mod salesforce_changes;
 mod salesforce_pubsub;
+mod subscriptions;
