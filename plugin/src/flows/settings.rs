@@ -35,6 +35,8 @@ pub struct FlowSettings {
     pub paid_stage: Option<String>,
     /// Email invoices after creating them.
     pub send_invoices: bool,
+    /// What QBO invoices are made from (`invoice-source`).
+    pub invoice_source: InvoiceSource,
     /// Aging thresholds in days.
     pub aging_thresholds: Vec<u32>,
     /// Where a QBO invoice is shown; the invoice Id is appended.
@@ -48,6 +50,35 @@ pub struct FlowSettings {
     pub notify: NotifySettings,
     /// What the matching ladder does with a match it is not sure of.
     pub review: ReviewSettings,
+}
+
+/// What QBO invoices are made from (`invoice-source`): Closed Won opportunities (the
+/// default), posted Salesforce `Invoice` records (`invoice-object`), or posted Salesforce
+/// Billing `blng__Invoice__c` records (`billing`). With an invoice object, opportunities are
+/// not invoiced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InvoiceSource {
+    /// Closed Won opportunities with their line items.
+    #[default]
+    Opportunity,
+    /// Posted `Invoice` records with their `InvoiceLine`s.
+    InvoiceObject,
+    /// Posted Salesforce Billing invoices with their invoice lines.
+    Billing,
+}
+
+impl InvoiceSource {
+    /// Reads `invoice-source`; anything else than its three values is an error naming it.
+    pub fn load(s: &dyn Settings) -> Result<Self, String> {
+        match s.value("invoice-source").as_deref().map(str::trim) {
+            None | Some("") | Some("opportunity") => Ok(Self::Opportunity),
+            Some("invoice-object") => Ok(Self::InvoiceObject),
+            Some("billing") => Ok(Self::Billing),
+            Some(v) => Err(format!(
+                "setting invoice-source: {v:?} is not opportunity, invoice-object or billing"
+            )),
+        }
+    }
 }
 
 /// How notifications name people and records.
@@ -328,6 +359,7 @@ impl FlowSettings {
             ),
             paid_stage: s.value("paid-stage"),
             send_invoices: flag(s, "send-invoices", false)?,
+            invoice_source: InvoiceSource::load(s)?,
             aging_thresholds: thresholds,
             invoice_link_base: s
                 .value("invoice-link-base")
