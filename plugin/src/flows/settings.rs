@@ -2,6 +2,7 @@
 //! setting is an error naming the key, not a silent default.
 
 use super::invoice_settings::{DetailSettings, RateSource};
+use crate::clients::salesforce_fields::{BLNG_INVOICE, BLNG_INVOICE_LINE};
 use crate::mapping::{AllocationRule, DocNumberRule, InvoiceSettings, ItemSettings};
 use crate::model::{FieldOwner, FieldRule, GlobalTaxCalculation, ItemType, PartyField, Reference};
 use crate::platform::Settings;
@@ -77,6 +78,16 @@ impl InvoiceSource {
             Some(v) => Err(format!(
                 "setting invoice-source: {v:?} is not opportunity, invoice-object or billing"
             )),
+        }
+    }
+
+    /// The sObject invoices are made from, and its line object (none for opportunities, whose
+    /// lines are polled through the opportunity).
+    pub fn objects(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Self::Opportunity => ("Opportunity", None),
+            Self::InvoiceObject => ("Invoice", Some("InvoiceLine")),
+            Self::Billing => (BLNG_INVOICE, Some(BLNG_INVOICE_LINE)),
         }
     }
 }

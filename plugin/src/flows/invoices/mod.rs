@@ -14,7 +14,7 @@ mod plan;
 mod records;
 mod updates;
 
-pub use records::Source;
+use records::Source;
 
 use plan::{invoice_fields, Planned};
 use updates::Change;

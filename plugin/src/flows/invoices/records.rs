@@ -329,3 +329,434 @@ impl Source {
 
 /// Where [`Source::adapt`] keeps the record's due date.
 const RECORD_DUE: &str = "RecordDueDate";
+
+#[cfg(test)]
+mod tests {
+    use crate::clients::json::decimal;
+    use crate::flows::links::{
+        account_key, invoice_key, invoice_owner, product_key, AccountLink, InvoiceLink, Owner,
+    };
+    use crate::flows::state::{State, LINKS};
+    use crate::flows::test_support::{
+        assert_run, body, qbo_entity, qbo_query, sf_saved, soql, REALM,
+    };
+    use crate::flows::{run_job, Kind};
+    use crate::platform::memory::{MemoryPlatform, Routes};
+    use crate::platform::Method::{Get, Patch, Post};
+    use rust_decimal_macros::dec;
+    use serde_json::{json, Value};
+
+    const INV: &str = "3ttA00000001InvAAA";
+    const DOC: &str = "SF-3ttA00000001InvAAA";
+    const LOOKUP: &str = "select * from Invoice where DocNumber in ('SF-3ttA00000001InvAAA')";
+
+    /// A posted Invoice of 3 x 100.10 and 1 x 950.20 (and a tax line, not invoiced), as the
+    /// REST API nests it.
+    fn invoice_record(account: Option<&str>, written: Option<&str>) -> Value {
+        let line = |id: &str, product: &str, qty: u32, price: f64, kind: &str| {
+            json!({"attributes": {"type": "InvoiceLine"}, "Id": id, "Product2Id": product,
+                "Name": "line", "Description": null, "Quantity": qty, "UnitPrice": price,
+                "InvoiceLineStartDate": null, "Type": kind, "Product2": {"Family": null}})
+        };
+        json!({"attributes": {"type": "Invoice"}, "Id": INV, "DocumentNumber": "INV-0000000007",
+            "BillingAccountId": account, "InvoiceDate": "2026-03-02", "DueDate": "2026-04-01",
+            "Status": "Posted", "TotalAmount": 1250.50, "Description": null,
+            "QBO_Invoice_Id__c": written, "QBO_Invoice_Number__c": written.map(|_| DOC),
+            "SystemModstamp": "2026-03-02T18:00:00.000+0000",
+            "BillingAccount": account.map(|_| json!({"Email__c": "ap@acme.example",
+                "Payment_Terms__c": null, "Tax_Exempt__c": false})),
+            "InvoiceLines": {"totalSize": 3, "done": true, "records": [
+                line("5TVA00000001LinA", "01tA00000WidgetP", 3, 100.10, "Charge"),
+                line("5TVA00000001LinB", "01tA00000GadgetX", 1, 950.20, "Charge"),
+                line("5TVA00000001LinT", "01tA00000GadgetX", 1, 99.99, "Tax")]}})
+    }
+
+    /// The org's currencies (described once a day) and the posted invoices.
+    fn posted(records: Value) -> Routes {
+        Routes::new()
+            .json(
+                Get,
+                "/sobjects/Opportunity/describe",
+                200,
+                json!({"name": "Opportunity", "fields": [{"name": "Id"}]}),
+            )
+            .on(Get, "FROM Invoice WHERE Status = 'Posted'", move |_| {
+                soql(records.clone())
+            })
+    }
+
+    /// `invoice-source` set, the account and the products linked before.
+    fn tenant(routes: Routes, source: &str) -> MemoryPlatform {
+        let mut platform = MemoryPlatform::routed(REALM, routes);
+        platform
+            .settings
+            .0
+            .insert("invoice-source".into(), source.into());
+        let state = State::new(&platform.kv);
+        let customer = AccountLink {
+            qbo_id: "58".into(),
+            snapshot: None,
+        };
+        state
+            .put(LINKS, &account_key("001A000001AcmeAAA"), &customer)
+            .unwrap();
+        for (product, item) in [("01tA00000WidgetP", "31"), ("01tA00000GadgetX", "12")] {
+            state.put(LINKS, &product_key(product), &item).unwrap();
+        }
+        platform
+    }
+
+    fn created(req: &crate::platform::HttpRequest) -> crate::platform::HttpResponse {
+        let mut invoice = body(req);
+        invoice["Id"] = json!("130");
+        invoice["SyncToken"] = json!("0");
+        invoice["TotalAmt"] = json!(1250.50);
+        invoice["Balance"] = json!(1250.50);
+        qbo_entity("Invoice", invoice)
+    }
+
+    /// The lines of a QBO invoice body: (item, qty, unit price, amount), exactly.
+    fn lines(
+        invoice: &Value,
+    ) -> Vec<(
+        String,
+        rust_decimal::Decimal,
+        rust_decimal::Decimal,
+        rust_decimal::Decimal,
+    )> {
+        invoice["Line"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let d = &l["SalesItemLineDetail"];
+                (
+                    d["ItemRef"]["value"].as_str().unwrap().to_string(),
+                    decimal(&d["Qty"]).unwrap(),
+                    decimal(&d["UnitPrice"]).unwrap(),
+                    decimal(&l["Amount"]).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_posted_invoice_record_becomes_one_qbo_invoice_written_back_and_owned_and_a_rerun_creates_none(
+    ) {
+        let platform = tenant(
+            posted(json!([invoice_record(Some("001A000001AcmeAAA"), None)]))
+                .on(Get, LOOKUP, |_| qbo_query("Invoice", json!([])))
+                .on(Post, "/invoice?", created)
+                .on(Patch, "/composite/sobjects", sf_saved)
+                .json(Post, "http://notify/", 200, json!({"ok": true})),
+            "invoice-object",
+        );
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_run(
+            &report,
+            &platform,
+            vec![
+                ("Opportunity", "(Closed Won)", Kind::Skipped, None),
+                ("Invoice", INV, Kind::Created, Some("130")),
+            ],
+        );
+        let creates = platform
+            .http
+            .bodies(Post, "/invoice?minorversion=75&requestid=ll-inv-");
+        assert_eq!(creates.len(), 1, "{:#?}", platform.http.requests());
+        let invoice = &creates[0];
+        assert_eq!(invoice["DocNumber"], DOC);
+        assert_eq!(invoice["CustomerRef"]["value"], "58");
+        assert_eq!(invoice["TxnDate"], "2026-03-02");
+        assert_eq!(invoice["DueDate"], "2026-04-01");
+        assert_eq!(invoice["BillEmail"]["Address"], "ap@acme.example");
+        assert_eq!(
+            invoice["PrivateNote"],
+            "Salesforce Invoice 3ttA00000001InvAAA: INV-0000000007"
+        );
+        assert_eq!(
+            lines(invoice),
+            vec![
+                ("31".into(), dec!(3), dec!(100.10), dec!(300.30)),
+                ("12".into(), dec!(1), dec!(950.20), dec!(950.20)),
+            ],
+            "the charge lines, not the tax line"
+        );
+        let writes = platform.http.bodies(Patch, "/composite/sobjects");
+        assert_eq!(
+            writes[0]["records"],
+            json!([{"Id": INV, "QBO_Invoice_Id__c": "130", "QBO_Invoice_Number__c": DOC,
+                "QBO_Invoice_Link__c": "https://app.qbo.intuit.com/app/invoice?txnId=130",
+                "attributes": {"type": "Invoice"}}])
+        );
+        let state = State::new(&platform.kv);
+        let link: InvoiceLink = state.get(LINKS, &invoice_key(INV)).unwrap().unwrap();
+        assert_eq!(link.qbo_id, "130");
+        let ctx_owner = {
+            let p = platform.platform();
+            let ctx = crate::flows::Ctx::new(&p, Default::default()).unwrap();
+            invoice_owner(&ctx, "130").unwrap()
+        };
+        assert_eq!(
+            ctx_owner,
+            Some(Owner {
+                object: "Invoice".into(),
+                id: INV.into()
+            })
+        );
+
+        // Read again after the write-back: invoiced and unchanged, nothing sent anywhere.
+        let platform = platform.rerouted(posted(json!([invoice_record(
+            Some("001A000001AcmeAAA"),
+            Some("130")
+        )])));
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_run(
+            &report,
+            &platform,
+            vec![
+                ("Opportunity", "(Closed Won)", Kind::Skipped, None),
+                ("Invoice", INV, Kind::Skipped, Some("130")),
+            ],
+        );
+    }
+
+    #[test]
+    fn an_invoice_created_before_a_crash_is_found_by_its_doc_number_not_created_again() {
+        let made = json!({"Id": "130", "SyncToken": "0", "DocNumber": DOC,
+            "TxnDate": "2026-03-02", "CustomerRef": {"value": "58"}, "TotalAmt": 1250.50,
+            "Balance": 1250.50, "Line": []});
+        let answer = made.clone();
+        let platform = tenant(
+            posted(json!([invoice_record(Some("001A000001AcmeAAA"), None)]))
+                .on(Get, LOOKUP, move |_| qbo_query("Invoice", json!([answer])))
+                .on(Post, "/invoice?", move |req| {
+                    let mut invoice = made.clone();
+                    invoice["SyncToken"] = json!("1");
+                    invoice["Line"] = body(req)["Line"].clone();
+                    qbo_entity("Invoice", invoice)
+                })
+                .on(Patch, "/composite/sobjects", sf_saved),
+            "invoice-object",
+        );
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_run(
+            &report,
+            &platform,
+            vec![
+                ("Opportunity", "(Closed Won)", Kind::Skipped, None),
+                ("Invoice", INV, Kind::Updated, Some("130")),
+            ],
+        );
+        assert_eq!(
+            platform.http.count(Post, "requestid=ll-inv-"),
+            0,
+            "no create"
+        );
+        assert_eq!(platform.http.count(Post, "requestid=ll-invu-"), 1);
+        let written = platform.http.bodies(Patch, "/composite/sobjects");
+        assert_eq!(written[0]["records"][0]["Id"], INV);
+        assert_eq!(written[0]["records"][0]["attributes"]["type"], "Invoice");
+    }
+
+    #[test]
+    fn with_an_invoice_object_as_source_a_closed_won_opportunity_is_not_invoiced() {
+        // Only the Invoice query is scripted: reading opportunities would be unscripted.
+        let platform = tenant(posted(json!([])), "invoice-object");
+        let args = r#"{"only": ["Opportunity:006A000001DealAAA"]}"#;
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_run(
+            &report,
+            &platform,
+            vec![("Opportunity", "(Closed Won)", Kind::Skipped, None)],
+        );
+        assert!(report.records[0]
+            .detail
+            .contains("not invoiced: invoice-source takes posted Invoice records instead"));
+        let platform = platform.rerouted(posted(json!([])).on(
+            Get,
+            "FROM Invoice WHERE Status = 'Posted' AND Id IN",
+            |_| soql(json!([])),
+        ));
+        let report = run_job(&platform.platform(), "sync-invoices", args).unwrap();
+        assert_eq!(platform.http.count(Post, ""), 0);
+        assert_eq!(platform.http.unscripted(), Vec::<String>::new());
+        assert_eq!(report.records[0].entity, "Opportunity");
+    }
+
+    #[test]
+    fn an_unknown_invoice_source_is_an_error_naming_the_setting() {
+        let platform = tenant(Routes::new(), "invoices");
+        let err = run_job(&platform.platform(), "sync-invoices", "").unwrap_err();
+        let (crate::flows::JobError::InvalidArgs(why) | crate::flows::JobError::Failed(why)) = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert!(
+            why.contains("setting invoice-source: \"invoices\" is not opportunity"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_record_without_a_billing_account_fails_alone_naming_the_field() {
+        let mut other = invoice_record(None, None);
+        other["Id"] = json!("3ttA00000002InvBBB");
+        let platform = tenant(
+            posted(json!([
+                other,
+                invoice_record(Some("001A000001AcmeAAA"), None)
+            ]))
+            .on(Get, LOOKUP, |_| qbo_query("Invoice", json!([])))
+            .on(Post, "/invoice?", created)
+            .on(Patch, "/composite/sobjects", sf_saved)
+            .json(Post, "http://notify/", 200, json!({"ok": true})),
+            "invoice-object",
+        );
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_run(
+            &report,
+            &platform,
+            vec![
+                ("Opportunity", "(Closed Won)", Kind::Skipped, None),
+                ("Invoice", "3ttA00000002InvBBB", Kind::Failed, None),
+                ("Invoice", INV, Kind::Created, Some("130")),
+            ],
+        );
+        assert!(
+            report.records[1]
+                .detail
+                .contains("Invoice 3ttA00000002InvBBB: BillingAccountId is empty"),
+            "{}",
+            report.records[1].detail
+        );
+    }
+
+    #[test]
+    fn a_payment_on_the_invoice_writes_the_figures_to_the_invoice_record() {
+        let platform = tenant(
+            Routes::new()
+                .on(Get, "select * from Payment where Id in", |_| {
+                    qbo_query(
+                        "Payment",
+                        json!([{"Id": "77", "SyncToken": "0", "TxnDate": "2026-03-05",
+                            "TotalAmt": 500.25, "CustomerRef": {"value": "58"}, "UnappliedAmt": 0,
+                            "Line": [{"Amount": 500.25,
+                                "LinkedTxn": [{"TxnId": "130", "TxnType": "Invoice"}]}]}]),
+                    )
+                })
+                .on(Get, "/invoice/130?", |_| {
+                    qbo_entity(
+                        "Invoice",
+                        json!({"Id": "130", "SyncToken": "1", "DocNumber": DOC,
+                            "TxnDate": "2026-03-02", "CustomerRef": {"value": "58"},
+                            "TotalAmt": 1250.50, "Balance": 750.25}),
+                    )
+                })
+                // The link was lost: the invoice record is found by its QBO_Invoice_Id__c.
+                .on(
+                    Get,
+                    "SELECT Id FROM Invoice WHERE QBO_Invoice_Id__c = '130'",
+                    |_| soql(json!([{"attributes": {"type": "Invoice"}, "Id": INV}])),
+                )
+                .on(Patch, "/composite/sobjects", sf_saved)
+                .json(Post, "http://notify/", 200, json!({"ok": true})),
+            "invoice-object",
+        );
+        let report = run_job(
+            &platform.platform(),
+            "sync-payments",
+            r#"{"only": ["Payment:77"]}"#,
+        )
+        .unwrap();
+        assert_run(
+            &report,
+            &platform,
+            vec![("Payment", "77", Kind::Updated, Some(INV))],
+        );
+        let writes = platform.http.bodies(Patch, "/composite/sobjects");
+        let record = &writes[0]["records"][0];
+        assert_eq!(record["Id"], INV);
+        assert_eq!(record["attributes"]["type"], "Invoice");
+        assert_eq!(decimal(&record["Amount_Paid__c"]), Some(dec!(500.25)));
+        assert_eq!(decimal(&record["Open_Balance__c"]), Some(dec!(750.25)));
+        assert_eq!(record["Payment_Status__c"], "Partially Paid");
+    }
+
+    #[test]
+    fn the_billing_variant_reads_the_blng_names() {
+        let record = json!({"attributes": {"type": "blng__Invoice__c"}, "Id": "a1FA00000001BlnAAA",
+            "Name": "INV-0000000003", "blng__Account__c": "001A000001AcmeAAA",
+            "blng__InvoiceDate__c": "2026-03-02", "blng__DueDate__c": null,
+            "blng__InvoiceStatus__c": "Posted", "blng__Subtotal__c": 20.50, "blng__Notes__c": null,
+            "QBO_Invoice_Id__c": null, "QBO_Invoice_Number__c": null,
+            "SystemModstamp": "2026-03-02T18:00:00.000+0000",
+            "blng__Account__r": {"Email__c": "ap@acme.example", "Payment_Terms__c": null,
+                "Tax_Exempt__c": false},
+            "blng__InvoiceInvoiceLines__r": {"totalSize": 1, "done": true, "records": [
+                {"attributes": {"type": "blng__InvoiceLine__c"}, "Id": "a1GA00000001LinAAA",
+                 "blng__Product__c": "01tA00000WidgetP", "Name": "line",
+                 "blng__Description__c": null, "blng__Quantity__c": 2,
+                 "blng__UnitPrice__c": 10.25, "blng__StartDate__c": null,
+                 "blng__Product__r": {"Family": null}}]}});
+        let platform = tenant(
+            Routes::new()
+                .json(
+                    Get,
+                    "/sobjects/Opportunity/describe",
+                    200,
+                    json!({"name": "Opportunity", "fields": [{"name": "Id"}]}),
+                )
+                .on(
+                    Get,
+                    "FROM blng__InvoiceInvoiceLines__r) FROM blng__Invoice__c WHERE blng__InvoiceStatus__c = 'Posted'",
+                    move |_| soql(json!([record])),
+                )
+                .on(
+                    Get,
+                    "select * from Invoice where DocNumber in ('SF-a1FA00000001BlnAAA')",
+                    |_| qbo_query("Invoice", json!([])),
+                )
+                .on(Post, "/invoice?", created)
+                .on(Patch, "/composite/sobjects", sf_saved)
+                .json(Post, "http://notify/", 200, json!({"ok": true})),
+            "billing",
+        );
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_run(
+            &report,
+            &platform,
+            vec![
+                ("Opportunity", "(Closed Won)", Kind::Skipped, None),
+                (
+                    "blng__Invoice__c",
+                    "a1FA00000001BlnAAA",
+                    Kind::Created,
+                    Some("130"),
+                ),
+            ],
+        );
+        let query = platform
+            .http
+            .requests()
+            .into_iter()
+            .find(|r| r.contains("FROM blng__Invoice__c"))
+            .unwrap();
+        assert!(
+            query.contains("blng__Account__c, blng__InvoiceDate__c, blng__DueDate__c")
+                && query.contains("blng__Account__r.Email__c"),
+            "{query}"
+        );
+        let creates = platform.http.bodies(Post, "/invoice?");
+        assert_eq!(
+            lines(&creates[0]),
+            vec![("31".into(), dec!(2), dec!(10.25), dec!(20.50))]
+        );
+        let writes = platform.http.bodies(Patch, "/composite/sobjects");
+        assert_eq!(
+            writes[0]["records"][0]["attributes"]["type"],
+            "blng__Invoice__c"
+        );
+        assert_eq!(writes[0]["records"][0]["QBO_Invoice_Id__c"], "130");
+    }
+}
