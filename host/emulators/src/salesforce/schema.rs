@@ -1183,6 +1183,20 @@ mod tests {
             "OrderId"
         );
         assert_eq!(label_of("AccountId"), "Account ID");
+        let invoice = s.object("Invoice").unwrap();
+        assert_eq!(invoice.key_prefix, "3tt");
+        assert_eq!(invoice.child("InvoiceLines").unwrap().field, "InvoiceId");
+        assert_eq!(
+            invoice.relationship("BillingAccount").unwrap().name,
+            "BillingAccountId"
+        );
+        assert!(invoice.field("QBO_Invoice_Id__c").unwrap().external_id);
+        let billing = s.object("blng__Invoice__c").unwrap();
+        assert_eq!(
+            billing.child("blng__InvoiceInvoiceLines__r").unwrap().field,
+            "blng__Invoice__c"
+        );
+        assert!(billing.field("Amount_Refunded__c").is_some());
     }
 
     #[test]

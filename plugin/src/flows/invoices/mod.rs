@@ -503,7 +503,8 @@ fn plan(
             }))
         }
         Err(e) => {
-            ctx.report.failed(object, &o.id, Failure::Mapping(e));
+            ctx.report
+                .failed(object, &o.id, Failure::Mapping(source.refusal(e)));
             Ok(None)
         }
     }

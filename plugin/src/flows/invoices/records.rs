@@ -24,6 +24,7 @@ use crate::clients::salesforce_fields::{
 use crate::flows::invoice_settings::DetailSettings;
 use crate::flows::links::Owner;
 use crate::flows::settings::InvoiceSource;
+use crate::model::MappingError;
 use serde_json::{json, Map, Value};
 
 /// Where invoices come from: the object and the names of the fields the flow reads.
@@ -324,6 +325,29 @@ impl Source {
             "PrivateNote".into(),
             json!(format!("Salesforce {} {id}: {name}", self.object)),
         );
+    }
+}
+
+impl Source {
+    /// A refusal of the invoice mapping (which names an opportunity and its line items) as it
+    /// applies to an invoice record: its object, its lines, its total.
+    pub fn refusal(&self, mut e: MappingError) -> MappingError {
+        if let Some(r) = &self.record {
+            for f in &mut e.errors {
+                if let Some(id) = f.record_id.strip_prefix("Opportunity ") {
+                    f.record_id = format!("{} {id}", self.object);
+                }
+                if let Some(rest) = f.field.strip_prefix("line-items") {
+                    f.field = format!("{}{rest}", self.lines);
+                } else if f.field == "amount" {
+                    f.field = r.amount.to_string();
+                }
+                f.reason = f
+                    .reason
+                    .replace("the Opportunity Amount", &format!("the {}", r.amount));
+            }
+        }
+        e
     }
 }
 
@@ -758,5 +782,112 @@ mod tests {
             "blng__Invoice__c"
         );
         assert_eq!(writes[0]["records"][0]["QBO_Invoice_Id__c"], "130");
+    }
+    #[test]
+    fn changed_lines_update_the_open_invoice_and_never_a_paid_one() {
+        // Invoiced before (linked with the hash of other content); a line's quantity changed.
+        let mut changed = invoice_record(Some("001A000001AcmeAAA"), Some("130"));
+        changed["InvoiceLines"]["records"][0]["Quantity"] = json!(4);
+        changed["TotalAmount"] = json!(1350.60);
+        let current = |balance: f64| {
+            json!({"Id": "130", "SyncToken": "3", "DocNumber": DOC, "TxnDate": "2026-03-02",
+                "CustomerRef": {"value": "58"}, "TotalAmt": 1250.50, "Balance": balance,
+                "Line": []})
+        };
+        let routes = |balance: f64, record: Value| {
+            posted(json!([record]))
+                .on(
+                    Get,
+                    "select * from Invoice where Id in ('130')",
+                    move |_| qbo_query("Invoice", json!([current(balance)])),
+                )
+                .on(Post, "/invoice?", |req| {
+                    let mut invoice = body(req);
+                    invoice["TotalAmt"] = json!(1350.60);
+                    invoice["Balance"] = json!(1350.60);
+                    qbo_entity("Invoice", invoice)
+                })
+                .on(Patch, "/composite/sobjects", sf_saved)
+        };
+        let platform = tenant(routes(1250.50, changed.clone()), "invoice-object");
+        State::new(&platform.kv)
+            .put(
+                LINKS,
+                &invoice_key(INV),
+                &InvoiceLink {
+                    qbo_id: "130".into(),
+                    doc_number: Some(DOC.into()),
+                    hash: "before".into(),
+                },
+            )
+            .unwrap();
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_run(
+            &report,
+            &platform,
+            vec![
+                ("Opportunity", "(Closed Won)", Kind::Skipped, None),
+                ("Invoice", INV, Kind::Updated, Some("130")),
+            ],
+        );
+        let updates = platform
+            .http
+            .bodies(Post, "/invoice?minorversion=75&requestid=ll-invu-");
+        assert_eq!(updates.len(), 1, "{:#?}", platform.http.requests());
+        assert_eq!(
+            (
+                &updates[0]["Id"],
+                &updates[0]["SyncToken"],
+                &updates[0]["sparse"]
+            ),
+            (&json!("130"), &json!("3"), &json!(true))
+        );
+        assert_eq!(lines(&updates[0])[0].3, dec!(400.40));
+        assert_eq!(
+            platform.http.bodies(Patch, "/composite/sobjects")[0]["records"][0]["attributes"]
+                ["type"],
+            "Invoice"
+        );
+
+        // Changed again after a payment: the invoice is not touched, the record fails.
+        changed["InvoiceLines"]["records"][0]["Quantity"] = json!(5);
+        changed["TotalAmount"] = json!(1450.70);
+        let platform = platform.rerouted(routes(250.50, changed).json(
+            Post,
+            "http://notify/",
+            200,
+            json!({"ok": true}),
+        ));
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_run(
+            &report,
+            &platform,
+            vec![
+                ("Opportunity", "(Closed Won)", Kind::Skipped, None),
+                ("Invoice", INV, Kind::Failed, None),
+            ],
+        );
+        assert!(report.records[1].detail.contains(
+            "Invoice 3ttA00000001InvAAA changed after invoice SF-3ttA00000001InvAAA was paid"
+        ));
+        assert_eq!(platform.http.count(Post, "/invoice?"), 0);
+
+        // Lines that do not add up to the record's total are refused in the record's terms.
+        let mut wrong = invoice_record(Some("001A000001AcmeAAA"), Some("130"));
+        wrong["TotalAmount"] = json!(999);
+        let platform = platform.rerouted(routes(250.50, wrong).json(
+            Post,
+            "http://notify/",
+            200,
+            json!({"ok": true}),
+        ));
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert!(
+            report.records[1].detail.contains(
+                "Invoice 3ttA00000001InvAAA TotalAmount: the lines add up to 1250.50 USD but the TotalAmount is 999"
+            ),
+            "{}",
+            report.records[1].detail
+        );
     }
 }
