@@ -13,7 +13,7 @@
 //! | what starts a run | [`triggers`] (QBO polls and webhooks, backfill, redo by id), [`change_events`] (Salesforce change events), `run_job` here |
 //! | the polls | [`salesforce_poll`] (Get Updated / Get Deleted, then `SystemModstamp` cursors), [`quickbooks_poll`] (CDC since the cursor, a catch-up by query past its limits) |
 //! | routing | [`routing`] (which flow handles a Salesforce object or a QBO entity; the flows over touched ids) |
-//! | the flows | [`accounts`], [`products`], [`invoices`] (with its parts: plan, updates, details, currency), [`orders`], [`payments`], [`inbound`], [`aging`], [`reconcile`], [`audit`] (reads both systems, writes nothing; `run_job` hands it the invoice flow's plan), [`review`] (the review queue's list and decisions) |
+//! | the flows | [`accounts`], [`products`], [`invoices`] (with its parts: plan, updates, details, currency, records: the invoice-record sources of `invoice-source`), [`orders`], [`payments`], [`inbound`], [`aging`], [`reconcile`], [`audit`] (reads both systems, writes nothing; `run_job` hands it the invoice flow's plan), [`review`] (the review queue's list and decisions) |
 //! | one record synced, for any flow | [`customers`] (an account's customer, the matching ladder, review decisions applied), [`items`] (a product's item), [`classification`] (a customer's location and class) |
 //! | shared by the flows | [`links`], [`review_queue`] (accounts waiting for a person's decision), [`matching`] (name similarity, rungs, candidates), [`salesforce_io`], [`qbo_lists`], [`context`], [`report`], [`state`], [`ids`], [`settings`], [`invoice_settings`], [`stored_reports`] (where reports are kept), [`notice_text`] (how notifications name records and people) |
 //! | what a host may ask | [`status`] (progress and cursors, the `status` export); the `report` export reads [`stored_reports`] |
@@ -87,7 +87,7 @@ pub const JOBS: [JobInfo; 14] = [
     JobInfo { name: "backfill", description: "Every existing account, product, Closed Won opportunity and activated order, then QBO customers, invoices and payments", default_schedule: None },
     JobInfo { name: "sync-accounts", description: "Salesforce Account -> QBO Customer (matching ladder before any create)", default_schedule: None },
     JobInfo { name: "sync-products", description: "Product2 / PricebookEntry -> QBO Item", default_schedule: None },
-    JobInfo { name: "sync-invoices", description: "Closed Won Opportunity -> QBO Invoice, with the invoice written back", default_schedule: None },
+    JobInfo { name: "sync-invoices", description: "Closed Won Opportunity (or, by invoice-source, posted Invoice / blng__Invoice__c record) -> QBO Invoice, with the invoice written back", default_schedule: None },
     JobInfo { name: "sync-orders", description: "Activated Order -> QBO JournalEntry (reversed on change or cancellation)", default_schedule: None },
     JobInfo { name: "poll-salesforce", description: "Salesforce changes by public REST: Get Updated / Get Deleted since the last covered time, else (SystemModstamp, Id) cursors", default_schedule: None },
     JobInfo { name: "poll-quickbooks", description: "QBO CDC since the cursor: payments, customers and invoices to Salesforce", default_schedule: None },

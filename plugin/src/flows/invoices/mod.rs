@@ -7,6 +7,10 @@
 //! (a sparse update with the SyncToken; on 5010 re-read and retry, so fields others set in QBO
 //! survive) unless it is paid or voided, which is reported. An opportunity whose write-back was
 //! lost (a crash after the link was stored) gets it again on the next run.
+//!
+//! With `invoice-source` = `invoice-object` or `billing`, the records invoiced are posted
+//! Salesforce invoice records instead (`records.rs` adapts them to the opportunity shape), with
+//! the same guarantees; Closed Won opportunities are then not invoiced (the run says so).
 
 mod currency;
 mod details;
