@@ -87,7 +87,7 @@ pub const JOBS: [JobInfo; 14] = [
     JobInfo { name: "backfill", description: "Every existing account, product, Closed Won opportunity and activated order, then QBO customers, invoices and payments", default_schedule: None },
     JobInfo { name: "sync-accounts", description: "Salesforce Account -> QBO Customer (matching ladder before any create)", default_schedule: None },
     JobInfo { name: "sync-products", description: "Product2 / PricebookEntry -> QBO Item", default_schedule: None },
-    JobInfo { name: "sync-invoices", description: "Closed Won Opportunity (or, by invoice-source, posted Invoice / blng__Invoice__c record) -> QBO Invoice, with the invoice written back", default_schedule: None },
+    JobInfo { name: "sync-invoices", description: "Closed Won Opportunity -> QBO Invoice, with the invoice written back", default_schedule: None },
     JobInfo { name: "sync-orders", description: "Activated Order -> QBO JournalEntry (reversed on change or cancellation)", default_schedule: None },
     JobInfo { name: "poll-salesforce", description: "Salesforce changes by public REST: Get Updated / Get Deleted since the last covered time, else (SystemModstamp, Id) cursors", default_schedule: None },
     JobInfo { name: "poll-quickbooks", description: "QBO CDC since the cursor: payments, customers and invoices to Salesforce", default_schedule: None },
