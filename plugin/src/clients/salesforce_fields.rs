@@ -78,6 +78,45 @@ pub const INVOICE_AMOUNT: &str = "Amount__c";
 /// Order: the journal entry Ledgerlink posted.
 pub const QBO_JOURNAL_ENTRY_ID: &str = "QBO_Journal_Entry_Id__c";
 
+// --- Invoice objects (`invoice-source` = `invoice-object` | `billing`) ---
+
+/// Salesforce Billing's invoice (managed package).
+pub const BLNG_INVOICE: &str = "blng__Invoice__c";
+/// Salesforce Billing's invoice line.
+pub const BLNG_INVOICE_LINE: &str = "blng__InvoiceLine__c";
+/// Billing invoice: its account.
+pub const BLNG_ACCOUNT: &str = "blng__Account__c";
+/// Billing invoice: its account's relationship.
+pub const BLNG_ACCOUNT_REL: &str = "blng__Account__r";
+/// Billing invoice: its date.
+pub const BLNG_INVOICE_DATE: &str = "blng__InvoiceDate__c";
+/// Billing invoice: its due date.
+pub const BLNG_DUE_DATE: &str = "blng__DueDate__c";
+/// Billing invoice: its status (`Posted` is invoiced).
+pub const BLNG_INVOICE_STATUS: &str = "blng__InvoiceStatus__c";
+/// Billing invoice (and line): total with tax.
+pub const BLNG_TOTAL_AMOUNT: &str = "blng__TotalAmount__c";
+/// Billing invoice (and line): total before tax.
+pub const BLNG_SUBTOTAL: &str = "blng__Subtotal__c";
+/// Billing invoice: its notes.
+pub const BLNG_NOTES: &str = "blng__Notes__c";
+/// Billing invoice's lines (child relationship).
+pub const BLNG_INVOICE_LINES: &str = "blng__InvoiceInvoiceLines__r";
+/// Billing invoice line: its invoice.
+pub const BLNG_LINE_INVOICE: &str = "blng__Invoice__c";
+/// Billing invoice line: its product.
+pub const BLNG_PRODUCT: &str = "blng__Product__c";
+/// Billing invoice line: its product's relationship.
+pub const BLNG_PRODUCT_REL: &str = "blng__Product__r";
+/// Billing invoice line: quantity.
+pub const BLNG_QUANTITY: &str = "blng__Quantity__c";
+/// Billing invoice line: unit price.
+pub const BLNG_UNIT_PRICE: &str = "blng__UnitPrice__c";
+/// Billing invoice line: description.
+pub const BLNG_DESCRIPTION: &str = "blng__Description__c";
+/// Billing invoice line: service start.
+pub const BLNG_START_DATE: &str = "blng__StartDate__c";
+
 /// The fields only Ledgerlink writes: a change event touching nothing else is our own echo.
 pub const WRITTEN_BY_LEDGERLINK: [&str; 15] = [
     QBO_CUSTOMER_ID,

@@ -9,7 +9,7 @@
 //! | `account/{Account Id}` | [`AccountLink`] |
 //! | `customer/{Customer Id}` | the Account Id |
 //! | `product/{Product2 Id}` | the Item Id |
-//! | `invoice/{Opportunity Id}` | [`InvoiceLink`] |
+//! | `invoice/{Opportunity or invoice record Id}` | [`InvoiceLink`] |
 //! | `invoice-opp/{Invoice Id}` | the Opportunity Id |
 //! | `invoice-owner/{Invoice Id}` | the [`Owner`] of an invoice not billed from an Opportunity |
 //! | `owner-invoices/{object}/{Id}` | every QBO invoice of one Salesforce record, in link order |
@@ -236,13 +236,31 @@ pub fn store_invoice_link(
     doc_number: Option<String>,
     hash: &str,
 ) -> FlowResult {
+    store_owned_invoice_link(
+        ctx,
+        &Owner::opportunity(opportunity_id),
+        invoice_id,
+        doc_number,
+        hash,
+    )
+}
+
+/// Links `owner` (an opportunity or an invoice record, `invoice/{Id}`) to its invoice, the
+/// invoice's owner first; nothing in a dry run.
+pub fn store_owned_invoice_link(
+    ctx: &Ctx<'_>,
+    owner: &Owner,
+    invoice_id: &str,
+    doc_number: Option<String>,
+    hash: &str,
+) -> FlowResult {
     if ctx.dry_run() {
         return Ok(());
     }
-    store_opportunity_of(ctx, invoice_id, opportunity_id)?;
+    store_invoice_owner(ctx, invoice_id, owner)?;
     ctx.state.put(
         LINKS,
-        &invoice_key(opportunity_id),
+        &invoice_key(&owner.id),
         &InvoiceLink {
             qbo_id: invoice_id.to_string(),
             doc_number,

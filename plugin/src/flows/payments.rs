@@ -366,31 +366,44 @@ fn payment_notice(
 }
 
 /// The record invoice `invoice_id` bills (an opportunity or an invoice record, by Id): the
-/// stored link, else the opportunity whose
-/// `QBO_Invoice_Id__c` names it (a link lost to a crash, or written by an earlier version
-/// without its reverse key), whose reverse key is then stored.
+/// stored link, else the record whose `QBO_Invoice_Id__c` names it (a link lost to a crash, or
+/// written by an earlier version without its reverse key), whose owner key is then stored. With
+/// an invoice object as the invoice source (`invoice-source`), its records are looked at first,
+/// then opportunities (invoiced before the source changed).
 fn resolve_opportunity(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<String>, Failure> {
     if let Some(owner) = links::invoice_owner(ctx, invoice_id).map_err(Failure::Invalid)? {
         return Ok(Some(owner.id));
     }
-    let rows = ctx
-        .sf
-        .query(&format!(
-            "SELECT Id FROM Opportunity WHERE {QBO_INVOICE_ID} = {} LIMIT 2",
-            soql_literal(invoice_id)
-        ))
-        .map_err(|e| Failure::Related(format!("Opportunity of invoice {invoice_id}"), e))?;
-    let [row] = rows.as_slice() else {
-        // None, or several claiming one invoice: no opportunity is guessed.
-        return Ok(None);
-    };
-    let Some(id) = row.get("Id").and_then(Value::as_str) else {
-        return Ok(None);
-    };
-    if !ctx.dry_run() {
-        links::store_opportunity_of(ctx, invoice_id, id).map_err(|Abort(f)| f)?;
+    let (source, _) = ctx.settings.invoice_source.objects();
+    let mut objects = vec![source];
+    if source != "Opportunity" {
+        objects.push("Opportunity");
     }
-    Ok(Some(id.to_string()))
+    for object in objects {
+        let rows = ctx
+            .sf
+            .query(&format!(
+                "SELECT Id FROM {object} WHERE {QBO_INVOICE_ID} = {} LIMIT 2",
+                soql_literal(invoice_id)
+            ))
+            .map_err(|e| Failure::Related(format!("{object} of invoice {invoice_id}"), e))?;
+        let [row] = rows.as_slice() else {
+            // None, or several claiming one invoice: no record is guessed.
+            continue;
+        };
+        let Some(id) = row.get("Id").and_then(Value::as_str) else {
+            continue;
+        };
+        if !ctx.dry_run() {
+            let owner = Owner {
+                object: object.to_string(),
+                id: id.to_string(),
+            };
+            links::store_invoice_owner(ctx, invoice_id, &owner).map_err(|Abort(f)| f)?;
+        }
+        return Ok(Some(id.to_string()));
+    }
+    Ok(None)
 }
 
 /// Each opportunity's name, owner and invoice, for the notice that tells the owner their deal

@@ -6,6 +6,7 @@ use super::quickbooks_poll::{apply_change, QBO_ENTITIES};
 use super::{accounts, inbound, invoices, orders, payments, products};
 use crate::clients::json::text;
 use crate::clients::salesforce::soql_list;
+use crate::clients::salesforce_fields::{BLNG_INVOICE, BLNG_INVOICE_LINE, BLNG_LINE_INVOICE};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,6 +29,11 @@ pub fn route(entity: &str) -> Option<(&'static str, Option<&'static str>)> {
         "OpportunityLineItem" => ("Opportunity", Some("OpportunityId")),
         "Order" => ("Order", None),
         "OrderItem" => ("Order", Some("OrderId")),
+        // Invoice records (`invoice-source`): their changes feed the invoice flow.
+        "Invoice" => ("Invoice", None),
+        "InvoiceLine" => ("Invoice", Some("InvoiceId")),
+        BLNG_INVOICE => (BLNG_INVOICE, None),
+        BLNG_INVOICE_LINE => (BLNG_INVOICE, Some(BLNG_LINE_INVOICE)),
         _ => return None,
     })
 }
@@ -62,7 +68,7 @@ pub fn run_touched(
         match *flow {
             "Account" => accounts::run(ctx)?,
             "Product2" => products::run(ctx)?,
-            "Opportunity" => invoices::run(ctx)?,
+            "Opportunity" | "Invoice" | BLNG_INVOICE => invoices::run(ctx)?,
             _ => orders::run(ctx)?,
         }
     }

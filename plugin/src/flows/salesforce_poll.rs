@@ -98,8 +98,15 @@ fn replicate(ctx: &mut Ctx<'_>, since: &str) -> Result<Replicated, super::contex
     let mut touched: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
     let mut children: BTreeMap<(&'static str, &'static str), Vec<String>> = BTreeMap::new();
     let mut covered: Option<String> = None;
+    // The invoice objects only when they are the invoice source (an org without them would
+    // refuse Get Updated).
+    let invoice_objects: Vec<&'static str> = match ctx.settings.invoice_source.objects() {
+        (object, Some(lines)) => vec![object, lines],
+        _ => Vec::new(),
+    };
     let calls = UPDATED
         .iter()
+        .chain(&invoice_objects)
         .map(|o| (*o, false))
         .chain(DELETED.iter().map(|o| (*o, true)));
     for (object, deleted) in calls {

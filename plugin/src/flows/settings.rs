@@ -5,6 +5,7 @@ use super::invoice_settings::{DetailSettings, RateSource};
 use crate::clients::salesforce_fields::{
     BILLING_FREQUENCY, SUBSCRIPTION_CANCELLED, SUBSCRIPTION_TERM,
 };
+use crate::clients::salesforce_fields::{BLNG_INVOICE, BLNG_INVOICE_LINE};
 use crate::mapping::{AllocationRule, DocNumberRule, InvoiceSettings, ItemSettings};
 use crate::model::{FieldOwner, FieldRule, GlobalTaxCalculation, ItemType, PartyField, Reference};
 use crate::platform::Settings;
@@ -38,6 +39,8 @@ pub struct FlowSettings {
     pub paid_stage: Option<String>,
     /// Email invoices after creating them.
     pub send_invoices: bool,
+    /// What QBO invoices are made from (`invoice-source`).
+    pub invoice_source: InvoiceSource,
     /// Aging thresholds in days.
     pub aging_thresholds: Vec<u32>,
     /// Where a QBO invoice is shown; the invoice Id is appended.
@@ -132,6 +135,45 @@ impl SubscriptionSettings {
 fn is_field_name(text: &str) -> bool {
     text.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// What QBO invoices are made from (`invoice-source`): Closed Won opportunities (the
+/// default), posted Salesforce `Invoice` records (`invoice-object`), or posted Salesforce
+/// Billing `blng__Invoice__c` records (`billing`). With an invoice object, opportunities are
+/// not invoiced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InvoiceSource {
+    /// Closed Won opportunities with their line items.
+    #[default]
+    Opportunity,
+    /// Posted `Invoice` records with their `InvoiceLine`s.
+    InvoiceObject,
+    /// Posted Salesforce Billing invoices with their invoice lines.
+    Billing,
+}
+
+impl InvoiceSource {
+    /// Reads `invoice-source`; anything else than its three values is an error naming it.
+    pub fn load(s: &dyn Settings) -> Result<Self, String> {
+        match s.value("invoice-source").as_deref().map(str::trim) {
+            None | Some("") | Some("opportunity") => Ok(Self::Opportunity),
+            Some("invoice-object") => Ok(Self::InvoiceObject),
+            Some("billing") => Ok(Self::Billing),
+            Some(v) => Err(format!(
+                "setting invoice-source: {v:?} is not opportunity, invoice-object or billing"
+            )),
+        }
+    }
+
+    /// The sObject invoices are made from, and its line object (none for opportunities, whose
+    /// lines are polled through the opportunity).
+    pub fn objects(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Self::Opportunity => ("Opportunity", None),
+            Self::InvoiceObject => ("Invoice", Some("InvoiceLine")),
+            Self::Billing => (BLNG_INVOICE, Some(BLNG_INVOICE_LINE)),
+        }
+    }
 }
 
 /// How notifications name people and records.
@@ -413,6 +455,7 @@ impl FlowSettings {
             ),
             paid_stage: s.value("paid-stage"),
             send_invoices: flag(s, "send-invoices", false)?,
+            invoice_source: InvoiceSource::load(s)?,
             aging_thresholds: thresholds,
             invoice_link_base: s
                 .value("invoice-link-base")

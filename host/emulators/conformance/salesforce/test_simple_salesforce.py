@@ -181,3 +181,44 @@ def test_expired_session(fresh_emulator):
     with pytest.raises(SalesforceExpiredSession) as expired:
         sf.query("SELECT Id FROM Account")
     assert expired.value.content == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+
+
+def test_invoice_objects_create_query_with_lines_and_update(sf):
+    account = sf.Account.create({"Name": unique("Billed")})["id"]
+    product = sf.Product2.create({"Name": unique("Widget")})["id"]
+    created = sf.Invoice.create({"BillingAccountId": account, "InvoiceDate": "2026-03-02", "DueDate": "2026-04-01", "Status": "Posted", "TotalAmount": 1250.50})
+    invoice = created["id"]
+    assert invoice.startswith("3tt")
+    sf.InvoiceLine.create({"InvoiceId": invoice, "Product2Id": product, "Quantity": 3, "UnitPrice": 100.10, "LineAmount": 300.30})
+    sf.InvoiceLine.create({"InvoiceId": invoice, "Product2Id": product, "Quantity": 1, "UnitPrice": 950.20, "LineAmount": 950.20})
+    result = sf.query(
+        "SELECT Id, DocumentNumber, Status, BillingAccount.Name, "
+        "(SELECT Id, Product2Id, Quantity, UnitPrice, LineAmount FROM InvoiceLines) "
+        f"FROM Invoice WHERE Id = '{invoice}' AND Status = 'Posted'"
+    )
+    record = result["records"][0]
+    assert record["DocumentNumber"].startswith("INV-")
+    assert record["BillingAccount"]["attributes"]["type"] == "Account"
+    lines = record["InvoiceLines"]["records"]
+    assert sorted(line["LineAmount"] for line in lines) == [300.30, 950.20]
+    assert sf.Invoice.update(invoice, {"QBO_Invoice_Id__c": "130", "Amount_Paid__c": 250.50, "Payment_Status__c": "Partially Paid"}) == 204
+    assert sf.Invoice.get_by_custom_id("QBO_Invoice_Id__c", "130")["Amount_Paid__c"] == 250.50
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.Invoice.create({"BillingAccountId": account, "Status": "Paid"})
+
+
+def test_billing_invoice_objects_create_query_with_lines_and_update(sf):
+    account = sf.Account.create({"Name": unique("Billed")})["id"]
+    product = sf.Product2.create({"Name": unique("Gadget")})["id"]
+    invoice = sf.blng__Invoice__c.create({"blng__Account__c": account, "blng__InvoiceDate__c": "2026-03-02", "blng__InvoiceStatus__c": "Posted"})["id"]
+    sf.blng__InvoiceLine__c.create({"blng__Invoice__c": invoice, "blng__Product__c": product, "blng__Quantity__c": 2, "blng__UnitPrice__c": 10.25, "blng__Subtotal__c": 20.50, "blng__TotalAmount__c": 20.50})
+    result = sf.query(
+        "SELECT Id, Name, blng__Account__r.Name, "
+        "(SELECT Id, blng__Product__c, blng__Quantity__c, blng__UnitPrice__c, blng__Subtotal__c FROM blng__InvoiceInvoiceLines__r) "
+        f"FROM blng__Invoice__c WHERE blng__InvoiceStatus__c = 'Posted' AND Id = '{invoice}'"
+    )
+    record = result["records"][0]
+    assert record["Name"].startswith("INV-")
+    assert record["blng__InvoiceInvoiceLines__r"]["records"][0]["blng__Subtotal__c"] == 20.50
+    assert sf.blng__Invoice__c.update(invoice, {"QBO_Invoice_Id__c": "131", "Open_Balance__c": 20.50}) == 204
+    assert sf.blng__Invoice__c.get(invoice)["QBO_Invoice_Id__c"] == "131"

@@ -7,6 +7,7 @@
 //! | PricebookEntry | `Name`/`ProductCode` from the product; a custom price book needs a standard price first; one entry per product and price book |
 //! | Order | created as `Draft` (status `Activated` only by a later update, and only with at least one item); `OrderNumber` auto-numbered; `TotalAmount` is the sum of the items; `AccountId` and items are frozen once activated |
 //! | OrderItem | `TotalPrice = Quantity × UnitPrice`; `ListPrice`/`Product2Id` from the PricebookEntry; `OrderItemNumber` auto-numbered |
+//! | Invoice, blng__Invoice__c | `DocumentNumber` (a Billing invoice's `Name`) auto-numbered `INV-0000000001` on create |
 //! | Contact, User | `Name` = first + last name |
 //! | OpportunityContactRole | one primary per opportunity: saving one with `IsPrimary` true clears it on the others (object reference: "Each Opportunity has only one primary contact") |
 //! | multicurrency (`currency.rs`) | a line's PricebookEntry must be in its opportunity's / order's currency and the line takes that currency; an opportunity or order with lines keeps its currency; price book entries are per product, price book and currency |
@@ -90,6 +91,17 @@ pub(crate) fn before_save(
         "OpportunityLineItem" => line_item(org, f, old, given),
         "PricebookEntry" => pricebook_entry(org, f, old),
         "Order" => order(org, f, old, given),
+        // Auto-numbered on create: the Invoice's DocumentNumber, a Billing invoice's Name.
+        "Invoice" if old.is_none() => {
+            let number = org.store.autonumber("Invoice.DocumentNumber", 1, 10);
+            f.insert("DocumentNumber".into(), Val::Text(format!("INV-{number}")));
+            Ok(())
+        }
+        "blng__Invoice__c" if old.is_none() => {
+            let number = org.store.autonumber("blng__Invoice__c.Name", 1, 10);
+            f.insert("Name".into(), Val::Text(format!("INV-{number}")));
+            Ok(())
+        }
         "OrderItem" => order_item(org, f, old, given),
         "CurrencyType" | "DatedConversionRate" => Err(currency_read_only()),
         "Contact" | "User" => {

@@ -805,6 +805,8 @@ impl Schema {
             f("Open_Balance__c", Currency),
             f("Payment_Status__c", Picklist),
         ];
+        // --- Invoice objects (invoice-source = invoice-object | billing) ---
+        let (invoice, invoice_line, blng_invoice, blng_invoice_line) = invoice_objects();
 
         let mut schema = Schema {
             objects: BTreeMap::new(),
@@ -827,6 +829,10 @@ impl Schema {
                 "a0S",
                 subscription_invoice,
             ),
+            SObjectDef::new("Invoice", "3tt", invoice),
+            SObjectDef::new("InvoiceLine", "5TV", invoice_line),
+            SObjectDef::new("blng__Invoice__c", "a1F", blng_invoice),
+            SObjectDef::new("blng__InvoiceLine__c", "a1G", blng_invoice_line),
         ] {
             schema.objects.insert(obj.name.clone(), obj);
         }
@@ -1047,6 +1053,140 @@ impl Schema {
     }
 }
 
+/// Ledgerlink's fields on a record that owns a QBO invoice (its setup, README): the invoice
+/// written back and the payment figures.
+fn ledgerlink_invoice_fields() -> Vec<FieldDef> {
+    use FieldType::*;
+    let f = FieldDef::new;
+    vec![
+        f("QBO_Invoice_Id__c", String).ext(),
+        f("QBO_Invoice_Number__c", String),
+        f("QBO_Invoice_Link__c", Url),
+        f("Amount_Paid__c", Currency),
+        f("Open_Balance__c", Currency),
+        f("Payment_Status__c", Picklist),
+        f("Paid_Date__c", Date),
+        f("Amount_Credited__c", Currency),
+        f("Amount_Refunded__c", Currency),
+    ]
+}
+
+/// The standard `Invoice` / `InvoiceLine` (Order Management, Subscription Management, Billing
+/// (Revenue Cloud); object reference, API 48.0+, created through the API from 62.0) and
+/// Salesforce Billing's managed-package `blng__Invoice__c` / `blng__InvoiceLine__c` (Billing
+/// developer guide), each with Ledgerlink's invoice fields.
+///
+/// Confirmed in the object reference: `Invoice.BillingAccountId` (relationship
+/// `BillingAccount`), `DocumentNumber` (system-generated), `InvoiceDate`, `DueDate`, `Balance`,
+/// `Description`; `InvoiceLine.InvoiceId` (relationship `Invoice`), `Product2Id`, `Quantity`,
+/// `ChargeAmount`, `Description`, `InvoiceLineStartDate`, `InvoiceLineEndDate`, `Name`. Taken from the brief, not confirmed in the pages read: `Invoice.Status`
+/// values (`Draft`, `Posted`, `Canceled`), `TotalAmount`, `TotalTaxAmount`,
+/// `TotalAmountWithTax`, `ReferenceEntityId`; `InvoiceLine.UnitPrice`, `LineAmount`,
+/// `TaxAmount`, `Type`; the child relationship name `InvoiceLines` (the reference lists
+/// `InvoiceId` as a lookup; here it is master-detail, deleting the invoice deletes its lines).
+/// The `blng__` names follow the Billing developer guide's naming; the child relationship
+/// `blng__InvoiceInvoiceLines__r` and the key prefixes of the managed objects (org-specific in
+/// a real org) are not confirmed.
+fn invoice_objects() -> (Vec<FieldDef>, Vec<FieldDef>, Vec<FieldDef>, Vec<FieldDef>) {
+    use FieldType::*;
+    let f = FieldDef::new;
+    let picklist = |name: &str, values: &[&str], default: &str| {
+        let mut p = f(name, Picklist).default(json!(default));
+        p.picklist_values = values.iter().map(|v| v.to_string()).collect();
+        p.restricted = true;
+        p
+    };
+    let mut invoice = vec![
+        f("BillingAccountId", Reference)
+            .req()
+            .refs("Account", "BillingAccount", Some("Invoices")),
+        f("BillToContactId", Reference).refs("Contact", "BillToContact", None),
+        f("DocumentNumber", String).ro(),
+        f("InvoiceDate", Date),
+        f("DueDate", Date),
+        picklist("Status", &["Draft", "Posted", "Canceled"], "Draft"),
+        f("TotalAmount", Currency),
+        f("TotalTaxAmount", Currency),
+        f("TotalAmountWithTax", Currency),
+        f("Balance", Currency),
+        f("ReferenceEntityId", Reference).refs("Order", "ReferenceEntity", None),
+        f("Description", String).len(1000),
+    ];
+    invoice.extend(ledgerlink_invoice_fields());
+    let invoice_line = vec![
+        f("InvoiceId", Reference)
+            .req()
+            .create_only()
+            .cascade()
+            .refs("Invoice", "Invoice", Some("InvoiceLines")),
+        f("Name", String),
+        f("Product2Id", Reference).refs("Product2", "Product2", None),
+        f("Quantity", Double),
+        f("UnitPrice", Currency),
+        f("ChargeAmount", Currency),
+        f("LineAmount", Currency),
+        f("TaxAmount", Currency),
+        f("Description", String),
+        picklist("Type", &["Charge", "Adjustment", "Tax"], "Charge"),
+        f("InvoiceLineStartDate", Date),
+        f("InvoiceLineEndDate", Date),
+    ];
+    let mut blng_invoice = vec![
+        f("Name", String).len(80).ro(),
+        f("blng__Account__c", Reference).req().refs(
+            "Account",
+            "blng__Account__r",
+            Some("blng__AccountInvoices__r"),
+        ),
+        f("blng__Order__c", Reference).refs("Order", "blng__Order__r", None),
+        f("blng__InvoiceDate__c", Date),
+        f("blng__DueDate__c", Date),
+        f("blng__TargetDate__c", Date),
+        picklist(
+            "blng__InvoiceStatus__c",
+            &[
+                "Draft",
+                "Posted",
+                "Cancelled",
+                "Error",
+                "Initiated",
+                "Rebilled",
+            ],
+            "Draft",
+        ),
+        f("blng__Subtotal__c", Currency),
+        f("blng__TaxAmount__c", Currency),
+        f("blng__TotalAmount__c", Currency),
+        f("blng__Balance__c", Currency),
+        f("blng__Notes__c", Textarea),
+    ];
+    blng_invoice.extend(ledgerlink_invoice_fields());
+    let blng_invoice_line = vec![
+        f("Name", String).len(80),
+        f("blng__Invoice__c", Reference)
+            .req()
+            .create_only()
+            .cascade()
+            .refs(
+                "blng__Invoice__c",
+                "blng__Invoice__r",
+                Some("blng__InvoiceInvoiceLines__r"),
+            ),
+        f("blng__Product__c", Reference).refs("Product2", "blng__Product__r", None),
+        f("blng__Quantity__c", Double),
+        f("blng__UnitPrice__c", Currency),
+        f("blng__Subtotal__c", Currency),
+        f("blng__TaxAmount__c", Currency),
+        f("blng__TotalAmount__c", Currency),
+        f("blng__ChargeType__c", Picklist),
+        f("blng__Description__c", Textarea),
+        f("blng__StartDate__c", Date),
+        f("blng__EndDate__c", Date),
+        f("blng__InvoiceLineStatus__c", Picklist),
+    ];
+    (invoice, invoice_line, blng_invoice, blng_invoice_line)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1075,6 +1215,20 @@ mod tests {
             "OrderId"
         );
         assert_eq!(label_of("AccountId"), "Account ID");
+        let invoice = s.object("Invoice").unwrap();
+        assert_eq!(invoice.key_prefix, "3tt");
+        assert_eq!(invoice.child("InvoiceLines").unwrap().field, "InvoiceId");
+        assert_eq!(
+            invoice.relationship("BillingAccount").unwrap().name,
+            "BillingAccountId"
+        );
+        assert!(invoice.field("QBO_Invoice_Id__c").unwrap().external_id);
+        let billing = s.object("blng__Invoice__c").unwrap();
+        assert_eq!(
+            billing.child("blng__InvoiceInvoiceLines__r").unwrap().field,
+            "blng__Invoice__c"
+        );
+        assert!(billing.field("Amount_Refunded__c").is_some());
     }
 
     #[test]

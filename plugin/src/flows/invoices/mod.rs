@@ -10,13 +10,18 @@
 //!
 //! Subscription lines go to a QBO recurring template instead (`recurring.rs`); the invoices QBO
 //! generates from it come back through [`from_template`].
+//! With `invoice-source` = `invoice-object` or `billing`, the records invoiced are posted
+//! Salesforce invoice records instead (`records.rs` adapts them to the opportunity shape), with
+//! the same guarantees; Closed Won opportunities are then not invoiced (the run says so).
 
 mod currency;
 mod details;
 mod plan;
+mod records;
 mod recurring;
 mod updates;
 
+use records::Source;
 pub use recurring::from_template;
 
 use plan::{invoice_fields, Planned};
@@ -48,51 +53,74 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Closed Won opportunities changed since the cursor (or `only`, or all with `full`).
+/// The invoice source's records changed since the cursor (or `only`, or all with `full`):
+/// Closed Won opportunities, or posted invoice records (`invoice-source`, `records.rs`).
 pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
+    let source = Source::of(ctx.settings.invoice_source);
     let mut resolvers = Resolvers {
         details: ctx.settings.invoice_details.clone(),
+        source,
         ..Resolvers::default()
     };
     let currency = currency::salesforce_multicurrency(ctx)?;
     let details = &resolvers.details;
-    let subscriptions = &ctx.settings.subscriptions;
-    let fields = opportunity_select(
-        &[
-            details.opportunity_fields(currency),
-            recurring::opportunity_fields(subscriptions),
-        ]
-        .concat(),
-        &[
-            details.line_fields(currency),
-            recurring::line_fields(subscriptions),
-        ]
-        .concat(),
-        &details.subqueries(),
-    );
+    let fields = if source.is_record() {
+        ctx.report.skipped(
+            "Opportunity",
+            "(Closed Won)",
+            None,
+            format!(
+                "not invoiced: invoice-source takes posted {} records instead",
+                source.object
+            ),
+        );
+        source.select(details, currency)
+    } else {
+        let subscriptions = &ctx.settings.subscriptions;
+        opportunity_select(
+            &[
+                details.opportunity_fields(currency),
+                recurring::opportunity_fields(subscriptions),
+            ]
+            .concat(),
+            &[
+                details.line_fields(currency),
+                recurring::line_fields(subscriptions),
+            ]
+            .concat(),
+            &details.subqueries(),
+        )
+    };
     select_pages(
         ctx,
-        "Opportunity",
+        source.object,
         &fields,
-        "IsWon = true",
+        &source.condition(),
         |ctx, rows, window| {
             let mut opportunities = Vec::new();
             let mut read = Vec::new();
             for row in rows {
-                match opportunity(row) {
-                    Ok(o) => {
+                match source.adapt(row).and_then(|adapted| {
+                    let o = opportunity(&adapted)?;
+                    Ok((o, adapted))
+                }) {
+                    Ok((o, adapted)) => {
                         opportunities.push(o);
-                        read.push(row);
+                        read.push(adapted);
                     }
                     Err(e) => {
                         let id = row.get("Id").and_then(Value::as_str).unwrap_or("?");
-                        ctx.report.failed("Opportunity", id, Failure::Invalid(e));
+                        ctx.report.failed(source.object, id, Failure::Invalid(e));
                     }
                 }
             }
+            let read: Vec<&Value> = read.iter().collect();
             // Subscription lines go to a recurring template; the rest is invoiced below.
-            let (opportunities, read) =
-                recurring::subscriptions(ctx, &mut resolvers, opportunities, read)?;
+            let (opportunities, read) = if source.is_record() {
+                (opportunities, read)
+            } else {
+                recurring::subscriptions(ctx, &mut resolvers, opportunities, read)?
+            };
             let (links, found) = links_of(ctx, &opportunities)?;
             let mut done = window.offset + rows.len() - opportunities.len();
             for ((chunk, links), read) in opportunities
@@ -102,7 +130,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
             {
                 invoice_chunk(ctx, &mut resolvers, chunk, read, links, &found)?;
                 done += chunk.len();
-                ctx.progress("Opportunity", done, window.total);
+                ctx.progress(source.object, done, window.total);
             }
             Ok(())
         },
@@ -114,6 +142,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
 #[derive(Default)]
 struct Resolvers {
     details: DetailSettings,
+    source: Source,
     dir: Option<Directory>,
     catalog: Option<Catalog>,
     lists: QboLists,
@@ -165,6 +194,8 @@ fn invoice_chunk(
     links: &[Option<InvoiceLink>],
     found: &[InvoiceView],
 ) -> FlowResult {
+    let source = resolvers.source;
+    let object = source.object;
     let mut creates: Vec<Planned> = Vec::new();
     let mut repairs = Vec::new();
     let mut changes = Vec::new();
@@ -172,7 +203,7 @@ fn invoice_chunk(
         if let Some(link) = &link {
             if link.hash == EXTERNAL {
                 ctx.report.skipped(
-                    "Opportunity",
+                    object,
                     &o.id,
                     Some(&link.qbo_id),
                     "its invoice was created in QBO; QBO owns it",
@@ -201,21 +232,21 @@ fn invoice_chunk(
                         link.doc_number.as_deref(),
                     ));
                     ctx.report.updated(
-                        "Opportunity",
+                        object,
                         &o.id,
                         &link.qbo_id,
                         "invoice fields written back (missing in Salesforce)",
                     );
                 } else {
-                    match send_if_due(ctx, &o.id, &link.qbo_id, &planned.body)? {
+                    match send_if_due(ctx, object, &o.id, &link.qbo_id, &planned.body)? {
                         Send::NotDue => ctx.report.skipped(
-                            "Opportunity",
+                            object,
                             &o.id,
                             Some(&link.qbo_id),
                             "already invoiced; unchanged",
                         ),
                         Send::Sent(email) => ctx.report.updated(
-                            "Opportunity",
+                            object,
                             &o.id,
                             &link.qbo_id,
                             format!("invoice emailed to {email}"),
@@ -234,9 +265,9 @@ fn invoice_chunk(
                 // it is. It is this opportunity's invoice: link it as current and write its
                 // fields back (an update would be refused, and so would the write-back with it).
                 let existing = existing.clone();
-                links::store_invoice_link(
+                links::store_owned_invoice_link(
                     ctx,
-                    &o.id,
+                    &source.owner(&o.id),
                     &existing.id,
                     existing.doc_number.clone(),
                     &planned.hash,
@@ -250,7 +281,7 @@ fn invoice_chunk(
                     ));
                 }
                 ctx.report.updated(
-                    "Opportunity",
+                    object,
                     &o.id,
                     &existing.id,
                     "invoice created before an interruption adopted as it is (already paid or voided) and written back",
@@ -259,9 +290,9 @@ fn invoice_chunk(
             (None, Some(existing)) => {
                 // Created before a crash: adopt it, then bring it up to date.
                 let existing = existing.clone();
-                links::store_invoice_link(
+                links::store_owned_invoice_link(
                     ctx,
-                    &o.id,
+                    &source.owner(&o.id),
                     &existing.id,
                     existing.doc_number.clone(),
                     "",
@@ -275,7 +306,7 @@ fn invoice_chunk(
             (None, None) => creates.push(planned),
         }
     }
-    write_back(ctx, "Opportunity", &repairs);
+    write_back(ctx, object, &repairs);
     updates::update_all(ctx, changes)?;
     if creates.is_empty() {
         return Ok(());
@@ -283,7 +314,7 @@ fn invoice_chunk(
     if ctx.dry_run() {
         for p in &creates {
             ctx.report.created(
-                "Opportunity",
+                object,
                 &p.opportunity.id,
                 "(new)",
                 format!(
@@ -306,22 +337,22 @@ fn invoice_chunk(
         Ok(r) => r,
         Err(e) => {
             let ids: Vec<&str> = creates.iter().map(|p| p.opportunity.id.as_str()).collect();
-            return updates::fail_all(ctx, &ids, e);
+            return updates::fail_all(ctx, object, &ids, e);
         }
     };
     let mut writebacks = Vec::new();
     for (p, result) in creates.iter().zip(results) {
         match result.map(|v| invoice_view(&v)) {
             Ok(Some(inv)) => {
-                links::store_invoice_link(
+                links::store_owned_invoice_link(
                     ctx,
-                    &p.opportunity.id,
+                    &source.owner(&p.opportunity.id),
                     &inv.id,
                     inv.doc_number.clone(),
                     &p.hash,
                 )?;
                 ctx.report.created(
-                    "Opportunity",
+                    object,
                     &p.opportunity.id,
                     &inv.id,
                     format!(
@@ -337,14 +368,18 @@ fn invoice_chunk(
                     inv.doc_number.as_deref(),
                 ))
                 .push_plain(&format!(
-                    " ({}) created for Opportunity ",
+                    " ({}) created for {object} ",
                     display_money(inv.total_amt)
-                ))
-                .push(notice_text::opportunity(
-                    &ctx.settings,
-                    &p.opportunity.id,
-                    Some(&p.opportunity.name),
                 ));
+                if source.is_record() {
+                    line.push_plain(&format!("{} ({})", p.opportunity.name, p.opportunity.id));
+                } else {
+                    line.push(notice_text::opportunity(
+                        &ctx.settings,
+                        &p.opportunity.id,
+                        Some(&p.opportunity.name),
+                    ));
+                }
                 ctx.notice(line);
                 writebacks.push(invoice_fields(
                     ctx,
@@ -352,19 +387,17 @@ fn invoice_chunk(
                     &inv.id,
                     inv.doc_number.as_deref(),
                 ));
-                send_if_due(ctx, &p.opportunity.id, &inv.id, &p.body)?;
+                send_if_due(ctx, object, &p.opportunity.id, &inv.id, &p.body)?;
             }
             Ok(None) => ctx.report.failed(
-                "Opportunity",
+                object,
                 &p.opportunity.id,
                 Failure::Api(ApiError::Decode("the created invoice has no Id".into())),
             ),
-            Err(e) => ctx
-                .report
-                .failed("Opportunity", &p.opportunity.id, e.into()),
+            Err(e) => ctx.report.failed(object, &p.opportunity.id, e.into()),
         }
     }
-    write_back(ctx, "Opportunity", &writebacks);
+    write_back(ctx, object, &writebacks);
     Ok(())
 }
 
@@ -379,13 +412,15 @@ fn plan(
     if !ctx.wanted(&o.id) {
         return Ok(None);
     }
+    let source = resolvers.source;
+    let object = source.object;
     let Some(account_id) = o.account_id.clone() else {
         ctx.report.failed(
-            "Opportunity",
+            object,
             &o.id,
             Failure::Invalid(format!(
-                "Opportunity {}: AccountId is empty; an invoice needs a customer",
-                o.id
+                "{object} {}: {} is empty; an invoice needs a customer",
+                o.id, source.account
             )),
         );
         return Ok(None);
@@ -404,20 +439,20 @@ fn plan(
             };
             ctx.report.coded(
                 Kind::Skipped,
-                "Opportunity",
+                object,
                 &o.id,
                 None,
                 code,
-                format!("Opportunity {}: account {account_id} {why}", o.id),
+                format!("{object} {}: account {account_id} {why}", o.id),
             );
             return Ok(None);
         }
         Synced::Nothing => {
             ctx.report.failed(
-                "Opportunity",
+                object,
                 &o.id,
                 Failure::Invalid(format!(
-                    "Opportunity {}: account {account_id} could not be matched or created in QBO",
+                    "{object} {}: account {account_id} could not be matched or created in QBO",
                     o.id
                 )),
             );
@@ -428,9 +463,9 @@ fn plan(
         Ok(details) => details,
         Err((field, reason)) => {
             ctx.report.failed(
-                "Opportunity",
+                object,
                 &o.id,
-                Failure::Invalid(format!("Opportunity {}: {field}: {reason}", o.id)),
+                Failure::Invalid(format!("{object} {}: {field}: {reason}", o.id)),
             );
             return Ok(None);
         }
@@ -439,7 +474,7 @@ fn plan(
         match in_currency(ctx, resolvers, o, &account_id, customer_id)? {
             Ok(found) => found,
             Err(failure) => {
-                ctx.report.failed("Opportunity", &o.id, failure);
+                ctx.report.failed(object, &o.id, failure);
                 return Ok(None);
             }
         };
@@ -447,22 +482,24 @@ fn plan(
     for (i, line) in o.line_items.iter().enumerate() {
         let Some(product_id) = line.product_id.clone() else {
             ctx.report.failed(
-                "Opportunity",
+                object,
                 &o.id,
                 Failure::Invalid(format!(
-                    "Opportunity {}: line-items[{i}].product-id is empty",
-                    o.id
+                    "{object} {}: {} is empty",
+                    o.id,
+                    source.line_path(i)
                 )),
             );
             return Ok(None);
         };
         let Some(item_id) = items::item_for(ctx, &mut resolvers.catalog, &product_id)? else {
             ctx.report.failed(
-                "Opportunity",
+                object,
                 &o.id,
                 Failure::Invalid(format!(
-                    "Opportunity {}: line-items[{i}] product {product_id} has no QBO item",
-                    o.id
+                    "{object} {}: {} {product_id} has no QBO item",
+                    o.id,
+                    source.line_path(i)
                 )),
             );
             return Ok(None);
@@ -481,8 +518,10 @@ fn plan(
     };
     match build_invoice(&input) {
         Ok(invoice) => {
-            let body = invoice_json(&invoice);
+            let mut body = invoice_json(&invoice);
+            source.finish(row, &mut body);
             Ok(Some(Planned {
+                owner: source.owner(&o.id),
                 hash: content_hash(&body),
                 doc_number: invoice.doc_number.clone(),
                 opportunity: o.clone(),
@@ -490,7 +529,8 @@ fn plan(
             }))
         }
         Err(e) => {
-            ctx.report.failed("Opportunity", &o.id, Failure::Mapping(e));
+            ctx.report
+                .failed(object, &o.id, Failure::Mapping(source.refusal(e)));
             Ok(None)
         }
     }
@@ -503,6 +543,7 @@ fn plan(
 /// was fixed is a new send, not QBO's replay of the refusal).
 fn send_if_due(
     ctx: &mut Ctx<'_>,
+    object: &str,
     opportunity_id: &str,
     invoice_id: &str,
     body: &Value,
@@ -516,10 +557,10 @@ fn send_if_due(
         .and_then(Value::as_str)
     else {
         ctx.report.failed(
-            "Opportunity",
+            object,
             opportunity_id,
             Failure::Invalid(format!(
-                "Opportunity {opportunity_id}: invoice {invoice_id} not sent: no billing email \
+                "{object} {opportunity_id}: invoice {invoice_id} not sent: no billing email \
                  (the Account's {EMAIL} or the primary contact's email)"
             )),
         );
@@ -541,7 +582,7 @@ fn send_if_due(
                 return Ok(Send::Sent(email.to_string()));
             }
             status => ctx.report.failed(
-                "Opportunity",
+                object,
                 opportunity_id,
                 Failure::Api(ApiError::Decode(format!(
                     "invoice {invoice_id} was sent but QBO's EmailStatus is {}",
@@ -549,7 +590,7 @@ fn send_if_due(
                 ))),
             ),
         },
-        Err(e) => ctx.report.failed("Opportunity", opportunity_id, e.into()),
+        Err(e) => ctx.report.failed(object, opportunity_id, e.into()),
     }
     Ok(Send::Failed)
 }
@@ -584,8 +625,12 @@ fn in_currency(
     else {
         return Ok(Ok((customer_id, None)));
     };
-    let invalid =
-        |reason: String| Failure::Invalid(format!("Opportunity {}: currency-code: {reason}", o.id));
+    let invalid = |reason: String| {
+        Failure::Invalid(format!(
+            "{} {}: currency-code: {reason}",
+            resolvers.source.object, o.id
+        ))
+    };
     let customer = match currency::customer_in_currency(ctx, account_id, &customer_id, &currency)? {
         Ok(id) => id,
         Err(Failure::Invalid(reason)) => return Ok(Err(invalid(reason))),

@@ -4,11 +4,15 @@
 
 use crate::clients::salesforce_fields::{QBO_INVOICE_ID, QBO_INVOICE_LINK, QBO_INVOICE_NUMBER};
 use crate::flows::context::Ctx;
+use crate::flows::links::Owner;
 use crate::model::SfOpportunity;
 use serde_json::{json, Value};
 
 /// One invoice to create or update.
 pub struct Planned {
+    /// The record it bills (reported under, written back to): the opportunity, or the invoice
+    /// record `opportunity` was adapted from.
+    pub owner: Owner,
     pub opportunity: SfOpportunity,
     /// The full invoice as built from the opportunity.
     pub body: Value,

@@ -27,9 +27,9 @@ pub struct Change {
 
 /// Updates the chunk's changed invoices (at most one `/batch` of them).
 pub fn update_all(ctx: &mut Ctx<'_>, changes: Vec<Change>) -> FlowResult {
-    if changes.is_empty() {
+    let Some(object) = changes.first().map(|c| c.planned.owner.object.clone()) else {
         return Ok(());
-    }
+    };
     let unread: Vec<String> = changes
         .iter()
         .filter(|c| c.current.is_none())
@@ -47,7 +47,7 @@ pub fn update_all(ctx: &mut Ctx<'_>, changes: Vec<Change>) -> FlowResult {
                     .iter()
                     .map(|c| c.planned.opportunity.id.as_str())
                     .collect();
-                return fail_all(ctx, &ids, e);
+                return fail_all(ctx, &object, &ids, e);
             }
         }
     }
@@ -82,7 +82,7 @@ pub fn update_all(ctx: &mut Ctx<'_>, changes: Vec<Change>) -> FlowResult {
                 .iter()
                 .map(|(p, _, _)| p.opportunity.id.as_str())
                 .collect();
-            return fail_all(ctx, &ids, e);
+            return fail_all(ctx, &object, &ids, e);
         }
     };
     let mut writebacks = Vec::new();
@@ -92,7 +92,7 @@ pub fn update_all(ctx: &mut Ctx<'_>, changes: Vec<Change>) -> FlowResult {
                 Some(inv) => Some(record_updated(ctx, planned, &inv)?),
                 None => {
                     ctx.report.failed(
-                        "Opportunity",
+                        &planned.owner.object,
                         &planned.opportunity.id,
                         Failure::Api(ApiError::Decode("the updated invoice has no Id".into())),
                     );
@@ -102,13 +102,13 @@ pub fn update_all(ctx: &mut Ctx<'_>, changes: Vec<Change>) -> FlowResult {
             Err(e) if e.is_stale() => update_one(ctx, planned, invoice_id)?,
             Err(e) => {
                 ctx.report
-                    .failed("Opportunity", &planned.opportunity.id, e.into());
+                    .failed(&planned.owner.object, &planned.opportunity.id, e.into());
                 None
             }
         };
         writebacks.extend(wb);
     }
-    write_back(ctx, "Opportunity", &writebacks);
+    write_back(ctx, &object, &writebacks);
     Ok(())
 }
 
@@ -119,11 +119,12 @@ fn update_one(
     invoice_id: &str,
 ) -> Result<Option<Value>, Abort> {
     let o = &planned.opportunity;
+    let object = planned.owner.object.as_str();
     let view = match ctx.qbo.read("Invoice", invoice_id) {
         Ok(Some(v)) => invoice_view(&v),
         Ok(None) => None,
         Err(e) => {
-            ctx.report.failed("Opportunity", &o.id, e.into());
+            ctx.report.failed(object, &o.id, e.into());
             return Ok(None);
         }
     };
@@ -141,7 +142,7 @@ fn update_one(
             None => Ok(Some(record_updated(ctx, planned, &view)?)),
         },
         Err(e) => {
-            ctx.report.failed("Opportunity", &o.id, e.into());
+            ctx.report.failed(object, &o.id, e.into());
             Ok(None)
         }
     }
@@ -151,6 +152,7 @@ fn update_one(
 /// be sent: the reason is reported.
 fn updatable(ctx: &mut Ctx<'_>, planned: &Planned, view: &InvoiceView) -> Option<Value> {
     let o = &planned.opportunity;
+    let object = planned.owner.object.as_str();
     if view.voided || view.balance < view.total_amt {
         let why = if view.voided {
             "voided"
@@ -158,10 +160,10 @@ fn updatable(ctx: &mut Ctx<'_>, planned: &Planned, view: &InvoiceView) -> Option
             "paid (in part or in full)"
         };
         ctx.report.failed(
-            "Opportunity",
+            object,
             &o.id,
             Failure::Invalid(format!(
-                "Opportunity {} changed after invoice {} was {why}; the invoice was not changed",
+                "{object} {} changed after invoice {} was {why}; the invoice was not changed",
                 o.id,
                 view.doc_number.clone().unwrap_or(view.id.clone())
             )),
@@ -170,7 +172,7 @@ fn updatable(ctx: &mut Ctx<'_>, planned: &Planned, view: &InvoiceView) -> Option
     }
     if ctx.dry_run() {
         ctx.report
-            .updated("Opportunity", &o.id, &view.id, "would update the invoice");
+            .updated(object, &o.id, &view.id, "would update the invoice");
         return None;
     }
     let mut body = planned.body.clone();
@@ -187,9 +189,15 @@ fn updatable(ctx: &mut Ctx<'_>, planned: &Planned, view: &InvoiceView) -> Option
 /// Stores the new link and reports the update; returns the opportunity's write-back.
 fn record_updated(ctx: &mut Ctx<'_>, planned: &Planned, inv: &InvoiceView) -> Result<Value, Abort> {
     let o = &planned.opportunity;
-    links::store_invoice_link(ctx, &o.id, &inv.id, inv.doc_number.clone(), &planned.hash)?;
+    links::store_owned_invoice_link(
+        ctx,
+        &planned.owner,
+        &inv.id,
+        inv.doc_number.clone(),
+        &planned.hash,
+    )?;
     ctx.report.updated(
-        "Opportunity",
+        &planned.owner.object,
         &o.id,
         &inv.id,
         format!(
@@ -227,7 +235,7 @@ fn gone(ctx: &mut Ctx<'_>, planned: &Planned, invoice_id: &str) {
         return;
     }
     ctx.report.failed(
-        "Opportunity",
+        &planned.owner.object,
         &planned.opportunity.id,
         Failure::Invalid(format!(
             "linked invoice {invoice_id} no longer exists in QBO"
@@ -238,9 +246,14 @@ fn gone(ctx: &mut Ctx<'_>, planned: &Planned, invoice_id: &str) {
 /// Reports every opportunity of a request that failed as a whole (a batch of creates or
 /// updates, a read); a throttle ends the run (it is rescheduled), anything else leaves the rest
 /// of the run going.
-pub fn fail_all(ctx: &mut Ctx<'_>, opportunity_ids: &[&str], e: ApiError) -> FlowResult {
+pub fn fail_all(
+    ctx: &mut Ctx<'_>,
+    object: &str,
+    opportunity_ids: &[&str],
+    e: ApiError,
+) -> FlowResult {
     for id in opportunity_ids {
-        ctx.report.failed("Opportunity", id, e.clone().into());
+        ctx.report.failed(object, id, e.clone().into());
     }
     match e {
         ApiError::Throttled { .. } => Err(Abort(Failure::Api(e))),
