@@ -9,6 +9,7 @@ mod documented_paths;
 mod error_mirror;
 mod invoice_changes;
 mod invoice_fidelity;
+mod invoice_records;
 mod invoices;
 mod orders;
 mod payments;
