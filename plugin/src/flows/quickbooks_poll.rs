@@ -3,13 +3,13 @@
 //! are read by query instead, in windows, the cursor stored after each.
 
 use super::context::{Ctx, FlowResult};
+use super::inbound;
 use super::report::Failure;
+use super::routing::{apply_change, QBO_ENTITIES};
 use super::state::CURSORS;
-use super::{adjustments, inbound, payments, routing};
 use crate::clients::json::text;
 use crate::clients::quickbooks::literal;
 use crate::clients::ApiError;
-use crate::mapping::AdjustmentKind;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -90,15 +90,6 @@ fn store_cursor(ctx: &mut Ctx<'_>, at: &str) -> FlowResult {
     }
     Ok(())
 }
-
-/// The QBO entities whose changes reach Salesforce, in the order they are applied.
-pub const QBO_ENTITIES: [&str; 5] = [
-    "Customer",
-    "Invoice",
-    "CreditMemo",
-    "RefundReceipt",
-    "Payment",
-];
 
 /// How far back CDC looks (QBO refuses an older `changedSince`), less an hour for clock skew.
 const CDC_LOOK_BACK: Duration = Duration::hours(30 * 24 - 1);
@@ -261,27 +252,4 @@ fn any_active(entity: &str) -> &'static str {
 
 fn cursor_text(at: DateTime<FixedOffset>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-pub(super) fn apply_change(ctx: &mut Ctx<'_>, entity: &str, v: &Value) -> FlowResult {
-    let deleted = is_deleted(v);
-    let id = text(v, "Id").unwrap_or_default();
-    match (entity, deleted) {
-        ("Payment", _) => payments::apply(ctx, v, deleted),
-        ("CreditMemo", _) => adjustments::document(ctx, AdjustmentKind::CreditMemo, v, deleted),
-        ("RefundReceipt", _) => adjustments::document(ctx, AdjustmentKind::Refund, v, deleted),
-        ("Invoice", _) if adjustments::invoice_changed(ctx, v, deleted)? => Ok(()),
-        ("Customer", false) => inbound::customer_to_account(ctx, v).map(|_| ()),
-        ("Invoice", false) => routing::invoice_from_qbo(ctx, v),
-        (_, true) => {
-            ctx.report.skipped(
-                entity,
-                &id,
-                None,
-                "deleted in QBO; nothing to do in Salesforce",
-            );
-            Ok(())
-        }
-        _ => Ok(()),
-    }
 }

@@ -2,12 +2,12 @@
 //! the records a poll, a change event or a redo by id touched.
 
 use super::context::{Abort, Ctx, FlowResult};
-use super::quickbooks_poll::{apply_change, QBO_ENTITIES};
-use super::{accounts, inbound, invoices, orders, payments, products};
+use super::{accounts, adjustments, inbound, invoices, orders, payments, products};
 use crate::clients::json::text;
 use crate::clients::salesforce::soql_list;
 use crate::clients::salesforce_fields::{BLNG_INVOICE, BLNG_INVOICE_LINE, BLNG_LINE_INVOICE};
-use serde_json::json;
+use crate::mapping::AdjustmentKind;
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Each Salesforce flow over its records (after its `SystemModstamp` cursor, or all with
@@ -78,7 +78,7 @@ pub fn run_touched(
 
 /// A QBO invoice not linked yet, changed or created: one QBO generated from a subscription's
 /// recurring template goes to the invoice flow's subscriptions; any other to `inbound`.
-pub fn invoice_from_qbo(ctx: &mut Ctx<'_>, value: &serde_json::Value) -> FlowResult {
+pub fn invoice_from_qbo(ctx: &mut Ctx<'_>, value: &Value) -> FlowResult {
     if invoices::from_template(ctx, value)? {
         return Ok(());
     }
@@ -136,4 +136,38 @@ pub fn quickbooks_ids(ctx: &mut Ctx<'_>) -> FlowResult {
         }
     }
     Ok(())
+}
+
+/// The QBO entities whose changes reach Salesforce, in the order they are applied.
+pub const QBO_ENTITIES: [&str; 5] = [
+    "Customer",
+    "Invoice",
+    "CreditMemo",
+    "RefundReceipt",
+    "Payment",
+];
+
+/// Applies one QBO change (as CDC, a query or a read gave it; a deletion is QBO's
+/// `status: Deleted` stub) through the flow that handles its entity.
+pub fn apply_change(ctx: &mut Ctx<'_>, entity: &str, v: &Value) -> FlowResult {
+    let deleted = v.get("status").and_then(Value::as_str) == Some("Deleted");
+    let id = text(v, "Id").unwrap_or_default();
+    match (entity, deleted) {
+        ("Payment", _) => payments::apply(ctx, v, deleted),
+        ("CreditMemo", _) => adjustments::document(ctx, AdjustmentKind::CreditMemo, v, deleted),
+        ("RefundReceipt", _) => adjustments::document(ctx, AdjustmentKind::Refund, v, deleted),
+        ("Invoice", _) if adjustments::invoice_changed(ctx, v, deleted)? => Ok(()),
+        ("Customer", false) => inbound::customer_to_account(ctx, v).map(|_| ()),
+        ("Invoice", false) => invoice_from_qbo(ctx, v),
+        (_, true) => {
+            ctx.report.skipped(
+                entity,
+                &id,
+                None,
+                "deleted in QBO; nothing to do in Salesforce",
+            );
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }

@@ -5,11 +5,9 @@
 //! last cursor.
 
 use super::context::{Ctx, FlowResult};
-use super::quickbooks_poll::{
-    apply_change, poll_quickbooks, poll_quickbooks_covering, QBO_ENTITIES,
-};
+use super::quickbooks_poll::{poll_quickbooks, poll_quickbooks_covering};
 use super::report::Failure;
-use super::routing::{self, route, run_touched, salesforce_flows};
+use super::routing::{self, apply_change, route, run_touched, salesforce_flows, QBO_ENTITIES};
 use super::salesforce_poll;
 use super::state::CURSORS;
 use crate::clients::ApiError;

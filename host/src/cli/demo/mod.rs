@@ -120,6 +120,7 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
     tenants.insert(&company.realm, TENANT, &qbo_config.verifier_token);
     seed_quickbooks_side(&company)?;
     seed_invoice_details(&company)?;
+    let subscription = seed_subscription(&company)?;
     let runs = DemoRuns::new(
         runtime.clone(),
         company.tenant.clone(),
@@ -172,7 +173,7 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
             json!({}),
         ),
     ];
-    let bar = ProgressBar::new(steps.len() as u64 + 3);
+    let bar = ProgressBar::new(steps.len() as u64 + 4);
     bar.set_style(
         ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -190,6 +191,14 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
     let paid = record_payments(&company, args.payments)?;
     let tally = drain_webhooks(&runs, &company, &inbox, receiver.url()).await?;
     tallies.push(("Payments via webhooks".into(), tally));
+    bar.inc(1);
+
+    // After the invoice: a credit memo and a refund on a paid invoice, through webhooks too.
+    bar.set_message("QBO credit memo and refund -> opportunity (webhooks)");
+    let credited = record_credit_and_refund(&company).await?;
+    let tally = drain_webhooks(&runs, &company, &inbox, receiver.url()).await?;
+    tallies.push(("Credit memo and refund via webhooks".into(), tally));
+
     bar.inc(1);
 
     bar.set_message("Invoice aging");
@@ -257,7 +266,10 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
 
     // The books: one invoice per Closed Won opportunity, written back, and totals that agree.
     let invoices = company.qbo.entities(&company.realm, "Invoice");
-    let won = closed_won(&company);
+    let won: Vec<Value> = closed_won(&company)
+        .into_iter()
+        .filter(|o| o["Id"].as_str() != Some(subscription.as_str()))
+        .collect();
     let ours: Vec<&Value> = invoices
         .iter()
         .filter(|i| {
@@ -341,6 +353,39 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
             .filter(|o| o["Payment_Status__c"].is_string())
             .count()
     );
+    let deal = company
+        .sf
+        .get("Opportunity", &subscription)
+        .context("the subscription opportunity")?;
+    let template = deal["QBO_Recurring_Id__c"].as_str().unwrap_or_default();
+    let generated = invoices
+        .iter()
+        .filter(|i| !template.is_empty() && i["RecurDataRef"]["value"] == json!(template))
+        .count();
+    let periods = company
+        .sf
+        .records("Ledgerlink_Subscription_Invoice__c")
+        .iter()
+        .filter(|p| p["Opportunity__c"] == json!(subscription))
+        .count();
+    println!(
+        "Subscription: {} recurring template(s), {generated} invoices QBO generated from it, {periods} linked to the deal as period records; invoiced {}, status {}",
+        company.qbo.entities(&company.realm, "RecurringTransaction").len(),
+        cents(&deal["Amount_Invoiced__c"]),
+        deal["Payment_Status__c"].as_str().unwrap_or("none"),
+    );
+    let credited_deal = company
+        .sf
+        .get("Opportunity", &credited)
+        .context("the credited opportunity")?;
+    println!(
+        "Credit memo and refund on a paid invoice: Opportunity {credited} is {} (paid {}, credited {}, refunded {}, open {})",
+        credited_deal["Payment_Status__c"].as_str().unwrap_or("none"),
+        cents(&credited_deal["Amount_Paid__c"]),
+        cents(&credited_deal["Amount_Credited__c"]),
+        cents(&credited_deal["Amount_Refunded__c"]),
+        cents(&credited_deal["Open_Balance__c"]),
+    );
     println!(
         "Reconciliation {} to {}: Salesforce {} vs QuickBooks {}, difference {}, {} discrepancies",
         reconcile.period_start,
@@ -380,12 +425,21 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
         }
     }
     receiver.shutdown().await?;
-    if per_opportunity_ok && ours.len() == won.len() {
-        println!("\nEvery Closed Won opportunity has exactly one invoice.");
+    let subscription_ok = generated > 0 && periods == generated;
+    if per_opportunity_ok && ours.len() == won.len() && subscription_ok {
+        println!("\nEvery Closed Won opportunity has exactly one invoice (the subscription its template and its generated invoices).");
         Ok(0)
     } else {
         println!("\nThe books do not agree: see the failures above.");
         Ok(1)
+    }
+}
+
+/// A Salesforce currency field as an amount with cents ("none" when empty).
+fn cents(v: &Value) -> String {
+    match v.to_string().trim_matches('"').parse::<Decimal>() {
+        Ok(d) => format!("{:.2}", d.round_dp(2)),
+        Err(_) => "none".into(),
     }
 }
 
@@ -435,6 +489,7 @@ fn demo_settings() -> BTreeMap<String, String> {
         ("custom-fields", "2=Account.Industry"),
         ("multicurrency", "true"),
         ("send-invoices", "true"),
+        ("subscriptions", "on"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -519,6 +574,111 @@ fn seed_quickbooks_side(company: &LocalCompany) -> Result<()> {
                          "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 4, "UnitPrice": 120.0}}]}),
     )?;
     Ok(())
+}
+
+/// A Closed Won subscription: two seats of the first product at 99.00 a month for 12 months,
+/// started two months ago, so QBO's template has made three invoices by today. Returns its Id.
+fn seed_subscription(company: &LocalCompany) -> Result<String> {
+    let account = company
+        .sf
+        .records("Account")
+        .into_iter()
+        .last()
+        .context("the demo seeds accounts")?;
+    let entry = company
+        .sf
+        .records("PricebookEntry")
+        .into_iter()
+        .find(|e| e["IsActive"] == json!(true) && e["CurrencyIsoCode"] != json!("EUR"))
+        .context("the demo seeds price book entries")?;
+    let start = Utc::now().date_naive() - chrono::Months::new(2);
+    let opp = company.sf.insert(
+        "Opportunity",
+        json!({"Name": format!("{} - support subscription", account["Name"].as_str().unwrap_or("Account")),
+               "AccountId": account["Id"], "StageName": "Closed Won", "CloseDate": start.to_string(),
+               "Pricebook2Id": company.sf.standard_pricebook_id()}),
+    )?;
+    company.sf.insert(
+        "OpportunityLineItem",
+        json!({"OpportunityId": opp, "PricebookEntryId": entry["Id"], "Quantity": 2,
+               "UnitPrice": 99.0, "ServiceDate": start.to_string(),
+               "Billing_Frequency__c": "Monthly", "Subscription_Term__c": 12}),
+    )?;
+    Ok(opp)
+}
+
+/// A goodwill credit memo naming the first fully paid invoice in its memo, and a refund linked
+/// to it, entered through QBO's API as an app (or QBO's own screens) enters them, so QBO sends
+/// its webhooks. Returns the opportunity they concern.
+async fn record_credit_and_refund(company: &LocalCompany) -> Result<String> {
+    let invoice = company
+        .qbo
+        .entities(&company.realm, "Invoice")
+        .into_iter()
+        .find(|i| {
+            i["DocNumber"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("SF-"))
+                && i["CurrencyRef"]["value"] != json!("EUR")
+                && i["Balance"]
+                    .to_string()
+                    .parse::<Decimal>()
+                    .is_ok_and(|b| b.is_zero())
+        })
+        .context("a paid invoice")?;
+    let doc = invoice["DocNumber"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let item = invoice["Line"]
+        .as_array()
+        .and_then(|lines| {
+            lines
+                .iter()
+                .find(|l| l["DetailType"] == "SalesItemLineDetail")
+        })
+        .map(|l| l["SalesItemLineDetail"]["ItemRef"].clone())
+        .context("an invoice line")?;
+    // The emulator takes JSON numbers; this is its input, not our arithmetic.
+    let line = |amount: f64| {
+        json!({"Amount": amount, "DetailType": "SalesItemLineDetail",
+               "SalesItemLineDetail": {"ItemRef": item, "Qty": 1, "UnitPrice": amount,
+                                       "TaxCodeRef": {"value": "NON"}}})
+    };
+    let token = company.qbo.issue_tokens(&company.realm).access_token;
+    let client = reqwest::Client::new();
+    for (entity, body) in [
+        (
+            "creditmemo",
+            json!({"CustomerRef": invoice["CustomerRef"], "Line": [line(50.0)],
+                   "PrivateNote": format!("Goodwill credit for invoice {doc}")}),
+        ),
+        (
+            "refundreceipt",
+            json!({"CustomerRef": invoice["CustomerRef"], "Line": [line(120.0)],
+                   "DepositToAccountRef": {"value": "5"},
+                   "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}),
+        ),
+    ] {
+        let url = format!(
+            "{}/v3/company/{}/{entity}?minorversion=75",
+            company.qbo_url(),
+            company.realm
+        );
+        let answer = client
+            .post(url)
+            .bearer_auth(&token)
+            .header("accept", "application/json")
+            .json(&body)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            answer.status().is_success(),
+            "QBO refused the demo's {entity}: {}",
+            answer.text().await.unwrap_or_default()
+        );
+    }
+    Ok(doc.trim_start_matches("SF-").to_string())
 }
 
 /// Records payments against the first `n` invoices Ledgerlink created: every other one in full,
