@@ -1,6 +1,6 @@
 //! After the invoice, end to end through QBO's CDC: a credit memo and a refund against a paid
-//! invoice, a credit memo applied by a payment, a voided and a deleted invoice, an over-payment,
-//! and the month's reconciliation with credits and refunds, all to the cent.
+//! invoice, a credit memo applied by a payment, a voided and a deleted invoice, an over-payment
+//! and its void, and the reconciliation with credits and refunds, all to the cent.
 
 use ledgerlink::emulated_company::LocalCompany;
 use ledgerlink::runtime::exports::ledgerlink::sync::flows::{Outcome, RunReport};
@@ -211,7 +211,8 @@ fn credits_refunds_voids_deletes_and_overpayments_reach_their_opportunities_to_t
     // 5. An over-payment: the invoice is paid, the rest is the customer's unapplied credit.
     let (opp5, inv5) = &deals[4];
     let total5 = money(&inv5["TotalAmt"]);
-    c.qbo
+    let over = c
+        .qbo
         .insert(
             &c.realm,
             "Payment",
@@ -231,6 +232,18 @@ fn credits_refunds_voids_deletes_and_overpayments_reach_their_opportunities_to_t
             .any(|o| o.entity == "Payment" && o.detail.contains("50.00 unapplied")),
         "{:#?}",
         r.records
+    );
+
+    // 6. The over-payment voided in QBO (zero amounts, a "Voided" note): taken back.
+    qbo_post(
+        &c,
+        "payment?operation=update&include=void",
+        json!({"Id": over["Id"], "SyncToken": over["SyncToken"], "sparse": true}),
+    );
+    poll(&c);
+    assert_eq!(
+        figures(&opportunity(&c, opp5)),
+        ("Unpaid".into(), dec!(0), dec!(0), dec!(0), total5)
     );
 
     // A duplicate pass changes nothing.
