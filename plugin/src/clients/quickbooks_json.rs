@@ -415,30 +415,10 @@ pub fn payment(value: &Value, deleted: bool) -> Option<QboPayment> {
     } else {
         PaymentState::Active
     };
-    let mut lines = Vec::new();
-    for line in value
-        .get("Line")
-        .and_then(Value::as_array)
+    let lines = linked_amounts(value, "Invoice")
         .into_iter()
-        .flatten()
-    {
-        let amount = money(line, "Amount").unwrap_or_default();
-        for linked in line
-            .get("LinkedTxn")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if linked.get("TxnType").and_then(Value::as_str) == Some("Invoice") {
-                if let Some(id) = text(linked, "TxnId") {
-                    lines.push(PaymentLine {
-                        invoice_id: id,
-                        amount,
-                    });
-                }
-            }
-        }
-    }
+        .map(|(invoice_id, amount)| PaymentLine { invoice_id, amount })
+        .collect();
     Some(QboPayment {
         id: text(value, "Id")?,
         txn_date: date(value, "TxnDate").or_else(|| {
@@ -455,7 +435,15 @@ pub fn payment(value: &Value, deleted: bool) -> Option<QboPayment> {
 
 /// The credit a payment applies: each CreditMemo line's id and amount, in line order.
 pub fn payment_credits(value: &Value) -> Vec<(String, rust_decimal::Decimal)> {
-    let mut credits = Vec::new();
+    linked_amounts(value, "CreditMemo")
+        .into_iter()
+        .filter(|(_, amount)| *amount > rust_decimal::Decimal::ZERO)
+        .collect()
+}
+
+/// Each transaction of `txn_type` a payment's lines link, with the line's amount, in order.
+fn linked_amounts(value: &Value, txn_type: &str) -> Vec<(String, rust_decimal::Decimal)> {
+    let mut found = Vec::new();
     for line in value
         .get("Line")
         .and_then(Value::as_array)
@@ -469,16 +457,14 @@ pub fn payment_credits(value: &Value) -> Vec<(String, rust_decimal::Decimal)> {
             .into_iter()
             .flatten()
         {
-            if linked.get("TxnType").and_then(Value::as_str) == Some("CreditMemo") {
+            if linked.get("TxnType").and_then(Value::as_str) == Some(txn_type) {
                 if let Some(id) = text(linked, "TxnId") {
-                    if amount > rust_decimal::Decimal::ZERO {
-                        credits.push((id, amount));
-                    }
+                    found.push((id, amount));
                 }
             }
         }
     }
-    credits
+    found
 }
 
 /// The JSON of a journal entry create.
