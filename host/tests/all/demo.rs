@@ -39,6 +39,19 @@ fn the_demo_agrees_to_the_cent_and_runs_every_job_through_the_runner() {
         stdout.contains("difference 0.00, 0 discrepancies"),
         "{stdout}"
     );
+    // After the invoice: the subscription's template made its invoices, all linked, and the
+    // credit memo and refund reached their deal.
+    assert!(
+        stdout.contains(
+            "The subscription has one template, and each invoice QBO made from it is linked."
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("is Partially Paid")
+            && stdout.contains("credited 50.00, refunded 120.00, open 70.00"),
+        "{stdout}"
+    );
     let written: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -427,7 +427,8 @@ pub async fn run(plugin: Option<&Path>, args: DemoArgs) -> Result<i32> {
     receiver.shutdown().await?;
     let subscription_ok = generated > 0 && periods == generated;
     if per_opportunity_ok && ours.len() == won.len() && subscription_ok {
-        println!("\nEvery Closed Won opportunity has exactly one invoice (the subscription its template and its generated invoices).");
+        println!("\nEvery Closed Won opportunity has exactly one invoice.");
+        println!("The subscription has one template, and each invoice QBO made from it is linked.");
         Ok(0)
     } else {
         println!("\nThe books do not agree: see the failures above.");
