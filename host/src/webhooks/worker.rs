@@ -1,4 +1,5 @@
-//! Draining the inbox: each pending body goes to an [`InboxHandler`] (the daemon's calls the
+//! Draining the inbox: each tenant's pending bodies go to an [`InboxHandler`] as one run
+//! ([`coalesce`]: one merged body per tenant and source; the daemon's handler calls the
 //! component's `flows.on-webhook(source, body)` for the row's tenant). A handler error marks the
 //! row failed with the reason and the batch goes on; a handler that panics is caught the same
 //! way. A [`Postpone`] error leaves the row pending until its time instead. A crash mid-batch
@@ -66,14 +67,39 @@ pub async fn drain_batch(
     limit: usize,
     metrics: Option<&Metrics>,
 ) -> anyhow::Result<DrainReport> {
+    drain_batch_as(inbox, handler, limit, metrics, Runs::Coalesced).await
+}
+
+/// How claimed rows become runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runs {
+    /// One run per tenant and source of everything claimed ([`coalesce`]): the daemon's way.
+    Coalesced,
+    /// One run per row (how the inbox was drained before; kept for the latency benchmark's
+    /// comparison).
+    OneByOne,
+}
+
+/// [`drain_batch`] with rows turned into runs as `runs` says.
+pub async fn drain_batch_as(
+    inbox: &Inbox,
+    handler: Arc<dyn InboxHandler>,
+    limit: usize,
+    metrics: Option<&Metrics>,
+    runs: Runs,
+) -> anyhow::Result<DrainReport> {
     let claim = inbox.clone();
     let items = tokio::task::spawn_blocking(move || claim.claim_pending(limit)).await??;
     let mut report = DrainReport {
         claimed: items.len(),
         ..DrainReport::default()
     };
-    for item in items {
-        let (id, tenant) = (item.id, item.tenant.clone());
+    let grouped = match runs {
+        Runs::Coalesced => coalesce(items),
+        Runs::OneByOne => items.into_iter().map(|i| (vec![i.id], i)).collect(),
+    };
+    for (ids, item) in grouped {
+        let tenant = item.tenant.clone();
         // Spawned so that a panicking handler fails its row, not the batch.
         let outcome = match tokio::spawn(handler.handle(item)).await {
             Ok(Ok(())) => Ok(()),
@@ -84,39 +110,112 @@ pub async fn drain_batch(
             Err(join) if join.is_panic() => Err(Err("the handler panicked".to_string())),
             Err(join) => Err(Err(format!("the handler was cancelled: {join}"))),
         };
-        let mark = inbox.clone();
-        let outcome_label = match outcome {
-            Ok(()) => {
-                tokio::task::spawn_blocking(move || mark.mark_done(id)).await??;
-                report.done.push(id);
-                "done"
-            }
-            Err(Ok(postpone)) => {
-                tracing::info!(id, tenant = %tenant, until = %postpone.until, reason = %postpone.reason,
-                    "webhook body postponed");
-                tokio::task::spawn_blocking(move || {
-                    mark.postpone(id, postpone.until, &postpone.reason)
-                })
-                .await??;
-                report.postponed.push(id);
-                "postponed"
-            }
-            Err(Err(reason)) => {
-                tracing::warn!(id, tenant = %tenant, %reason, "webhook body failed");
-                let r = reason.clone();
-                tokio::task::spawn_blocking(move || mark.mark_failed(id, &r)).await??;
-                report.failed.push((id, reason));
-                "failed"
-            }
+        // Every row of a merged run shares its outcome.
+        let outcome_label = match &outcome {
+            Ok(()) => "done",
+            Err(Ok(_)) => "postponed",
+            Err(Err(_)) => "failed",
         };
-        if let Some(m) = metrics {
-            m.inc(
-                metrics::INBOX_HANDLED,
-                &[("tenant", &tenant), ("outcome", outcome_label)],
-            );
+        for id in ids {
+            let mark = inbox.clone();
+            match &outcome {
+                Ok(()) => {
+                    tokio::task::spawn_blocking(move || mark.mark_done(id)).await??;
+                    report.done.push(id);
+                }
+                Err(Ok(postpone)) => {
+                    tracing::info!(id, tenant = %tenant, until = %postpone.until, reason = %postpone.reason,
+                        "webhook body postponed");
+                    let (until, reason) = (postpone.until, postpone.reason.clone());
+                    tokio::task::spawn_blocking(move || mark.postpone(id, until, &reason))
+                        .await??;
+                    report.postponed.push(id);
+                }
+                Err(Err(reason)) => {
+                    tracing::warn!(id, tenant = %tenant, %reason, "webhook body failed");
+                    let r = reason.clone();
+                    tokio::task::spawn_blocking(move || mark.mark_failed(id, &r)).await??;
+                    report.failed.push((id, reason.clone()));
+                }
+            }
+            if let Some(m) = metrics {
+                m.inc(
+                    metrics::INBOX_HANDLED,
+                    &[("tenant", &tenant), ("outcome", outcome_label)],
+                );
+            }
         }
     }
     Ok(report)
+}
+
+/// The most body bytes one merged run carries; a tenant with more pending gets several runs.
+pub const MAX_MERGED_BYTES: usize = 512 * 1024;
+
+/// A tenant's pending bodies of one source as one run: QBO deliveries merged into one body of
+/// their format (so the component makes one CDC pass for all of them, not one each), Salesforce
+/// change-event arrays concatenated. Groups keep the claim's order (tenants take turns), rows
+/// keep their arrival order inside a group; bodies that cannot be merged (mixed QBO formats,
+/// unreadable JSON) run alone, as before. Returns each run's row ids and its item.
+pub fn coalesce(items: Vec<InboxItem>) -> Vec<(Vec<i64>, InboxItem)> {
+    let mut groups: Vec<Vec<InboxItem>> = Vec::new();
+    for item in items {
+        let open = groups.iter_mut().find(|g| {
+            let first = &g[0];
+            first.tenant == item.tenant
+                && first.source == item.source
+                && g.iter().map(|i| i.body.len()).sum::<usize>() + item.body.len()
+                    <= MAX_MERGED_BYTES
+        });
+        match open {
+            Some(group) => group.push(item),
+            None => groups.push(vec![item]),
+        }
+    }
+    let mut runs = Vec::new();
+    for group in groups {
+        if group.len() == 1 {
+            let item = group.into_iter().next().expect("one item");
+            runs.push((vec![item.id], item));
+            continue;
+        }
+        match merged_body(&group) {
+            Some(body) => {
+                let ids = group.iter().map(|i| i.id).collect();
+                let attempts = group.iter().map(|i| i.attempts).max().unwrap_or(1);
+                let mut first = group.into_iter().next().expect("a group has items");
+                first.body = body;
+                first.attempts = attempts;
+                runs.push((ids, first));
+            }
+            None => runs.extend(group.into_iter().map(|i| (vec![i.id], i))),
+        }
+    }
+    runs
+}
+
+fn merged_body(group: &[InboxItem]) -> Option<Vec<u8>> {
+    let bodies: Vec<serde_json::Value> = group
+        .iter()
+        .map(|i| serde_json::from_slice(&i.body).ok())
+        .collect::<Option<_>>()?;
+    let merged = match group[0].source.as_str() {
+        "quickbooks" => crate::webhooks::payload::merge(&bodies)?,
+        // Salesforce change events: each body is an array of events.
+        _ => serde_json::Value::Array(
+            bodies
+                .into_iter()
+                .map(|b| match b {
+                    serde_json::Value::Array(events) => Some(events),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect(),
+        ),
+    };
+    serde_json::to_vec(&merged).ok()
 }
 
 /// Drains until `shutdown` resolves (checked between batches): after each batch, waits for `wake` (the receiver notifies
@@ -130,10 +229,39 @@ pub async fn run(
     idle: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
+    run_as(
+        inbox,
+        handler,
+        metrics,
+        wake,
+        idle,
+        shutdown,
+        Runs::Coalesced,
+    )
+    .await
+}
+
+/// [`run`] with rows turned into runs as `runs` says.
+pub async fn run_as(
+    inbox: Inbox,
+    handler: Arc<dyn InboxHandler>,
+    metrics: Option<Metrics>,
+    wake: Arc<Notify>,
+    idle: Duration,
+    shutdown: impl Future<Output = ()>,
+    runs: Runs,
+) {
     tokio::pin!(shutdown);
     loop {
         // A batch in progress is finished (each row is marked) before shutdown is honoured.
-        let drained = drain_batch(&inbox, handler.clone(), DEFAULT_BATCH, metrics.as_ref()).await;
+        let drained = drain_batch_as(
+            &inbox,
+            handler.clone(),
+            DEFAULT_BATCH,
+            metrics.as_ref(),
+            runs,
+        )
+        .await;
         let full = match drained {
             Ok(report) => report.claimed == DEFAULT_BATCH,
             Err(e) => {
@@ -276,5 +404,99 @@ mod tests {
             .expect("stops on shutdown")
             .unwrap();
         assert_eq!(inbox.depth_of("t").unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_tenants_pending_deliveries_run_as_one_and_share_its_outcome() {
+        let inbox = Inbox::new(Database::in_memory().unwrap()).unwrap();
+        let delivery = |id: u32| {
+            format!(
+                r#"{{"eventNotifications":[{{"realmId":"1","dataChangeEvent":{{"entities":[{{"name":"Payment","id":"{id}","operation":"Create","lastUpdated":"2026-01-01T00:00:00Z"}}]}}}}]}}"#
+            )
+        };
+        for id in 1..=3 {
+            inbox
+                .persist("a", "quickbooks", "1", delivery(id).as_bytes())
+                .unwrap();
+        }
+        inbox
+            .persist("b", "quickbooks", "2", delivery(9).as_bytes())
+            .unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let handler = Arc::new(move |item: InboxItem| {
+            let s = s.clone();
+            async move {
+                let parsed = crate::webhooks::payload::parse(&item.body).unwrap();
+                let ids: Vec<String> = parsed.events.into_iter().map(|e| e.id).collect();
+                s.lock().unwrap().push((item.tenant.clone(), ids));
+                if item.tenant == "b" {
+                    anyhow::bail!("Salesforce is down");
+                }
+                Ok(())
+            }
+        });
+        let report = drain_batch(&inbox, handler, 10, None).await.unwrap();
+        // Tenant a's three deliveries are one run (one CDC pass in the component); b's its own.
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![
+                (
+                    "a".to_string(),
+                    vec!["1".to_string(), "2".into(), "3".into()]
+                ),
+                ("b".to_string(), vec!["9".to_string()])
+            ]
+        );
+        assert_eq!(
+            (report.claimed, report.done.len(), report.failed.len()),
+            (4, 3, 1)
+        );
+        let states: Vec<InboxState> = inbox
+            .list(None)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.state)
+            .collect();
+        assert_eq!(
+            states.iter().filter(|s| **s == InboxState::Done).count(),
+            3,
+            "{states:?}"
+        );
+    }
+
+    #[test]
+    fn bodies_that_cannot_merge_run_alone_and_a_big_backlog_is_split() {
+        let item = |id: i64, tenant: &str, body: &[u8]| InboxItem {
+            id,
+            tenant: tenant.into(),
+            source: "quickbooks".into(),
+            realm: "1".into(),
+            body: body.to_vec(),
+            received: chrono::Utc::now(),
+            state: InboxState::Pending,
+            attempts: 1,
+            last_error: None,
+        };
+        let legacy = br#"{"eventNotifications":[]}"#;
+        let cloud = br#"[{"specversion":"1.0","id":"e","type":"qbo.payment.created.v1","intuitentityid":"5","intuitaccountid":"1","data":{}}]"#;
+        let runs = coalesce(vec![
+            item(1, "a", legacy),
+            item(2, "a", cloud),
+            item(3, "a", b"not json"),
+        ]);
+        assert_eq!(
+            runs.iter().map(|(ids, _)| ids.clone()).collect::<Vec<_>>(),
+            vec![vec![1], vec![2], vec![3]]
+        );
+        let big = vec![b' '; MAX_MERGED_BYTES / 2 + 1];
+        let mut body = legacy.to_vec();
+        body.extend(&big);
+        let runs = coalesce(vec![
+            item(1, "a", &body),
+            item(2, "a", &body),
+            item(3, "a", &body),
+        ]);
+        assert_eq!(runs.len(), 3, "no run carries more than MAX_MERGED_BYTES");
     }
 }

@@ -261,6 +261,36 @@ pub fn body_for_realm(body: &Value, realm: &str) -> Value {
     }
 }
 
+/// Several bodies of one format as one body of that format (the events in order): what lets a
+/// host hand a tenant's pending deliveries to one run, so one CDC pass covers them all. None
+/// when the bodies mix the two formats (or one is neither).
+pub fn merge(bodies: &[Value]) -> Option<Value> {
+    if bodies
+        .iter()
+        .all(|b| b.get("eventNotifications").is_some_and(Value::is_array))
+    {
+        let notifications: Vec<Value> = bodies
+            .iter()
+            .flat_map(|b| {
+                b["eventNotifications"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
+        return Some(serde_json::json!({ "eventNotifications": notifications }));
+    }
+    let mut events = Vec::new();
+    for body in bodies {
+        match body {
+            Value::Array(items) => events.extend(items.iter().cloned()),
+            Value::Object(o) if o.contains_key("specversion") => events.push(body.clone()),
+            _ => return None,
+        }
+    }
+    Some(Value::Array(events))
+}
+
 fn path(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_string()
@@ -597,5 +627,37 @@ mod tests {
         .unwrap();
         let sub = body_for_realm(&ce, "1");
         assert_eq!(parse_value(&sub).unwrap().events.len(), 1);
+    }
+
+    #[test]
+    fn bodies_of_one_format_merge_into_one_and_mixed_ones_do_not() {
+        let legacy = |id: &str| {
+            serde_json::json!({"eventNotifications": [{"realmId": "1", "dataChangeEvent": {"entities": [
+                {"name": "Payment", "id": id, "operation": "Create", "lastUpdated": "2026-01-01T00:00:00Z"}]}}]})
+        };
+        let cloud = |id: &str| {
+            serde_json::json!([{"specversion": "1.0", "id": format!("e{id}"), "type": "qbo.payment.created.v1",
+                "intuitentityid": id, "intuitaccountid": "1", "data": {}}])
+        };
+        let merged = merge(&[legacy("5"), legacy("6")]).unwrap();
+        let ids: Vec<String> = parse_value(&merged)
+            .unwrap()
+            .events
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(ids, ["5", "6"]);
+        let merged = merge(&[cloud("7"), cloud("8")[0].clone()]).unwrap();
+        let parsed = parse_value(&merged).unwrap();
+        assert_eq!(parsed.format, Format::CloudEvents);
+        assert_eq!(
+            parsed
+                .events
+                .iter()
+                .map(|e| e.id.as_str())
+                .collect::<Vec<_>>(),
+            ["7", "8"]
+        );
+        assert_eq!(merge(&[legacy("5"), cloud("7")]), None);
     }
 }

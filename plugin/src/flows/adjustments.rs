@@ -113,10 +113,26 @@ pub fn invoice_changed(
         pending.adjustments.insert(id.clone(), adj);
     }
     if let Some(v) = view.as_ref().filter(|v| !v.voided) {
-        let ledger: Option<InvoiceLedger> = ctx.state.get(STATE, &format!("ledger/{id}"))?;
-        if let Some(mut l) = ledger.filter(|l| l.total_amt != v.total_amt) {
-            l.total_amt = v.total_amt;
-            pending.ledgers.insert(id.clone(), l);
+        let key = format!("ledger/{id}");
+        match ctx.state.get::<InvoiceLedger>(STATE, &key)? {
+            Some(mut l) if l.total_amt != v.total_amt => {
+                l.total_amt = v.total_amt;
+                pending.ledgers.insert(id.clone(), l);
+            }
+            Some(_) => {}
+            // A payment changes its invoice too, and CDC brings both: the ledger starts from
+            // the invoice in hand, so the payment that follows reads nothing more from QBO.
+            None if !ctx.dry_run() => ctx.state.put(
+                STATE,
+                &key,
+                &InvoiceLedger {
+                    invoice_id: id.clone(),
+                    opportunity_id: Some(owner.id.clone()),
+                    total_amt: v.total_amt,
+                    applied: Vec::new(),
+                },
+            )?,
+            None => {}
         }
     }
     if pending.adjustments.is_empty() && pending.ledgers.is_empty() {
