@@ -108,6 +108,7 @@ pub fn invoice_changed(
     };
     let mut pending = Pending::default();
     let mut adj = settlement::adjustments(ctx, &id)?;
+    let adjusted = !adj.adjustments.is_empty();
     if adj.state != state {
         adj.state = state;
         pending.adjustments.insert(id.clone(), adj);
@@ -115,6 +116,14 @@ pub fn invoice_changed(
     if let Some(v) = view.as_ref().filter(|v| !v.voided) {
         let key = format!("ledger/{id}");
         match ctx.state.get::<InvoiceLedger>(STATE, &key)? {
+            // Nothing was applied to it yet: no figures were written, so none change; the
+            // ledger keeps the new total for the first payment.
+            Some(mut l) if l.total_amt != v.total_amt && l.applied.is_empty() && !adjusted => {
+                l.total_amt = v.total_amt;
+                if !ctx.dry_run() {
+                    ctx.state.put(STATE, &key, &l)?;
+                }
+            }
             Some(mut l) if l.total_amt != v.total_amt => {
                 l.total_amt = v.total_amt;
                 pending.ledgers.insert(id.clone(), l);
@@ -127,7 +136,8 @@ pub fn invoice_changed(
                 &key,
                 &InvoiceLedger {
                     invoice_id: id.clone(),
-                    opportunity_id: Some(owner.id.clone()),
+                    // Resolved by the payment, as for a ledger read from QBO.
+                    opportunity_id: None,
                     total_amt: v.total_amt,
                     applied: Vec::new(),
                 },
@@ -531,5 +541,58 @@ mod tests {
                 "{field} is cleared, not left out: {r}"
             );
         }
+    }
+
+    #[test]
+    fn a_payment_in_the_same_cdc_answer_as_its_invoice_reads_nothing_more_from_qbo() {
+        // QBO's CDC answer holds the payment and the invoice it changed (its Balance).
+        let changes = json!({"CDCResponse": [{"QueryResponse": [
+            {"Invoice": [{"Id": "132", "SyncToken": "1", "TxnDate": "2026-03-01",
+                "CustomerRef": {"value": "58"}, "TotalAmt": 800.00, "Balance": 300.00,
+                "MetaData": {"LastUpdatedTime": "2026-03-05T10:00:00-08:00"}}]},
+            {"Payment": [{"Id": "90", "SyncToken": "0", "TxnDate": "2026-03-05", "TotalAmt": 500.00,
+                "CustomerRef": {"value": "58"},
+                "Line": [{"Amount": 500.00, "LinkedTxn": [{"TxnId": "132", "TxnType": "Invoice"}]}],
+                "MetaData": {"LastUpdatedTime": "2026-03-05T10:00:01-08:00"}}]}
+        ]}], "time": "2026-03-05T10:00:02-08:00"});
+        let platform = MemoryPlatform::routed(
+            REALM,
+            Routes::new()
+                .on(Get, "/cdc?", move |_| {
+                    crate::platform::memory::json(200, changes.clone())
+                })
+                .on(Get, "SELECT Id, Name, Owner.Name", |_| {
+                    crate::flows::test_support::soql(json!([]))
+                })
+                .on(Patch, "/composite/sobjects", sf_saved)
+                .json(Post, "http://notify/", 200, json!({"ok": true})),
+        );
+        State::new(&platform.kv)
+            .put(LINKS, &invoice_reverse_key("132"), &OPP)
+            .unwrap();
+        let report = run_job(&platform.platform(), "poll-quickbooks", "").unwrap();
+        // No `/invoice/132` read was scripted: none was made.
+        assert_run(
+            &report,
+            &platform,
+            vec![
+                ("Invoice", "132", Kind::Skipped, Some(OPP)),
+                ("Payment", "90", Kind::Updated, Some(OPP)),
+            ],
+        );
+        assert_eq!(
+            platform.http.count(Get, "http://quickbooks/"),
+            1,
+            "the CDC call alone"
+        );
+        let written = platform.http.bodies(Patch, "/composite/sobjects");
+        let r = &written[0]["records"][0];
+        assert_eq!(
+            (
+                r["Payment_Status__c"].as_str(),
+                decimal(&r["Open_Balance__c"])
+            ),
+            (Some("Partially Paid"), Some(dec!(300)))
+        );
     }
 }
