@@ -21,17 +21,9 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn size(name: &str, default: u64) -> u64 {
-    std::env::var(format!("LEDGERLINK_BENCH_{name}"))
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((sorted.len() as f64) * p).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
+#[path = "support/latency.rs"]
+mod latency_support;
+use latency_support::{percentile, size};
 
 fn main() -> anyhow::Result<()> {
     if std::env::args().any(|a| a == "--list") {
