@@ -204,6 +204,25 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
             }
         }
     }
+    // A replay (a duplicate webhook, a CDC second read twice) changes nothing that was stored,
+    // and what is stored was written to Salesforce before it was stored: nothing to write.
+    if unchanged(
+        ctx,
+        &p,
+        &invoice_ids,
+        &previous,
+        &output.invoices,
+        &pending,
+        &attributions,
+    )? {
+        ctx.report.skipped(
+            "Payment",
+            &p.id,
+            None,
+            "already applied; the figures are unchanged",
+        );
+        return Ok(());
+    }
     let mut figures = Vec::new();
     for u in &output.updates {
         let owner = match links::invoice_owner(ctx, &u.invoice_id)? {
@@ -290,6 +309,33 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
         ctx.report.updated("Payment", &p.id, &target, detail);
     }
     Ok(())
+}
+
+/// True when applying the payment again would store exactly what is stored: the same ledgers
+/// (read fresh, with their records resolved), the same invoices, no credit or refund moved.
+fn unchanged(
+    ctx: &Ctx<'_>,
+    p: &QboPayment,
+    invoice_ids: &BTreeSet<String>,
+    previous: &[String],
+    ledgers: &[InvoiceLedger],
+    pending: &Pending,
+    attributions: &[credits::Attribution],
+) -> Result<bool, Abort> {
+    if ledgers.is_empty() || !pending.adjustments.is_empty() || !attributions.is_empty() {
+        return Ok(false);
+    }
+    let applied: Vec<String> = invoice_ids.iter().cloned().collect();
+    if applied != previous || p.state != PaymentState::Active {
+        return Ok(false);
+    }
+    for l in ledgers {
+        let stored: Option<InvoiceLedger> = ctx.state.get(STATE, &ledger_key(&l.invoice_id))?;
+        if stored.as_ref() != Some(l) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The credit memo amounts of a payment, spread over the invoices it paid in line order: each
@@ -574,18 +620,27 @@ mod tests {
             vec![("Paid".into(), dec!(1250.50), dec!(0), json!("2026-03-20"))]
         );
 
-        // A replay of the first payment (a duplicate webhook) counts it once.
+        // A replay of the first payment (a duplicate webhook) counts it once: the stored
+        // figures are those already written, so nothing is written again.
         let platform = platform.rerouted(routes(json!([payment("77", "2026-03-05", 500.25)])));
-        run_job(
+        let report = run_job(
             &platform.platform(),
             "sync-payments",
             r#"{"only": ["Payment:77"]}"#,
         )
         .unwrap();
-        assert_eq!(
-            written(&platform),
-            vec![("Paid".into(), dec!(1250.50), dec!(0), json!("2026-03-20"))]
+        assert_run(
+            &report,
+            &platform,
+            vec![("Payment", "77", Kind::Skipped, None)],
         );
+        assert_eq!(written(&platform), vec![]);
+        let ledger: crate::mapping::InvoiceLedger = State::new(&platform.kv)
+            .get(crate::flows::state::STATE, "ledger/130")
+            .unwrap()
+            .unwrap();
+        let paid: Decimal = ledger.applied.iter().map(|a| a.amount).sum();
+        assert_eq!(paid, dec!(1250.50), "77 counted once");
     }
 
     #[test]
