@@ -20,7 +20,6 @@ use super::credits::{self, Attribution};
 use super::links::{self, Owner};
 use super::report::Failure;
 use super::settlement::{self, OwnerFigures, Pending};
-use super::state::STATE;
 use crate::clients::json::{display_money, text};
 use crate::clients::notify::Markup;
 use crate::clients::quickbooks_json::invoice_view;
@@ -114,14 +113,13 @@ pub fn invoice_changed(
         pending.adjustments.insert(id.clone(), adj);
     }
     if let Some(v) = view.as_ref().filter(|v| !v.voided) {
-        let key = format!("ledger/{id}");
-        match ctx.state.get::<InvoiceLedger>(STATE, &key)? {
+        match settlement::ledger(ctx, &id)? {
             // Nothing was applied to it yet: no figures were written, so none change; the
             // ledger keeps the new total for the first payment.
             Some(mut l) if l.total_amt != v.total_amt && l.applied.is_empty() && !adjusted => {
                 l.total_amt = v.total_amt;
                 if !ctx.dry_run() {
-                    ctx.state.put(STATE, &key, &l)?;
+                    settlement::store_ledger(ctx, &l)?;
                 }
             }
             Some(mut l) if l.total_amt != v.total_amt => {
@@ -131,9 +129,8 @@ pub fn invoice_changed(
             Some(_) => {}
             // A payment changes its invoice too, and CDC brings both: the ledger starts from
             // the invoice in hand, so the payment that follows reads nothing more from QBO.
-            None if !ctx.dry_run() => ctx.state.put(
-                STATE,
-                &key,
+            None if !ctx.dry_run() => settlement::store_ledger(
+                ctx,
                 &InvoiceLedger {
                     invoice_id: id.clone(),
                     // Resolved by the payment, as for a ledger read from QBO.

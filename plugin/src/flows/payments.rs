@@ -24,10 +24,6 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-fn ledger_key(invoice_id: &str) -> String {
-    format!("ledger/{invoice_id}")
-}
-
 fn payment_key(payment_id: &str) -> String {
     format!("payment/{payment_id}")
 }
@@ -91,10 +87,7 @@ pub fn apply(ctx: &mut Ctx<'_>, value: &Value, deleted: bool) -> FlowResult {
     }
     let mut ledgers = Vec::new();
     for invoice_id in &invoice_ids {
-        let mut ledger = match ctx
-            .state
-            .get::<InvoiceLedger>(STATE, &ledger_key(invoice_id))?
-        {
+        let mut ledger = match settlement::ledger(ctx, invoice_id)? {
             Some(l) => l,
             None => match ctx.qbo.read("Invoice", invoice_id) {
                 Ok(Some(v)) => {
@@ -330,8 +323,7 @@ fn unchanged(
         return Ok(false);
     }
     for l in ledgers {
-        let stored: Option<InvoiceLedger> = ctx.state.get(STATE, &ledger_key(&l.invoice_id))?;
-        if stored.as_ref() != Some(l) {
+        if settlement::ledger(ctx, &l.invoice_id)?.as_ref() != Some(l) {
             return Ok(false);
         }
     }

@@ -5,7 +5,7 @@
 use super::context::{Ctx, FlowResult};
 use super::inbound;
 use super::report::Failure;
-use super::routing::{apply_change, QBO_ENTITIES};
+use super::routing::{apply_change, is_deleted, QBO_ENTITIES};
 use super::state::CURSORS;
 use crate::clients::json::text;
 use crate::clients::quickbooks::literal;
@@ -66,10 +66,6 @@ fn apply_changes(
     Ok(())
 }
 
-fn is_deleted(v: &Value) -> bool {
-    v.get("status").and_then(Value::as_str) == Some("Deleted")
-}
-
 /// When a record last changed in QBO (`MetaData.LastUpdatedTime`).
 fn updated(v: &Value) -> Option<DateTime<FixedOffset>> {
     let at = v.get("MetaData").and_then(|m| text(m, "LastUpdatedTime"))?;
@@ -114,6 +110,20 @@ enum Changes {
     ByQuery { deletions: Vec<(String, Value)> },
 }
 
+/// A cursor past CDC's window (`why`): the changed records are read by query, and CDC's
+/// deletions are lost.
+fn read_by_query(ctx: &mut Ctx<'_>, since: &str, why: &str) -> Changes {
+    ctx.report.skipped(
+        "ChangeDataCapture",
+        since,
+        None,
+        format!("{why}: changed records read by query (deletions in the gap are not seen)"),
+    );
+    Changes::ByQuery {
+        deletions: Vec::new(),
+    }
+}
+
 /// One CDC call; when the cursor is older than CDC's 30 days (a host that was off for weeks)
 /// or the answer is at CDC's cap (so it may not hold every change), the changed records are
 /// read by query instead ([`catch_up_by_query`]), with the deletions the CDC answer did hold.
@@ -122,15 +132,11 @@ fn changed_since(ctx: &mut Ctx<'_>, since: &str) -> Result<Changes, ApiError> {
     let too_old = DateTime::parse_from_rfc3339(since)
         .is_ok_and(|t| t.with_timezone(&Utc) < Utc::now() - CDC_LOOK_BACK);
     if too_old {
-        ctx.report.skipped(
-            "ChangeDataCapture",
+        return Ok(read_by_query(
+            ctx,
             since,
-            None,
-            "the cursor is older than CDC's 30 days: changed records read by query (deletions in the gap are not seen)",
-        );
-        return Ok(Changes::ByQuery {
-            deletions: Vec::new(),
-        });
+            "the cursor is older than CDC's 30 days",
+        ));
     }
     let changes = match ctx.qbo.cdc(&QBO_ENTITIES, since) {
         Ok(changes) => changes,
@@ -141,15 +147,11 @@ fn changed_since(ctx: &mut Ctx<'_>, since: &str) -> Result<Changes, ApiError> {
             message,
             ..
         }) if message.contains("changedSince") => {
-            ctx.report.skipped(
-                "ChangeDataCapture",
+            return Ok(read_by_query(
+                ctx,
                 since,
-                None,
-                "QBO finds the cursor older than CDC's 30 days: changed records read by query (deletions in the gap are not seen)",
-            );
-            return Ok(Changes::ByQuery {
-                deletions: Vec::new(),
-            });
+                "QBO finds the cursor older than CDC's 30 days",
+            ));
         }
         Err(e) => return Err(e),
     };

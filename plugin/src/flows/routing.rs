@@ -124,14 +124,7 @@ pub fn quickbooks_ids(ctx: &mut Ctx<'_>) -> FlowResult {
                     inbound::customer_to_account(ctx, v)?;
                 }
                 Some(v) => apply_change(ctx, entity, v)?,
-                None if entity == "Customer" => {
-                    ctx.report.skipped(entity, id, None, "no longer in QBO")
-                }
-                None => {
-                    let stub =
-                        json!({"Id": id, "TxnDate": ctx.today().to_string(), "status": "Deleted"});
-                    apply_change(ctx, entity, &stub)?;
-                }
+                None => apply_gone(ctx, entity, id)?,
             }
         }
     }
@@ -147,10 +140,26 @@ pub const QBO_ENTITIES: [&str; 5] = [
     "Payment",
 ];
 
+/// True for QBO's stub of a deleted record (`status: Deleted`).
+pub fn is_deleted(v: &Value) -> bool {
+    v.get("status").and_then(Value::as_str) == Some("Deleted")
+}
+
+/// A record QBO no longer has when read by id: a deletion, applied as QBO's stub of one (a
+/// customer is only reported: deleting an Account is left to a person).
+pub fn apply_gone(ctx: &mut Ctx<'_>, entity: &str, id: &str) -> FlowResult {
+    if entity == "Customer" {
+        ctx.report.skipped(entity, id, None, "no longer in QBO");
+        return Ok(());
+    }
+    let stub = json!({"Id": id, "TxnDate": ctx.today().to_string(), "status": "Deleted"});
+    apply_change(ctx, entity, &stub)
+}
+
 /// Applies one QBO change (as CDC, a query or a read gave it; a deletion is QBO's
 /// `status: Deleted` stub) through the flow that handles its entity.
 pub fn apply_change(ctx: &mut Ctx<'_>, entity: &str, v: &Value) -> FlowResult {
-    let deleted = v.get("status").and_then(Value::as_str) == Some("Deleted");
+    let deleted = is_deleted(v);
     let id = text(v, "Id").unwrap_or_default();
     match (entity, deleted) {
         ("Payment", _) => payments::apply(ctx, v, deleted),

@@ -69,6 +69,18 @@ fn ledger_key(invoice_id: &str) -> String {
     format!("ledger/{invoice_id}")
 }
 
+/// The payment ledger of invoice `invoice_id`, if one was stored.
+pub fn ledger(ctx: &Ctx<'_>, invoice_id: &str) -> Result<Option<InvoiceLedger>, String> {
+    ctx.state.get(STATE, &ledger_key(invoice_id))
+}
+
+/// Stores the payment ledger of its invoice.
+pub fn store_ledger(ctx: &Ctx<'_>, ledger: &InvoiceLedger) -> FlowResult {
+    ctx.state
+        .put(STATE, &ledger_key(&ledger.invoice_id), ledger)?;
+    Ok(())
+}
+
 /// The adjustments of invoice `invoice_id` (none yet: an empty record).
 pub fn adjustments(ctx: &Ctx<'_>, invoice_id: &str) -> Result<InvoiceAdjustments, String> {
     Ok(ctx
@@ -96,8 +108,8 @@ pub struct Pending {
 impl Pending {
     /// Stores everything pending.
     pub fn store(&self, ctx: &Ctx<'_>) -> FlowResult {
-        for (id, l) in &self.ledgers {
-            ctx.state.put(STATE, &ledger_key(id), l)?;
+        for l in self.ledgers.values() {
+            store_ledger(ctx, l)?;
         }
         for (id, a) in &self.adjustments {
             store_adjustments(ctx, id, a)?;
@@ -147,10 +159,7 @@ pub fn figures(
     for id in &ids {
         let ledger = match pending.ledgers.get(id) {
             Some(l) => Some(l.clone()),
-            None => ctx
-                .state
-                .get::<InvoiceLedger>(STATE, &ledger_key(id))
-                .map_err(Failure::Invalid)?,
+            None => ledger(ctx, id).map_err(Failure::Invalid)?,
         };
         match ledger {
             Some(l) => {

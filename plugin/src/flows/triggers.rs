@@ -7,7 +7,9 @@
 use super::context::{Ctx, FlowResult};
 use super::quickbooks_poll::{poll_quickbooks, poll_quickbooks_covering};
 use super::report::Failure;
-use super::routing::{self, apply_change, route, run_touched, salesforce_flows, QBO_ENTITIES};
+use super::routing::{
+    self, apply_change, apply_gone, route, run_touched, salesforce_flows, QBO_ENTITIES,
+};
 use super::salesforce_poll;
 use super::state::CURSORS;
 use crate::clients::ApiError;
@@ -111,11 +113,7 @@ pub fn on_quickbooks_webhook(ctx: &mut Ctx<'_>, hints: Vec<WebhookEvent>) -> Flo
         for id in ids {
             match found.get(&id) {
                 Some(v) => apply_change(ctx, entity, v)?,
-                None if entity != "Customer" => {
-                    let stub = serde_json::json!({"Id": id, "TxnDate": ctx.today().to_string(), "status": "Deleted"});
-                    apply_change(ctx, entity, &stub)?;
-                }
-                None => ctx.report.skipped(entity, &id, None, "no longer in QBO"),
+                None => apply_gone(ctx, entity, &id)?,
             }
         }
     }
