@@ -16,6 +16,9 @@ use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
+/// What a payment's lines link to of one type (`transactions::linked_invoices`, ...).
+type LinkedTxns = fn(&Map<String, Value>) -> Vec<(String, rust_decimal::Decimal)>;
+
 /// Request options that change a write.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Options {
@@ -386,39 +389,32 @@ impl Ops<'_> {
         Ok(())
     }
 
-    /// Keeps invoices in step with the payments applied to them.
+    /// Keeps invoices and credit memos in step with the payments applied to them.
     fn after_write(&mut self, def: &EntityDef, prior: Option<&Map<String, Value>>, id: &str) {
         if def.name != "Payment" {
             return;
         }
-        let mut invoices: BTreeSet<String> = prior
-            .map(transactions::linked_invoices)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(i, _)| i)
-            .collect();
-        if let Some(current) = self.company.get("Payment", id) {
-            invoices.extend(
-                transactions::linked_invoices(&current.value)
-                    .into_iter()
-                    .map(|(i, _)| i),
-            );
-        }
+        let invoices = self.linked_before_and_after(prior, id, transactions::linked_invoices);
         self.refresh_invoices(&invoices);
-        let mut credit_memos: BTreeSet<String> = prior
-            .map(transactions::linked_credit_memos)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(i, _)| i)
-            .collect();
-        if let Some(current) = self.company.get("Payment", id) {
-            credit_memos.extend(
-                transactions::linked_credit_memos(&current.value)
-                    .into_iter()
-                    .map(|(i, _)| i),
-            );
-        }
+        let credit_memos =
+            self.linked_before_and_after(prior, id, transactions::linked_credit_memos);
         self.refresh_credit_memos(&credit_memos);
+    }
+
+    /// The ids `linked` finds in payment `id` before this write (`prior`) and after it.
+    fn linked_before_and_after(
+        &self,
+        prior: Option<&Map<String, Value>>,
+        id: &str,
+        linked: LinkedTxns,
+    ) -> BTreeSet<String> {
+        let current = self.company.get("Payment", id);
+        prior
+            .into_iter()
+            .chain(current.as_ref().map(|c| &c.value))
+            .flat_map(linked)
+            .map(|(i, _)| i)
+            .collect()
     }
 
     /// Recomputes Balance and RemainingCredit of the credit memos `ids` from the payments using
