@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 #[path = "support/latency.rs"]
 mod latency_support;
-use latency_support::{percentile, size};
+use latency_support::{measure, print_latency, size};
 
 fn main() -> anyhow::Result<()> {
     if std::env::args().any(|a| a == "--list") {
@@ -115,42 +115,28 @@ fn main() -> anyhow::Result<()> {
     }
     let api_before = company.sf.log().len();
 
-    let mut won_at: Vec<Instant> = Vec::with_capacity(changes);
-    let mut latencies: Vec<Option<Duration>> = vec![None; changes];
-    let started = Instant::now();
-    while latencies.iter().any(Option::is_none) {
-        let due = won_at.last().is_none_or(|t| t.elapsed() >= interval);
-        if won_at.len() < changes && due {
-            let id = &open[won_at.len()];
+    let (measured, elapsed) = measure(
+        changes,
+        interval,
+        Duration::from_millis(5),
+        "changes not invoiced within two minutes of the last one",
+        |i| {
             company
                 .sf
-                .update("Opportunity", id, json!({"StageName": "Closed Won"}))?;
-            won_at.push(Instant::now());
-        }
-        for (i, at) in won_at.iter().enumerate() {
-            if latencies[i].is_none()
-                && company
-                    .sf
-                    .get("Opportunity", &open[i])
-                    .expect("opportunity")["QBO_Invoice_Id__c"]
-                    .is_string()
-            {
-                latencies[i] = Some(at.elapsed());
-            }
-        }
-        let last = *won_at.last().unwrap_or(&started);
-        anyhow::ensure!(
-            last.elapsed() < Duration::from_secs(120),
-            "changes not invoiced within two minutes of the last one"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let elapsed = started.elapsed();
+                .update("Opportunity", &open[i], json!({"StageName": "Closed Won"}))?;
+            Ok(())
+        },
+        |i| {
+            company
+                .sf
+                .get("Opportunity", &open[i])
+                .expect("opportunity")["QBO_Invoice_Id__c"]
+                .is_string()
+        },
+    )?;
     stop.send(true)?;
     let _ = tokio.block_on(task);
 
-    let mut measured: Vec<Duration> = latencies.into_iter().flatten().collect();
-    measured.sort();
     let invoices = company.qbo.entities(&company.realm, "Invoice").len();
     let qbo_calls = company.qbo.log().len();
     let sf_calls = company.sf.log().len() - api_before;
@@ -161,14 +147,7 @@ fn main() -> anyhow::Result<()> {
     );
     println!("wall time            {:.1} s", elapsed.as_secs_f64());
     println!("event batches        {}", handler.batches());
-    if !measured.is_empty() {
-        println!(
-            "latency              p50 {} ms, p99 {} ms, max {} ms",
-            percentile(&measured, 0.50).as_millis(),
-            percentile(&measured, 0.99).as_millis(),
-            measured.last().map_or(0, Duration::as_millis)
-        );
-    }
+    print_latency(&measured);
     println!("invoices in QBO      {invoices}");
     println!("QBO requests         {qbo_calls} (all of the run, backfill included)");
     println!(

@@ -22,11 +22,11 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[path = "support/latency.rs"]
 mod latency_support;
-use latency_support::{percentile, size};
+use latency_support::{measure, print_latency, size};
 
 fn main() -> anyhow::Result<()> {
     if std::env::args().any(|a| a == "--list") {
@@ -159,13 +159,13 @@ fn main() -> anyhow::Result<()> {
     let url = format!("{}/v3/company/{}/payment", company.qbo_url(), company.realm);
     let token = company.qbo.issue_tokens(&company.realm).access_token;
     let http = reqwest::blocking::Client::new();
-    let mut paid_at: Vec<Instant> = Vec::with_capacity(payments);
-    let mut latencies: Vec<Option<Duration>> = vec![None; payments];
-    let started = Instant::now();
-    while latencies.iter().any(Option::is_none) {
-        let due = paid_at.last().is_none_or(|t| t.elapsed() >= interval);
-        if paid_at.len() < payments && due {
-            let (_, invoice) = &invoices[paid_at.len()];
+    let (measured, elapsed) = measure(
+        payments,
+        interval,
+        Duration::from_millis(2),
+        "payments not in Salesforce within two minutes of the last one",
+        |i| {
+            let (_, invoice) = &invoices[i];
             let answer = http
                 .post(&url)
                 .bearer_auth(&token)
@@ -177,32 +177,19 @@ fn main() -> anyhow::Result<()> {
                 )
                 .send()?;
             anyhow::ensure!(answer.status().is_success(), "payment: {}", answer.status());
-            paid_at.push(Instant::now());
-        }
-        for (i, at) in paid_at.iter().enumerate() {
-            if latencies[i].is_none()
-                && company
-                    .sf
-                    .get("Opportunity", &invoices[i].0)
-                    .expect("opportunity")["Payment_Status__c"]
-                    .is_string()
-            {
-                latencies[i] = Some(at.elapsed());
-            }
-        }
-        let last = *paid_at.last().unwrap_or(&started);
-        anyhow::ensure!(
-            last.elapsed() < Duration::from_secs(120),
-            "payments not in Salesforce within two minutes of the last one"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let elapsed = started.elapsed();
+            Ok(())
+        },
+        |i| {
+            company
+                .sf
+                .get("Opportunity", &invoices[i].0)
+                .expect("opportunity")["Payment_Status__c"]
+                .is_string()
+        },
+    )?;
     stop.send(true)?;
     let _ = tokio.block_on(task);
 
-    let mut measured: Vec<Duration> = latencies.into_iter().flatten().collect();
-    measured.sort();
     let deliveries = inbox.list(None)?.len() - rows_before;
     // The payments' own creates are the test's, not the integration's.
     let qbo_calls = company.qbo.log().len() - qbo_before - payments;
@@ -215,12 +202,7 @@ fn main() -> anyhow::Result<()> {
         "deliveries           {deliveries} stored, {} component runs",
         runs.load(Ordering::Relaxed)
     );
-    println!(
-        "latency              p50 {} ms, p99 {} ms, max {} ms",
-        percentile(&measured, 0.50).as_millis(),
-        percentile(&measured, 0.99).as_millis(),
-        measured.last().map_or(0, Duration::as_millis)
-    );
+    print_latency(&measured);
     println!(
         "QBO requests         {qbo_calls} by Ledgerlink ({:.2} per delivery, {:.2} per payment)",
         qbo_calls as f64 / deliveries.max(1) as f64,
