@@ -420,73 +420,62 @@ impl Ops<'_> {
     /// Recomputes Balance and RemainingCredit of the credit memos `ids` from the payments using
     /// them; a changed credit memo gets a new SyncToken.
     pub fn refresh_credit_memos(&mut self, ids: &BTreeSet<String>) {
-        let now_text = timefmt::entity_time(self.now, self.tz);
         for id in ids {
-            let Some(record) = self.company.get("CreditMemo", id) else {
-                continue;
-            };
-            let used = transactions::credits_used(self.company, id, None);
-            let total = record
-                .value
-                .get("TotalAmt")
-                .and_then(money::parse)
-                .unwrap_or_default();
-            let mut updated = record.value.clone();
-            let remaining = money::cents(total - used.amount);
-            updated.insert("Balance".into(), money::to_json(remaining));
-            updated.insert("RemainingCredit".into(), money::to_json(remaining));
-            super::tax::refresh_home_balance(&mut updated, remaining);
-            if updated != record.value {
-                let sync = record.sync_token() + 1;
-                updated.insert("SyncToken".into(), json!(sync.to_string()));
-                if let Some(Value::Object(meta)) = updated.get_mut("MetaData") {
-                    meta.insert("LastUpdatedTime".into(), json!(now_text));
-                }
-                let record = Record {
-                    value: updated,
-                    updated_at: self.now,
-                    voided: record.voided,
-                };
-                self.company.table("CreditMemo").put(id.clone(), record);
-            }
+            self.restate("CreditMemo", id, |company, updated| {
+                let used = transactions::credits_used(company, id, None);
+                let remaining = money::cents(total_amt(updated) - used.amount);
+                updated.insert("Balance".into(), money::to_json(remaining));
+                updated.insert("RemainingCredit".into(), money::to_json(remaining));
+                super::tax::refresh_home_balance(updated, remaining);
+            });
         }
     }
 
     /// Recomputes Balance and LinkedTxn of `ids`; a changed invoice gets a new SyncToken.
     pub fn refresh_invoices(&mut self, ids: &BTreeSet<String>) {
-        let now_text = timefmt::entity_time(self.now, self.tz);
         for id in ids {
-            let Some(record) = self.company.get("Invoice", id) else {
-                continue;
-            };
-            if record.voided {
+            if self.company.get("Invoice", id).is_none_or(|r| r.voided) {
                 continue;
             }
-            let a = transactions::payments_applied(self.company, id, None);
-            let total = record
-                .value
-                .get("TotalAmt")
-                .and_then(money::parse)
-                .unwrap_or_default();
-            let mut updated = record.value.clone();
-            let balance = money::cents(total - a.amount);
-            updated.insert("Balance".into(), money::to_json(balance));
-            super::tax::refresh_home_balance(&mut updated, balance);
-            transactions::set_payment_links(&mut updated, &a);
-            if updated != record.value {
-                let sync = record.sync_token() + 1;
-                updated.insert("SyncToken".into(), json!(sync.to_string()));
-                if let Some(Value::Object(meta)) = updated.get_mut("MetaData") {
-                    meta.insert("LastUpdatedTime".into(), json!(now_text));
-                }
-                let record = Record {
-                    value: updated,
-                    updated_at: self.now,
-                    voided: record.voided,
-                };
-                self.company.table("Invoice").put(id.clone(), record);
-            }
+            self.restate("Invoice", id, |company, updated| {
+                let a = transactions::payments_applied(company, id, None);
+                let balance = money::cents(total_amt(updated) - a.amount);
+                updated.insert("Balance".into(), money::to_json(balance));
+                super::tax::refresh_home_balance(updated, balance);
+                transactions::set_payment_links(updated, &a);
+            });
         }
+    }
+
+    /// Recomputes the derived fields of one stored object (`recompute` edits a copy); when they
+    /// changed, the object gets the next SyncToken and a new `MetaData.LastUpdatedTime`, as any
+    /// change QBO makes itself.
+    fn restate(
+        &mut self,
+        entity: &'static str,
+        id: &str,
+        recompute: impl FnOnce(&Company, &mut Map<String, Value>),
+    ) {
+        let Some(record) = self.company.get(entity, id) else {
+            return;
+        };
+        let mut updated = record.value.clone();
+        recompute(self.company, &mut updated);
+        if updated == record.value {
+            return;
+        }
+        let (sync, voided) = (record.sync_token() + 1, record.voided);
+        updated.insert("SyncToken".into(), json!(sync.to_string()));
+        if let Some(Value::Object(meta)) = updated.get_mut("MetaData") {
+            let now_text = timefmt::entity_time(self.now, self.tz);
+            meta.insert("LastUpdatedTime".into(), json!(now_text));
+        }
+        let record = Record {
+            value: updated,
+            updated_at: self.now,
+            voided,
+        };
+        self.company.table(entity).put(id.to_string(), record);
     }
 
     fn checked_prior(
@@ -636,4 +625,12 @@ impl Ops<'_> {
         self.event(def.name, id, Operation::Emailed);
         self.read(def, id)
     }
+}
+
+/// An object's `TotalAmt` (0 when it has none).
+fn total_amt(object: &Map<String, Value>) -> rust_decimal::Decimal {
+    object
+        .get("TotalAmt")
+        .and_then(money::parse)
+        .unwrap_or_default()
 }
