@@ -137,7 +137,15 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let rt = Runtime::embedded(Limits::default()).unwrap();
+    // `LEDGERLINK_BENCH_KEEP_RESIDENT=<bytes>` compares settings of the pool's reset.
+    let mut limits = Limits::default();
+    if let Some(bytes) = std::env::var("LEDGERLINK_BENCH_KEEP_RESIDENT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        limits.keep_resident_bytes = bytes;
+    }
+    let rt = Runtime::embedded(limits).unwrap();
     let tenant = TenantCaps::ephemeral("bench").unwrap();
     let param_ty = tokio.block_on(async {
         let (store, func) = instance(&rt, &tenant).await;

@@ -23,7 +23,10 @@ pub fn build(limits: &Limits) -> Result<Engine> {
             .total_core_instances(limits.pool_instances * 8)
             .total_memories(limits.pool_instances * 2)
             .total_tables(limits.pool_instances * 8)
-            .max_memory_size(limits.memory_bytes);
+            .max_memory_size(limits.memory_bytes)
+            .linear_memory_keep_resident(limits.keep_resident_bytes)
+            .table_keep_resident(limits.keep_resident_bytes)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         let mut config = base_config();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         match Engine::new(&config) {

@@ -19,6 +19,11 @@ pub struct Limits {
     pub pooling: bool,
     /// Instances the pool keeps ready (concurrent calls).
     pub pool_instances: u32,
+    /// Bytes of each pooled linear memory kept mapped when an instance ends, reset in place
+    /// (only the pages it wrote, where the kernel offers `PAGEMAP_SCAN`) instead of being
+    /// returned to the kernel: the next instance in the slot then takes no page faults on
+    /// them, which were most of a fresh instance's first call (BENCHMARKS.md).
+    pub keep_resident_bytes: usize,
 }
 
 impl Default for Limits {
@@ -30,6 +35,7 @@ impl Default for Limits {
             wall_clock: Duration::from_secs(30 * 60),
             pooling: true,
             pool_instances: 16,
+            keep_resident_bytes: 1 << 20,
         }
     }
 }

@@ -75,13 +75,38 @@ impl Parse {
         }
     }
 
-    /// Runs `f` one path segment deeper (`segment` is a field name, possibly with an index).
+    /// Runs `f` one path segment deeper (`segment` is a field name).
     fn at<T>(&mut self, segment: &str, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.at_index(segment, None, f)
+    }
+
+    /// Runs `f` one path segment deeper: `segment`, or `segment[index]` for an item of a list
+    /// (written into the path in place: a list of lines would otherwise format a string per item).
+    fn at_index<T>(
+        &mut self,
+        segment: &str,
+        index: Option<usize>,
+        f: impl FnOnce(&mut Self) -> T,
+    ) -> T {
         let len = self.path.len();
         if !self.path.is_empty() {
             self.path.push('.');
         }
         self.path.push_str(segment);
+        if let Some(index) = index {
+            self.path.push('[');
+            let digits = self.path.len();
+            let mut rest = index;
+            loop {
+                self.path
+                    .insert(digits, char::from(b'0' + (rest % 10) as u8));
+                rest /= 10;
+                if rest == 0 {
+                    break;
+                }
+            }
+            self.path.push(']');
+        }
         let value = f(self);
         self.path.truncate(len);
         value
@@ -102,7 +127,7 @@ impl Parse {
         items
             .into_iter()
             .enumerate()
-            .map(|(i, w)| self.field(&format!("{name}[{i}]"), w))
+            .map(|(i, w)| self.at_index(name, Some(i), |p| T::from_wit(w, p)))
             .collect()
     }
 
@@ -157,7 +182,16 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
             format!("\"{text}\" is not a date in the form YYYY-MM-DD")
         });
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+    // The digits are checked above, so the date is built from them directly; chrono's parser
+    // (several times slower in the component) runs only to explain a date that does not exist.
+    let number = |range: std::ops::Range<usize>| {
+        bytes[range]
+            .iter()
+            .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'))
+    };
+    let year = i32::try_from(number(0..4)).unwrap_or_default();
+    NaiveDate::from_ymd_opt(year, number(5..7), number(8..10))
+        .map_or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d"), Ok)
         .map_err(|e| format!("\"{text}\" is not a calendar date ({e})"))
 }
 

@@ -45,7 +45,7 @@
 //! unresolved reference, then a rule violation.
 
 use crate::mapping::text::{clean, is_valid_email, truncate_for_display};
-use crate::model::money::{currency_exponent, round_to_currency};
+use crate::model::money::{currency_exponent, rounded_product};
 use crate::model::{
     ErrorKind, FieldError, GlobalTaxCalculation, MappingError, QboCustomField, QboInvoice,
     QboInvoiceLine, Reference, SfOpportunity, SfOpportunityLine,
@@ -267,18 +267,19 @@ fn invoice_lines(
     let mut lines = Vec::with_capacity(opportunity.line_items.len());
     let mut total = Some(Decimal::new(0, currency_exponent(currency)));
     for (line_num, (index, line)) in (1u32..).zip(invoice_line_order(&opportunity.line_items)) {
-        let path = format!("line-items[{index}]");
-        let amounts = line_amounts(line, currency, &path, problems);
+        // Only a problem needs the path: built then, not for every line.
+        let path = || format!("line-items[{index}]");
+        let amounts = line_amounts(line, currency, path, problems);
         total = match (total, &amounts) {
             (Some(total), Some((_, amount))) => total.checked_add(*amount).or_else(|| {
-                problems.invalid(&path, "the invoice total is too large to compute");
+                problems.invalid(path(), "the invoice total is too large to compute");
                 None
             }),
             _ => None,
         };
         let Some(resolution) = resolutions.get(line.id.as_str()) else {
             problems.unresolved(
-                format!("{path}.product-id"),
+                format!("{}.product-id", path()),
                 format!(
                     "no QuickBooks item was resolved for line {} (product {})",
                     line.id,
@@ -290,7 +291,7 @@ fn invoice_lines(
         let tax_code = line_tax_code(&input.settings, resolution);
         if tax_code.is_none() {
             problems.unresolved(
-                format!("{path}.tax-code"),
+                format!("{}.tax-code", path()),
                 format!(
                     "line {} has no tax code: its item {} names none{}",
                     line.id,
@@ -326,13 +327,13 @@ fn invoice_lines(
 fn line_amounts(
     line: &SfOpportunityLine,
     currency: &str,
-    path: &str,
+    path: impl Fn() -> String,
     problems: &mut Problems,
 ) -> Option<(Decimal, Decimal)> {
     let mut valid = true;
     if line.quantity <= Decimal::ZERO {
         problems.invalid(
-            format!("{path}.quantity"),
+            format!("{}.quantity", path()),
             format!(
                 "line {}: the quantity {} is not above zero",
                 line.id, line.quantity
@@ -342,7 +343,7 @@ fn line_amounts(
     }
     if line.unit_price < Decimal::ZERO {
         problems.invalid(
-            format!("{path}.unit-price"),
+            format!("{}.unit-price", path()),
             format!(
                 "line {}: the sales price {} is negative (credit with a credit memo instead)",
                 line.id, line.unit_price
@@ -353,7 +354,7 @@ fn line_amounts(
     if let Some(discount) = line.discount_percent {
         if discount < Decimal::ZERO || discount > Decimal::ONE_HUNDRED {
             problems.invalid(
-                format!("{path}.discount-percent"),
+                format!("{}.discount-percent", path()),
                 format!(
                     "line {}: the discount {discount} % is outside 0 to 100",
                     line.id
@@ -369,7 +370,7 @@ fn line_amounts(
         .and_then(|unit| Some((unit, line_amount(line.quantity, unit, currency)?)));
     if amounts.is_none() {
         problems.invalid(
-            format!("{path}.quantity"),
+            format!("{}.quantity", path()),
             format!(
                 "line {}: {} x {} is too large to compute",
                 line.id, line.quantity, line.unit_price
@@ -414,10 +415,7 @@ pub fn effective_unit_price(
 /// A line amount is `Qty x UnitPrice` rounded half up to the currency's minor unit
 /// (`3 x 0.165 = 0.495` -> `0.50`). `None` when too large to compute.
 pub fn line_amount(quantity: Decimal, unit_price: Decimal, currency: &str) -> Option<Decimal> {
-    Some(round_to_currency(
-        quantity.checked_mul(unit_price)?,
-        currency,
-    ))
+    rounded_product(quantity, unit_price, currency_exponent(currency))
 }
 
 /// The lines may differ from the Opportunity Amount by at most the tolerance, inclusive.
@@ -636,6 +634,7 @@ impl Problems {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::money::round_to_currency;
     use rust_decimal_macros::dec;
 
     const OPP: &str = "0065e00000AbCdEAAV";

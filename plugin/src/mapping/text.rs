@@ -84,6 +84,11 @@ fn is_regional_indicator(c: char) -> bool {
 /// dropped, so the result may be a little shorter than `max`. Trailing whitespace left by the
 /// cut is trimmed.
 pub fn truncate_for_display(value: &str, max: usize) -> String {
+    // Most text fits: no character is more than one byte, so counting bytes settles it without
+    // collecting the characters.
+    if value.len() <= max {
+        return value.to_string();
+    }
     let chars: Vec<char> = value.chars().collect();
     if chars.len() <= max {
         return value.to_string();
