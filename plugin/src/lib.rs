@@ -6,7 +6,8 @@
 //! - `boundary`: the translation between the WIT bindings and `model` (parsing money and dates,
 //!   naming the record and field of every bad value).
 //!
-//! The generated bindings live in this file and are used only here and in `boundary`.
+//! The generated bindings live in this file and are used only here, in `boundary` and in
+//! `outgoing` (HTTP over `wasi:http`).
 
 pub mod boundary;
 pub mod clients;
@@ -14,6 +15,8 @@ pub mod flows;
 pub mod mapping;
 pub mod model;
 pub mod native;
+#[cfg(target_arch = "wasm32")]
+mod outgoing;
 pub mod platform;
 
 // The contract, so that a change to it alone rebuilds this guest (the macro reads it unseen).
@@ -168,7 +171,7 @@ fn flow_error(e: flows::JobError) -> FlowError {
     }
 }
 
-/// The platform over the component's imports: waki for HTTP, `wasi:keyvalue`, `wasi:config`
+/// The platform over the component's imports: `wasi:http` for HTTP ([`outgoing`]), `wasi:keyvalue`, `wasi:config`
 /// and `ledgerlink:sync/schedule`.
 #[cfg(target_arch = "wasm32")]
 mod imports {
@@ -176,11 +179,10 @@ mod imports {
     use super::bindings::wasi::config::store as config;
     use super::bindings::wasi::keyvalue::store as kv;
     use crate::platform::{
-        Http, HttpRequest, HttpResponse, KeyValue, Method, Platform, Scheduler, Settings,
+        Answered, Http, HttpRequest, HttpResponse, KeyValue, Pending, Platform, Scheduler, Settings,
     };
     use std::cell::RefCell;
     use std::collections::BTreeMap;
-    use std::time::Duration;
 
     pub struct Imports {
         buckets: RefCell<BTreeMap<String, std::rc::Rc<kv::Bucket>>>,
@@ -214,38 +216,14 @@ mod imports {
 
     impl Http for Imports {
         fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
-            let client = waki::Client::new();
-            let mut builder = match request.method {
-                Method::Get => client.get(&request.url),
-                Method::Post => client.post(&request.url),
-                Method::Patch => client.patch(&request.url),
-                Method::Delete => client.delete(&request.url),
-            };
-            builder = builder.connect_timeout(Duration::from_secs(30));
-            for (name, value) in request.headers {
-                builder = builder.header(name, value);
+            self.start(request).wait()
+        }
+
+        fn start(&self, request: HttpRequest) -> Box<dyn Pending> {
+            match crate::outgoing::start(request) {
+                Ok(started) => Box::new(started),
+                Err(e) => Box::new(Answered(Err(e))),
             }
-            if let Some(body) = request.body {
-                builder = builder.body(body);
-            }
-            let response = builder.send().map_err(|e| e.to_string())?;
-            let status = response.status_code();
-            let headers = response
-                .headers()
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.as_str().to_ascii_lowercase(),
-                        v.to_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            let body = response.body().map_err(|e| e.to_string())?;
-            Ok(HttpResponse {
-                status,
-                headers,
-                body,
-            })
         }
     }
 
