@@ -3,7 +3,8 @@
 //! Never a second invoice: the stored link is checked first; an opportunity without a link is
 //! looked up in QBO by its deterministic DocNumber (a crash after the create but before the link
 //! was stored is recovered here); creates go in `/batch` requests whose `requestid` is derived
-//! from the opportunities and their content. A change after invoicing updates the invoice
+//! from the opportunities and their content, each sent before the one before it is landed
+//! (`creates.rs`). A change after invoicing updates the invoice
 //! (a sparse update with the SyncToken; on 5010 re-read and retry, so fields others set in QBO
 //! survive) unless it is paid or voided, which is reported. An opportunity whose write-back was
 //! lost (a crash after the link was stored) gets it again on the next run.
