@@ -6,7 +6,8 @@
 //! - `boundary`: the translation between the WIT bindings and `model` (parsing money and dates,
 //!   naming the record and field of every bad value).
 //!
-//! The generated bindings live in this file and are used only here and in `boundary`.
+//! The generated bindings live in this file and are used only here, in `boundary` and in
+//! `outgoing` (HTTP over `wasi:http`).
 
 pub mod boundary;
 pub mod clients;
@@ -14,6 +15,8 @@ pub mod flows;
 pub mod mapping;
 pub mod model;
 pub mod native;
+#[cfg(target_arch = "wasm32")]
+mod outgoing;
 pub mod platform;
 
 // The contract, so that a change to it alone rebuilds this guest (the macro reads it unseen).
@@ -168,7 +171,8 @@ fn flow_error(e: flows::JobError) -> FlowError {
     }
 }
 
-/// The platform over the component's imports: waki for HTTP, `wasi:keyvalue`, `wasi:config`
+/// The platform over the component's imports: waki for HTTP (and `wasi:http` directly,
+/// [`outgoing`], for a request started now and answered later), `wasi:keyvalue`, `wasi:config`
 /// and `ledgerlink:sync/schedule`.
 #[cfg(target_arch = "wasm32")]
 mod imports {
@@ -176,7 +180,8 @@ mod imports {
     use super::bindings::wasi::config::store as config;
     use super::bindings::wasi::keyvalue::store as kv;
     use crate::platform::{
-        Http, HttpRequest, HttpResponse, KeyValue, Method, Platform, Scheduler, Settings,
+        Answered, Http, HttpRequest, HttpResponse, KeyValue, Method, Pending, Platform, Scheduler,
+        Settings,
     };
     use std::cell::RefCell;
     use std::collections::BTreeMap;
@@ -246,6 +251,14 @@ mod imports {
                 headers,
                 body,
             })
+        }
+
+        /// waki only sends and waits; a request answered later goes over `wasi:http` directly.
+        fn start(&self, request: HttpRequest) -> Box<dyn Pending> {
+            match crate::outgoing::start(request) {
+                Ok(started) => Box::new(started),
+                Err(e) => Box::new(Answered(Err(e))),
+            }
         }
     }
 

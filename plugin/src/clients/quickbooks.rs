@@ -3,7 +3,7 @@
 //! answered from QBO's replay cache instead of being done twice.
 
 use super::error::{is_throttle, retry_at, ApiError};
-use super::transport::Transport;
+use super::transport::{Started, Transport};
 use crate::platform::{Http, HttpResponse, Method};
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
@@ -27,6 +27,16 @@ pub enum BatchOp {
     Create(&'static str, Value),
     /// A sparse or full update of `entity`.
     Update(&'static str, Value),
+}
+
+/// A [`Quickbooks::start_batch`] sent and not yet answered.
+#[must_use = "the results are read with Quickbooks::finish_batch"]
+pub struct StartedBatch {
+    call: Started,
+    /// The entity each operation answers with (`None`: a query's rows).
+    answers: Vec<Option<&'static str>>,
+    /// A lone write sent as a plain request.
+    lone: bool,
 }
 
 /// The client for one realm.
@@ -170,15 +180,27 @@ impl<'a> Quickbooks<'a> {
         ops: &[BatchOp],
         request_id: Option<&str>,
     ) -> Result<Vec<Result<Value, ApiError>>, ApiError> {
+        self.finish_batch(self.start_batch(ops, request_id))
+    }
+
+    /// [`Quickbooks::batch`] without waiting for the answer: the host paces and sends it while
+    /// the run does other work; [`Quickbooks::finish_batch`] reads the results.
+    pub fn start_batch(&self, ops: &[BatchOp], request_id: Option<&str>) -> StartedBatch {
+        let answers: Vec<Option<&'static str>> = ops
+            .iter()
+            .map(|op| match op {
+                BatchOp::Query(_) => None,
+                BatchOp::Create(entity, _) | BatchOp::Update(entity, _) => Some(*entity),
+            })
+            .collect();
         if let ([BatchOp::Create(entity, body) | BatchOp::Update(entity, body)], Some(id)) =
             (ops, request_id)
         {
-            return match self.create(entity, body, id) {
-                Ok(v) => Ok(vec![Ok(v)]),
-                // A refusal of the one record is its own result, as in a batch; anything
-                // else (a transport error, a throttle, a 5xx) fails the call.
-                Err(e @ ApiError::Api { status: 400, .. }) => Ok(vec![Err(e)]),
-                Err(e) => Err(e),
+            let url = self.url(&entity.to_ascii_lowercase(), &[("requestid", id)]);
+            return StartedBatch {
+                call: self.transport.start(Method::Post, url, Some(body), decode),
+                answers,
+                lone: true,
             };
         }
         let items: Vec<Value> = ops
@@ -195,18 +217,53 @@ impl<'a> Quickbooks<'a> {
             })
             .collect();
         let query: Vec<(&str, &str)> = request_id.map(|r| ("requestid", r)).into_iter().collect();
-        let answer = self.call(
-            Method::Post,
-            self.url("batch", &query),
-            Some(&json!({"BatchItemRequest": items})),
-        )?;
+        StartedBatch {
+            call: self.transport.start(
+                Method::Post,
+                self.url("batch", &query),
+                Some(&json!({"BatchItemRequest": items})),
+                decode,
+            ),
+            answers,
+            lone: false,
+        }
+    }
+
+    /// The results of a [`Quickbooks::start_batch`]: one per operation, in order.
+    pub fn finish_batch(
+        &self,
+        started: StartedBatch,
+    ) -> Result<Vec<Result<Value, ApiError>>, ApiError> {
+        let answer = self.transport.finish(started.call);
+        if started.lone {
+            let entity = started
+                .answers
+                .first()
+                .copied()
+                .flatten()
+                .unwrap_or_default();
+            return match answer {
+                Ok(answer) => match answer.get(entity) {
+                    Some(v) => Ok(vec![Ok(v.clone())]),
+                    None => Err(ApiError::Decode(format!("no {entity} in the answer"))),
+                },
+                // A refusal of the one record is its own result, as in a batch; anything
+                // else (a transport error, a throttle, a 5xx) fails the call.
+                Err(e @ ApiError::Api { status: 400, .. }) => Ok(vec![Err(e)]),
+                Err(e) => Err(e),
+            };
+        }
+        let answer = answer?;
         let responses = answer
             .get("BatchItemResponse")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        Ok((0..ops.len())
-            .map(|i| {
+        Ok(started
+            .answers
+            .iter()
+            .enumerate()
+            .map(|(i, entity)| {
                 let bid = format!("b{i}");
                 let Some(item) = responses
                     .iter()
@@ -217,9 +274,9 @@ impl<'a> Quickbooks<'a> {
                 if let Some(fault) = item.get("Fault") {
                     return Err(fault_error(400, fault));
                 }
-                match &ops[i] {
-                    BatchOp::Query(_) => Ok(Value::Array(query_rows(item))),
-                    BatchOp::Create(entity, _) | BatchOp::Update(entity, _) => item
+                match entity {
+                    None => Ok(Value::Array(query_rows(item))),
+                    Some(entity) => item
                         .get(*entity)
                         .cloned()
                         .ok_or_else(|| ApiError::Decode(format!("batch item {bid}: no {entity}"))),

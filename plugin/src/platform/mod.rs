@@ -54,6 +54,28 @@ impl HttpResponse {
 pub trait Http {
     /// Sends one request; `Err` is a transport failure (refused destination, connection reset).
     fn send(&self, request: HttpRequest) -> Result<HttpResponse, String>;
+
+    /// Sends one request without waiting for its answer, which [`Pending::wait`] takes: the
+    /// host sends (and paces) it on its own while the run does other work. By default the
+    /// answer is there before this returns (the in-memory platform).
+    fn start(&self, request: HttpRequest) -> Box<dyn Pending> {
+        Box::new(Answered(self.send(request)))
+    }
+}
+
+/// A request [`Http::start`] sent whose answer was not taken yet.
+pub trait Pending {
+    /// Waits for the answer.
+    fn wait(self: Box<Self>) -> Result<HttpResponse, String>;
+}
+
+/// An answer that was there at once.
+pub struct Answered(pub Result<HttpResponse, String>);
+
+impl Pending for Answered {
+    fn wait(self: Box<Self>) -> Result<HttpResponse, String> {
+        self.0
+    }
 }
 
 /// Durable key-value state, namespaced per tenant by the host.

@@ -3,7 +3,8 @@
 //! Never a second invoice: the stored link is checked first; an opportunity without a link is
 //! looked up in QBO by its deterministic DocNumber (a crash after the create but before the link
 //! was stored is recovered here); creates go in `/batch` requests whose `requestid` is derived
-//! from the opportunities and their content. A change after invoicing updates the invoice
+//! from the opportunities and their content, each sent before the one before it is landed
+//! (`creates.rs`). A change after invoicing updates the invoice
 //! (a sparse update with the SyncToken; on 5010 re-read and retry, so fields others set in QBO
 //! survive) unless it is paid or voided, which is reported. An opportunity whose write-back was
 //! lost (a crash after the link was stored) gets it again on the next run.
@@ -14,6 +15,7 @@
 //! Salesforce invoice records instead (`records.rs` adapts them to the opportunity shape), with
 //! the same guarantees; Closed Won opportunities are then not invoiced (the run says so).
 
+mod creates;
 mod currency;
 mod details;
 mod plan;
@@ -29,7 +31,7 @@ use updates::Change;
 
 use super::context::{Abort, Ctx, FlowResult};
 use super::customers::{self, Directory, Synced};
-use super::ids::{batch_request_id, content_hash, write_request_id};
+use super::ids::{content_hash, write_request_id};
 use super::invoice_settings::DetailSettings;
 use super::items::{self, Catalog};
 use super::links::{self, InvoiceLink, EXTERNAL};
@@ -38,9 +40,8 @@ use super::qbo_lists::QboLists;
 use super::report::{Failure, Kind};
 use super::review_queue::{self, Decision, PENDING};
 use super::salesforce_io::{select_pages, write_back};
-use crate::clients::json::display_money;
 use crate::clients::notify::Markup;
-use crate::clients::quickbooks::{literal_list, BatchOp, BATCH_MAX};
+use crate::clients::quickbooks::{literal_list, BATCH_MAX};
 use crate::clients::quickbooks_json::{invoice_json, invoice_view, InvoiceView};
 use crate::clients::salesforce_fields::EMAIL;
 use crate::clients::salesforce_json::{opportunity, opportunity_select};
@@ -123,16 +124,28 @@ pub fn run(ctx: &mut Ctx<'_>) -> FlowResult {
             };
             let (links, found) = links_of(ctx, &opportunities)?;
             let mut done = window.offset + rows.len() - opportunities.len();
+            // Each chunk's batch is sent before the one before it is landed (`creates.rs`).
+            let mut batches = creates::OneAhead::default();
+            let mut outcome = Ok(());
             for ((chunk, links), read) in opportunities
                 .chunks(BATCH_MAX)
                 .zip(links.chunks(BATCH_MAX))
                 .zip(read.chunks(BATCH_MAX))
             {
-                invoice_chunk(ctx, &mut resolvers, chunk, read, links, &found)?;
-                done += chunk.len();
+                outcome = match invoice_chunk(ctx, &mut resolvers, chunk, read, links, &found) {
+                    Ok(planned) => batches.push(ctx, source, planned),
+                    Err(abort) => Err(abort),
+                };
+                if outcome.is_err() {
+                    break;
+                }
                 ctx.progress(source.object, done, window.total);
+                done += chunk.len();
             }
-            Ok(())
+            // Whatever stopped the page, a batch sent is landed: QBO may have created it.
+            let landed = batches.finish(ctx, source);
+            ctx.progress(source.object, done, window.total);
+            outcome.and(landed)
         },
     )
 }
@@ -186,6 +199,9 @@ fn links_of(
     Ok((links, found))
 }
 
+/// One chunk (up to [`BATCH_MAX`] records): what is linked already is skipped, repaired or
+/// updated here; the invoices to create are returned, for [`creates::OneAhead`] to send (a dry
+/// run reports them and returns none).
 fn invoice_chunk(
     ctx: &mut Ctx<'_>,
     resolvers: &mut Resolvers,
@@ -193,7 +209,7 @@ fn invoice_chunk(
     rows: &[&Value],
     links: &[Option<InvoiceLink>],
     found: &[InvoiceView],
-) -> FlowResult {
+) -> Result<Vec<Planned>, Abort> {
     let source = resolvers.source;
     let object = source.object;
     let mut creates: Vec<Planned> = Vec::new();
@@ -308,9 +324,6 @@ fn invoice_chunk(
     }
     write_back(ctx, object, &repairs);
     updates::update_all(ctx, changes)?;
-    if creates.is_empty() {
-        return Ok(());
-    }
     if ctx.dry_run() {
         for p in &creates {
             ctx.report.created(
@@ -323,82 +336,9 @@ fn invoice_chunk(
                 ),
             );
         }
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let ops: Vec<BatchOp> = creates
-        .iter()
-        .map(|p| BatchOp::Create("Invoice", p.body.clone()))
-        .collect();
-    let keys: Vec<String> = creates
-        .iter()
-        .map(|p| format!("{}:{}", p.opportunity.id, p.hash))
-        .collect();
-    let results = match ctx.qbo.batch(&ops, Some(&batch_request_id("inv", &keys))) {
-        Ok(r) => r,
-        Err(e) => {
-            let ids: Vec<&str> = creates.iter().map(|p| p.opportunity.id.as_str()).collect();
-            return updates::fail_all(ctx, object, &ids, e);
-        }
-    };
-    let mut writebacks = Vec::new();
-    for (p, result) in creates.iter().zip(results) {
-        match result.map(|v| invoice_view(&v)) {
-            Ok(Some(inv)) => {
-                links::store_owned_invoice_link(
-                    ctx,
-                    &source.owner(&p.opportunity.id),
-                    &inv.id,
-                    inv.doc_number.clone(),
-                    &p.hash,
-                )?;
-                ctx.report.created(
-                    object,
-                    &p.opportunity.id,
-                    &inv.id,
-                    format!(
-                        "invoice {} for {}",
-                        inv.doc_number.clone().unwrap_or_default(),
-                        display_money(inv.total_amt)
-                    ),
-                );
-                let mut line = Markup::plain("Invoice ");
-                line.push(notice_text::invoice(
-                    &ctx.settings,
-                    &inv.id,
-                    inv.doc_number.as_deref(),
-                ))
-                .push_plain(&format!(
-                    " ({}) created for {object} ",
-                    display_money(inv.total_amt)
-                ));
-                if source.is_record() {
-                    line.push_plain(&format!("{} ({})", p.opportunity.name, p.opportunity.id));
-                } else {
-                    line.push(notice_text::opportunity(
-                        &ctx.settings,
-                        &p.opportunity.id,
-                        Some(&p.opportunity.name),
-                    ));
-                }
-                ctx.notice(line);
-                writebacks.push(invoice_fields(
-                    ctx,
-                    &p.opportunity.id,
-                    &inv.id,
-                    inv.doc_number.as_deref(),
-                ));
-                send_if_due(ctx, object, &p.opportunity.id, &inv.id, &p.body)?;
-            }
-            Ok(None) => ctx.report.failed(
-                object,
-                &p.opportunity.id,
-                Failure::Api(ApiError::Decode("the created invoice has no Id".into())),
-            ),
-            Err(e) => ctx.report.failed(object, &p.opportunity.id, e.into()),
-        }
-    }
-    write_back(ctx, object, &writebacks);
-    Ok(())
+    Ok(creates)
 }
 
 /// Resolves the customer and items and builds the invoice; `None` when the record failed
@@ -648,7 +588,7 @@ mod tests {
     use crate::flows::links::{account_key, invoice_key, product_key, AccountLink, InvoiceLink};
     use crate::flows::state::{State, LINKS};
     use crate::flows::test_support::{
-        assert_run, body, outcomes, qbo_entity, qbo_query, sf_saved, soql, REALM,
+        assert_run, body, outcomes, qbo_batch_created, qbo_entity, qbo_query, sf_saved, soql, REALM,
     };
     use crate::flows::{run_job, Kind};
     use crate::platform::memory::{MemoryPlatform, Routes};
@@ -807,6 +747,72 @@ mod tests {
             &platform,
             vec![("Opportunity", OPP, Kind::Skipped, Some("130"))],
         );
+    }
+
+    #[test]
+    fn the_next_batch_is_sent_before_the_last_is_written_back_and_each_write_back_follows_its_batch(
+    ) {
+        // 31 deals: a batch of 30, then a lone create (a plain request with its requestid).
+        let deals: Vec<Value> = (0..31)
+            .map(|n| {
+                let mut o = opportunity(None);
+                o["Id"] = json!(format!("006A000001Deal{n:03}"));
+                o
+            })
+            .collect();
+        let platform = MemoryPlatform::routed(
+            REALM,
+            Routes::new()
+                .json(
+                    Get,
+                    "/sobjects/Opportunity/describe",
+                    200,
+                    json!({"name": "Opportunity", "fields": [{"name": "Id"}]}),
+                )
+                .on(Get, "FROM Opportunity WHERE IsWon = true", move |_| {
+                    soql(Value::Array(deals.clone()))
+                })
+                .on(Get, "select * from Invoice where DocNumber in (", |_| {
+                    qbo_query("Invoice", json!([]))
+                })
+                .on(Post, "/batch?", |req| {
+                    qbo_batch_created(req, "Invoice", 200)
+                })
+                .on(Post, "/invoice?", |req| {
+                    let mut invoice = body(req);
+                    invoice["Id"] = json!("300");
+                    qbo_entity("Invoice", invoice)
+                })
+                .on(Patch, "/composite/sobjects", sf_saved)
+                .json(Post, "http://notify/", 200, json!({"ok": true})),
+        );
+        let state = synced_before(&platform);
+        let report = run_job(&platform.platform(), "sync-invoices", "").unwrap();
+        assert_eq!(report.records.len(), 31, "{:#?}", report.records);
+        assert!(report.records.iter().all(|r| r.kind == Kind::Created));
+        let writes: Vec<String> = platform
+            .http
+            .requests()
+            .into_iter()
+            .filter(|r| r.contains("/batch?") || r.contains("/invoice?") || r.contains("composite"))
+            .map(|r| r.split('?').next().unwrap_or_default().to_string())
+            .collect();
+        let (batch, lone, write_back) = (
+            format!("Post http://quickbooks/v3/company/{REALM}/batch"),
+            format!("Post http://quickbooks/v3/company/{REALM}/invoice"),
+            "Patch http://salesforce/services/data/v61.0/composite/sobjects".to_string(),
+        );
+        assert_eq!(writes, vec![batch, lone, write_back.clone(), write_back]);
+        let written = platform.http.bodies(Patch, "/composite/sobjects");
+        assert_eq!(written[0]["records"].as_array().unwrap().len(), 30);
+        assert_eq!(written[1]["records"][0]["QBO_Invoice_Id__c"], "300");
+        for n in [0, 30] {
+            let link: InvoiceLink = state
+                .get(LINKS, &invoice_key(&format!("006A000001Deal{n:03}")))
+                .unwrap()
+                .unwrap();
+            assert!(!link.qbo_id.is_empty());
+        }
     }
 
     #[test]
