@@ -46,8 +46,9 @@ impl Runtime {
                 functions.join(", ")
             );
         }
-        let mut store =
-            wasmtime::Store::new(self.engine(), super::HostState::new(tenant, self.limits()));
+        let state = super::HostState::new(tenant, self.limits())
+            .with_instance(self.instance_permit().await?);
+        let mut store = wasmtime::Store::new(self.engine(), state);
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(self.limits().deadline_ticks());
         store.epoch_deadline_trap();

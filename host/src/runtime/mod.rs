@@ -29,6 +29,10 @@ pub struct Runtime {
     limits: Limits,
     /// The job names `describe` listed, once it was called: `run-later` takes only these.
     jobs: Arc<std::sync::OnceLock<Arc<Vec<String>>>>,
+    /// One permit per instance the pool holds: a call waits for one (first come, first served)
+    /// instead of failing when every instance is in use (1,000 tenants' polls, webhooks and
+    /// retries at once; see BENCHMARKS.md, "1,000 tenants").
+    instances: Arc<tokio::sync::Semaphore>,
     _ticker: Arc<engine::EpochTicker>,
 }
 
@@ -59,11 +63,13 @@ impl Runtime {
             .map_err(anyhow::Error::from)
             .context("the component does not export the ledgerlink:sync world")?;
         let ticker = Arc::new(engine::EpochTicker::start(engine.clone()));
+        let instances = Arc::new(tokio::sync::Semaphore::new(limits.pool_instances as usize));
         Ok(Self {
             engine,
             pre,
             limits,
             jobs: Arc::default(),
+            instances,
             _ticker: ticker,
         })
     }
@@ -89,9 +95,18 @@ impl Runtime {
         &self.limits
     }
 
-    /// A fresh store and instance for one call on behalf of `tenant`.
+    /// A free instance of the pool, waited for; the store that holds it gives it back when
+    /// dropped.
+    pub(crate) async fn instance_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        Ok(self.instances.clone().acquire_owned().await?)
+    }
+
+    /// A fresh store and instance for one call on behalf of `tenant`, once one of the pool's
+    /// instances is free.
     pub async fn instantiate(&self, tenant: &TenantCaps) -> Result<(Store<HostState>, PluginCore)> {
-        let state = HostState::new(tenant, &self.limits).with_jobs(self.described_jobs());
+        let state = HostState::new(tenant, &self.limits)
+            .with_jobs(self.described_jobs())
+            .with_instance(self.instance_permit().await?);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
         // The CPU budget counts ticks in which the guest ran: the callback fires at most once

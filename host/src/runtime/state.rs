@@ -24,6 +24,8 @@ pub struct HostState {
     pub(super) limits: StoreLimits,
     tenant: TenantCaps,
     jobs: Option<std::sync::Arc<Vec<String>>>,
+    /// The pool instance this call holds (see [`super::Runtime::instantiate`]).
+    instance: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl HostState {
@@ -47,12 +49,19 @@ impl HostState {
                 .build(),
             tenant: tenant.clone(),
             jobs: None,
+            instance: None,
         }
     }
 
     /// The jobs the component describes: `run-later` refuses any other.
     pub fn with_jobs(mut self, jobs: Option<std::sync::Arc<Vec<String>>>) -> Self {
         self.jobs = jobs;
+        self
+    }
+
+    /// Holds `permit` (one of the pool's instances) for as long as the store lives.
+    pub(crate) fn with_instance(mut self, permit: tokio::sync::OwnedSemaphorePermit) -> Self {
+        self.instance = Some(permit);
         self
     }
 

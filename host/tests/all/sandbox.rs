@@ -270,3 +270,35 @@ fn a_scheduled_run_is_recorded_once_and_bad_times_are_refused() {
         assert!(described.is_ok(), "{described:?}");
     });
 }
+
+#[test]
+fn a_call_waits_for_a_free_instance_while_the_pool_is_in_use() {
+    let rt = guest(Limits {
+        pool_instances: 2,
+        ..Limits::default()
+    });
+    let db = Database::in_memory().unwrap();
+    let acme = tenant("acme", &db, &[], BTreeMap::new());
+    block_on(async {
+        let first = rt.instantiate(&acme).await.unwrap();
+        let second = rt.instantiate(&acme).await.unwrap();
+        let third = tokio::time::timeout(Duration::from_millis(300), rt.instantiate(&acme)).await;
+        assert!(
+            third.is_err(),
+            "a third call waits while both instances are in use (it neither fails nor runs)"
+        );
+        drop(first);
+        let (mut store, plugin) =
+            tokio::time::timeout(Duration::from_secs(10), rt.instantiate(&acme))
+                .await
+                .expect("an instance once one is free")
+                .unwrap();
+        let jobs = plugin
+            .ledgerlink_sync_flows()
+            .call_describe(&mut store)
+            .await
+            .unwrap();
+        assert!(!jobs.is_empty());
+        drop(second);
+    });
+}
