@@ -19,6 +19,7 @@ pub mod runner;
 pub mod runs;
 pub mod slots;
 pub mod spec;
+pub mod stagger;
 
 pub use ledger::ErrorLedger;
 pub use ledger_mirror::LedgerMirror;
@@ -46,6 +47,8 @@ pub struct CronJob {
     pub job: String,
     /// When.
     pub cron: Cron,
+    /// How long after each slot it fires ([`stagger`]; zero for a schedule from the config).
+    pub offset: chrono::Duration,
 }
 
 /// What one [`Scheduler::tick`] started.
@@ -82,12 +85,19 @@ impl Scheduler {
             let empty = BTreeMap::new();
             let effective = spec::effective(&described, overrides.get(tenant).unwrap_or(&empty))
                 .map_err(|e| e.context(format!("tenant {tenant}")))?;
+            let configured = overrides.get(tenant);
             for (job, c) in effective {
-                tracing::info!(tenant = %tenant, job = %job, cron = %c.source(), "job scheduled");
+                let offset = if configured.is_some_and(|o| o.contains_key(&job)) {
+                    chrono::Duration::zero()
+                } else {
+                    stagger::offset(tenant, &job, &c)
+                };
+                tracing::info!(tenant = %tenant, job = %job, cron = %c.source(), offset_secs = offset.num_seconds(), "job scheduled");
                 cron.push(CronJob {
                     tenant: tenant.clone(),
                     job,
                     cron: c,
+                    offset,
                 });
             }
         }
@@ -134,7 +144,7 @@ impl Scheduler {
             {
                 Some(c) => {
                     let last = self.slots.last(&c.tenant, &c.job)?.unwrap_or(now);
-                    latest_due(&c.cron, last, now).is_some()
+                    latest_due(&c.cron, last, now - c.offset).is_some()
                 }
                 None => false,
             };
@@ -157,7 +167,8 @@ impl Scheduler {
         let mut report = TickReport::default();
         for job in &self.cron {
             let last = self.slots.last(&job.tenant, &job.job)?.unwrap_or(now);
-            let Some(slot) = latest_due(&job.cron, last, now) else {
+            // A slot fires `offset` after its time; the slot itself is what is recorded.
+            let Some(slot) = latest_due(&job.cron, last, now - job.offset) else {
                 continue;
             };
             self.slots.set(&job.tenant, &job.job, slot)?;
