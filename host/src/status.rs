@@ -188,7 +188,9 @@ async fn next_runs(
     let mut runs: Vec<NextRun> = spec::effective(&described, overrides)?
         .into_iter()
         .filter_map(|(job, cron)| {
-            let at = cron.after(&now).next()?;
+            let offset =
+                crate::scheduler::stagger::job_offset(&caps.id, &job, &cron, Some(overrides));
+            let at = crate::scheduler::stagger::next_after(&cron, offset, now)?;
             Some(NextRun {
                 job,
                 at: at.to_rfc3339(),

@@ -85,13 +85,8 @@ impl Scheduler {
             let empty = BTreeMap::new();
             let effective = spec::effective(&described, overrides.get(tenant).unwrap_or(&empty))
                 .map_err(|e| e.context(format!("tenant {tenant}")))?;
-            let configured = overrides.get(tenant);
             for (job, c) in effective {
-                let offset = if configured.is_some_and(|o| o.contains_key(&job)) {
-                    chrono::Duration::zero()
-                } else {
-                    stagger::offset(tenant, &job, &c)
-                };
+                let offset = stagger::job_offset(tenant, &job, &c, overrides.get(tenant));
                 tracing::info!(tenant = %tenant, job = %job, cron = %c.source(), offset_secs = offset.num_seconds(), "job scheduled");
                 cron.push(CronJob {
                     tenant: tenant.clone(),

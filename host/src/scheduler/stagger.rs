@@ -31,6 +31,26 @@ pub fn offset(tenant: &str, job: &str, cron: &Cron) -> Duration {
     Duration::seconds((u64::from_le_bytes(first) % seconds as u64) as i64)
 }
 
+/// The offset of a tenant's `job`: zero when the tenant's config sets its schedule
+/// (`overrides` are its `[tenant.schedules]`), else [`offset`].
+pub fn job_offset(
+    tenant: &str,
+    job: &str,
+    cron: &Cron,
+    overrides: Option<&std::collections::BTreeMap<String, String>>,
+) -> Duration {
+    if overrides.is_some_and(|o| o.contains_key(job)) {
+        Duration::zero()
+    } else {
+        offset(tenant, job, cron)
+    }
+}
+
+/// When `cron`, moved by `offset`, fires next after `now`.
+pub fn next_after(cron: &Cron, offset: Duration, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    Some(cron.after(&(now - offset)).next()? + offset)
+}
+
 /// The shortest gap between the next few slots of `cron` (`None` for a schedule that fires at
 /// most once).
 fn period(cron: &Cron) -> Option<Duration> {
@@ -78,5 +98,24 @@ mod tests {
         }
         let once = cron("0 0 6 1 1 * 2020");
         assert_eq!(offset("acme", "aging", &once), Duration::zero());
+    }
+
+    #[test]
+    fn the_next_run_is_the_next_slot_moved_by_the_offset_unless_the_config_set_the_schedule() {
+        let poll = cron("0 */5 * * * *");
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+        let shift = Duration::seconds(90);
+        let next = |now| next_after(&poll, shift, at(now)).unwrap().to_rfc3339();
+        assert_eq!(next("2026-01-01T00:00:00Z"), "2026-01-01T00:01:30+00:00");
+        assert_eq!(next("2026-01-01T00:01:31Z"), "2026-01-01T00:06:30+00:00");
+        let configured = std::collections::BTreeMap::from([("poll".into(), "x".into())]);
+        assert_eq!(
+            job_offset("acme", "poll", &poll, Some(&configured)),
+            Duration::zero()
+        );
+        assert_eq!(
+            job_offset("acme", "poll", &poll, None),
+            offset("acme", "poll", &poll)
+        );
     }
 }
