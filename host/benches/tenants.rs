@@ -6,7 +6,8 @@
 //! seeded with 2 accounts, 3 products and `LEDGERLINK_BENCH_WON` (3) Closed Won opportunities.
 //! Each tenant polls every `LEDGERLINK_BENCH_POLL_SECS` (60), the tenants' slots spread evenly
 //! over the period (`LEDGERLINK_BENCH_SPREAD=0`: every tenant on the component's default
-//! schedule, every five minutes on the minute); aging and reconcile are off.
+//! schedule, every five minutes, which the host staggers per tenant); aging and reconcile are
+//! off.
 //!
 //! Phases: (1) start, until every won opportunity of every tenant is invoiced and written back
 //! (the first polls); (2) steady state for `LEDGERLINK_BENCH_STEADY_SECS` (300): the daemon's
@@ -120,7 +121,8 @@ struct Endpoints<'a> {
 }
 
 /// `period`: the poll's period in seconds, the tenants' slots spread over it; `None`: the
-/// component's default schedule (every five minutes, on the minute) for every tenant.
+/// component's default schedule (every five minutes; the host moves each tenant's slot by its
+/// own offset, `scheduler::stagger`) for every tenant.
 fn config(dir: &Path, at: &Endpoints, orgs: &[Org], period: Option<u64>) -> PathBuf {
     let mut text = format!(
         r#"[store]
@@ -501,7 +503,7 @@ fn main() -> anyhow::Result<()> {
     let schedule = if spread {
         format!("poll every {period} s, the tenants spread over it")
     } else {
-        "poll on the default schedule (0 */5 * * * *, every tenant at once)".to_string()
+        "poll on the default schedule (0 */5 * * * *, staggered per tenant by the host)".to_string()
     };
     println!("tenants              {n} ({won} won opportunities each), {schedule}; aging and reconcile off");
     println!(
