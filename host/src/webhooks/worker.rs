@@ -100,7 +100,7 @@ pub async fn drain_batch_as(
         Runs::OneByOne => items.into_iter().map(|i| (vec![i.id], i)).collect(),
     };
     // A tenant's runs one after the other, in claim order; different tenants side by side.
-    let mut tenants: Vec<(String, Vec<(Vec<i64>, InboxItem)>)> = Vec::new();
+    let mut tenants: Vec<(String, Vec<Run>)> = Vec::new();
     for (ids, item) in grouped {
         match tenants.iter_mut().find(|(t, _)| *t == item.tenant) {
             Some((_, runs)) => runs.push((ids, item)),
@@ -132,6 +132,9 @@ pub async fn drain_batch_as(
     report.postponed.sort_unstable();
     Ok(report)
 }
+
+/// One run: the row ids it covers and the (possibly merged) item.
+type Run = (Vec<i64>, InboxItem);
 
 /// How many tenants' runs one drain has in flight at once. A webhook run against the real APIs
 /// is a CDC call and a Salesforce write, about half a second of waiting: one tenant's backlog
