@@ -23,9 +23,13 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
+
+#[path = "support/daemon.rs"]
+mod daemon_support;
+use daemon_support::Daemon;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ledgerlink");
 const QBO_TOKEN_ENV: &str = "LL_CHAOS_QBO_TOKEN";
@@ -73,16 +77,6 @@ reconcile = "off"
     );
     std::fs::write(&path, text).expect("write the config");
     path
-}
-
-/// The daemon process; killed and reaped if the bench stops early.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn start(config: &Path, c: &LocalCompany) -> Daemon {

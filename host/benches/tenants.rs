@@ -31,15 +31,21 @@ use ledgerlink_emulators::seed::{self, SeedSpec};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "support/daemon.rs"]
+mod daemon_support;
 #[path = "support/latency.rs"]
 mod latency_support;
+#[path = "support/payments.rs"]
+mod payments_support;
 #[path = "support/process.rs"]
 mod process_support;
+use daemon_support::Daemon;
 use latency_support::{measure, percentile, print_latency, size};
+use payments_support::pay_in_full;
 use process_support::{mib, sample, ProcessSample};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ledgerlink");
@@ -177,16 +183,6 @@ base-url = "{notify}"
     let path = dir.join("ledgerlink.toml");
     std::fs::write(&path, text).expect("write the config");
     path
-}
-
-/// The daemon process; killed and reaped if the bench stops early.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A free loopback port for the daemon's receiver, so that QBO can be told where to send
@@ -435,22 +431,12 @@ fn main() -> anyhow::Result<()> {
         "payments not in Salesforce within two minutes of the last one",
         |k| {
             let (t, _, invoice) = &targets[k];
-            let answer = http
-                .post(format!(
-                    "{}/v3/company/{}/payment",
-                    qbo_server.url(),
-                    realm(*t)
-                ))
-                .bearer_auth(&tokens[t])
-                .header("accept", "application/json")
-                .json(
-                    &json!({"CustomerRef": invoice["CustomerRef"], "TotalAmt": invoice["TotalAmt"],
-                    "Line": [{"Amount": invoice["TotalAmt"],
-                              "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]}),
-                )
-                .send()?;
-            anyhow::ensure!(answer.status().is_success(), "payment: {}", answer.status());
-            Ok(())
+            pay_in_full(
+                &http,
+                &format!("{}/v3/company/{}/payment", qbo_server.url(), realm(*t)),
+                &tokens[t],
+                invoice,
+            )
         },
         |k| {
             let (t, opportunity, _) = &targets[k];

@@ -26,7 +26,10 @@ use std::time::Duration;
 
 #[path = "support/latency.rs"]
 mod latency_support;
+#[path = "support/payments.rs"]
+mod payments_support;
 use latency_support::{measure, print_latency, size};
+use payments_support::pay_in_full;
 
 fn main() -> anyhow::Result<()> {
     if std::env::args().any(|a| a == "--list") {
@@ -166,18 +169,7 @@ fn main() -> anyhow::Result<()> {
         "payments not in Salesforce within two minutes of the last one",
         |i| {
             let (_, invoice) = &invoices[i];
-            let answer = http
-                .post(&url)
-                .bearer_auth(&token)
-                .header("accept", "application/json")
-                .json(
-                    &json!({"CustomerRef": invoice["CustomerRef"], "TotalAmt": invoice["TotalAmt"],
-                    "Line": [{"Amount": invoice["TotalAmt"],
-                              "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]}),
-                )
-                .send()?;
-            anyhow::ensure!(answer.status().is_success(), "payment: {}", answer.status());
-            Ok(())
+            pay_in_full(&http, &url, &token, invoice)
         },
         |i| {
             company
