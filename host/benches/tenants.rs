@@ -17,6 +17,10 @@
 //! payment's latency runs from QBO's answer to its create to the Opportunity's
 //! `Payment_Status__c` written. Afterwards the daemon's `job_runs` tell how the runs went.
 //!
+//! `LEDGERLINK_BENCH_API_LATENCY_MS` adds that much to every API request in the steady window
+//! (the real APIs' round trips), `LEDGERLINK_BENCH_INBOX_PARALLEL` sets the daemon's
+//! `inbox-tenants-in-parallel` (8).
+//!
 //! `cargo bench -p ledgerlink --bench tenants --features emulators`; under `cargo test` it
 //! runs 5 tenants polling every 5 s for 10 s as a smoke test. `LEDGERLINK_BENCH_DAEMON` names
 //! a copy of the `ledgerlink` binary to run instead of the one built with the bench. Results
@@ -24,6 +28,7 @@
 
 use ledgerlink::db::Database;
 use ledgerlink::emulated_company::NotifySink;
+use ledgerlink_emulators::common::faults::{FaultKind, FaultRule};
 use ledgerlink_emulators::common::server::RunningServer;
 use ledgerlink_emulators::qbo::{QboConfig, QboEmulator};
 use ledgerlink_emulators::salesforce::{SalesforceConfig, SalesforceEmulator};
@@ -137,8 +142,11 @@ path = "ledgerlink.db"
 [server]
 listen = "{listen}"
 shutdown-grace-secs = 10
+inbox-tenants-in-parallel = {parallel}
 "#,
-        listen = at.listen
+        listen = at.listen,
+        // `LEDGERLINK_BENCH_INBOX_PARALLEL`: the inbox's tenants in flight at once.
+        parallel = size("INBOX_PARALLEL", 8),
     );
     for (i, org) in orgs.iter().enumerate() {
         text.push_str(&format!(
@@ -422,6 +430,22 @@ fn main() -> anyhow::Result<()> {
     let tokens: BTreeMap<usize, String> = (0..paid)
         .map(|t| (t, qbo.issue_tokens(&realm(t)).access_token))
         .collect();
+    // `LEDGERLINK_BENCH_API_LATENCY_MS=N`: from here on every API request (QBO and each org)
+    // takes N ms more, as the real APIs' round trips do; the emulators answer in about 1 ms.
+    let api_latency = size("API_LATENCY_MS", 0);
+    if api_latency > 0 {
+        let rule = FaultRule {
+            method: None,
+            path_contains: Some("/".into()),
+            fault: FaultKind::Latency { ms: api_latency },
+            probability: 1.0,
+            times: None,
+        };
+        qbo.faults().push(rule.clone());
+        for org in &orgs {
+            org.sf.faults().push(rule.clone());
+        }
+    }
     let qbo_before = qbo.log().entries();
     let window = Instant::now();
     let (latencies, _) = measure(

@@ -153,7 +153,10 @@ fn main() -> anyhow::Result<()> {
             let mut stopped = stopped;
             let _ = stopped.wait_for(|s| *s).await;
         },
-        runs_as,
+        worker::Drain {
+            runs: runs_as,
+            ..worker::Drain::default()
+        },
     ));
     runs.store(0, Ordering::Relaxed);
     let rows_before = inbox.list(None)?.len();

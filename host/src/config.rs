@@ -55,6 +55,14 @@ pub struct ServerConfig {
     /// writes them on demand). Relative to the config file's folder.
     #[serde(default)]
     pub reports_dir: Option<PathBuf>,
+    /// How many tenants' webhook runs the inbox has in flight at once (a tenant's own runs stay
+    /// in order).
+    #[serde(default = "default_inbox_parallel")]
+    pub inbox_tenants_in_parallel: usize,
+}
+
+fn default_inbox_parallel() -> usize {
+    crate::webhooks::worker::TENANTS_IN_PARALLEL
 }
 
 fn default_listen() -> std::net::SocketAddr {
@@ -76,6 +84,7 @@ impl Default for ServerConfig {
             shutdown_grace_secs: default_grace(),
             scheduler_tick_ms: default_tick(),
             reports_dir: None,
+            inbox_tenants_in_parallel: default_inbox_parallel(),
         }
     }
 }
@@ -641,6 +650,8 @@ listen = "127.0.0.1:8787"
 # On SIGTERM/Ctrl-C, runs in progress get this long to finish (the rest run again at start).
 shutdown-grace-secs = 30
 scheduler-tick-ms = 1000
+# Tenants whose webhook runs are handled at once (a tenant's own runs stay in order).
+inbox-tenants-in-parallel = 8
 # After each run of `reconcile` or `aging`, its report as HTML, CSV and JSON in
 # reports/<tenant>/ (relative to this file). `ledgerlink report` writes one on demand.
 reports-dir = "reports"

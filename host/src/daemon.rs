@@ -209,13 +209,17 @@ pub async fn run(
             runner.run_webhook(&item.tenant, &item.source, &body).await
         }
     });
-    let worker = tokio::spawn(webhooks::worker::run(
+    let worker = tokio::spawn(webhooks::worker::run_as(
         inbox,
         handler,
         Some(host.metrics.clone()),
         state.wake.clone(),
         INBOX_IDLE,
         stopped(stop_rx.clone()),
+        webhooks::worker::Drain {
+            tenants_in_parallel: config.server.inbox_tenants_in_parallel,
+            ..Default::default()
+        },
     ));
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let tick = Duration::from_millis(config.server.scheduler_tick_ms.max(10));

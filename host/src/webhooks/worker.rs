@@ -68,7 +68,7 @@ pub async fn drain_batch(
     limit: usize,
     metrics: Option<&Metrics>,
 ) -> anyhow::Result<DrainReport> {
-    drain_batch_as(inbox, handler, limit, metrics, Runs::Coalesced).await
+    drain_batch_as(inbox, handler, limit, metrics, Drain::default()).await
 }
 
 /// How claimed rows become runs.
@@ -81,14 +81,33 @@ pub enum Runs {
     OneByOne,
 }
 
-/// [`drain_batch`] with rows turned into runs as `runs` says.
+/// How a drain turns rows into runs and how many tenants' runs it has in flight at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Drain {
+    /// Rows into runs.
+    pub runs: Runs,
+    /// Tenants whose runs are in flight at once (at least 1).
+    pub tenants_in_parallel: usize,
+}
+
+impl Default for Drain {
+    fn default() -> Self {
+        Self {
+            runs: Runs::Coalesced,
+            tenants_in_parallel: TENANTS_IN_PARALLEL,
+        }
+    }
+}
+
+/// [`drain_batch`] with rows turned into runs, and tenants run side by side, as `drain` says.
 pub async fn drain_batch_as(
     inbox: &Inbox,
     handler: Arc<dyn InboxHandler>,
     limit: usize,
     metrics: Option<&Metrics>,
-    runs: Runs,
+    drain: Drain,
 ) -> anyhow::Result<DrainReport> {
+    let runs = drain.runs;
     let claim = inbox.clone();
     let items = tokio::task::spawn_blocking(move || claim.claim_pending(limit)).await??;
     let mut report = DrainReport {
@@ -107,7 +126,9 @@ pub async fn drain_batch_as(
             None => tenants.push((item.tenant.clone(), vec![(ids, item)])),
         }
     }
-    let permits = Arc::new(tokio::sync::Semaphore::new(TENANTS_IN_PARALLEL));
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        drain.tenants_in_parallel.max(1),
+    ));
     let mut tasks = tokio::task::JoinSet::new();
     for (_, runs) in tenants {
         let (inbox, handler, metrics) = (inbox.clone(), handler.clone(), metrics.cloned());
@@ -136,7 +157,8 @@ pub async fn drain_batch_as(
 /// One run: the row ids it covers and the (possibly merged) item.
 type Run = (Vec<i64>, InboxItem);
 
-/// How many tenants' runs one drain has in flight at once. A webhook run against the real APIs
+/// How many tenants' runs one drain has in flight at once by default (`[server]
+/// inbox-tenants-in-parallel`). A webhook run against the real APIs
 /// is a CDC call and a Salesforce write, about half a second of waiting: one tenant's backlog
 /// must not hold up the others' (issue 16: 1 webhook a second across 100 tenants). A tenant's
 /// own runs stay in order; the instance pool bounds the guests live at once anyway.
@@ -286,12 +308,12 @@ pub async fn run(
         wake,
         idle,
         shutdown,
-        Runs::Coalesced,
+        Drain::default(),
     )
     .await
 }
 
-/// [`run`] with rows turned into runs as `runs` says.
+/// [`run`] with each drain as `drain` says.
 pub async fn run_as(
     inbox: Inbox,
     handler: Arc<dyn InboxHandler>,
@@ -299,7 +321,7 @@ pub async fn run_as(
     wake: Arc<Notify>,
     idle: Duration,
     shutdown: impl Future<Output = ()>,
-    runs: Runs,
+    drain: Drain,
 ) {
     tokio::pin!(shutdown);
     loop {
@@ -309,7 +331,7 @@ pub async fn run_as(
             handler.clone(),
             DEFAULT_BATCH,
             metrics.as_ref(),
-            runs,
+            drain,
         )
         .await;
         let full = match drained {
