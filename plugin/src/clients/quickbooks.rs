@@ -35,8 +35,8 @@ pub struct StartedBatch {
     call: Started,
     /// The entity each operation answers with (`None`: a query's rows).
     answers: Vec<Option<&'static str>>,
-    /// A lone write sent as a plain request.
-    lone: bool,
+    /// The entity of a lone write sent as a plain request.
+    lone: Option<&'static str>,
 }
 
 /// The client for one realm.
@@ -130,12 +130,14 @@ impl<'a> Quickbooks<'a> {
 
     /// Creates an entity.
     pub fn create(&self, entity: &str, body: &Value, request_id: &str) -> Result<Value, ApiError> {
+        let started = self.start_create(entity, body, request_id);
+        created(entity, self.transport.finish(started))
+    }
+
+    /// Sends a create (or update) of `entity` without waiting for the answer.
+    fn start_create(&self, entity: &str, body: &Value, request_id: &str) -> Started {
         let url = self.url(&entity.to_ascii_lowercase(), &[("requestid", request_id)]);
-        let answer = self.call(Method::Post, url, Some(body))?;
-        answer
-            .get(entity)
-            .cloned()
-            .ok_or_else(|| ApiError::Decode(format!("no {entity} in the answer")))
+        self.transport.start(Method::Post, url, Some(body), decode)
     }
 
     /// Updates an entity (the body carries `Id`, `SyncToken` and `sparse` when sparse).
@@ -196,11 +198,10 @@ impl<'a> Quickbooks<'a> {
         if let ([BatchOp::Create(entity, body) | BatchOp::Update(entity, body)], Some(id)) =
             (ops, request_id)
         {
-            let url = self.url(&entity.to_ascii_lowercase(), &[("requestid", id)]);
             return StartedBatch {
-                call: self.transport.start(Method::Post, url, Some(body), decode),
+                call: self.start_create(entity, body, id),
                 answers,
-                lone: true,
+                lone: Some(*entity),
             };
         }
         let items: Vec<Value> = ops
@@ -225,7 +226,7 @@ impl<'a> Quickbooks<'a> {
                 decode,
             ),
             answers,
-            lone: false,
+            lone: None,
         }
     }
 
@@ -235,18 +236,9 @@ impl<'a> Quickbooks<'a> {
         started: StartedBatch,
     ) -> Result<Vec<Result<Value, ApiError>>, ApiError> {
         let answer = self.transport.finish(started.call);
-        if started.lone {
-            let entity = started
-                .answers
-                .first()
-                .copied()
-                .flatten()
-                .unwrap_or_default();
-            return match answer {
-                Ok(answer) => match answer.get(entity) {
-                    Some(v) => Ok(vec![Ok(v.clone())]),
-                    None => Err(ApiError::Decode(format!("no {entity} in the answer"))),
-                },
+        if let Some(entity) = started.lone {
+            return match created(entity, answer) {
+                Ok(v) => Ok(vec![Ok(v)]),
                 // A refusal of the one record is its own result, as in a batch; anything
                 // else (a transport error, a throttle, a 5xx) fails the call.
                 Err(e @ ApiError::Api { status: 400, .. }) => Ok(vec![Err(e)]),
@@ -357,6 +349,14 @@ fn decode(response: HttpResponse) -> Result<Value, ApiError> {
                 .collect(),
         }),
     }
+}
+
+/// The entity a create or update answers with.
+fn created(entity: &str, answer: Result<Value, ApiError>) -> Result<Value, ApiError> {
+    answer?
+        .get(entity)
+        .cloned()
+        .ok_or_else(|| ApiError::Decode(format!("no {entity} in the answer")))
 }
 
 /// The first error of a `Fault` (either casing).
