@@ -27,7 +27,7 @@
 //! and their reading are in BENCHMARKS.md.
 
 use ledgerlink::db::Database;
-use ledgerlink::emulated_company::NotifySink;
+use ledgerlink::emulated_company::{connections_toml, NotifySink};
 use ledgerlink_emulators::common::faults::{FaultKind, FaultRule};
 use ledgerlink_emulators::common::server::RunningServer;
 use ledgerlink_emulators::qbo::{QboConfig, QboEmulator};
@@ -163,15 +163,7 @@ reconcile = "off"
 
 [tenant.webhooks]
 verifier-token-env = "{VERIFIER_ENV}"
-
-[tenant.connections.quickbooks]
-base-url = "{qbo_url}"
-token-env = "{qbo_env}"
-
-[tenant.connections.salesforce]
-base-url = "{sf_url}"
-token-env = "{sf_env}"
-
+{connections}
 [tenant.connections.notify]
 base-url = "{notify}"
 "#,
@@ -181,10 +173,7 @@ base-url = "{notify}"
                 "poll = \"{}\"\n",
                 poll_schedule(i, orgs.len(), p)
             )),
-            qbo_env = qbo_token_env(i),
-            sf_url = org.url,
-            sf_env = sf_token_env(i),
-            qbo_url = at.qbo,
+            connections = connections_toml(at.qbo, &qbo_token_env(i), &org.url, &sf_token_env(i)),
             notify = at.notify,
         ));
     }

@@ -203,18 +203,27 @@ impl LocalCompany {
     /// the tokens read from the environment variables `qbo_token_env` and `sf_token_env`
     /// (secrets never go in the file): for `ledgerlink run` or `job` as a process.
     pub fn connections_toml(&self, qbo_token_env: &str, sf_token_env: &str) -> String {
-        format!(
-            r#"
+        connections_toml(&self.qbo_url(), qbo_token_env, &self.sf_url(), sf_token_env)
+    }
+}
+
+/// The `[tenant.connections]` sections for QBO at `qbo_url` and Salesforce at `sf_url`, each
+/// token read from the environment variable named beside it.
+pub fn connections_toml(
+    qbo_url: &str,
+    qbo_token_env: &str,
+    sf_url: &str,
+    sf_token_env: &str,
+) -> String {
+    format!(
+        r#"
 [tenant.connections.quickbooks]
-base-url = "{qbo}"
+base-url = "{qbo_url}"
 token-env = "{qbo_token_env}"
 
 [tenant.connections.salesforce]
-base-url = "{sf}"
+base-url = "{sf_url}"
 token-env = "{sf_token_env}"
-"#,
-            qbo = self.qbo_url(),
-            sf = self.sf_url()
-        )
-    }
+"#
+    )
 }
