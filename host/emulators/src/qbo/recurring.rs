@@ -328,16 +328,11 @@ pub(crate) fn template_rules(
     Ok(())
 }
 
-/// The Invoice of occurrence `date` of `template`.
+/// The Invoice of occurrence `date` of `template`: the template's own fields and those the
+/// invoice computes are dropped (the create drops the system keys, `Id`, `SyncToken`, ...).
 fn invoice_from(template: &Map<String, Value>, date: NaiveDate) -> Map<String, Value> {
     let mut obj = template.clone();
     for key in [
-        "Id",
-        "SyncToken",
-        "MetaData",
-        "domain",
-        "sparse",
-        "status",
         "RecurringInfo",
         "TotalAmt",
         "HomeTotalAmt",
