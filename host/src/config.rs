@@ -89,13 +89,21 @@ impl Default for ServerConfig {
     }
 }
 
-/// Where the SQLite store lives.
+/// Where the store lives: a SQLite file (one host), or a PostgreSQL database (many hosts).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct StoreConfig {
-    /// Path of the SQLite file, relative to the config file.
+    /// Path of the SQLite file, relative to the config file (unused with `url`).
     #[serde(default = "default_store_path")]
     pub path: PathBuf,
+    /// A PostgreSQL URL (`postgres://user@host:5432/db`): the store shared by every host of a
+    /// deployment. Its password comes from the environment ([`Self::password_env`]), never from
+    /// this file.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The environment variable holding the PostgreSQL password.
+    #[serde(default = "default_password_env")]
+    pub password_env: String,
     /// The vault key file (created with mode 0600 when missing), relative to the config file.
     /// `LEDGERLINK_KEY` (base64) overrides it.
     #[serde(default = "default_key_file")]
@@ -110,6 +118,10 @@ fn default_retention_days() -> u32 {
     30
 }
 
+fn default_password_env() -> String {
+    "LEDGERLINK_STORE_PASSWORD".to_string()
+}
+
 fn default_store_path() -> PathBuf {
     PathBuf::from("ledgerlink.db")
 }
@@ -122,6 +134,8 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             path: default_store_path(),
+            url: None,
+            password_env: default_password_env(),
             key_file: default_key_file(),
             retention_days: default_retention_days(),
         }

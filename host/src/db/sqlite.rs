@@ -1,9 +1,9 @@
-//! The host's durable store: one SQLite file in WAL mode holding every tenant's key-value state
-//! and the host's own tables. `synchronous=NORMAL` in WAL mode survives a killed process (kill -9)
+//! The embedded backend: one SQLite file in WAL mode holding every tenant's key-value state and
+//! the host's own tables. `synchronous=NORMAL` in WAL mode survives a killed process (kill -9)
 //! without losing a committed transaction; only an OS crash or power loss can drop the last few.
 //! The writes that must survive power loss too, because the other side has been told they are
 //! done (a webhook answered 200, a refresh token rotated by Intuit), go through
-//! [`Database::lock_durable`]: `synchronous=FULL`, an fsync of the WAL at their commit.
+//! [`Sqlite::lock_durable`]: `synchronous=FULL`, an fsync of the WAL at their commit.
 
 use anyhow::{Context, Result};
 use rusqlite::Connection;
@@ -11,33 +11,13 @@ use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS kv (
-    tenant TEXT NOT NULL,
-    bucket TEXT NOT NULL,
-    key    TEXT NOT NULL,
-    value  BLOB NOT NULL,
-    PRIMARY KEY (tenant, bucket, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS schedules (
-    id      TEXT PRIMARY KEY,
-    tenant  TEXT NOT NULL,
-    job     TEXT NOT NULL,
-    args    TEXT NOT NULL,
-    run_at  TEXT NOT NULL,
-    state   TEXT NOT NULL DEFAULT 'pending',
-    created TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS schedules_due ON schedules (state, run_at);
-";
-
-/// A shared handle to the store. Cloning shares the connection.
+/// A shared handle to the SQLite store. Cloning shares the connection.
 #[derive(Clone)]
-pub struct Database {
+pub struct Sqlite {
     conn: Arc<Mutex<Connection>>,
 }
 
-impl Database {
+impl Sqlite {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
@@ -55,8 +35,8 @@ impl Database {
         Self::init(Connection::open_in_memory()?)
     }
 
-    fn init(conn: Connection) -> Result<Self> {
-        conn.execute_batch(SCHEMA).context("creating the schema")?;
+    fn init(mut conn: Connection) -> Result<Self> {
+        super::migrations::apply_sqlite(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -67,6 +47,11 @@ impl Database {
     pub fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
         conn.prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
             .exists([name])
+    }
+
+    /// The schema version the store is at.
+    pub fn schema_version(&self) -> Result<u32> {
+        super::migrations::sqlite_version(&self.lock())
     }
 
     /// The connection, locked. A poisoned lock is recovered: SQLite keeps its own consistency.
@@ -125,7 +110,7 @@ mod tests {
     #[test]
     fn a_durable_lock_is_full_while_held_and_normal_after() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Database::open(&dir.path().join("ledgerlink.db")).unwrap();
+        let db = Sqlite::open(&dir.path().join("ledgerlink.db")).unwrap();
         // SQLite's levels: 1 NORMAL, 2 FULL.
         assert_eq!(synchronous(&db.lock()), 1);
         {

@@ -1,0 +1,131 @@
+//! The host's durable store, behind one handle with two backends:
+//!
+//! - [`sqlite`]: one SQLite file in WAL mode, the embedded default (a single host, the demo);
+//! - [`postgres`]: one PostgreSQL database shared by many `ledgerlink run` hosts
+//!   (`[store] url = "postgres://..."`).
+//!
+//! Each part of the host that keeps state (the guests' key-value buckets, the webhook inbox, the
+//! error ledger, job runs, schedules, the token vault, ...) has its own storage interface with an
+//! implementation per backend, chosen from [`Database::backend`]. Both backends get their schema
+//! from the same versioned [`migrations`], run when the store is opened.
+
+pub mod migrations;
+pub mod postgres;
+pub mod sqlite;
+#[cfg(any(test, feature = "emulators"))]
+pub mod testing;
+#[cfg(any(test, feature = "emulators"))]
+pub mod throwaway;
+
+use anyhow::Result;
+use std::path::Path;
+
+pub use self::postgres::Postgres;
+pub use self::sqlite::{DurableConnection, Sqlite};
+
+/// A shared handle to the store. Cloning shares the connection (SQLite) or the pool (PostgreSQL).
+#[derive(Clone)]
+pub struct Database {
+    backend: Backend,
+}
+
+/// The store behind a [`Database`].
+#[derive(Clone)]
+pub enum Backend {
+    /// The embedded SQLite file.
+    Sqlite(Sqlite),
+    /// A PostgreSQL database, possibly shared with other hosts.
+    Postgres(Postgres),
+}
+
+impl Database {
+    /// Opens (creating if needed) the SQLite store at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        Ok(Self::from(Sqlite::open(path)?))
+    }
+
+    /// A private in-memory SQLite store (tests, `ledgerlink call`).
+    pub fn in_memory() -> Result<Self> {
+        Ok(Self::from(Sqlite::in_memory()?))
+    }
+
+    /// Connects to the PostgreSQL database at `url` (`password`, when given, overrides the
+    /// URL's) and brings its schema up to date.
+    pub fn connect(url: &str, password: Option<&str>) -> Result<Self> {
+        Ok(Self::from(Postgres::connect(url, password)?))
+    }
+
+    /// The store as configured: PostgreSQL when `[store] url` is set, else the SQLite file.
+    pub fn open_configured(store: &crate::config::StoreConfig) -> Result<Self> {
+        match &store.url {
+            Some(url) => {
+                let password = std::env::var(&store.password_env).ok();
+                Self::connect(url, password.as_deref())
+            }
+            None => Self::open(&store.path),
+        }
+    }
+
+    /// The backend, for the storage interfaces to pick their implementation.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn kind(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The schema version the store is at.
+    pub fn schema_version(&self) -> Result<u32> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.schema_version(),
+            Backend::Postgres(db) => db.schema_version(),
+        }
+    }
+}
+
+/// Until every storage interface has its PostgreSQL implementation: the SQLite connection, for
+/// the parts still written against it.
+impl Database {
+    /// The SQLite backend's connection, locked. Panics on PostgreSQL.
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.sqlite().lock()
+    }
+
+    /// The SQLite backend's durable connection. Panics on PostgreSQL.
+    pub fn lock_durable(&self) -> Result<DurableConnection<'_>> {
+        self.sqlite().lock_durable()
+    }
+
+    /// Whether the SQLite store has table `name`.
+    pub fn has_table(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<bool> {
+        Sqlite::has_table(conn, name)
+    }
+
+    fn sqlite(&self) -> &Sqlite {
+        match &self.backend {
+            Backend::Sqlite(db) => db,
+            Backend::Postgres(_) => panic!("this part of the host has no PostgreSQL backend yet"),
+        }
+    }
+}
+
+impl From<Sqlite> for Database {
+    fn from(db: Sqlite) -> Self {
+        Self {
+            backend: Backend::Sqlite(db),
+        }
+    }
+}
+
+impl From<Postgres> for Database {
+    fn from(db: Postgres) -> Self {
+        Self {
+            backend: Backend::Postgres(db),
+        }
+    }
+}
