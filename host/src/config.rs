@@ -59,6 +59,19 @@ pub struct ServerConfig {
     /// in order).
     #[serde(default = "default_inbox_parallel")]
     pub inbox_tenants_in_parallel: usize,
+    /// This host's id among the hosts sharing a store (default: the machine's name and the
+    /// listen port; the same after a restart, so a restarted host takes its tenants back at
+    /// once).
+    #[serde(default)]
+    pub host_id: Option<String>,
+    /// How long this host's hold on a tenant lasts without renewal, in seconds: the longest a
+    /// dead host's tenants wait before another host takes them over.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u64,
+}
+
+fn default_lease_seconds() -> u64 {
+    crate::cluster::DEFAULT_LEASE.as_secs()
 }
 
 fn default_inbox_parallel() -> usize {
@@ -85,6 +98,8 @@ impl Default for ServerConfig {
             scheduler_tick_ms: default_tick(),
             reports_dir: None,
             inbox_tenants_in_parallel: default_inbox_parallel(),
+            host_id: None,
+            lease_seconds: default_lease_seconds(),
         }
     }
 }

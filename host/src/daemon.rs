@@ -7,6 +7,7 @@
 
 use crate::alerts::Alerts;
 use crate::auth::broker::BrokerHooks;
+use crate::cluster::Ownership;
 use crate::config::HostConfig;
 use crate::db::Database;
 use crate::metrics::Metrics;
@@ -52,7 +53,7 @@ pub struct Host {
 impl Host {
     /// Opens the store and builds every tenant.
     pub fn open(config: &HostConfig, runtime: Runtime) -> Result<Self> {
-        let db = Database::open(&config.store.path)?;
+        let db = Database::open_configured(&config.store)?;
         let metrics = Metrics::new();
         let vault = if config.needs_vault() {
             Some(config.open_vault(&db)?)
@@ -126,10 +127,12 @@ pub fn webhook_tenants(config: &HostConfig) -> Result<WebhookTenants> {
     Ok(routes)
 }
 
-/// Starts one Pub/Sub subscriber per topic of each tenant with `salesforce-events`.
+/// Starts one Pub/Sub subscriber per topic of each tenant with `salesforce-events`, following
+/// the topic while this host serves the tenant.
 pub fn subscribe(
     config: &HostConfig,
     host: &Host,
+    ownership: &Ownership,
     stop: &watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>> {
     let replays = Replays::new(host.db.clone())?;
@@ -155,7 +158,12 @@ pub fn subscribe(
                 replays: replays.clone(),
                 handler: host.runner.clone(),
             };
-            tasks.push(tokio::spawn(subscriber.run(stop.clone())));
+            tasks.push(tokio::spawn(crate::cluster::while_owned(
+                ownership.clone(),
+                tenant.id.clone(),
+                stop.clone(),
+                move |session_stop| subscriber.clone().run(session_stop),
+            )));
         }
     }
     Ok(tasks)
@@ -169,6 +177,25 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let host = Host::open(config, runtime)?;
+    // This host's share of the tenants: settled once before anything runs, then kept by its
+    // own task (rounds every third of the lease).
+    let ownership = Ownership::new(
+        &host.db,
+        &config
+            .server
+            .host_id
+            .clone()
+            .unwrap_or_else(|| crate::cluster::default_host_id(config.server.listen)),
+        config.tenants.iter().map(|t| t.id.clone()).collect(),
+        Duration::from_secs(config.server.lease_seconds.max(3)),
+    );
+    {
+        let first = ownership.clone();
+        let report = tokio::task::spawn_blocking(move || first.round(chrono::Utc::now())).await??;
+        tracing::info!(host = %ownership.host(), hosts = report.hosts, owned = ownership.owned().len(),
+            store = host.db.kind(), "tenants claimed");
+    }
+    host.runner.set_ownership(ownership.clone());
     let overrides: BTreeMap<String, BTreeMap<String, String>> = config
         .tenants
         .iter()
@@ -226,7 +253,11 @@ pub async fn run(
     let sched = scheduler.clone();
     let sched_stop = stopped(stop_rx.clone());
     let scheduler_task = tokio::spawn(async move { sched.run(tick, grace, sched_stop).await });
-    let subscriptions = subscribe(config, &host, &stop_rx)?;
+    let subscriptions = subscribe(config, &host, &ownership, &stop_rx)?;
+    let owning = {
+        let (ownership, metrics, stop) = (ownership.clone(), host.metrics.clone(), stop_rx.clone());
+        tokio::spawn(async move { ownership.run(metrics, stop).await })
+    };
     // Finished work past retention, at start and every six hours.
     let retention = {
         let (db, days, mut stop) = (
@@ -278,6 +309,8 @@ pub async fn run(
         let _ = tokio::time::timeout(grace, task).await;
     }
     let _ = tokio::time::timeout(grace, retention).await;
+    // Last: the tenants go to the other hosts once nothing here runs for them.
+    let _ = owning.await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -25,6 +25,7 @@ pub mod alerts;
 pub mod auth;
 pub mod caps;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod db;

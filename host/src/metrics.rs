@@ -45,6 +45,13 @@ pub const THROTTLES: &str = "ledgerlink_throttles_total";
 /// Call latency (for other modules).
 pub const CALL_SECONDS: &str = "ledgerlink_call_seconds";
 
+/// Tenants this host serves now ([`crate::cluster`]).
+pub const TENANTS_SERVED: &str = "ledgerlink_tenants_served";
+/// Tenants this host claimed, released or lost.
+pub const TENANT_MOVES: &str = "ledgerlink_tenant_moves_total";
+/// Hosts with a live heartbeat in the shared store, as this host counts them.
+pub const LIVE_HOSTS: &str = "ledgerlink_live_hosts";
+
 /// Labels as `(name, value)` pairs; order does not matter.
 pub type Labels<'a> = &'a [(&'a str, &'a str)];
 
@@ -122,6 +129,9 @@ fn default_help(name: &str) -> Option<&'static str> {
         ERRORS => "Errors.",
         THROTTLES => "Throttled calls.",
         CALL_SECONDS => "Call latency.",
+        TENANTS_SERVED => "Tenants this host serves now.",
+        TENANT_MOVES => "Tenants this host claimed, released or lost, by what happened.",
+        LIVE_HOSTS => "Hosts with a live heartbeat in the shared store.",
         _ => return None,
     })
 }

@@ -65,6 +65,21 @@ pub struct TenantStatus {
     pub next_runs: Vec<NextRun>,
     /// Open alerts: failures a person must act on (see [`crate::alerts`]).
     pub alerts: Vec<Alert>,
+    /// The `ledgerlink run` host serving the tenant, when one holds it ([`crate::cluster`]).
+    pub served_by: Option<ServedBy>,
+}
+
+/// Which host serves a tenant.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServedBy {
+    /// The host's id (`[server] host-id`, by default its name and listen port).
+    pub host: String,
+    /// The fencing token of its hold.
+    pub fence: i64,
+    /// Since when (RFC 3339).
+    pub since: String,
+    /// Until when, unless renewed (RFC 3339).
+    pub until: String,
 }
 
 /// How many open errors a status lists (the count is always whole).
@@ -99,6 +114,12 @@ pub async fn collect(
     let alerts = Alerts::new(db.clone(), BTreeMap::new())?;
     let open = ledger.open_counts()?;
     let later = SqliteSchedule::new(db.clone());
+    let now = chrono::Utc::now();
+    let owners: BTreeMap<String, crate::cluster::Owner> = crate::cluster::owners(db)?
+        .into_iter()
+        .filter(|o| o.expires > now)
+        .map(|o| (o.tenant.clone(), o))
+        .collect();
     let mut out = Vec::new();
     for tenant in &config.tenants {
         let mut connections = Vec::new();
@@ -169,6 +190,12 @@ pub async fn collect(
             errors,
             next_runs,
             alerts: alerts.open(&tenant.id)?,
+            served_by: owners.get(&tenant.id).map(|o| ServedBy {
+                host: o.holder.clone(),
+                fence: o.fence,
+                since: o.since.to_rfc3339(),
+                until: o.expires.to_rfc3339(),
+            }),
         });
     }
     Ok(out)
@@ -229,8 +256,14 @@ pub fn render_text(statuses: &[TenantStatus]) -> String {
     for t in statuses {
         let _ = writeln!(
             out,
-            "tenant {}   inbox pending: {}   open errors: {}",
-            t.tenant, t.inbox_pending, t.open_errors
+            "tenant {}   inbox pending: {}   open errors: {}   served by: {}",
+            t.tenant,
+            t.inbox_pending,
+            t.open_errors,
+            t.served_by.as_ref().map_or_else(
+                || "no host".to_string(),
+                |s| format!("{} (fence {}, until {})", s.host, s.fence, s.until)
+            )
         );
         let _ = writeln!(
             out,

@@ -144,11 +144,15 @@ pub fn render(statuses: &[TenantStatus], now: &str) -> String {
 <div class=card>Inbox waiting<b class=inbox-pending>{}</b></div>
 <div class=card>Open errors<b class=open-errors>{}</b></div>
 <div class=card>Alerts<b class=alert-count>{}</b></div>
+<div class=card>Served by<b class=served-by>{}</b></div>
 </div>
 "#,
             t.inbox_pending,
             t.open_errors,
-            t.alerts.len()
+            t.alerts.len(),
+            t.served_by
+                .as_ref()
+                .map_or_else(|| "no host".to_string(), |s| escape(&s.host))
         ));
         for a in &t.alerts {
             body.push_str(&format!(

@@ -82,7 +82,7 @@ pub async fn run(args: ConnectArgs) -> Result<i32> {
     let port = redirect
         .port()
         .with_context(|| format!("redirect-uri {redirect} needs an explicit port"))?;
-    let db = Database::open(&config.store.path)?;
+    let db = Database::open_configured(&config.store)?;
     let vault = config.open_vault(&db)?;
     let broker = config.broker(&tenant.id, name, vault)?;
     let oauth = config.qbo_oauth(&tenant.id)?;

@@ -93,7 +93,7 @@ pub async fn run_for_report(
 ) -> Result<std::result::Result<RunReport, i32>> {
     let config = HostConfig::load(&t.config)?;
     let tenant_id = config.tenant_id(t.tenant.as_deref())?;
-    let db = Database::open(&config.store.path)?;
+    let db = Database::open_configured(&config.store)?;
     let tenant = config.tenant_caps(&tenant_id, &db)?;
     // Jobs block on the APIs for most of their time; the CPU deadline is the call's wall time.
     let limits = Limits {

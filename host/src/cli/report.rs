@@ -52,7 +52,7 @@ pub const EXIT_NO_REPORT: i32 = 2;
 pub async fn run(plugin: Option<&Path>, args: ReportArgs) -> Result<i32> {
     let config = HostConfig::load(&args.config)?;
     let tenant_id = config.tenant_id(args.tenant.as_deref())?;
-    let db = Database::open(&config.store.path)?;
+    let db = Database::open_configured(&config.store)?;
     // A stored report needs no connection: no token is asked for.
     let tenant = config.offline_caps(&tenant_id, &db)?;
     let runtime = crate::daemon::load_runtime(plugin)?;

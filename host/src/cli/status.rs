@@ -20,7 +20,7 @@ pub struct StatusArgs {
 /// Prints the status of every tenant.
 pub async fn run(plugin: Option<&Path>, args: StatusArgs) -> Result<i32> {
     let config = HostConfig::load(&args.config)?;
-    let db = Database::open(&config.store.path)?;
+    let db = Database::open_configured(&config.store)?;
     let runtime = match plugin {
         Some(path) => Runtime::from_file(path, Limits::default())?,
         None => Runtime::embedded(Limits::default())?,

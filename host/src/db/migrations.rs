@@ -19,18 +19,32 @@ pub struct Migration {
 }
 
 /// SQLite's migrations.
-pub const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("migrations/sqlite/0001_initial.sql"),
-}];
+pub const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "tenant owners",
+        sql: include_str!("migrations/sqlite/0002_tenant_owners.sql"),
+    },
+];
 
 /// PostgreSQL's migrations: the same versions as SQLite's, in PostgreSQL's dialect.
-pub const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("migrations/postgres/0001_initial.sql"),
-}];
+pub const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "tenant owners",
+        sql: include_str!("migrations/postgres/0002_tenant_owners.sql"),
+    },
+];
 
 /// The newest version this build knows.
 pub fn latest() -> u32 {

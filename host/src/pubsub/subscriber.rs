@@ -42,6 +42,7 @@ pub trait Handler: Send + Sync {
 }
 
 /// One tenant's subscription to one topic.
+#[derive(Clone)]
 pub struct Subscriber {
     /// Tenant id.
     pub tenant: String,

@@ -23,7 +23,7 @@ pub mod stagger;
 
 pub use ledger::ErrorLedger;
 pub use ledger_mirror::LedgerMirror;
-pub use runner::{Postpone, RunObserver, RunResult, Runner};
+pub use runner::{Moved, Postpone, RunObserver, RunResult, Runner};
 pub use runs::JobRuns;
 
 use crate::caps::schedule::{ScheduleBackend, SqliteSchedule};
@@ -161,6 +161,10 @@ impl Scheduler {
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport> {
         let mut report = TickReport::default();
         for job in &self.cron {
+            // Another host serves it, and records its slots.
+            if !self.runner.serves(&job.tenant) {
+                continue;
+            }
             let last = self.slots.last(&job.tenant, &job.job)?.unwrap_or(now);
             // A slot fires `offset` after its time; the slot itself is what is recorded.
             let Some(slot) = latest_due(&job.cron, last, now - job.offset) else {
@@ -180,7 +184,8 @@ impl Scheduler {
             }
         }
         for due in self.later.due(now)? {
-            if !self.runner.tenants().contains_key(&due.tenant) {
+            if !self.runner.tenants().contains_key(&due.tenant) || !self.runner.serves(&due.tenant)
+            {
                 continue;
             }
             let fresh = self

@@ -9,6 +9,7 @@ use super::ledger::{MAX_ATTEMPTS, RUN_RECORD};
 use super::ledger_mirror::LedgerMirror;
 use super::runs::JobRuns;
 use crate::alerts::{self, Alerts, Kind as AlertKind};
+use crate::cluster::Ownership;
 use crate::flow_calls::{self, FlowResult};
 use crate::metrics::{self, Metrics};
 use crate::runtime::exports::ledgerlink::sync::flows::{FlowError, Outcome, RunReport};
@@ -81,6 +82,18 @@ pub struct Runner {
     mirror: Option<LedgerMirror>,
     running: Arc<Mutex<HashSet<(String, String)>>>,
     metrics: Metrics,
+    /// The tenants this host serves, when it shares the store with other hosts (`run`).
+    ownership: std::sync::OnceLock<Ownership>,
+}
+
+/// A run for a tenant this host no longer serves (another host took it over): nothing ran.
+#[derive(Debug, thiserror::Error)]
+#[error("tenant {tenant} is served by another host now; {job} did not run here")]
+pub struct Moved {
+    /// The tenant.
+    pub tenant: String,
+    /// The job that did not run.
+    pub job: String,
 }
 
 /// The status stored for a flow's answer.
@@ -114,7 +127,18 @@ impl Runner {
             mirror: None,
             running: Arc::default(),
             metrics,
+            ownership: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Runs only for the tenants `ownership` holds (set once, by the daemon).
+    pub fn set_ownership(&self, ownership: Ownership) {
+        let _ = self.ownership.set(ownership);
+    }
+
+    /// Whether this host serves `tenant` (always, without ownership).
+    pub fn serves(&self, tenant: &str) -> bool {
+        self.ownership.get().is_none_or(|o| o.owns(tenant))
     }
 
     /// Raises `alerts` for what a person must know after a run (a job failed as a whole, a
@@ -361,7 +385,21 @@ impl Runner {
                     "waiting for the tenant's lease");
             })
             .await?;
-        Ok(lease?)
+        let lease = lease?;
+        // The tenant may have moved to another host while this run waited: checked in the
+        // store, under the fence this host holds it by.
+        if let Some(ownership) = self.ownership.get().cloned() {
+            let t = tenant.to_string();
+            let holds = tokio::task::spawn_blocking(move || ownership.still_holds(&t)).await??;
+            if !holds {
+                return Err(Moved {
+                    tenant: tenant.to_string(),
+                    job: job.to_string(),
+                }
+                .into());
+            }
+        }
+        Ok(lease)
     }
 
     /// Hands a verified webhook body to the component, recorded in `job_runs` as job
