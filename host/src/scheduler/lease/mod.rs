@@ -8,21 +8,45 @@
 //! renewal); one that died on this machine (its process is gone) loses it at once, so a host
 //! restarted after `kill -9` does not wait out its own old lease.
 
-use crate::db::Database;
-use anyhow::{Context, Result};
+mod postgres;
+mod sqlite;
+
+use crate::db::{Backend, Database};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
+use std::sync::Arc;
 use std::time::Duration;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS tenant_leases (
-    tenant   TEXT PRIMARY KEY,
-    holder   TEXT NOT NULL,
-    job      TEXT NOT NULL,
-    acquired INTEGER NOT NULL,
-    expires  INTEGER NOT NULL
-) WITHOUT ROWID;
-";
+/// A lease row: holder, job, acquired and expiry (milliseconds since the epoch).
+pub(crate) type LeaseRow = (String, String, i64, i64);
+
+/// The storage interface of the tenant leases (`tenant_leases`).
+pub(crate) trait LeaseStore: Send + Sync {
+    /// The row of `tenant`, expired or not.
+    fn current(&self, tenant: &str) -> Result<Option<LeaseRow>>;
+    /// Takes the row for `holder` in one statement if it is absent, expired at `now` or held
+    /// by `dead_holder`; false when another holder won it first.
+    fn take(
+        &self,
+        tenant: &str,
+        holder: &str,
+        job: &str,
+        now: i64,
+        expires: i64,
+        dead_holder: Option<&str>,
+    ) -> Result<bool>;
+    /// Moves `holder`'s expiry on.
+    fn renew(&self, tenant: &str, holder: &str, expires: i64) -> Result<()>;
+    /// Deletes `holder`'s row.
+    fn release(&self, tenant: &str, holder: &str) -> Result<()>;
+}
+
+fn store_for(db: &Database) -> Arc<dyn LeaseStore> {
+    match db.backend() {
+        Backend::Sqlite(db) => Arc::new(sqlite::SqliteLeases::new(db.clone())),
+        Backend::Postgres(db) => Arc::new(postgres::PostgresLeases::new(db.clone())),
+    }
+}
 
 /// How long a lease lasts without renewal.
 pub const TTL: Duration = Duration::from_secs(60);
@@ -46,7 +70,7 @@ pub struct Busy {
 /// The leases in a store. Cloning shares the store.
 #[derive(Clone)]
 pub struct Leases {
-    db: Database,
+    store: Arc<dyn LeaseStore>,
     ttl: Duration,
 }
 
@@ -66,10 +90,10 @@ impl Leases {
 
     /// The leases of `db`, lasting `ttl` without renewal.
     pub fn with_ttl(db: Database, ttl: Duration) -> Result<Self> {
-        db.lock()
-            .execute_batch(SCHEMA)
-            .context("creating tenant_leases")?;
-        Ok(Self { db, ttl })
+        Ok(Self {
+            store: store_for(&db),
+            ttl,
+        })
     }
 
     /// Takes `tenant`'s lease for `job` if it is free (or its holder is gone).
@@ -77,14 +101,7 @@ impl Leases {
         let holder = holder_id();
         let now = Utc::now();
         let expires = now + chrono::Duration::from_std(self.ttl).unwrap_or_default();
-        let conn = self.db.lock();
-        let current: Option<(String, String, i64, i64)> = conn
-            .query_row(
-                "SELECT holder, job, acquired, expires FROM tenant_leases WHERE tenant = ?1",
-                params![tenant],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
+        let current = self.store.current(tenant)?;
         // A holder that is a gone process of this machine is replaced whatever its expiry.
         let mut dead_holder = None;
         if let Some((held_by, held_for, acquired, until)) = current {
@@ -102,22 +119,15 @@ impl Leases {
         }
         // Taken in one statement, so two takers racing on a free or stale row cannot both win:
         // the loser's update matches no row (the winner's expiry is in the future).
-        let taken = conn.execute(
-            "INSERT INTO tenant_leases (tenant, holder, job, acquired, expires)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (tenant) DO UPDATE SET holder = ?2, job = ?3, acquired = ?4, expires = ?5
-             WHERE tenant_leases.expires <= ?4 OR tenant_leases.holder = ?6",
-            params![
-                tenant,
-                holder,
-                job,
-                now.timestamp_millis(),
-                expires.timestamp_millis(),
-                dead_holder,
-            ],
+        let taken = self.store.take(
+            tenant,
+            &holder,
+            job,
+            now.timestamp_millis(),
+            expires.timestamp_millis(),
+            dead_holder.as_deref(),
         )?;
-        drop(conn);
-        if taken == 0 {
+        if !taken {
             return self.try_acquire(tenant, job);
         }
         let mut lease = Lease {
@@ -176,39 +186,25 @@ impl Leases {
     pub fn holder(&self, tenant: &str) -> Result<Option<Busy>> {
         let now = Utc::now().timestamp_millis();
         Ok(self
-            .db
-            .lock()
-            .query_row(
-                "SELECT holder, job, acquired, expires FROM tenant_leases WHERE tenant = ?1 AND expires > ?2",
-                params![tenant, now],
-                |r| {
-                    Ok(Busy {
-                        tenant: tenant.to_string(),
-                        holder: r.get(0)?,
-                        job: r.get(1)?,
-                        since: from_millis(r.get(2)?),
-                        until: from_millis(r.get(3)?),
-                    })
-                },
-            )
-            .optional()?)
+            .store
+            .current(tenant)?
+            .filter(|(_, _, _, until)| *until > now)
+            .map(|(holder, job, acquired, until)| Busy {
+                tenant: tenant.to_string(),
+                holder,
+                job,
+                since: from_millis(acquired),
+                until: from_millis(until),
+            }))
     }
 
     fn renew(&self, tenant: &str, holder: &str) -> Result<()> {
         let expires = Utc::now() + chrono::Duration::from_std(self.ttl).unwrap_or_default();
-        self.db.lock().execute(
-            "UPDATE tenant_leases SET expires = ?3 WHERE tenant = ?1 AND holder = ?2",
-            params![tenant, holder, expires.timestamp_millis()],
-        )?;
-        Ok(())
+        self.store.renew(tenant, holder, expires.timestamp_millis())
     }
 
     fn release(&self, tenant: &str, holder: &str) -> Result<()> {
-        self.db.lock().execute(
-            "DELETE FROM tenant_leases WHERE tenant = ?1 AND holder = ?2",
-            params![tenant, holder],
-        )?;
-        Ok(())
+        self.store.release(tenant, holder)
     }
 }
 
@@ -279,9 +275,17 @@ fn from_millis(ms: i64) -> DateTime<Utc> {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn one_holder_at_a_time_and_a_dead_holder_loses_its_lease() {
-        let leases = Leases::new(Database::in_memory().unwrap()).unwrap();
+    #[test]
+    fn one_holder_at_a_time_and_a_dead_holder_loses_its_lease() {
+        crate::db::testing::each_backend("lease_one_holder", |db| {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(one_holder_at_a_time(db))
+        });
+    }
+
+    async fn one_holder_at_a_time(db: Database) {
+        let leases = Leases::new(db).unwrap();
         let first = leases.try_acquire("acme", "poll").unwrap().unwrap();
         let busy = leases
             .try_acquire("acme", "sync-invoices")
@@ -309,25 +313,19 @@ mod tests {
 
         // A lease left by a process of this machine that is gone is taken at once.
         let dead = format!("{}:{}:x", host_name(), u32::MAX - 7);
-        leases
-            .db
-            .lock()
-            .execute(
-                "INSERT INTO tenant_leases VALUES ('acme', ?1, 'backfill', 0, ?2)",
-                params![dead, Utc::now().timestamp_millis() + 60_000],
-            )
-            .unwrap();
+        let in_a_minute = Utc::now().timestamp_millis() + 60_000;
+        assert!(leases
+            .store
+            .take("acme", &dead, "backfill", 0, in_a_minute, None)
+            .unwrap());
         let taken_over = leases.try_acquire("acme", "poll").unwrap().unwrap();
         drop(taken_over);
         // One of another machine waits for its expiry.
-        leases
-            .db
-            .lock()
-            .execute(
-                "INSERT INTO tenant_leases VALUES ('acme', 'elsewhere:1:x', 'backfill', 0, ?1)",
-                params![Utc::now().timestamp_millis() + 150],
-            )
-            .unwrap();
+        let soon = Utc::now().timestamp_millis() + 150;
+        assert!(leases
+            .store
+            .take("acme", "elsewhere:1:x", "backfill", 0, soon, None)
+            .unwrap());
         let waited = std::time::Instant::now();
         let mut heard = Vec::new();
         let lease = leases
@@ -347,14 +345,61 @@ mod tests {
         drop(lease);
     }
 
-    #[tokio::test]
-    async fn a_held_lease_is_renewed_while_it_lasts() {
-        let leases =
-            Leases::with_ttl(Database::in_memory().unwrap(), Duration::from_millis(300)).unwrap();
+    #[test]
+    fn a_held_lease_is_renewed_while_it_lasts() {
+        crate::db::testing::each_backend("lease_renewed", |db| {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(renewed_while_it_lasts(db))
+        });
+    }
+
+    async fn renewed_while_it_lasts(db: Database) {
+        let leases = Leases::with_ttl(db, Duration::from_millis(300)).unwrap();
         let lease = leases.try_acquire("acme", "backfill").unwrap().unwrap();
         tokio::time::sleep(Duration::from_millis(700)).await;
         assert!(leases.try_acquire("acme", "poll").unwrap().is_err());
         drop(lease);
         assert!(leases.try_acquire("acme", "poll").unwrap().is_ok());
+    }
+}
+
+#[cfg(test)]
+mod race {
+    use super::*;
+
+    #[test]
+    fn of_two_hosts_taking_one_tenant_at_once_exactly_one_wins() {
+        let url = crate::db::throwaway::Cluster::shared().fresh_database("lease_race");
+        let hosts: Vec<Leases> = (0..2)
+            .map(|_| Leases::new(Database::connect(&url, None).unwrap()).unwrap())
+            .collect();
+        for round in 0..20 {
+            let tenant = format!("t{round}");
+            let won: Vec<bool> = std::thread::scope(|s| {
+                let tries: Vec<_> = hosts
+                    .iter()
+                    .map(|l| {
+                        let tenant = tenant.clone();
+                        s.spawn(move || l.try_acquire(&tenant, "poll").unwrap())
+                    })
+                    .collect();
+                tries
+                    .into_iter()
+                    .map(|t| {
+                        let got = t.join().unwrap();
+                        let won = got.is_ok();
+                        // Keep the winner's lease until both have tried.
+                        std::mem::forget(got);
+                        won
+                    })
+                    .collect()
+            });
+            assert_eq!(
+                won.iter().filter(|w| **w).count(),
+                1,
+                "round {round}: {won:?}"
+            );
+        }
     }
 }
