@@ -65,7 +65,7 @@ mod transactions;
 pub mod webhooks;
 
 pub use errors::QboError;
-pub use oauth::TokenPair;
+pub use oauth::{RefreshUse, TokenPair};
 pub use profile::CompanyProfile;
 pub use rate_limit::RateLimits;
 pub use webhooks::{sign, Delivery};
@@ -351,6 +351,11 @@ impl QboEmulator {
             .lock()
             .tokens
             .issue(realm, None, now, self.inner.config.access_ttl_secs)
+    }
+
+    /// Every refresh grant presented to the token endpoint so far, in order (the token log).
+    pub fn refresh_uses(&self) -> Vec<RefreshUse> {
+        self.inner.lock().tokens.refresh_uses()
     }
 
     /// Every stored object of `entity` in `realm` (inactive and voided ones included), as the API

@@ -79,6 +79,24 @@ pub(crate) struct TokenStore {
     codes: HashMap<String, AuthCode>,
     revoked_grants: HashSet<u64>,
     next_grant: u64,
+    /// Every refresh grant presented, in order: the token log a test reads to prove no refresh
+    /// token was used twice.
+    refresh_uses: Vec<RefreshUse>,
+}
+
+/// One refresh grant presented to the token endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RefreshUse {
+    /// The refresh token presented.
+    pub refresh_token: String,
+    /// Its company, when the token is known.
+    pub realm: Option<String>,
+    /// When (emulator time).
+    pub at: DateTime<Utc>,
+    /// Whether the token had already been exchanged before (a reuse).
+    pub reused: bool,
+    /// Whether a new pair was issued.
+    pub accepted: bool,
 }
 
 fn random_token(prefix: &str) -> String {
@@ -140,6 +158,32 @@ impl TokenStore {
 
     /// Exchanges a refresh token for a new pair.
     pub fn refresh(
+        &mut self,
+        token: &str,
+        now: DateTime<Utc>,
+        access_ttl_secs: i64,
+        grace_secs: u64,
+    ) -> Result<(String, TokenPair), &'static str> {
+        let known = self.refresh.get(token);
+        let mut used = RefreshUse {
+            refresh_token: token.to_string(),
+            realm: known.map(|t| t.realm.clone()),
+            at: now,
+            reused: known.is_some_and(|t| t.superseded_at.is_some()),
+            accepted: false,
+        };
+        let answer = self.exchange(token, now, access_ttl_secs, grace_secs);
+        used.accepted = answer.is_ok();
+        self.refresh_uses.push(used);
+        answer
+    }
+
+    /// Every refresh grant presented so far, in order.
+    pub fn refresh_uses(&self) -> Vec<RefreshUse> {
+        self.refresh_uses.clone()
+    }
+
+    fn exchange(
         &mut self,
         token: &str,
         now: DateTime<Utc>,
@@ -499,6 +543,18 @@ mod tests {
         assert_ne!(first.refresh_token, second.refresh_token);
         assert!(store.refresh(&first.refresh_token, now, 3600, 0).is_err());
         assert!(store.refresh(&second.refresh_token, now, 3600, 0).is_ok());
+        // The token log: the first token twice (the second time a refused reuse), then the
+        // second once.
+        let log: Vec<(bool, bool)> = store
+            .refresh_uses()
+            .iter()
+            .map(|u| (u.reused, u.accepted))
+            .collect();
+        assert_eq!(log, vec![(false, true), (true, false), (false, true)]);
+        assert!(store
+            .refresh_uses()
+            .iter()
+            .all(|u| u.realm.as_deref() == Some("r")));
     }
 
     #[test]
