@@ -11,7 +11,7 @@ use crate::auth::{Secret, TokenBroker, Vault, VaultKey};
 use crate::caps::http::{Connection, CredentialSource, StaticToken};
 use crate::caps::pacing::{BudgetKind, Pacer, PacingConfig};
 use crate::caps::schedule::SqliteSchedule;
-use crate::caps::storage::sqlite::SqliteBackend;
+use crate::caps::storage::backend_for;
 use crate::db::Database;
 use crate::metrics::Metrics;
 use crate::tenant::TenantCaps;
@@ -433,7 +433,7 @@ impl HostConfig {
             id: tenant.id.clone(),
             settings: Arc::new(tenant.settings.clone()),
             connections: Arc::default(),
-            storage: Arc::new(SqliteBackend::new(db.clone())),
+            storage: backend_for(db),
             schedule: Arc::new(SqliteSchedule::new(db.clone())),
         })
     }
@@ -504,7 +504,7 @@ impl HostConfig {
             id: tenant.id.clone(),
             settings: Arc::new(tenant.settings.clone()),
             connections: Arc::new(connections),
-            storage: Arc::new(SqliteBackend::new(db.clone())),
+            storage: backend_for(db),
             schedule: Arc::new(SqliteSchedule::new(db.clone())),
         })
     }

@@ -5,7 +5,7 @@
 use crate::caps::http::{Connection, CredentialSource, StaticToken};
 use crate::caps::pacing::{BudgetKind, Pacer, PacingConfig};
 use crate::caps::schedule::SqliteSchedule;
-use crate::caps::storage::sqlite::SqliteBackend;
+use crate::caps::storage::backend_for;
 use crate::db::Database;
 use crate::tenant::TenantCaps;
 use anyhow::{Context, Result};
@@ -156,7 +156,7 @@ impl LocalCompany {
             id: TENANT.to_string(),
             settings: Arc::new(settings),
             connections: Arc::new(connections),
-            storage: Arc::new(SqliteBackend::new(db.clone())),
+            storage: backend_for(db),
             schedule: Arc::new(SqliteSchedule::new(db.clone())),
         };
         Ok(Self {

@@ -12,14 +12,18 @@
 //!
 //! A refresh reads the refresh token from the vault, not from memory, so a process that died
 //! between storing a rotated token and using it — or a second broker on the same store — starts
-//! from the live token. A refused grant puts the connection in
-//! [`ConnectionState::NeedsReconnect`] in the vault with one alert ([`BrokerHooks::needs_reconnect`]
-//! is called once), and from then on calls fail at once without touching the network until
-//! someone reconnects ([`TokenBroker::connect_with_code`] / [`TokenBroker::connect`]).
+//! from the live token. A QBO refresh runs under the vault's refresh lock
+//! ([`Vault::refresh_locked`]), shared by every host on a PostgreSQL store: a host that waited
+//! for another's refresh finds the rotated pair and uses it without calling the endpoint.
+//!
+//! A refused grant puts the connection in [`ConnectionState::NeedsReconnect`] in the vault with
+//! one alert ([`BrokerHooks::needs_reconnect`] is called once), and from then on calls fail at
+//! once without touching the network until someone reconnects
+//! ([`TokenBroker::connect_with_code`] / [`TokenBroker::connect`]).
 
 use super::qbo::QboOAuth;
 use super::salesforce::SalesforceOAuth;
-use super::vault::{ConnectionState, StoredTokens, Vault};
+use super::vault::{ConnectionState, Renewal, StoredTokens, Vault};
 use super::{AuthError, Clock, OAuthError, Secret, SystemClock};
 use crate::caps::http::CredentialSource;
 use chrono::{DateTime, Duration, Utc};
@@ -435,15 +439,28 @@ impl TokenBroker {
             .vault
             .store(tenant, connection, &tokens, self.inner.clock.now())
         {
-            // The old refresh token may be dead already: keep the new pair in memory (never
-            // handed out) so the next call can retry the write.
-            tracing::error!(tenant = %tenant, connection = %connection, error = %e,
-                "could not store renewed tokens; holding them until the vault accepts them");
-            let mut cache = self.cache();
-            cache.tokens = Some(tokens);
-            cache.unsaved = true;
-            return Err(self.vault_error(e));
+            return Err(self.hold_unsaved(tokens, e));
         }
+        self.persisted(tokens)
+    }
+
+    /// Keeps tokens whose write failed in memory, never handed out: the old refresh token may
+    /// be dead already, so the next call retries the write.
+    fn hold_unsaved(&self, tokens: StoredTokens, error: anyhow::Error) -> AuthError {
+        let (tenant, connection) = (&self.inner.tenant, &self.inner.connection);
+        tracing::error!(tenant = %tenant, connection = %connection, error = %error,
+            "could not store renewed tokens; holding them until the vault accepts them");
+        let mut cache = self.cache();
+        cache.tokens = Some(tokens);
+        cache.unsaved = true;
+        drop(cache);
+        self.vault_error(error)
+    }
+
+    /// Tokens from the endpoint are committed to the vault: tells the hooks, then caches and
+    /// returns the access token.
+    fn persisted(&self, tokens: StoredTokens) -> Result<Secret, AuthError> {
+        let (tenant, connection) = (&self.inner.tenant, &self.inner.connection);
         self.inner
             .hooks
             .tokens_persisted(tenant, connection)
@@ -502,7 +519,7 @@ impl TokenBroker {
             return self.commit(tokens);
         }
         match &self.inner.provider {
-            Provider::Qbo(oauth) => self.renew_qbo(oauth).await,
+            Provider::Qbo(_) => self.renew_qbo().await,
             Provider::Salesforce(oauth) => {
                 let now = self.inner.clock.now();
                 self.inner.endpoint_calls.fetch_add(1, Ordering::Relaxed);
@@ -527,56 +544,49 @@ impl TokenBroker {
         }
     }
 
-    async fn renew_qbo(&self, oauth: &QboOAuth) -> Result<Secret, AuthError> {
+    /// Renews a QBO access token under the vault's refresh lock, shared by every host on the
+    /// store: the refresh token is read once the lock is held and the rotated pair is committed
+    /// before the lock is released, so no two refreshes ever spend the same refresh token.
+    async fn renew_qbo(&self) -> Result<Secret, AuthError> {
         let (tenant, connection) = (&self.inner.tenant, &self.inner.connection);
         // At most two rounds: the second only when the stored refresh token changed under us
-        // (another broker on the same store rotated it).
+        // (on a SQLite store, whose lock does not span brokers on other connections, another
+        // broker rotated it).
         let mut used: Option<Secret> = None;
         for _ in 0..2 {
-            let stored = self
+            let broker = self.clone();
+            let spent = used.clone();
+            let renewal = self
                 .inner
                 .vault
-                .load(tenant, connection)
-                .map_err(|e| self.vault_error(e))?
-                .ok_or_else(|| AuthError::NotConnected {
-                    tenant: tenant.clone(),
-                    connection: connection.clone(),
-                })?;
-            // The vault may hold a newer pair than memory (a restart after a crash, another
-            // broker): use it if it is good.
-            let now = self.inner.clock.now();
-            let invalidated = self.cache().invalidated.clone();
-            if self.usable(&stored, invalidated.as_ref(), now) {
-                let access = stored.access_token.clone();
-                self.set_connected(stored);
-                return Ok(access);
-            }
-            let Some(refresh) = stored.refresh_token.clone() else {
-                return Err(AuthError::NotConnected {
-                    tenant: tenant.clone(),
-                    connection: connection.clone(),
-                });
-            };
-            if used.as_ref() == Some(&refresh) {
-                break;
-            }
-            self.inner.endpoint_calls.fetch_add(1, Ordering::Relaxed);
-            match oauth.refresh(&refresh).await {
-                Ok(grant) => {
-                    return self.commit(StoredTokens {
-                        access_token: grant.access_token,
-                        issued_at: now,
-                        access_expires_at: Some(now + Duration::seconds(grant.expires_in)),
-                        refresh_token: Some(grant.refresh_token),
-                        refresh_expires_at: grant
-                            .refresh_expires_in
-                            .map(|s| now + Duration::seconds(s))
-                            .or(stored.refresh_expires_at),
-                        instance_url: stored.instance_url,
-                        realm: stored.realm,
-                    });
+                .refresh_locked(tenant, connection, move |stored| async move {
+                    broker.refresh_qbo_locked(stored, spent).await
+                })
+                .await;
+            let outcome = match renewal {
+                Ok(Renewal::Store(tokens, _)) => return self.persisted(tokens),
+                Ok(Renewal::Keep(outcome)) => outcome,
+                Err(e) => {
+                    if let Some(tokens) = e.unsaved {
+                        return Err(self.hold_unsaved(tokens, e.source));
+                    }
+                    return Err(self.vault_error(e.source));
                 }
-                Err(e) if e.is_permanent() => {
+            };
+            match outcome {
+                Locked::Current(stored) => {
+                    let access = stored.access_token.clone();
+                    self.set_connected(stored);
+                    return Ok(access);
+                }
+                Locked::NotConnected => {
+                    return Err(AuthError::NotConnected {
+                        tenant: tenant.clone(),
+                        connection: connection.clone(),
+                    })
+                }
+                Locked::AlreadySpent => break,
+                Locked::Refused(e, refresh) if e.is_permanent() => {
                     let current = self
                         .inner
                         .vault
@@ -591,7 +601,7 @@ impl TokenBroker {
                     }
                     return Err(self.enter_needs_reconnect(&e));
                 }
-                Err(e) => {
+                Locked::Refused(e, _) => {
                     tracing::warn!(tenant = %tenant, connection = %connection, error = %e,
                         "QBO token refresh failed");
                     return Err(self.transient(e.to_string()));
@@ -600,6 +610,67 @@ impl TokenBroker {
         }
         Err(self.transient("the stored refresh token kept changing during the refresh".into()))
     }
+
+    /// The QBO refresh proper, run under the refresh lock with the tokens as stored: uses them
+    /// when they are good (another host or broker just renewed them), else spends the stored
+    /// refresh token (unless it is `spent`, already refused). It must not touch the vault: on
+    /// PostgreSQL it runs inside the transaction that holds the lock.
+    async fn refresh_qbo_locked(
+        self,
+        stored: Option<StoredTokens>,
+        spent: Option<Secret>,
+    ) -> Renewal<Locked> {
+        let Provider::Qbo(oauth) = &self.inner.provider else {
+            return Renewal::Keep(Locked::NotConnected);
+        };
+        let Some(stored) = stored else {
+            return Renewal::Keep(Locked::NotConnected);
+        };
+        // The vault may hold a newer pair than memory (a restart after a crash, another host):
+        // use it if it is good.
+        let now = self.inner.clock.now();
+        let invalidated = self.cache().invalidated.clone();
+        if self.usable(&stored, invalidated.as_ref(), now) {
+            return Renewal::Keep(Locked::Current(stored));
+        }
+        let Some(refresh) = stored.refresh_token.clone() else {
+            return Renewal::Keep(Locked::NotConnected);
+        };
+        if spent.as_ref() == Some(&refresh) {
+            return Renewal::Keep(Locked::AlreadySpent);
+        }
+        self.inner.endpoint_calls.fetch_add(1, Ordering::Relaxed);
+        match oauth.refresh(&refresh).await {
+            Ok(grant) => Renewal::Store(
+                StoredTokens {
+                    access_token: grant.access_token,
+                    issued_at: now,
+                    access_expires_at: Some(now + Duration::seconds(grant.expires_in)),
+                    refresh_token: Some(grant.refresh_token),
+                    refresh_expires_at: grant
+                        .refresh_expires_in
+                        .map(|s| now + Duration::seconds(s))
+                        .or(stored.refresh_expires_at),
+                    instance_url: stored.instance_url,
+                    realm: stored.realm,
+                },
+                now,
+            ),
+            Err(e) => Renewal::Keep(Locked::Refused(e, refresh)),
+        }
+    }
+}
+
+/// What a QBO refresh under the lock found, when it stored nothing.
+enum Locked {
+    /// The stored pair is good.
+    Current(StoredTokens),
+    /// No tokens, or no refresh token.
+    NotConnected,
+    /// The stored refresh token is the one already refused in an earlier round.
+    AlreadySpent,
+    /// The token endpoint failed; the refresh token that was sent.
+    Refused(OAuthError, Secret),
 }
 
 impl CredentialSource for TokenBroker {

@@ -18,7 +18,8 @@
 //! |---|---|
 //! | refresh before expiry | an access token is renewed once `now >= expires_at - margin` (5 min by default) |
 //! | one refresh per expiry | callers queue on one async lock per connection and re-check the cache once they hold it; a failed attempt is shared with every caller that waited on it |
-//! | rotation survives a crash | the rotated refresh token is written (one SQLite transaction) before the access token is handed out; a refresh always starts from the stored refresh token |
+//! | one refresh across hosts | a QBO refresh holds the vault's refresh lock (on PostgreSQL a row lock on the connection's tokens) from reading the refresh token until the rotated pair is committed; a host that waited finds the new pair and uses it |
+//! | rotation survives a crash | the rotated refresh token is written (one store transaction) before the access token is handed out; a refresh always starts from the stored refresh token |
 //! | no retry loop on a dead grant | `invalid_grant` / `invalid_client` set the connection to [`ConnectionState::NeedsReconnect`] durably, record one alert, and every later call fails fast without network |
 //! | Salesforce sessions | client credentials again on a 401 (`INVALID_SESSION_ID`, via `invalidate`) and proactively every 90 min |
 //! | secrets stay in the host | tokens and client secrets are [`Secret`]s: `Debug` and `Display` print `[redacted]`; nothing is logged but tenant, connection and outcome |
@@ -29,7 +30,7 @@ pub mod salesforce;
 pub mod vault;
 
 pub use broker::{BrokerHooks, BrokerPolicy, TokenBroker};
-pub use vault::{AuthEvent, ConnectionState, StoredTokens, Vault, VaultKey};
+pub use vault::{AuthEvent, ConnectionState, Renewal, RenewalError, StoredTokens, Vault, VaultKey};
 
 use chrono::{DateTime, Utc};
 use std::fmt;
@@ -149,7 +150,7 @@ pub enum AuthError {
         /// What went wrong (no secrets).
         message: String,
     },
-    /// The vault failed (SQLite, wrong key, corrupted row).
+    /// The vault failed (the store, wrong key, corrupted row).
     #[error("tenant {tenant} connection {connection}: token vault: {source:#}")]
     Vault {
         /// Tenant.

@@ -14,7 +14,7 @@ use ledgerlink::caps::http::CredentialSource;
 use ledgerlink::db::Database;
 use ledgerlink_emulators::qbo::{QboConfig, QboEmulator};
 use ledgerlink_emulators::salesforce::{SalesforceConfig, SalesforceEmulator};
-use ledgerlink_emulators::RunningServer;
+use ledgerlink_emulators::{FaultKind, FaultRule, RunningServer};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -306,6 +306,75 @@ async fn a_crash_after_storing_a_rotated_token_recovers_without_reconnecting() {
     assert_eq!(h.company_info_status(token.expose()).await, 200);
     assert_eq!(restarted.state().0, ConnectionState::Connected);
     assert!(h.vault().events(None).unwrap().is_empty());
+}
+
+/// Issue 17: two hosts on one PostgreSQL store, both holding an expired access token, renew at
+/// once. One refresh grant reaches Intuit with the old refresh token; the other host waits for
+/// the row lock and takes the rotated pair from the store instead of spending the dead token
+/// (which Intuit would refuse, locking the tenant out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hosts_on_one_postgres_store_spend_a_refresh_token_once() {
+    let h = QboHarness::start();
+    let url = ledgerlink::db::throwaway::Cluster::shared().fresh_database("auth_two_hosts");
+    let host = || {
+        let vault = Vault::open(Database::connect(&url, None).unwrap(), &h.key).unwrap();
+        TokenBroker::qbo(TENANT, QBO, h.oauth(h.endpoints()), vault)
+            .clock(h.clock())
+            .build()
+            .unwrap()
+    };
+    let first = host();
+    let original = h.install_fresh_pair(&first);
+    let second = host();
+    let vault = Vault::open(Database::connect(&url, None).unwrap(), &h.key).unwrap();
+    assert_eq!(stored_refresh_token(&vault), original);
+
+    // Both access tokens expire; the token endpoint is slow, so the refreshes overlap.
+    h.emu.clock().advance(Duration::seconds(3601));
+    h.emu.faults().push(FaultRule {
+        method: Some("POST".into()),
+        path_contains: Some("/tokens/bearer".into()),
+        fault: FaultKind::Latency { ms: 500 },
+        probability: 1.0,
+        times: Some(2),
+    });
+    let start = Arc::new(tokio::sync::Barrier::new(2));
+    let calls: Vec<_> = [first.clone(), second.clone()]
+        .into_iter()
+        .map(|broker| {
+            let start = start.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                broker.access_token().await
+            })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for call in calls {
+        tokens.push(call.await.unwrap().unwrap());
+    }
+
+    assert_eq!(h.token_requests(), 1, "one refresh grant for two hosts");
+    assert_eq!(
+        h.emu
+            .log()
+            .count(|r| r.path.ends_with("/tokens/bearer") && r.status != 200),
+        0,
+        "no refresh was refused"
+    );
+    assert_eq!(first.endpoint_calls() + second.endpoint_calls(), 1);
+    assert_eq!(tokens[0], tokens[1], "both hosts use the new access token");
+    assert_eq!(h.company_info_status(tokens[0].expose()).await, 200);
+    let rotated = stored_refresh_token(&vault);
+    assert_ne!(
+        rotated, original,
+        "the store holds the rotated refresh token"
+    );
+    assert_eq!(
+        h.direct_refresh(&original).await,
+        (400, "invalid_grant".into())
+    );
+    assert_eq!(h.direct_refresh(&rotated).await.0, 200);
 }
 
 #[derive(Default)]

@@ -68,19 +68,18 @@ impl KeyValueBackend for MemoryBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::caps::storage::sqlite::SqliteBackend;
-    use crate::db::Database;
+    use crate::caps::storage::backend_for;
 
-    fn backends() -> Vec<Box<dyn KeyValueBackend>> {
-        vec![
-            Box::new(MemoryBackend::default()),
-            Box::new(SqliteBackend::new(Database::in_memory().unwrap())),
-        ]
+    /// Runs `test` on the memory backend and on the durable backend of each store (SQLite and
+    /// PostgreSQL); a failure names the backend.
+    fn each_kv(name: &str, test: impl Fn(&dyn KeyValueBackend)) {
+        test(&MemoryBackend::default());
+        crate::db::testing::each_backend(name, |db| test(backend_for(&db).as_ref()));
     }
 
     #[test]
     fn tenants_cannot_see_each_others_keys() {
-        for kv in backends() {
+        each_kv("kv_tenants", |kv| {
             kv.set("acme", "links", "opp:1", b"inv:9").unwrap();
             assert_eq!(
                 kv.get("acme", "links", "opp:1").unwrap().as_deref(),
@@ -88,12 +87,12 @@ mod tests {
             );
             assert_eq!(kv.get("globex", "links", "opp:1").unwrap(), None);
             assert!(kv.list_keys("globex", "links", 0).unwrap().0.is_empty());
-        }
+        });
     }
 
     #[test]
     fn list_keys_pages_in_key_order() {
-        for kv in backends() {
+        each_kv("kv_list_keys", |kv| {
             for i in 0..(LIST_PAGE + 5) {
                 kv.set("t", "b", &format!("k{i:05}"), b"v").unwrap();
             }
@@ -103,17 +102,31 @@ mod tests {
             let (rest, end) = kv.list_keys("t", "b", next.unwrap()).unwrap();
             assert_eq!(rest.len(), 5);
             assert_eq!(end, None);
-        }
+        });
+    }
+
+    #[test]
+    fn keys_list_in_byte_order() {
+        each_kv("kv_byte_order", |kv| {
+            for key in ["b", "B", "a", "_", "é", "A", "a-b", "ab"] {
+                kv.set("t", "b", key, b"v").unwrap();
+            }
+            let (keys, end) = kv.list_keys("t", "b", 0).unwrap();
+            assert_eq!(keys, ["A", "B", "_", "a", "a-b", "ab", "b", "é"]);
+            assert_eq!(end, None);
+        });
     }
 
     #[test]
     fn delete_and_exists() {
-        for kv in backends() {
+        each_kv("kv_delete", |kv| {
             kv.set("t", "b", "k", b"v").unwrap();
             assert!(kv.exists("t", "b", "k").unwrap());
+            kv.set("t", "b", "k", b"w").unwrap();
+            assert_eq!(kv.get("t", "b", "k").unwrap().as_deref(), Some(&b"w"[..]));
             kv.delete("t", "b", "k").unwrap();
             assert!(!kv.exists("t", "b", "k").unwrap());
             kv.delete("t", "b", "absent").unwrap();
-        }
+        });
     }
 }

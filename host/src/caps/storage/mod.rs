@@ -1,12 +1,16 @@
 //! `wasi:keyvalue/store@0.2.0-draft` for the guest, namespaced per tenant: the guest chooses a
 //! bucket name, the host prefixes it with the tenant id, so no tenant can name another's keys.
-//! Backends are swappable: [`sqlite::SqliteBackend`] (durable, the default) and
+//! Backends are swappable: the durable ones over the host's store, [`sqlite::SqliteBackend`]
+//! and [`postgres::PostgresBackend`] ([`backend_for`] picks the store's), and
 //! [`memory::MemoryBackend`].
 
 pub mod memory;
+pub mod postgres;
 pub mod sqlite;
 
+use crate::db::{Backend, Database};
 use anyhow::Result;
+use std::sync::Arc;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 #[allow(missing_docs)]
@@ -56,6 +60,14 @@ pub trait KeyValueBackend: Send + Sync {
         bucket: &str,
         cursor: u64,
     ) -> Result<(Vec<String>, Option<u64>)>;
+}
+
+/// The durable backend over `db`: the tenants' buckets in the store's `kv` table.
+pub fn backend_for(db: &Database) -> Arc<dyn KeyValueBackend> {
+    match db.backend() {
+        Backend::Sqlite(_) => Arc::new(sqlite::SqliteBackend::new(db.clone())),
+        Backend::Postgres(pg) => Arc::new(postgres::PostgresBackend::new(pg.clone())),
+    }
 }
 
 /// An open bucket, as the guest holds it.

@@ -1,27 +1,37 @@
 //! The durable key-value backend on the host's SQLite store.
 
 use super::{KeyValueBackend, LIST_PAGE};
-use crate::db::Database;
-use anyhow::Result;
+use crate::db::{Backend, Database, Sqlite};
+use anyhow::{bail, Result};
 use rusqlite::{params, OptionalExtension};
 
-/// Key-value state in the `kv` table of the host's store.
+/// Key-value state in the `kv` table of the host's SQLite store.
 #[derive(Clone)]
 pub struct SqliteBackend {
     db: Database,
 }
 
 impl SqliteBackend {
-    /// A backend over `db`.
+    /// A backend over `db`, a SQLite store ([`super::backend_for`] picks the backend of any
+    /// store).
     pub fn new(db: Database) -> Self {
         Self { db }
+    }
+
+    fn sqlite(&self) -> Result<&Sqlite> {
+        match self.db.backend() {
+            Backend::Sqlite(db) => Ok(db),
+            Backend::Postgres(_) => {
+                bail!("the SQLite key-value backend was given a PostgreSQL store")
+            }
+        }
     }
 }
 
 impl KeyValueBackend for SqliteBackend {
     fn get(&self, tenant: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self
-            .db
+            .sqlite()?
             .lock()
             .prepare_cached("SELECT value FROM kv WHERE tenant = ?1 AND bucket = ?2 AND key = ?3")?
             .query_row(params![tenant, bucket, key], |row| row.get(0))
@@ -29,7 +39,7 @@ impl KeyValueBackend for SqliteBackend {
     }
 
     fn set(&self, tenant: &str, bucket: &str, key: &str, value: &[u8]) -> Result<()> {
-        self.db
+        self.sqlite()?
             .lock()
             .prepare_cached("INSERT INTO kv (tenant, bucket, key, value) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, bucket, key) DO UPDATE SET value = excluded.value")?
             .execute(params![tenant, bucket, key, value])?;
@@ -37,7 +47,7 @@ impl KeyValueBackend for SqliteBackend {
     }
 
     fn delete(&self, tenant: &str, bucket: &str, key: &str) -> Result<()> {
-        self.db
+        self.sqlite()?
             .lock()
             .prepare_cached("DELETE FROM kv WHERE tenant = ?1 AND bucket = ?2 AND key = ?3")?
             .execute(params![tenant, bucket, key])?;
@@ -50,7 +60,7 @@ impl KeyValueBackend for SqliteBackend {
         bucket: &str,
         cursor: u64,
     ) -> Result<(Vec<String>, Option<u64>)> {
-        let conn = self.db.lock();
+        let conn = self.sqlite()?.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT key FROM kv WHERE tenant = ?1 AND bucket = ?2 ORDER BY key LIMIT ?3 OFFSET ?4",
         )?;
