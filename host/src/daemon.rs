@@ -7,6 +7,7 @@
 
 use crate::alerts::Alerts;
 use crate::auth::broker::BrokerHooks;
+use crate::caps::storage::fenced::{Fenced, OwnershipSlot};
 use crate::cluster::Ownership;
 use crate::config::HostConfig;
 use crate::db::Database;
@@ -48,6 +49,9 @@ pub struct Host {
     pub metrics: Metrics,
     /// What a person must be told.
     pub alerts: Alerts,
+    /// The host's share of the tenants, once `run` has one: the tenants' bucket writes are
+    /// fenced by it.
+    pub ownership: OwnershipSlot,
 }
 
 impl Host {
@@ -67,15 +71,17 @@ impl Host {
             .collect();
         let alerts = Alerts::new(db.clone(), notify)?;
         let hooks: Arc<dyn BrokerHooks> = Arc::new(alerts.clone());
+        let ownership = OwnershipSlot::default();
         let mut tenants = BTreeMap::new();
         for tenant in &config.tenants {
-            let caps = config.tenant_caps_with(
+            let mut caps = config.tenant_caps_with(
                 &tenant.id,
                 &db,
                 vault.as_ref(),
                 Some(&metrics),
                 Some(hooks.clone()),
             )?;
+            caps.storage = Arc::new(Fenced::new(caps.storage, ownership.clone()));
             tenants.insert(tenant.id.clone(), caps);
         }
         let mut runner = Runner::new(runtime.clone(), tenants.clone(), &db, metrics.clone())?
@@ -101,6 +107,7 @@ impl Host {
             runner: Arc::new(runner),
             metrics,
             alerts,
+            ownership,
         })
     }
 }
@@ -196,6 +203,7 @@ pub async fn run(
             store = host.db.kind(), "tenants claimed");
     }
     host.runner.set_ownership(ownership.clone());
+    let _ = host.ownership.set(ownership.clone());
     let overrides: BTreeMap<String, BTreeMap<String, String>> = config
         .tenants
         .iter()

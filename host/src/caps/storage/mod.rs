@@ -4,6 +4,7 @@
 //! and [`postgres::PostgresBackend`] ([`backend_for`] picks the store's), and
 //! [`memory::MemoryBackend`].
 
+pub mod fenced;
 pub mod memory;
 pub mod postgres;
 pub mod sqlite;
@@ -60,6 +61,35 @@ pub trait KeyValueBackend: Send + Sync {
         bucket: &str,
         cursor: u64,
     ) -> Result<(Vec<String>, Option<u64>)>;
+    /// Stores a value only while `fence` is the tenant's current hold, checked in the same
+    /// statement as the write; false (nothing written) when another host holds the tenant now.
+    fn set_fenced(
+        &self,
+        tenant: &str,
+        bucket: &str,
+        key: &str,
+        value: &[u8],
+        fence: &Fence,
+    ) -> Result<bool> {
+        let _ = (tenant, bucket, key, value, fence);
+        anyhow::bail!("this key-value backend cannot check a fencing token")
+    }
+    /// Removes a key only while `fence` is the tenant's current hold; false (nothing removed)
+    /// when another host holds the tenant now.
+    fn delete_fenced(&self, tenant: &str, bucket: &str, key: &str, fence: &Fence) -> Result<bool> {
+        let _ = (tenant, bucket, key, fence);
+        anyhow::bail!("this key-value backend cannot check a fencing token")
+    }
+}
+
+/// A host's hold on a tenant, as a write that must not outlive it carries it
+/// ([`crate::cluster`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fence {
+    /// The host's id.
+    pub host: String,
+    /// The fencing token of its hold.
+    pub token: i64,
 }
 
 /// The durable backend over `db`: the tenants' buckets in the store's `kv` table.

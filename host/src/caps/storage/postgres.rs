@@ -64,6 +64,76 @@ impl KeyValueBackend for PostgresBackend {
         })
     }
 
+    fn set_fenced(
+        &self,
+        tenant: &str,
+        bucket: &str,
+        key: &str,
+        value: &[u8],
+        fence: &super::Fence,
+    ) -> Result<bool> {
+        let (tenant, bucket, key) = owned(tenant, bucket, key);
+        let value = value.to_vec();
+        let (host, token) = (fence.host.clone(), fence.token);
+        let now = chrono::Utc::now().timestamp_millis();
+        // `FOR SHARE` locks the hold's row: a claim by another host waits for this write, or
+        // this write re-reads the row after the claim and finds the fence moved on.
+        self.db.run(move |client| {
+            Box::pin(async move {
+                let stmt = client
+                    .prepare_cached(
+                        "INSERT INTO kv (tenant, bucket, key, value)
+                         SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM tenant_owners
+                             WHERE tenant = $1 AND holder = $5 AND fence = $6 AND expires > $7
+                             FOR SHARE)
+                         ON CONFLICT (tenant, bucket, key) DO UPDATE SET value = excluded.value",
+                    )
+                    .await?;
+                let written = client
+                    .execute(&stmt, &[&tenant, &bucket, &key, &value, &host, &token, &now])
+                    .await
+                    .with_context(|| format!("writing key {key:?} of bucket {bucket}"))?;
+                Ok(written > 0)
+            })
+        })
+    }
+
+    fn delete_fenced(
+        &self,
+        tenant: &str,
+        bucket: &str,
+        key: &str,
+        fence: &super::Fence,
+    ) -> Result<bool> {
+        let (tenant, bucket, key) = owned(tenant, bucket, key);
+        let (host, token) = (fence.host.clone(), fence.token);
+        let now = chrono::Utc::now().timestamp_millis();
+        self.db.run(move |mut client| {
+            Box::pin(async move {
+                let tx = client.transaction().await?;
+                let holds = tx
+                    .query_opt(
+                        "SELECT 1 FROM tenant_owners
+                         WHERE tenant = $1 AND holder = $2 AND fence = $3 AND expires > $4
+                         FOR SHARE",
+                        &[&tenant, &host, &token, &now],
+                    )
+                    .await?
+                    .is_some();
+                if holds {
+                    tx.execute(
+                        "DELETE FROM kv WHERE tenant = $1 AND bucket = $2 AND key = $3",
+                        &[&tenant, &bucket, &key],
+                    )
+                    .await
+                    .with_context(|| format!("deleting key {key:?} of bucket {bucket}"))?;
+                }
+                tx.commit().await?;
+                Ok(holds)
+            })
+        })
+    }
+
     fn delete(&self, tenant: &str, bucket: &str, key: &str) -> Result<()> {
         let (tenant, bucket, key) = owned(tenant, bucket, key);
         self.db.run(move |client| {

@@ -46,6 +46,61 @@ impl KeyValueBackend for SqliteBackend {
         Ok(())
     }
 
+    fn set_fenced(
+        &self,
+        tenant: &str,
+        bucket: &str,
+        key: &str,
+        value: &[u8],
+        fence: &super::Fence,
+    ) -> Result<bool> {
+        // The hold is checked in the statement that writes: the connection's lock keeps any
+        // claim of the tenant by another process out between the two.
+        let written = self.sqlite()?.lock().prepare_cached(
+            "INSERT INTO kv (tenant, bucket, key, value)
+             SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM tenant_owners
+                 WHERE tenant = ?1 AND holder = ?5 AND fence = ?6 AND expires > ?7)
+             ON CONFLICT (tenant, bucket, key) DO UPDATE SET value = excluded.value",
+        )?
+        .execute(params![
+            tenant,
+            bucket,
+            key,
+            value,
+            fence.host,
+            fence.token,
+            chrono::Utc::now().timestamp_millis()
+        ])?;
+        Ok(written > 0)
+    }
+
+    fn delete_fenced(
+        &self,
+        tenant: &str,
+        bucket: &str,
+        key: &str,
+        fence: &super::Fence,
+    ) -> Result<bool> {
+        let db = self.sqlite()?;
+        let conn = db.lock();
+        let holds = conn
+            .prepare_cached(
+                "SELECT 1 FROM tenant_owners
+                 WHERE tenant = ?1 AND holder = ?2 AND fence = ?3 AND expires > ?4",
+            )?
+            .exists(params![
+                tenant,
+                fence.host,
+                fence.token,
+                chrono::Utc::now().timestamp_millis()
+            ])?;
+        if holds {
+            conn.prepare_cached("DELETE FROM kv WHERE tenant = ?1 AND bucket = ?2 AND key = ?3")?
+                .execute(params![tenant, bucket, key])?;
+        }
+        Ok(holds)
+    }
+
     fn delete(&self, tenant: &str, bucket: &str, key: &str) -> Result<()> {
         self.sqlite()?
             .lock()
