@@ -665,6 +665,9 @@ pub const EXAMPLE: &str = r#"# Ledgerlink host configuration.
 [store]
 # SQLite file (WAL mode), relative to this file.
 path = "ledgerlink.db"
+# Or, for many `ledgerlink run` hosts sharing one store: a PostgreSQL database (its password in
+# the environment variable LEDGERLINK_STORE_PASSWORD, never here).
+# url = "postgres://ledgerlink@db.internal:5432/ledgerlink"
 # Vault key (created with mode 0600 when missing); LEDGERLINK_KEY (base64) overrides it.
 key-file = "ledgerlink.key"
 # Days to keep finished work (handled webhooks, job runs, auth events, resolved errors);
@@ -681,6 +684,10 @@ shutdown-grace-secs = 30
 scheduler-tick-ms = 1000
 # Tenants whose webhook runs are handled at once (a tenant's own runs stay in order).
 inbox-tenants-in-parallel = 8
+# Hosts sharing one store: this host's id (default: machine name and listen port) and how long
+# a dead host's tenants wait before another host takes them over.
+# host-id = "sync-1"
+lease-seconds = 15
 # After each run of `reconcile` or `aging`, its report as HTML, CSV and JSON in
 # reports/<tenant>/ (relative to this file). `ledgerlink report` writes one on demand.
 reports-dir = "reports"
