@@ -63,7 +63,7 @@ pub async fn run(plugin: Option<&Path>, args: ErrorsArgs) -> Result<i32> {
             json,
         } => {
             let config = HostConfig::load(&config)?;
-            let ledger = ErrorLedger::new(Database::open(&config.store.path)?)?;
+            let ledger = ErrorLedger::new(Database::open_configured(&config.store)?)?;
             let errors = ledger.list(tenant.as_deref(), (!all).then_some("open"))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&errors)?);
@@ -98,7 +98,7 @@ pub async fn run(plugin: Option<&Path>, args: ErrorsArgs) -> Result<i32> {
         }
         ErrorsCommand::Dismiss { id, config } => {
             let config = HostConfig::load(&config)?;
-            let ledger = ErrorLedger::new(Database::open(&config.store.path)?)?;
+            let ledger = ErrorLedger::new(Database::open_configured(&config.store)?)?;
             if !ledger.dismiss(id, chrono::Utc::now())? {
                 bail!("there is no error {id}");
             }

@@ -3,14 +3,16 @@
 //! | trigger | source | rule |
 //! |---|---|---|
 //! | `cron` | [`spec`]: `describe`'s default schedules, overridden or turned off by config | slots missed while the host was down run once at start, not once per slot ([`slots`]) |
-//! | `run-later` | the guest's `schedule.run-later`, and jobs that answered `throttled(T)` | completed only after the run, so a crash runs it again |
+//! | `run-later` | the guest's `schedule.run-later`, and jobs that answered `throttled(T)` | claimed by one host while it runs, completed only after the run, so a crash runs it again when the claim runs out |
 //! | `retry` | the [`ledger`]'s due retryable errors | `run-job(job, {"only": [ids]})` |
 //! | `resume` | a cron run interrupted by a crash (`job_runs` still `running` at start) | once, unless a missed slot runs anyway |
 //!
 //! One run per tenant and job at a time ([`runner`]): a trigger that finds the job running is
 //! skipped (cron, retries) or left pending (run-later). One writer per tenant ([`lease`]): a
 //! run of another job (or a webhook) for the same tenant waits for the tenant's lease, across
-//! every process that shares the store.
+//! every process that shares the store. Hosts sharing a store tick the same jobs: a cron slot is
+//! taken by one host only ([`slots`]), a run-later row claimed by one host only, a due retry
+//! claimed by one host only ([`ledger`]).
 
 pub mod lease;
 pub mod ledger;
@@ -26,13 +28,14 @@ pub use ledger_mirror::LedgerMirror;
 pub use runner::{Postpone, RunObserver, RunResult, Runner};
 pub use runs::JobRuns;
 
-use crate::caps::schedule::{ScheduleBackend, SqliteSchedule};
+use crate::caps::schedule::{ScheduleBackend, StoreSchedule, CLAIM_LEASE};
 use crate::db::Database;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use slots::{latest_due, CronSlots};
 use spec::Cron;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -65,9 +68,10 @@ pub struct Scheduler {
     runner: Arc<Runner>,
     cron: Vec<CronJob>,
     slots: CronSlots,
-    later: SqliteSchedule,
-    /// run-later ids handed to a task and not finished yet.
-    dispatched: Arc<Mutex<HashSet<String>>>,
+    later: StoreSchedule,
+    /// run-later rows this host claimed and handed to a task not finished yet, with when each
+    /// was due (what it goes back to if the run is dropped).
+    dispatched: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
 }
 
@@ -100,7 +104,7 @@ impl Scheduler {
             runner,
             cron,
             slots: CronSlots::new(db.clone())?,
-            later: SqliteSchedule::new(db.clone()),
+            later: StoreSchedule::new(db.clone()),
             dispatched: Arc::default(),
             tasks: tokio::sync::Mutex::new(JoinSet::new()),
         })
@@ -123,9 +127,7 @@ impl Scheduler {
         let mut report = TickReport::default();
         let interrupted = self.runner.runs().interrupt_unfinished(now)?;
         for job in &self.cron {
-            if self.slots.last(&job.tenant, &job.job)?.is_none() {
-                self.slots.set(&job.tenant, &job.job, now)?;
-            }
+            self.slots.init(&job.tenant, &job.job, now)?;
         }
         let mut resumed = HashSet::new();
         for run in interrupted
@@ -166,7 +168,10 @@ impl Scheduler {
             let Some(slot) = latest_due(&job.cron, last, now - job.offset) else {
                 continue;
             };
-            self.slots.set(&job.tenant, &job.job, slot)?;
+            if !self.slots.take(&job.tenant, &job.job, slot)? {
+                tracing::debug!(tenant = %job.tenant, job = %job.job, %slot, "cron slot taken by another host");
+                continue;
+            }
             if self
                 .spawn(&job.tenant, &job.job, "{}".into(), "cron", None)
                 .await
@@ -179,16 +184,23 @@ impl Scheduler {
                 report.skipped.push((job.tenant.clone(), job.job.clone()));
             }
         }
-        for due in self.later.due(now)? {
-            if !self.runner.tenants().contains_key(&due.tenant) {
-                continue;
-            }
-            let fresh = self
+        let tenants: Vec<String> = self.runner.tenants().keys().cloned().collect();
+        for due in self.later.claim_due(now, &tenants, CLAIM_LEASE)? {
+            let fresh = match self
                 .dispatched
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(due.id.clone());
+                .entry(due.id.clone())
+            {
+                Entry::Vacant(v) => {
+                    v.insert(due.run_at);
+                    true
+                }
+                Entry::Occupied(_) => false,
+            };
             if !fresh {
+                // Still running here (its claim ran out and came back to this host): the
+                // running task renews and completes it.
                 continue;
             }
             if self
@@ -205,11 +217,12 @@ impl Scheduler {
                     .started
                     .push((due.tenant, due.job, "run-later".into()));
             } else {
-                // Busy: leave it pending for a later tick.
+                // Busy: give it back, pending for a later tick.
                 self.dispatched
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&due.id);
+                self.later.release(&due.id, due.run_at)?;
             }
         }
         for batch in self.runner.ledger().claim_due(now)? {
@@ -245,17 +258,28 @@ impl Scheduler {
         let later = self.later.clone();
         let dispatched = self.dispatched.clone();
         self.tasks.lock().await.spawn(async move {
-            let result = runner.run_reserved(reservation, &args, trigger).await;
+            let run = runner.run_reserved(reservation, &args, trigger);
+            let result = match &later_id {
+                Some(id) => renewing(&later, id, run).await,
+                None => run.await,
+            };
             if let Err(e) = &result {
                 tracing::error!(error = %format!("{e:#}"), trigger, "recording a run failed");
             }
             if let Some(id) = later_id {
-                if result.is_ok() {
-                    if let Err(e) = later.complete(&id) {
-                        tracing::error!(error = %format!("{e:#}"), id, "completing a run-later schedule");
-                    }
+                let run_at = dispatched
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+                let ended = match (&result, run_at) {
+                    (Ok(_), _) => later.complete(&id).context("completing"),
+                    // Not recorded: pending again, for a later tick.
+                    (Err(_), Some(at)) => later.release(&id, at).map(drop).context("releasing"),
+                    (Err(_), None) => Ok(()),
+                };
+                if let Err(e) = ended {
+                    tracing::error!(error = %format!("{e:#}"), id, "ending a run-later claim");
                 }
-                dispatched.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
             }
         });
         true
@@ -304,7 +328,40 @@ impl Scheduler {
         if !idle {
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
+            // The dropped runs' run-later rows go back to pending at once, for the next start
+            // (or another host) rather than when their claims run out.
+            let dropped: Vec<_> = self
+                .dispatched
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .drain()
+                .collect();
+            for (id, at) in dropped {
+                if let Err(e) = self.later.release(&id, at) {
+                    tracing::error!(error = %format!("{e:#}"), id, "giving back a run-later claim");
+                }
+            }
         }
         idle
+    }
+}
+
+/// How often a run-later's claim is renewed while its run goes.
+const RENEW_EVERY: Duration = Duration::from_secs(60);
+
+/// Runs `run`, renewing the claim on run-later `id` every [`RENEW_EVERY`] until it ends.
+async fn renewing<T>(later: &StoreSchedule, id: &str, run: impl Future<Output = T>) -> T {
+    tokio::pin!(run);
+    let mut every = tokio::time::interval(RENEW_EVERY);
+    every.tick().await;
+    loop {
+        tokio::select! {
+            out = &mut run => return out,
+            _ = every.tick() => match later.renew(id, Utc::now() + CLAIM_LEASE) {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(id, "a run-later's claim was lost while it ran"),
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), id, "renewing a run-later claim failed"),
+            },
+        }
     }
 }
