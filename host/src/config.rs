@@ -10,7 +10,7 @@ use crate::auth::salesforce::SalesforceOAuth;
 use crate::auth::{Secret, TokenBroker, Vault, VaultKey};
 use crate::caps::http::{Connection, CredentialSource, StaticToken};
 use crate::caps::pacing::{BudgetKind, Pacer, PacingConfig};
-use crate::caps::schedule::SqliteSchedule;
+use crate::caps::schedule::StoreSchedule;
 use crate::caps::storage::backend_for;
 use crate::db::Database;
 use crate::metrics::Metrics;
@@ -434,7 +434,7 @@ impl HostConfig {
             settings: Arc::new(tenant.settings.clone()),
             connections: Arc::default(),
             storage: backend_for(db),
-            schedule: Arc::new(SqliteSchedule::new(db.clone())),
+            schedule: Arc::new(StoreSchedule::new(db.clone())),
         })
     }
 
@@ -505,7 +505,7 @@ impl HostConfig {
             settings: Arc::new(tenant.settings.clone()),
             connections: Arc::new(connections),
             storage: backend_for(db),
-            schedule: Arc::new(SqliteSchedule::new(db.clone())),
+            schedule: Arc::new(StoreSchedule::new(db.clone())),
         })
     }
 

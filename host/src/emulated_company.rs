@@ -4,7 +4,7 @@
 
 use crate::caps::http::{Connection, CredentialSource, StaticToken};
 use crate::caps::pacing::{BudgetKind, Pacer, PacingConfig};
-use crate::caps::schedule::SqliteSchedule;
+use crate::caps::schedule::StoreSchedule;
 use crate::caps::storage::backend_for;
 use crate::db::Database;
 use crate::tenant::TenantCaps;
@@ -157,7 +157,7 @@ impl LocalCompany {
             settings: Arc::new(settings),
             connections: Arc::new(connections),
             storage: backend_for(db),
-            schedule: Arc::new(SqliteSchedule::new(db.clone())),
+            schedule: Arc::new(StoreSchedule::new(db.clone())),
         };
         Ok(Self {
             qbo,

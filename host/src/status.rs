@@ -7,7 +7,7 @@
 
 use crate::alerts::{Alert, Alerts};
 use crate::auth::ConnectionState;
-use crate::caps::schedule::SqliteSchedule;
+use crate::caps::schedule::StoreSchedule;
 use crate::config::HostConfig;
 use crate::db::Database;
 use crate::runtime::Runtime;
@@ -113,7 +113,7 @@ pub async fn collect(
     let inbox = Inbox::new(db.clone())?;
     let alerts = Alerts::new(db.clone(), BTreeMap::new())?;
     let open = ledger.open_counts()?;
-    let later = SqliteSchedule::new(db.clone());
+    let later = StoreSchedule::new(db.clone());
     let now = chrono::Utc::now();
     let owners: BTreeMap<String, crate::cluster::Owner> = crate::cluster::owners(db)?
         .into_iter()
@@ -207,7 +207,7 @@ async fn next_runs(
     runtime: &Runtime,
     caps: &TenantCaps,
     overrides: &BTreeMap<String, String>,
-    later: &SqliteSchedule,
+    later: &StoreSchedule,
 ) -> Result<Vec<NextRun>> {
     use crate::caps::schedule::ScheduleBackend;
     let now = chrono::Utc::now();

@@ -2,7 +2,7 @@
 
 use crate::caps::config::Settings;
 use crate::caps::http::Connections;
-use crate::caps::schedule::{ScheduleBackend, SqliteSchedule};
+use crate::caps::schedule::{ScheduleBackend, StoreSchedule};
 use crate::caps::storage::{memory::MemoryBackend, KeyValueBackend};
 use crate::db::Database;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ impl TenantCaps {
             settings: Arc::default(),
             connections: Arc::default(),
             storage: Arc::new(MemoryBackend::default()),
-            schedule: Arc::new(SqliteSchedule::new(Database::in_memory()?)),
+            schedule: Arc::new(StoreSchedule::new(Database::in_memory()?)),
         })
     }
 }

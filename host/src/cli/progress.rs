@@ -80,7 +80,7 @@ fn show(bar: &ProgressBar, p: &Progress) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::caps::schedule::SqliteSchedule;
+    use crate::caps::schedule::StoreSchedule;
     use crate::caps::storage::memory::MemoryBackend;
     use crate::caps::storage::KeyValueBackend;
     use crate::db::Database;
@@ -94,7 +94,7 @@ mod tests {
             settings: Arc::new([("realm-id".to_string(), "1".to_string())].into()),
             connections: Arc::default(),
             storage: storage.clone(),
-            schedule: Arc::new(SqliteSchedule::new(Database::in_memory().unwrap())),
+            schedule: Arc::new(StoreSchedule::new(Database::in_memory().unwrap())),
         };
         let runtime = Runtime::embedded(Limits::default()).unwrap();
         let bar = ProgressBar::hidden();

@@ -3,14 +3,16 @@
 //! | trigger | source | rule |
 //! |---|---|---|
 //! | `cron` | [`spec`]: `describe`'s default schedules, overridden or turned off by config | slots missed while the host was down run once at start, not once per slot ([`slots`]) |
-//! | `run-later` | the guest's `schedule.run-later`, and jobs that answered `throttled(T)` | completed only after the run, so a crash runs it again |
+//! | `run-later` | the guest's `schedule.run-later`, and jobs that answered `throttled(T)` | claimed by one host while it runs, completed only after the run, so a crash runs it again when the claim runs out |
 //! | `retry` | the [`ledger`]'s due retryable errors | `run-job(job, {"only": [ids]})` |
 //! | `resume` | a cron run interrupted by a crash (`job_runs` still `running` at start) | once, unless a missed slot runs anyway |
 //!
 //! One run per tenant and job at a time ([`runner`]): a trigger that finds the job running is
 //! skipped (cron, retries) or left pending (run-later). One writer per tenant ([`lease`]): a
 //! run of another job (or a webhook) for the same tenant waits for the tenant's lease, across
-//! every process that shares the store.
+//! every process that shares the store. Hosts sharing a store tick the same jobs: a cron slot is
+//! taken by one host only ([`slots`]), a run-later row claimed by one host only, a due retry
+//! claimed by one host only ([`ledger`]).
 
 pub mod lease;
 pub mod ledger;
@@ -26,13 +28,14 @@ pub use ledger_mirror::LedgerMirror;
 pub use runner::{Moved, Postpone, RunObserver, RunResult, Runner};
 pub use runs::JobRuns;
 
-use crate::caps::schedule::{ScheduleBackend, SqliteSchedule};
+use crate::caps::schedule::{ScheduleBackend, StoreSchedule, CLAIM_LEASE};
 use crate::db::Database;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use slots::{latest_due, CronSlots};
 use spec::Cron;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -65,10 +68,13 @@ pub struct Scheduler {
     runner: Arc<Runner>,
     cron: Vec<CronJob>,
     slots: CronSlots,
-    later: SqliteSchedule,
-    /// run-later ids handed to a task and not finished yet.
-    dispatched: Arc<Mutex<HashSet<String>>>,
+    later: StoreSchedule,
+    /// run-later rows this host claimed and handed to a task not finished yet, with when each
+    /// was due (what it goes back to if the run is dropped).
+    dispatched: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
+    /// The tenants this scheduler has taken on (at start, or since, from another host).
+    adopted: Mutex<BTreeSet<String>>,
 }
 
 impl Scheduler {
@@ -100,9 +106,10 @@ impl Scheduler {
             runner,
             cron,
             slots: CronSlots::new(db.clone())?,
-            later: SqliteSchedule::new(db.clone()),
+            later: StoreSchedule::new(db.clone()),
             dispatched: Arc::default(),
             tasks: tokio::sync::Mutex::new(JoinSet::new()),
+            adopted: Mutex::default(),
         })
     }
 
@@ -116,17 +123,49 @@ impl Scheduler {
         &self.runner
     }
 
-    /// Call once at start: runs left `running` by a dead process are marked `interrupted` and
-    /// interrupted cron runs are resumed (unless a missed slot will run anyway); jobs never
-    /// scheduled before start counting from `now` (no catch-up for a first start).
+    /// Call once at start: jobs never scheduled before start counting from `now` (no catch-up
+    /// for a first start), and the tenants this host serves taken on ([`Self::adopt`]).
     pub async fn start(&self, now: DateTime<Utc>) -> Result<TickReport> {
-        let mut report = TickReport::default();
-        let interrupted = self.runner.runs().interrupt_unfinished(now)?;
         for job in &self.cron {
-            if self.slots.last(&job.tenant, &job.job)?.is_none() {
-                self.slots.set(&job.tenant, &job.job, now)?;
+            self.slots.init(&job.tenant, &job.job, now)?;
+        }
+        self.adopt_new(now).await
+    }
+
+    /// Takes on the tenants this host serves now and had not taken on yet (all of them at
+    /// start; later, those taken over from another host).
+    async fn adopt_new(&self, now: DateTime<Utc>) -> Result<TickReport> {
+        let served: BTreeSet<String> = self
+            .runner
+            .tenants()
+            .keys()
+            .filter(|t| self.runner.serves(t))
+            .cloned()
+            .collect();
+        let new: Vec<String> = {
+            let mut adopted = self.adopted.lock().unwrap_or_else(|p| p.into_inner());
+            let new = served.difference(&adopted).cloned().collect();
+            *adopted = served;
+            new
+        };
+        if new.is_empty() {
+            return Ok(TickReport::default());
+        }
+        self.adopt(&new, now).await
+    }
+
+    /// Takes on `tenants`: their runs left `running` by a dead process (no live run holds the
+    /// tenant's lease) are marked `interrupted` and interrupted cron runs are resumed (unless a
+    /// missed slot will run anyway). A run still going on another host is left alone.
+    async fn adopt(&self, tenants: &[String], now: DateTime<Utc>) -> Result<TickReport> {
+        let mut report = TickReport::default();
+        let mut idle = Vec::new();
+        for tenant in tenants {
+            if !self.runner.run_in_progress(tenant)? {
+                idle.push(tenant.clone());
             }
         }
+        let interrupted = self.runner.runs().interrupt_unfinished_of(now, &idle)?;
         let mut resumed = HashSet::new();
         for run in interrupted
             .into_iter()
@@ -159,7 +198,7 @@ impl Scheduler {
 
     /// Starts what is due at `now`: cron slots, run-later schedules, error retries.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport> {
-        let mut report = TickReport::default();
+        let mut report = self.adopt_new(now).await?;
         for job in &self.cron {
             // Another host serves it, and records its slots.
             if !self.runner.serves(&job.tenant) {
@@ -170,7 +209,10 @@ impl Scheduler {
             let Some(slot) = latest_due(&job.cron, last, now - job.offset) else {
                 continue;
             };
-            self.slots.set(&job.tenant, &job.job, slot)?;
+            if !self.slots.take(&job.tenant, &job.job, slot)? {
+                tracing::debug!(tenant = %job.tenant, job = %job.job, %slot, "cron slot taken by another host");
+                continue;
+            }
             if self
                 .spawn(&job.tenant, &job.job, "{}".into(), "cron", None)
                 .await
@@ -183,17 +225,30 @@ impl Scheduler {
                 report.skipped.push((job.tenant.clone(), job.job.clone()));
             }
         }
-        for due in self.later.due(now)? {
-            if !self.runner.tenants().contains_key(&due.tenant) || !self.runner.serves(&due.tenant)
-            {
-                continue;
-            }
-            let fresh = self
+        // Only the tenants this host serves: another host claims the others' rows.
+        let tenants: Vec<String> = self
+            .runner
+            .tenants()
+            .keys()
+            .filter(|t| self.runner.serves(t))
+            .cloned()
+            .collect();
+        for due in self.later.claim_due(now, &tenants, CLAIM_LEASE)? {
+            let fresh = match self
                 .dispatched
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(due.id.clone());
+                .entry(due.id.clone())
+            {
+                Entry::Vacant(v) => {
+                    v.insert(due.run_at);
+                    true
+                }
+                Entry::Occupied(_) => false,
+            };
             if !fresh {
+                // Still running here (its claim ran out and came back to this host): the
+                // running task renews and completes it.
                 continue;
             }
             if self
@@ -210,14 +265,15 @@ impl Scheduler {
                     .started
                     .push((due.tenant, due.job, "run-later".into()));
             } else {
-                // Busy: leave it pending for a later tick.
+                // Busy: give it back, pending for a later tick.
                 self.dispatched
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&due.id);
+                self.later.release(&due.id, due.run_at)?;
             }
         }
-        for batch in self.runner.ledger().claim_due(now)? {
+        for batch in self.runner.ledger().claim_due_of(now, Some(&tenants))? {
             if !self.runner.tenants().contains_key(&batch.tenant) {
                 continue;
             }
@@ -250,17 +306,28 @@ impl Scheduler {
         let later = self.later.clone();
         let dispatched = self.dispatched.clone();
         self.tasks.lock().await.spawn(async move {
-            let result = runner.run_reserved(reservation, &args, trigger).await;
+            let run = runner.run_reserved(reservation, &args, trigger);
+            let result = match &later_id {
+                Some(id) => renewing(&later, id, run).await,
+                None => run.await,
+            };
             if let Err(e) = &result {
                 tracing::error!(error = %format!("{e:#}"), trigger, "recording a run failed");
             }
             if let Some(id) = later_id {
-                if result.is_ok() {
-                    if let Err(e) = later.complete(&id) {
-                        tracing::error!(error = %format!("{e:#}"), id, "completing a run-later schedule");
-                    }
+                let run_at = dispatched
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+                let ended = match (&result, run_at) {
+                    (Ok(_), _) => later.complete(&id).context("completing"),
+                    // Not recorded: pending again, for a later tick.
+                    (Err(_), Some(at)) => later.release(&id, at).map(drop).context("releasing"),
+                    (Err(_), None) => Ok(()),
+                };
+                if let Err(e) = ended {
+                    tracing::error!(error = %format!("{e:#}"), id, "ending a run-later claim");
                 }
-                dispatched.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
             }
         });
         true
@@ -309,7 +376,40 @@ impl Scheduler {
         if !idle {
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
+            // The dropped runs' run-later rows go back to pending at once, for the next start
+            // (or another host) rather than when their claims run out.
+            let dropped: Vec<_> = self
+                .dispatched
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .drain()
+                .collect();
+            for (id, at) in dropped {
+                if let Err(e) = self.later.release(&id, at) {
+                    tracing::error!(error = %format!("{e:#}"), id, "giving back a run-later claim");
+                }
+            }
         }
         idle
+    }
+}
+
+/// How often a run-later's claim is renewed while its run goes.
+const RENEW_EVERY: Duration = Duration::from_secs(60);
+
+/// Runs `run`, renewing the claim on run-later `id` every [`RENEW_EVERY`] until it ends.
+async fn renewing<T>(later: &StoreSchedule, id: &str, run: impl Future<Output = T>) -> T {
+    tokio::pin!(run);
+    let mut every = tokio::time::interval(RENEW_EVERY);
+    every.tick().await;
+    loop {
+        tokio::select! {
+            out = &mut run => return out,
+            _ = every.tick() => match later.renew(id, Utc::now() + CLAIM_LEASE) {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(id, "a run-later's claim was lost while it ran"),
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), id, "renewing a run-later claim failed"),
+            },
+        }
     }
 }

@@ -136,6 +136,11 @@ impl Runner {
         let _ = self.ownership.set(ownership);
     }
 
+    /// Whether a live run (of this host or another) holds `tenant`'s run lease.
+    pub fn run_in_progress(&self, tenant: &str) -> Result<bool> {
+        self.leases.held_by_live(tenant)
+    }
+
     /// Whether this host serves `tenant` (always, without ownership).
     pub fn serves(&self, tenant: &str) -> bool {
         self.ownership.get().is_none_or(|o| o.owns(tenant))

@@ -7,7 +7,7 @@ use ledgerlink::alerts::Alerts;
 use ledgerlink::auth::broker::BrokerHooks;
 use ledgerlink::caps::http::Connection;
 use ledgerlink::caps::pacing::{BudgetKind, Pacer, PacingConfig, SFORCE_LIMIT_INFO};
-use ledgerlink::caps::schedule::SqliteSchedule;
+use ledgerlink::caps::schedule::StoreSchedule;
 use ledgerlink::caps::storage::sqlite::SqliteBackend;
 use ledgerlink::caps::storage::KeyValueBackend;
 use ledgerlink::config::HostConfig;
@@ -68,7 +68,7 @@ async fn each_failure_a_person_must_see_is_notified_once_and_listed() {
         settings: Arc::default(),
         connections: Arc::new(BTreeMap::from([("salesforce".to_string(), salesforce)])),
         storage: Arc::new(kv.clone()),
-        schedule: Arc::new(SqliteSchedule::new(db.clone())),
+        schedule: Arc::new(StoreSchedule::new(db.clone())),
     };
     let guest =
         Runtime::from_file(Path::new(ledgerlink::TEST_GUEST_PATH), Limits::default()).unwrap();

@@ -1,7 +1,7 @@
 //! `ledgerlink errors list|retry|dismiss` on a store whose ledger was filled by a real run of
 //! the test guest's `flaky` job.
 
-use ledgerlink::caps::schedule::SqliteSchedule;
+use ledgerlink::caps::schedule::StoreSchedule;
 use ledgerlink::caps::storage::sqlite::SqliteBackend;
 use ledgerlink::caps::storage::KeyValueBackend;
 use ledgerlink::db::Database;
@@ -36,7 +36,7 @@ async fn errors_can_be_listed_retried_and_dismissed() {
             settings: Arc::default(),
             connections: Arc::default(),
             storage: Arc::new(kv.clone()),
-            schedule: Arc::new(SqliteSchedule::new(db.clone())),
+            schedule: Arc::new(StoreSchedule::new(db.clone())),
         };
         let rt =
             Runtime::from_file(Path::new(ledgerlink::TEST_GUEST_PATH), Limits::default()).unwrap();

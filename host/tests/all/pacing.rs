@@ -8,7 +8,7 @@ use ledgerlink::auth::qbo::{QboEndpoints, QboOAuth};
 use ledgerlink::auth::{Clock, Secret, StoredTokens, TokenBroker, Vault, VaultKey};
 use ledgerlink::caps::http::{Connection, CredentialSource, StaticToken};
 use ledgerlink::caps::pacing::{BudgetKind, Pacer, PacingConfig};
-use ledgerlink::caps::schedule::SqliteSchedule;
+use ledgerlink::caps::schedule::StoreSchedule;
 use ledgerlink::caps::storage::sqlite::SqliteBackend;
 use ledgerlink::db::Database;
 use ledgerlink::flow_calls;
@@ -38,7 +38,7 @@ fn tenant(connection: Connection) -> TenantCaps {
         settings: Arc::default(),
         connections: Arc::new(BTreeMap::from([("quickbooks".to_string(), connection)])),
         storage: Arc::new(SqliteBackend::new(db.clone())),
-        schedule: Arc::new(SqliteSchedule::new(db)),
+        schedule: Arc::new(StoreSchedule::new(db)),
     }
 }
 
@@ -337,7 +337,7 @@ async fn salesforce_calls_stop_at_the_daily_quota_reserve() {
         settings: Arc::default(),
         connections: Arc::new(BTreeMap::from([("salesforce".to_string(), connection)])),
         storage: Arc::new(SqliteBackend::new(db.clone())),
-        schedule: Arc::new(SqliteSchedule::new(db)),
+        schedule: Arc::new(StoreSchedule::new(db)),
     };
     let seen = fetch_many(&caps, "http://salesforce/services/data/v61.0/sobjects", 10).await;
     let statuses: Vec<u64> = seen.iter().map(status).collect();

@@ -3,7 +3,7 @@
 //! the tenant's connections with the host's credentials, and tenants cannot see each other's state.
 
 use ledgerlink::caps::http::{Connection, StaticToken};
-use ledgerlink::caps::schedule::SqliteSchedule;
+use ledgerlink::caps::schedule::StoreSchedule;
 use ledgerlink::caps::storage::sqlite::SqliteBackend;
 use ledgerlink::db::Database;
 use ledgerlink::runtime::exports::ledgerlink::sync::flows::{FlowError, RunReport};
@@ -45,7 +45,7 @@ fn tenant(
         ),
         connections: Arc::new(connections),
         storage: Arc::new(SqliteBackend::new(db.clone())),
-        schedule: Arc::new(SqliteSchedule::new(db.clone())),
+        schedule: Arc::new(StoreSchedule::new(db.clone())),
     }
 }
 

@@ -3,7 +3,7 @@
 //! retries with `{"only": [...]}`.
 
 use chrono::{Duration, Utc};
-use ledgerlink::caps::schedule::{ScheduleBackend, SqliteSchedule};
+use ledgerlink::caps::schedule::{ScheduleBackend, StoreSchedule};
 use ledgerlink::caps::storage::sqlite::SqliteBackend;
 use ledgerlink::caps::storage::KeyValueBackend;
 use ledgerlink::db::Database;
@@ -45,7 +45,7 @@ impl Harness {
             settings: Arc::default(),
             connections: Arc::default(),
             storage: Arc::new(SqliteBackend::new(db.clone())),
-            schedule: Arc::new(SqliteSchedule::new(db.clone())),
+            schedule: Arc::new(StoreSchedule::new(db.clone())),
         };
         let tenants = BTreeMap::from([("acme".to_string(), caps)]);
         let runner = Runner::new(guest(), tenants, &db, Metrics::new()).unwrap();
@@ -198,7 +198,7 @@ async fn two_processes_never_run_for_one_tenant_at_once() {
 async fn run_later_schedules_and_throttled_jobs_run_when_due() {
     let h = Harness::new();
     let (db, s) = h.scheduler(&[("tick", "off")]).await;
-    let later = SqliteSchedule::new(db.clone());
+    let later = StoreSchedule::new(db.clone());
     let t0 = Utc::now();
     s.start(t0).await.unwrap();
     later
@@ -313,7 +313,7 @@ async fn shutdown_during_a_run(h: &Harness, sleep_ms: u64, grace_ms: u64) -> Dat
     let s = Arc::new(s);
     let runs = s.runner().runs().clone();
     let before = runs.history("acme", "tick", 100).unwrap().len();
-    SqliteSchedule::new(db.clone())
+    StoreSchedule::new(db.clone())
         .schedule(
             "acme",
             "tick",
@@ -361,7 +361,7 @@ async fn shutdown_lets_a_run_finish_within_the_grace_and_keeps_an_unfinished_one
         runner.runs().history("acme", "tick", 1).unwrap()[0].status,
         "ok"
     );
-    assert!(SqliteSchedule::new(db.clone())
+    assert!(StoreSchedule::new(db.clone())
         .due(Utc::now())
         .unwrap()
         .is_empty());
@@ -370,7 +370,7 @@ async fn shutdown_lets_a_run_finish_within_the_grace_and_keeps_an_unfinished_one
     // interrupted at the next start, which runs it again.
     let db = shutdown_during_a_run(&h, 5_000, 100).await;
     assert_eq!(ticks(&db), 1, "the second run did not finish");
-    let pending = SqliteSchedule::new(db.clone()).due(Utc::now()).unwrap();
+    let pending = StoreSchedule::new(db.clone()).due(Utc::now()).unwrap();
     assert_eq!(pending.len(), 1);
     let (_db, s) = h.scheduler(&[("tick", "off")]).await;
     s.start(Utc::now()).await.unwrap();

@@ -90,7 +90,10 @@ impl KeyValueBackend for PostgresBackend {
                     )
                     .await?;
                 let written = client
-                    .execute(&stmt, &[&tenant, &bucket, &key, &value, &host, &token, &now])
+                    .execute(
+                        &stmt,
+                        &[&tenant, &bucket, &key, &value, &host, &token, &now],
+                    )
                     .await
                     .with_context(|| format!("writing key {key:?} of bucket {bucket}"))?;
                 Ok(written > 0)

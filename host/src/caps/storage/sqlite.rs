@@ -56,21 +56,24 @@ impl KeyValueBackend for SqliteBackend {
     ) -> Result<bool> {
         // The hold is checked in the statement that writes: the connection's lock keeps any
         // claim of the tenant by another process out between the two.
-        let written = self.sqlite()?.lock().prepare_cached(
-            "INSERT INTO kv (tenant, bucket, key, value)
+        let written = self
+            .sqlite()?
+            .lock()
+            .prepare_cached(
+                "INSERT INTO kv (tenant, bucket, key, value)
              SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM tenant_owners
                  WHERE tenant = ?1 AND holder = ?5 AND fence = ?6 AND expires > ?7)
              ON CONFLICT (tenant, bucket, key) DO UPDATE SET value = excluded.value",
-        )?
-        .execute(params![
-            tenant,
-            bucket,
-            key,
-            value,
-            fence.host,
-            fence.token,
-            chrono::Utc::now().timestamp_millis()
-        ])?;
+            )?
+            .execute(params![
+                tenant,
+                bucket,
+                key,
+                value,
+                fence.host,
+                fence.token,
+                chrono::Utc::now().timestamp_millis()
+            ])?;
         Ok(written > 0)
     }
 

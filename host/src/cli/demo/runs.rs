@@ -5,7 +5,7 @@
 //! rate window is a second, not QBO's minute), so a step ends when nothing is left to retry.
 
 use super::tally::Tally;
-use crate::caps::schedule::{ScheduleBackend, SqliteSchedule};
+use crate::caps::schedule::{ScheduleBackend, StoreSchedule};
 use crate::db::Database;
 use crate::emulated_company::TENANT;
 use crate::flow_calls;
@@ -46,7 +46,7 @@ impl RunObserver for StepTally {
 /// The demo tenant's scheduler, runner and run-later table.
 pub struct DemoRuns {
     scheduler: Scheduler,
-    later: SqliteSchedule,
+    later: StoreSchedule,
     tally: Arc<StepTally>,
 }
 
@@ -75,7 +75,7 @@ impl DemoRuns {
         .await?;
         Ok(Self {
             scheduler,
-            later: SqliteSchedule::new(db.clone()),
+            later: StoreSchedule::new(db.clone()),
             tally,
         })
     }

@@ -182,6 +182,12 @@ impl Leases {
         }
     }
 
+    /// Whether a live run holds `tenant`'s lease (an unexpired one whose holder is not a gone
+    /// process of this machine).
+    pub fn held_by_live(&self, tenant: &str) -> Result<bool> {
+        Ok(self.holder(tenant)?.is_some_and(|b| !dead_here(&b.holder)))
+    }
+
     /// Who holds `tenant`'s lease now, if anyone.
     pub fn holder(&self, tenant: &str) -> Result<Option<Busy>> {
         let now = Utc::now().timestamp_millis();

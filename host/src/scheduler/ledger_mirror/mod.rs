@@ -9,23 +9,29 @@
 //! ends while a pass is under way asks that pass to go once more, so no entry is sent twice
 //! at once and none is missed. Salesforce refusing or unreachable never blocks a sync: the
 //! entry stays unmirrored and goes with the next pass.
+//!
+//! What was sent lives in the store (`MirrorStore`): `sqlite.rs` for the embedded file,
+//! `postgres.rs` for a database shared by many hosts.
+
+mod postgres;
+mod sqlite;
 
 use super::ledger::LedgerError;
 use super::ErrorLedger;
 use crate::caps::http::Connection;
-use crate::db::Database;
+use crate::db::{Backend, Database};
 use anyhow::{Context, Result};
-use rusqlite::params;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS error_mirror (
-    error_id INTEGER PRIMARY KEY,
-    mirrored TEXT NOT NULL
-);
-";
+/// Where the `error_mirror` rows are kept: one implementation per backend.
+pub(crate) trait MirrorStore: Send + Sync {
+    /// What was last sent of each of `tenant`'s ledger entries, by ledger id.
+    fn sent(&self, tenant: &str) -> Result<BTreeMap<i64, String>>;
+    /// Remembers `fingerprint` as what was sent of entry `error_id`.
+    fn mark(&self, error_id: i64, fingerprint: &str) -> Result<()>;
+}
 
 /// The custom object and its external id field.
 pub const OBJECT: &str = "Ledgerlink_Sync_Error__c";
@@ -45,7 +51,7 @@ pub struct MirrorPass {
 /// The mirror of every tenant that asked for it. Cloning shares it.
 #[derive(Clone)]
 pub struct LedgerMirror {
-    db: Database,
+    store: Arc<dyn MirrorStore>,
     ledger: ErrorLedger,
     salesforce: BTreeMap<String, Connection>,
     http: reqwest::Client,
@@ -80,10 +86,13 @@ fn record(e: &LedgerError) -> Value {
 impl LedgerMirror {
     /// A mirror over `db`'s ledger into each tenant's `salesforce` connection.
     pub fn new(db: Database, salesforce: BTreeMap<String, Connection>) -> Result<Self> {
-        db.lock().execute_batch(SCHEMA)?;
+        let store: Arc<dyn MirrorStore> = match db.backend() {
+            Backend::Sqlite(db) => Arc::new(sqlite::SqliteMirror::new(db.clone())),
+            Backend::Postgres(db) => Arc::new(postgres::PostgresMirror::new(db.clone())),
+        };
         Ok(Self {
-            ledger: ErrorLedger::new(db.clone())?,
-            db,
+            ledger: ErrorLedger::new(db)?,
+            store,
             salesforce,
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(30))
@@ -134,14 +143,7 @@ impl LedgerMirror {
         let Some(connection) = self.salesforce.get(tenant) else {
             return Ok(pass);
         };
-        let sent: BTreeMap<i64, String> = {
-            let conn = self.db.lock();
-            let mut stmt = conn.prepare_cached(
-                "SELECT m.error_id, m.mirrored FROM error_mirror m JOIN errors e ON e.id = m.error_id WHERE e.tenant = ?1",
-            )?;
-            let rows = stmt.query_map(params![tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
+        let sent = self.store.sent(tenant)?;
         for entry in self.ledger.list(Some(tenant), None)? {
             let body = record(&entry);
             let fingerprint = body.to_string();
@@ -150,11 +152,7 @@ impl LedgerMirror {
             }
             match self.upsert(connection, tenant, entry.id, &body).await {
                 Ok(()) => {
-                    self.db.lock().execute(
-                        "INSERT INTO error_mirror (error_id, mirrored) VALUES (?1, ?2)
-                         ON CONFLICT (error_id) DO UPDATE SET mirrored = excluded.mirrored",
-                        params![entry.id, fingerprint],
-                    )?;
+                    self.store.mark(entry.id, &fingerprint)?;
                     pass.upserted += 1;
                 }
                 Err(e) => {
@@ -199,13 +197,24 @@ impl LedgerMirror {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::testing::each_backend;
     use crate::runtime::exports::ledgerlink::sync::flows::{Outcome, RecordOutcome, RunReport};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Runs ending while a pass is under way do not start passes of their own: the Salesforce
     /// record of one changed entry is sent once, not once per run.
-    #[tokio::test]
-    async fn requests_during_a_pass_make_one_more_pass_not_one_each() {
+    #[test]
+    fn requests_during_a_pass_make_one_more_pass_not_one_each() {
+        each_backend("mirror_passes", |db| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(one_more_pass_not_one_each(db))
+        });
+    }
+
+    async fn one_more_pass_not_one_each(db: Database) {
         let patches = Arc::new(AtomicUsize::new(0));
         let counted = patches.clone();
         let app = axum::Router::new().fallback(move || {
@@ -221,7 +230,6 @@ mod tests {
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
 
-        let db = Database::in_memory().unwrap();
         let failed = RecordOutcome {
             entity: "Opportunity".into(),
             record_id: "006A".into(),
