@@ -8,7 +8,7 @@
 //! | `client.rs` | the channel, the session metadata, `GetTopic` / `GetSchema` / `Subscribe` |
 //! | `decode.rs` | Avro payload to JSON, header bitmaps to field names |
 //! | `subscriber.rs` | one tenant's topic: flow control, replay ids, the gap pass, reconnects |
-//! | `replays.rs` | the last handled replay id per tenant and topic, in the host's store |
+//! | `replays/` | the last handled replay id per tenant and topic, in the host's store (SQLite or PostgreSQL) |
 //!
 //! The daemon's [`Runner`] handles events as webhook runs (recorded in `job_runs`, failures in
 //! the error ledger); [`Direct`] hands them straight to a component.
