@@ -42,7 +42,7 @@ fn durable_writes(c: &mut Criterion) {
     group.bench_function("the same statements at NORMAL", |b| {
         b.iter(|| {
             let body = format!(r#"{{"n":{}}}"#, next());
-            let conn = db.lock();
+            let conn = db.sqlite().expect("a SQLite store").lock();
             conn.execute(
                 "INSERT INTO webhook_inbox (tenant, source, realm, body, body_hash, received)
                  VALUES ('acme', 'quickbooks', 'r1', ?1, ?2, '2026-01-01T00:00:00Z')

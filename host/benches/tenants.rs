@@ -260,7 +260,7 @@ struct Run {
 }
 
 fn runs(db: &Database) -> anyhow::Result<Vec<Run>> {
-    let conn = db.lock();
+    let conn = anyhow::Context::context(db.sqlite(), "a SQLite store")?.lock();
     let mut stmt = conn.prepare(
         "SELECT job, status, started, (julianday(finished) - julianday(started)) * 86400000.0, summary
          FROM job_runs WHERE finished IS NOT NULL",

@@ -30,6 +30,10 @@ use tokio::sync::watch;
 /// How long the inbox worker sleeps when nothing wakes it.
 const INBOX_IDLE: Duration = Duration::from_secs(5);
 
+/// The same on a store shared with other hosts: a webhook another host stored for one of this
+/// host's tenants wakes nothing here, so the worker looks this often.
+const SHARED_INBOX_IDLE: Duration = Duration::from_millis(250);
+
 /// Loads the component (the embedded one, or `plugin`).
 pub fn load_runtime(plugin: Option<&Path>) -> Result<Runtime> {
     match plugin {
@@ -245,11 +249,14 @@ pub async fn run(
         }
     });
     let worker = tokio::spawn(webhooks::worker::run_as(
-        inbox,
+        inbox.serving(ownership.clone()),
         handler,
         Some(host.metrics.clone()),
         state.wake.clone(),
-        INBOX_IDLE,
+        match host.db.backend() {
+            crate::db::Backend::Postgres(_) => SHARED_INBOX_IDLE,
+            crate::db::Backend::Sqlite(_) => INBOX_IDLE,
+        },
         stopped(stop_rx.clone()),
         webhooks::worker::Drain {
             tenants_in_parallel: config.server.inbox_tenants_in_parallel,
@@ -261,6 +268,15 @@ pub async fn run(
     let sched = scheduler.clone();
     let sched_stop = stopped(stop_rx.clone());
     let scheduler_task = tokio::spawn(async move { sched.run(tick, grace, sched_stop).await });
+    // Tenants taken over: their waiting webhooks run at once.
+    {
+        let (mut changes, wake) = (ownership.subscribe(), state.wake.clone());
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                wake.notify_one();
+            }
+        });
+    }
     let subscriptions = subscribe(config, &host, &ownership, &stop_rx)?;
     let owning = {
         let (ownership, metrics, stop) = (ownership.clone(), host.metrics.clone(), stop_rx.clone());

@@ -71,6 +71,14 @@ impl Database {
         &self.backend
     }
 
+    /// The SQLite backend, when the store is one (tools and tests that read the file itself).
+    pub fn sqlite(&self) -> Option<&Sqlite> {
+        match &self.backend {
+            Backend::Sqlite(db) => Some(db),
+            Backend::Postgres(_) => None,
+        }
+    }
+
     /// `sqlite` or `postgres`.
     pub fn kind(&self) -> &'static str {
         match self.backend {
@@ -84,32 +92,6 @@ impl Database {
         match &self.backend {
             Backend::Sqlite(db) => db.schema_version(),
             Backend::Postgres(db) => db.schema_version(),
-        }
-    }
-}
-
-/// Until every storage interface has its PostgreSQL implementation: the SQLite connection, for
-/// the parts still written against it.
-impl Database {
-    /// The SQLite backend's connection, locked. Panics on PostgreSQL.
-    pub fn lock(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
-        self.sqlite().lock()
-    }
-
-    /// The SQLite backend's durable connection. Panics on PostgreSQL.
-    pub fn lock_durable(&self) -> Result<DurableConnection<'_>> {
-        self.sqlite().lock_durable()
-    }
-
-    /// Whether the SQLite store has table `name`.
-    pub fn has_table(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<bool> {
-        Sqlite::has_table(conn, name)
-    }
-
-    fn sqlite(&self) -> &Sqlite {
-        match &self.backend {
-            Backend::Sqlite(db) => db,
-            Backend::Postgres(_) => panic!("this part of the host has no PostgreSQL backend yet"),
         }
     }
 }

@@ -105,6 +105,8 @@ fn acknowledged_writes_survive_kill_9_and_the_store_is_intact() {
 
     let db = Database::open(&path).unwrap();
     let check: String = db
+        .sqlite()
+        .expect("a SQLite store")
         .lock()
         .query_row("PRAGMA integrity_check", [], |row| row.get(0))
         .unwrap();

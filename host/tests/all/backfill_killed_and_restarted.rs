@@ -140,6 +140,8 @@ fn a_kill_during_a_backfill_then_a_restart_leaves_exactly_one_invoice_each() {
 
     let store = Database::open(&dir.path().join("ledgerlink.db")).unwrap();
     let check: String = store
+        .sqlite()
+        .expect("a SQLite store")
         .lock()
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();

@@ -14,6 +14,7 @@ mod daemon;
 mod daemon_serves_a_tenant;
 mod demo;
 mod errors_cli;
+mod many_hosts;
 mod one_writer;
 mod pacing;
 mod random_input;

@@ -108,6 +108,8 @@ pub struct Persisted {
 pub struct Inbox {
     store: Arc<dyn InboxStore>,
     lease: Duration,
+    /// With hosts sharing the store: the tenants this host serves, the only ones it claims.
+    serving: Option<crate::cluster::Ownership>,
 }
 
 /// The inbox table of one backend. Times are RFC 3339 text at microseconds ([`now_text`]), so
@@ -120,7 +122,13 @@ pub(crate) trait InboxStore: Send + Sync {
     /// Takes up to `limit` rows that are pending and not claimed past `now`, in claim order
     /// (tenants taking turns, then row id); sets their `claimed_until` to `until` and counts an
     /// attempt. The returned items count the attempt too.
-    fn claim(&self, limit: i64, now: &str, until: &str) -> Result<Vec<InboxItem>>;
+    fn claim(
+        &self,
+        limit: i64,
+        now: &str,
+        until: &str,
+        tenants: Option<&[String]>,
+    ) -> Result<Vec<InboxItem>>;
 
     /// Sets a row `done` (clearing its claim and error).
     fn mark_done(&self, id: i64) -> Result<()>;
@@ -192,12 +200,20 @@ impl Inbox {
         Ok(Self {
             store,
             lease: Duration::from_std(DEFAULT_LEASE).unwrap_or(Duration::minutes(5)),
+            serving: None,
         })
     }
 
     /// The same inbox with another claim lease.
     pub fn with_lease(mut self, lease: std::time::Duration) -> Self {
         self.lease = Duration::from_std(lease).unwrap_or(self.lease);
+        self
+    }
+
+    /// The same inbox claiming only the rows of the tenants `ownership` holds (any host still
+    /// stores any tenant's bodies).
+    pub fn serving(mut self, ownership: crate::cluster::Ownership) -> Self {
+        self.serving = Some(ownership);
         self
     }
 
@@ -231,8 +247,16 @@ impl Inbox {
 
     fn claim_pending_at(&self, limit: usize, now: DateTime<Utc>) -> Result<Vec<InboxItem>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.store
-            .claim(limit, &now_text(now), &now_text(now + self.lease))
+        let tenants = self.serving.as_ref().map(|o| o.owned());
+        if tenants.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        self.store.claim(
+            limit,
+            &now_text(now),
+            &now_text(now + self.lease),
+            tenants.as_deref(),
+        )
     }
 
     /// Marks a row handled.

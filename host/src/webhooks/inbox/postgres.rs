@@ -108,8 +108,15 @@ impl InboxStore for PostgresInbox {
             })
     }
 
-    fn claim(&self, limit: i64, now: &str, until: &str) -> Result<Vec<InboxItem>> {
+    fn claim(
+        &self,
+        limit: i64,
+        now: &str,
+        until: &str,
+        tenants: Option<&[String]>,
+    ) -> Result<Vec<InboxItem>> {
         let (now, until) = (now.to_string(), until.to_string());
+        let tenants: Option<Vec<String>> = tenants.map(<[String]>::to_vec);
         self.db.run(move |mut client| {
             Box::pin(async move {
                 let tx = client
@@ -133,9 +140,10 @@ impl InboxStore for PostgresInbox {
                                    WHERE state = 'pending'
                                      AND (claimed_until IS NULL OR claimed_until COLLATE "C" < $1)
                                      AND id <> ALL($3)
+                                     AND ($4::TEXT[] IS NULL OR tenant = ANY($4))
                                ) AS claimable
                                ORDER BY turn, id LIMIT $2"#,
-                            &[&now, &need, &seen],
+                            &[&now, &need, &seen, &tenants],
                         )
                         .await
                         .context("reading claimable webhook bodies")?

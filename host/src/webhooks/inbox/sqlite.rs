@@ -66,7 +66,14 @@ impl InboxStore for SqliteInbox {
         })
     }
 
-    fn claim(&self, limit: i64, now: &str, until: &str) -> Result<Vec<InboxItem>> {
+    fn claim(
+        &self,
+        limit: i64,
+        now: &str,
+        until: &str,
+        tenants: Option<&[String]>,
+    ) -> Result<Vec<InboxItem>> {
+        let tenants = tenants.map(|t| serde_json::Value::from(t.to_vec()).to_string());
         let mut conn = self.db.lock();
         let tx = conn.transaction().context("starting a webhook claim")?;
         let items = {
@@ -77,10 +84,11 @@ impl InboxStore for SqliteInbox {
                 "SELECT {COLUMNS} FROM (
                      SELECT *, ROW_NUMBER() OVER (PARTITION BY tenant ORDER BY id) AS turn
                      FROM webhook_inbox
-                     WHERE state = 'pending' AND (claimed_until IS NULL OR claimed_until < ?1))
+                     WHERE state = 'pending' AND (claimed_until IS NULL OR claimed_until < ?1)
+                       AND (?3 IS NULL OR tenant IN (SELECT value FROM json_each(?3))))
                  ORDER BY turn, id LIMIT ?2"
             ))?;
-            let rows = stmt.query_map(params![now, limit], item)?;
+            let rows = stmt.query_map(params![now, limit, tenants], item)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
                 .context("reading claimable webhook bodies")?
         };
