@@ -200,6 +200,14 @@ pub async fn run(
         config.tenants.iter().map(|t| t.id.clone()).collect(),
         Duration::from_secs(config.server.lease_seconds.max(3)),
     );
+    // The API budgets move with the tenants: what another host may have sent after its last
+    // save (a round) counts as spent here.
+    let round = Duration::from_secs(config.server.lease_seconds.max(3)) / 3;
+    let ownership = ownership.with_hooks(Arc::new(crate::cluster::budgets::Handover::new(
+        &host.db,
+        host.runner.tenants(),
+        round + Duration::from_secs(1),
+    )));
     {
         let first = ownership.clone();
         let report = tokio::task::spawn_blocking(move || first.round(chrono::Utc::now())).await??;

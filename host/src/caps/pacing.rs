@@ -24,8 +24,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Full};
-use serde::Deserialize;
-use std::collections::{HashMap, VecDeque};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -433,6 +433,141 @@ impl Pacer {
     }
 }
 
+/// What a pacer spent of its budgets lately, in wall-clock milliseconds, so that the next host
+/// to serve the tenant starts from it ([`Pacer::spent`], [`Pacer::take_over`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spent {
+    /// By lane.
+    pub lanes: BTreeMap<String, SpentLane>,
+}
+
+/// One lane's spending.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpentLane {
+    /// Send times within the last minute (ms since the epoch), oldest first.
+    pub requests: Vec<i64>,
+    /// Batch send times within the last minute.
+    pub batches: Vec<i64>,
+    /// Until when the API asked for a pause, if it did.
+    pub penalty_until: Option<i64>,
+    /// Salesforce's last reported (used, limit).
+    pub usage: Option<(u64, u64)>,
+}
+
+/// `at` (this process's clock) in milliseconds since the epoch.
+fn wall_ms(at: Instant, now: Instant, wall_now: DateTime<Utc>) -> i64 {
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let wall = wall_now.timestamp_millis();
+    if at <= now {
+        wall.saturating_sub(ms(now - at))
+    } else {
+        wall.saturating_add(ms(at - now))
+    }
+}
+
+/// Milliseconds since the epoch as this process's clock, if not before its start.
+fn instant_of(ms: i64, now: Instant, wall_now: DateTime<Utc>) -> Option<Instant> {
+    let delta = ms - wall_now.timestamp_millis();
+    if delta >= 0 {
+        now.checked_add(Duration::from_millis(delta as u64))
+    } else {
+        now.checked_sub(Duration::from_millis(delta.unsigned_abs()))
+    }
+}
+
+impl Pacer {
+    /// The last minute's sends and any pause, for the next host to take over.
+    pub fn spent(&self) -> Spent {
+        let (now, wall_now) = (Instant::now(), Utc::now());
+        let minute = Duration::from_secs(60) + WINDOW_MARGIN;
+        let recent = |q: &VecDeque<Instant>| -> Vec<i64> {
+            q.iter()
+                .filter(|t| **t + minute > now)
+                .map(|t| wall_ms(*t, now, wall_now))
+                .collect()
+        };
+        Spent {
+            lanes: self
+                .lanes()
+                .iter()
+                .map(|(name, lane)| {
+                    (
+                        name.clone(),
+                        SpentLane {
+                            requests: recent(&lane.requests),
+                            batches: recent(&lane.batches),
+                            penalty_until: lane
+                                .penalty_until
+                                .filter(|(t, _)| *t > now)
+                                .map(|(t, _)| wall_ms(t, now, wall_now)),
+                            usage: lane.usage,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Starts from what the tenant's previous host spent (saved at `saved` and read now), as
+    /// if this pacer had made those sends. The previous host may have sent more after it
+    /// saved, for at most `unseen`: that much of a QBO realm's per-second rate (and of its
+    /// batch spacing) is counted as sent at the latest moment it could have been, so the
+    /// realm's limits hold across the handover.
+    pub fn take_over(&self, spent: &Spent, saved: DateTime<Utc>, unseen: Duration) {
+        let (now, wall_now) = (Instant::now(), Utc::now());
+        let latest = instant_of(
+            saved.timestamp_millis() + i64::try_from(unseen.as_millis()).unwrap_or(i64::MAX / 2),
+            now,
+            wall_now,
+        )
+        .unwrap_or(now)
+        .min(now);
+        // The realm's lane counts the unseen tail even when nothing of it was saved.
+        let mut handed: BTreeMap<String, SpentLane> = spent.lanes.clone();
+        if self.kind == BudgetKind::Qbo {
+            handed.entry(self.lane_of("")).or_default();
+        }
+        let mut lanes = self.lanes();
+        for (name, from) in &handed {
+            let lane = lanes.entry(name.clone()).or_default();
+            let times = |list: &[i64]| -> Vec<Instant> {
+                list.iter()
+                    .filter_map(|ms| instant_of(*ms, now, wall_now))
+                    .collect()
+            };
+            let mut requests: Vec<Instant> = lane.requests.iter().copied().collect();
+            requests.extend(times(&from.requests));
+            let mut batches: Vec<Instant> = lane.batches.iter().copied().collect();
+            batches.extend(times(&from.batches));
+            if self.kind == BudgetKind::Qbo && !unseen.is_zero() {
+                let c = &self.config;
+                let secs = unseen.as_secs_f64().ceil() as u32;
+                let extra = (c.per_second.saturating_mul(secs)).min(c.per_minute) as usize;
+                requests.extend(std::iter::repeat_n(latest, extra));
+                let spacing = 60.0 / f64::from(c.batch_per_minute.max(1));
+                let extra_batches =
+                    ((unseen.as_secs_f64() / spacing).ceil() as u32).min(c.batch_per_minute);
+                batches.extend(std::iter::repeat_n(latest, extra_batches as usize));
+            }
+            requests.sort();
+            batches.sort();
+            lane.requests = requests.into();
+            lane.batches = batches.into();
+            if let Some(until) = from
+                .penalty_until
+                .and_then(|ms| instant_of(ms, now, wall_now))
+            {
+                if until > now && lane.penalty_until.is_none_or(|(t, _)| t < until) {
+                    lane.penalty_until = Some((until, ThrottleReason::Upstream));
+                }
+            }
+            if lane.usage.is_none() {
+                lane.usage = from.usage;
+            }
+        }
+    }
+}
+
 /// 5 s, 10 s, 20 s ... up to 5 min.
 fn backoff(strikes: u32) -> Duration {
     let secs = 5u64.saturating_mul(1u64 << strikes.saturating_sub(1).min(6));
@@ -520,6 +655,52 @@ mod tests {
                 ..PacingConfig::default()
             },
         )
+    }
+
+    /// Calls admitted on lane `r` until one is throttled.
+    async fn budget(p: &Pacer) -> usize {
+        let mut sent = 0;
+        while p.admit("r", false).await == Admission::Send {
+            sent += 1;
+        }
+        sent
+    }
+
+    #[tokio::test]
+    async fn the_next_host_takes_over_the_minute_spent_and_what_it_could_not_see() {
+        // The first host spends a minute's budget of 20.
+        let first = qbo(1000, 20, 0);
+        assert_eq!(budget(&first).await, 20);
+        let spent = first.spent();
+        assert_eq!(spent.lanes["r"].requests.len(), 20);
+        // The next one, from what was saved a moment ago, has nothing left this minute...
+        let next = qbo(1000, 20, 0);
+        next.take_over(&spent, Utc::now(), Duration::ZERO);
+        assert!(matches!(
+            next.admit("r", false).await,
+            Admission::Throttled(_)
+        ));
+        // ...nor when nothing was saved but the first host may have sent for a second unseen
+        // (at most its per-second rate, here more than the minute's budget).
+        let blind = qbo(1000, 20, 0).with_realm(Some("r"));
+        blind.take_over(&Spent::default(), Utc::now(), Duration::from_secs(1));
+        assert_eq!(budget(&blind).await, 0);
+        // 5/s for 2 s unseen: 10 of the 20 are counted as sent (calls wait up to 5 s here).
+        let blind = qbo(5, 20, 5000).with_realm(Some("r"));
+        blind.take_over(&Spent::default(), Utc::now(), Duration::from_secs(2));
+        assert_eq!(budget(&blind).await, 10);
+        // Sends older than a minute are not handed over.
+        let mut old = Spent::default();
+        old.lanes.insert(
+            "r".into(),
+            SpentLane {
+                requests: vec![Utc::now().timestamp_millis() - 61_000; 20],
+                ..Default::default()
+            },
+        );
+        let fresh = qbo(1000, 20, 0);
+        fresh.take_over(&old, Utc::now(), Duration::ZERO);
+        assert_eq!(budget(&fresh).await, 20);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! The scheduler, the inbox worker and the change-event subscribers act only for the tenants
 //! the host owns; any host accepts webhooks for any tenant into the shared inbox.
 
+pub mod budgets;
 mod postgres;
 mod sqlite;
 
@@ -94,6 +95,14 @@ pub struct RoundReport {
     pub hosts: usize,
 }
 
+/// What a host does as its tenants come and go (the API budgets that move with a tenant).
+pub trait OwnershipHooks: Send + Sync {
+    /// `tenant` is this host's from now on: called before anything may run for it here.
+    fn gained(&self, tenant: &str);
+    /// The tenants this host holds, every round and before it lets them go.
+    fn held(&self, tenants: &[String]);
+}
+
 /// This host's share of the tenants. Cloning shares it.
 #[derive(Clone)]
 pub struct Ownership {
@@ -106,6 +115,7 @@ pub struct Ownership {
     changes: watch::Sender<u64>,
     /// False until the first round: a restarted host re-claims its holds under new fences.
     started_up: Arc<std::sync::atomic::AtomicBool>,
+    hooks: Option<Arc<dyn OwnershipHooks>>,
 }
 
 impl Ownership {
@@ -120,7 +130,19 @@ impl Ownership {
             owned: Arc::default(),
             changes: watch::channel(0).0,
             started_up: Arc::default(),
+            hooks: None,
         }
+    }
+
+    /// Tells `hooks` of the tenants gained and held.
+    pub fn with_hooks(mut self, hooks: Arc<dyn OwnershipHooks>) -> Self {
+        self.hooks = Some(hooks);
+        self
+    }
+
+    /// How long this host goes between two [`OwnershipHooks::held`] calls.
+    pub fn round_every(&self) -> Duration {
+        self.lease / 3
     }
 
     /// The host's id.
@@ -232,6 +254,13 @@ impl Ownership {
                 }
             }
         }
+        if let Some(hooks) = &self.hooks {
+            // Before the tenants show as this host's: nothing runs for them until then.
+            let previous = self.read();
+            for tenant in held.keys().filter(|t| !previous.contains_key(*t)) {
+                hooks.gained(tenant);
+            }
+        }
         let changed = {
             let mut owned = self.owned.write().unwrap_or_else(|p| p.into_inner());
             let changed = *owned != held;
@@ -240,6 +269,9 @@ impl Ownership {
         };
         if changed {
             self.changes.send_modify(|n| *n += 1);
+        }
+        if let Some(hooks) = &self.hooks {
+            hooks.held(&self.owned());
         }
         Ok(report)
     }
@@ -310,6 +342,9 @@ impl Ownership {
 
     /// Lets every tenant go and removes the heartbeat.
     pub fn leave(&self) -> Result<()> {
+        if let Some(hooks) = &self.hooks {
+            hooks.held(&self.owned());
+        }
         let held = std::mem::take(&mut *self.owned.write().unwrap_or_else(|p| p.into_inner()));
         for (tenant, fence) in held {
             self.store.release(&tenant, &self.host, fence)?;

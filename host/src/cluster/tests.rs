@@ -192,3 +192,44 @@ async fn a_tenants_task_runs_only_while_the_host_serves_it() {
         .unwrap();
     assert!(!running.load(std::sync::atomic::Ordering::SeqCst));
 }
+
+/// Records what the hooks heard, and whether a gained tenant already showed as owned then.
+#[derive(Default)]
+struct Heard {
+    gained: Mutex<Vec<(String, bool)>>,
+    held: Mutex<Vec<usize>>,
+    ownership: std::sync::OnceLock<Ownership>,
+}
+
+impl OwnershipHooks for Heard {
+    fn gained(&self, tenant: &str) {
+        let owned_already = self.ownership.get().is_some_and(|o| o.owns(tenant));
+        self.gained
+            .lock()
+            .unwrap()
+            .push((tenant.to_string(), owned_already));
+    }
+
+    fn held(&self, tenants: &[String]) {
+        self.held.lock().unwrap().push(tenants.len());
+    }
+}
+
+use std::sync::Mutex;
+
+#[test]
+fn a_gained_tenant_is_handed_over_before_it_shows_as_owned_and_holds_are_saved_each_round() {
+    let db = Database::in_memory().unwrap();
+    let heard = Arc::new(Heard::default());
+    let a = host(&db, "a:1", 3).with_hooks(heard.clone());
+    let _ = heard.ownership.set(a.clone());
+    let t0 = Utc::now();
+    a.round(t0).unwrap();
+    a.round(t0 + chrono::Duration::seconds(5)).unwrap();
+    let gained = heard.gained.lock().unwrap().clone();
+    assert_eq!(gained.len(), 3, "{gained:?}");
+    assert!(gained.iter().all(|(_, owned)| !owned), "{gained:?}");
+    // Every round saves what is held; leaving saves once more before letting go.
+    a.leave().unwrap();
+    assert_eq!(*heard.held.lock().unwrap(), vec![3, 3, 3]);
+}

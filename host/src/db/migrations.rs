@@ -30,6 +30,11 @@ pub const SQLITE: &[Migration] = &[
         name: "tenant owners",
         sql: include_str!("migrations/sqlite/0002_tenant_owners.sql"),
     },
+    Migration {
+        version: 3,
+        name: "pacing spent",
+        sql: include_str!("migrations/sqlite/0003_pacing_spent.sql"),
+    },
 ];
 
 /// PostgreSQL's migrations: the same versions as SQLite's, in PostgreSQL's dialect.
@@ -43,6 +48,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 2,
         name: "tenant owners",
         sql: include_str!("migrations/postgres/0002_tenant_owners.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "pacing spent",
+        sql: include_str!("migrations/postgres/0003_pacing_spent.sql"),
     },
 ];
 

@@ -37,8 +37,14 @@ const PAID: usize = 24;
 const HOSTS: usize = 3;
 /// QBO access tokens' lifetime: the host renews 5 minutes before expiry, so every ~4 s.
 const ACCESS_TTL_SECS: i64 = 304;
-/// `[server] lease-seconds`: how long a dead host's tenants wait.
-const LEASE_SECS: u64 = 3;
+/// `[server] lease-seconds`: how long a dead host's tenants wait (3 s;
+/// `LEDGERLINK_MANY_HOSTS_LEASE_SECS` for the takeover measurement in BENCHMARKS.md).
+fn lease_secs() -> u64 {
+    std::env::var("LEDGERLINK_MANY_HOSTS_LEASE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+}
 const VERIFIER_ENV: &str = "LL_MANY_HOSTS_VERIFIER";
 const CLIENT_ID_ENV: &str = "LL_MANY_HOSTS_QBO_CLIENT_ID";
 const CLIENT_SECRET_ENV: &str = "LL_MANY_HOSTS_QBO_CLIENT_SECRET";
@@ -151,11 +157,12 @@ url = "{url}"
 [server]
 listen = "127.0.0.1:0"
 host-id = "{host_id}"
-lease-seconds = {LEASE_SECS}
+lease-seconds = {lease}
 scheduler-tick-ms = 200
 shutdown-grace-secs = 10
 "#,
             url = self.store_url,
+            lease = lease_secs(),
         );
         for (i, (_, org_url)) in self.orgs.iter().enumerate() {
             text.push_str(&format!(
@@ -469,7 +476,7 @@ fn three_hosts_on_one_postgres_lose_nothing_and_double_nothing_when_one_is_kille
     hosts[0].child.wait().unwrap();
     *balancer.targets.lock().unwrap() = hosts[1..].iter().map(|h| h.url.clone()).collect();
     let mut taken_over = None;
-    let deadline = killed_at + Duration::from_secs(LEASE_SECS * 10);
+    let deadline = killed_at + Duration::from_secs(lease_secs() * 10);
     while taken_over.is_none() {
         let held = holders(&db);
         if victims
@@ -486,15 +493,16 @@ fn three_hosts_on_one_postgres_lose_nothing_and_double_nothing_when_one_is_kille
     }
     let taken_over = taken_over.unwrap();
     eprintln!(
-        "many_hosts: {} tenants of the killed host taken over in {:.2} s (lease {LEASE_SECS} s)",
+        "many_hosts: {} tenants of the killed host taken over in {:.2} s (lease {} s)",
         victims.len(),
-        taken_over.as_secs_f64()
+        taken_over.as_secs_f64(),
+        lease_secs()
     );
     // Within the lease plus one round (a third of it) and the time to claim.
     assert!(
         taken_over
-            <= Duration::from_secs(LEASE_SECS)
-                + Duration::from_secs(LEASE_SECS) / 3
+            <= Duration::from_secs(lease_secs())
+                + Duration::from_secs(lease_secs()) / 3
                 + Duration::from_secs(2),
         "takeover took {taken_over:?}"
     );
