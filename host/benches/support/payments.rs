@@ -1,5 +1,6 @@
 //! A payment recorded through QBO's REST API, as a bookkeeper's entry would be: what the
-//! webhook benchmarks make and then time until it reaches Salesforce.
+//! webhook benchmarks make and then time until it reaches Salesforce, and what the multi-host
+//! test pays with.
 
 use serde_json::{json, Value};
 

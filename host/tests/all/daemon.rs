@@ -2,12 +2,11 @@
 //! described cron job, the inbox worker hands a signed webhook to `on-webhook`, `status` reports
 //! both, and SIGTERM stops it cleanly.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{last_run, status_json, BIN};
+use crate::support::{last_run, listening, status_json, BIN};
 const REALM: &str = "9130355377151526";
 const VERIFIER: &str = "daemon-test-verifier";
 
@@ -59,14 +58,7 @@ fn start(config: &Path) -> (Child, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("ledgerlink listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
+    let (url, _stdout) = listening(&mut child, None);
     (child, url)
 }
 

@@ -10,12 +10,12 @@ use ledgerlink_emulators::seed::SeedSpec;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{last_run, money, number, unthrottled, BIN};
+use crate::support::{last_run, listening, money, number, unthrottled, BIN};
 const TENANT: &str = "demo";
 /// The environment variables the config names (secrets never go in the file).
 const QBO_TOKEN_ENV: &str = "LL_DAEMON_TENANT_QBO_TOKEN";
@@ -100,20 +100,10 @@ impl Daemon {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let Some(url) = line.trim().strip_prefix("ledgerlink listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "unexpected first line {line:?}; log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        };
+        let (url, stdout) = listening(&mut child, Some(&log));
         assert!(url.starts_with("http://127.0.0.1:"), "{url}");
         Self {
-            url: url.to_string(),
+            url,
             child,
             log,
             _stdout: stdout,

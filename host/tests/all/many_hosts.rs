@@ -8,7 +8,11 @@
 //! The QBO access tokens live 304 s of which the host keeps a 5-minute margin, so each tenant's
 //! token is refreshed every ~4 s while the test runs, by whichever host serves it then.
 
-use crate::support::BIN;
+use crate::support::{listening, BIN};
+
+/// The payment the webhook benchmarks make (a bookkeeper's entry through QBO's REST API).
+#[path = "../../benches/support/payments.rs"]
+mod payments;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -23,7 +27,7 @@ use ledgerlink_emulators::seed::{self, SeedSpec};
 use ledgerlink_emulators::RunningServer;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -224,20 +228,10 @@ token-env = "{sf_env}"
             command.env(sf_token_env(i), org.issue_token());
         }
         let mut child = command.spawn().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let Some(url) = line.trim().strip_prefix("ledgerlink listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{host_id}: unexpected first line {line:?}; log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        };
+        let (url, stdout) = listening(&mut child, Some(&log));
         Host {
             id: host_id.to_string(),
-            url: url.to_string(),
+            url,
             child,
             log,
             _stdout: stdout,
@@ -388,19 +382,8 @@ fn pay(s: &Setup, http: &reqwest::blocking::Client, i: usize) -> String {
         .find(|inv| inv["Id"] == opportunity["QBO_Invoice_Id__c"])
         .expect("its invoice");
     let token = s.qbo.issue_tokens(&realm(i)).access_token;
-    let answer = http
-        .post(format!("{}/v3/company/{}/payment", s.qbo_url, realm(i)))
-        .bearer_auth(token)
-        .header("accept", "application/json")
-        .json(&json!({
-            "CustomerRef": invoice["CustomerRef"],
-            "TotalAmt": invoice["TotalAmt"],
-            "Line": [{"Amount": invoice["TotalAmt"],
-                      "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}],
-        }))
-        .send()
-        .unwrap();
-    assert!(answer.status().is_success(), "payment: {}", answer.status());
+    let url = format!("{}/v3/company/{}/payment", s.qbo_url, realm(i));
+    payments::pay_in_full(http, &url, &token, &invoice).unwrap();
     opportunity["Id"].as_str().unwrap().to_string()
 }
 

@@ -7,12 +7,11 @@
 use ledgerlink::emulated_company::LocalCompany;
 use ledgerlink_emulators::seed::SeedSpec;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{money, unthrottled, BIN};
+use crate::support::{listening, money, unthrottled, BIN};
 
 const TENANT: &str = "acme";
 const QBO_TOKEN_ENV: &str = "LL_PAGES_QBO_TOKEN";
@@ -71,15 +70,7 @@ impl Daemon {
             .stderr(std::fs::File::create(config.with_file_name("daemon.log")).unwrap());
         with_tokens(&mut cmd, c);
         let mut child = cmd.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("ledgerlink listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
+        let (url, _stdout) = listening(&mut child, None);
         Self(child, url)
     }
 }

@@ -7,8 +7,32 @@ use ledgerlink_emulators::qbo::{QboConfig, RateLimits};
 use ledgerlink_emulators::seed::SeedSpec;
 use rust_decimal::Decimal;
 use serde_json::Value;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Command;
+
+/// The URL `ledgerlink run` announces on its first line (`ledgerlink listening on <url>`), and
+/// its stdout (keep it to keep the pipe open). Any other first line kills the child and fails
+/// the test with the line and the end of `log`, when given.
+pub fn listening(
+    child: &mut std::process::Child,
+    log: Option<&Path>,
+) -> (String, BufReader<std::process::ChildStdout>) {
+    let mut stdout = BufReader::new(child.stdout.take().expect("a piped stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    match line.trim().strip_prefix("ledgerlink listening on ") {
+        Some(url) => (url.to_string(), stdout),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = log
+                .map(|l| std::fs::read_to_string(l).unwrap_or_default())
+                .unwrap_or_default();
+            panic!("unexpected first line {line:?}; log:\n{log}")
+        }
+    }
+}
 
 /// The `ledgerlink` binary cargo built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_ledgerlink");
