@@ -133,6 +133,20 @@ fn default_retention_days() -> u32 {
     30
 }
 
+impl StoreConfig {
+    /// The store as configured: PostgreSQL when `url` is set (its password from
+    /// `password-env`), else the SQLite file.
+    pub fn open(&self) -> Result<Database> {
+        match &self.url {
+            Some(url) => {
+                let password = std::env::var(&self.password_env).ok();
+                Database::connect(url, password.as_deref())
+            }
+            None => Database::open(&self.path),
+        }
+    }
+}
+
 fn default_password_env() -> String {
     "LEDGERLINK_STORE_PASSWORD".to_string()
 }

@@ -61,7 +61,7 @@ pub struct Host {
 impl Host {
     /// Opens the store and builds every tenant.
     pub fn open(config: &HostConfig, runtime: Runtime) -> Result<Self> {
-        let db = Database::open_configured(&config.store)?;
+        let db = config.store.open()?;
         let metrics = Metrics::new();
         let vault = if config.needs_vault() {
             Some(config.open_vault(&db)?)
@@ -215,7 +215,7 @@ pub async fn run(
             store = host.db.kind(), "tenants claimed");
     }
     host.runner.set_ownership(ownership.clone());
-    let _ = host.ownership.set(ownership.clone());
+    let _ = host.ownership.set(Arc::new(ownership.clone()));
     let overrides: BTreeMap<String, BTreeMap<String, String>> = config
         .tenants
         .iter()

@@ -3,7 +3,6 @@
 //! checks `state`, exchanges the code and stores the tokens and realm in the vault.
 
 use crate::config::{AuthKind, HostConfig, DEFAULT_REDIRECT_URI};
-use crate::db::Database;
 use anyhow::{bail, Context, Result};
 use axum::extract::{Query, State};
 use axum::response::Html;
@@ -82,7 +81,7 @@ pub async fn run(args: ConnectArgs) -> Result<i32> {
     let port = redirect
         .port()
         .with_context(|| format!("redirect-uri {redirect} needs an explicit port"))?;
-    let db = Database::open_configured(&config.store)?;
+    let db = config.store.open()?;
     let vault = config.open_vault(&db)?;
     let broker = config.broker(&tenant.id, name, vault)?;
     let oauth = config.qbo_oauth(&tenant.id)?;

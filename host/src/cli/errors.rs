@@ -3,7 +3,6 @@
 
 use crate::config::HostConfig;
 use crate::daemon::{load_runtime, Host};
-use crate::db::Database;
 use crate::scheduler::ledger::only_entry;
 use crate::scheduler::{ErrorLedger, RunResult};
 use anyhow::{bail, Context, Result};
@@ -63,7 +62,7 @@ pub async fn run(plugin: Option<&Path>, args: ErrorsArgs) -> Result<i32> {
             json,
         } => {
             let config = HostConfig::load(&config)?;
-            let ledger = ErrorLedger::new(Database::open_configured(&config.store)?)?;
+            let ledger = ErrorLedger::new(config.store.open()?)?;
             let errors = ledger.list(tenant.as_deref(), (!all).then_some("open"))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&errors)?);
@@ -98,7 +97,7 @@ pub async fn run(plugin: Option<&Path>, args: ErrorsArgs) -> Result<i32> {
         }
         ErrorsCommand::Dismiss { id, config } => {
             let config = HostConfig::load(&config)?;
-            let ledger = ErrorLedger::new(Database::open_configured(&config.store)?)?;
+            let ledger = ErrorLedger::new(config.store.open()?)?;
             if !ledger.dismiss(id, chrono::Utc::now())? {
                 bail!("there is no error {id}");
             }

@@ -4,7 +4,6 @@
 
 use super::progress::ProgressWatch;
 use crate::config::HostConfig;
-use crate::db::Database;
 use crate::flow_calls;
 use crate::runtime::exports::ledgerlink::sync::flows::{Outcome, RunReport};
 use crate::runtime::{Limits, Runtime};
@@ -93,7 +92,7 @@ pub async fn run_for_report(
 ) -> Result<std::result::Result<RunReport, i32>> {
     let config = HostConfig::load(&t.config)?;
     let tenant_id = config.tenant_id(t.tenant.as_deref())?;
-    let db = Database::open_configured(&config.store)?;
+    let db = config.store.open()?;
     let tenant = config.tenant_caps(&tenant_id, &db)?;
     // Jobs block on the APIs for most of their time; the CPU deadline is the call's wall time.
     let limits = Limits {

@@ -4,7 +4,6 @@
 //! export. No API is called.
 
 use crate::config::HostConfig;
-use crate::db::Database;
 use crate::flow_calls;
 use crate::reports::currency_of;
 use crate::reports::files::{self, Format};
@@ -52,7 +51,7 @@ pub const EXIT_NO_REPORT: i32 = 2;
 pub async fn run(plugin: Option<&Path>, args: ReportArgs) -> Result<i32> {
     let config = HostConfig::load(&args.config)?;
     let tenant_id = config.tenant_id(args.tenant.as_deref())?;
-    let db = Database::open_configured(&config.store)?;
+    let db = config.store.open()?;
     // A stored report needs no connection: no token is asked for.
     let tenant = config.offline_caps(&tenant_id, &db)?;
     let runtime = crate::daemon::load_runtime(plugin)?;

@@ -1,7 +1,6 @@
 //! `ledgerlink status --config FILE [--json]`.
 
 use crate::config::HostConfig;
-use crate::db::Database;
 use crate::runtime::{Limits, Runtime};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
@@ -20,7 +19,7 @@ pub struct StatusArgs {
 /// Prints the status of every tenant.
 pub async fn run(plugin: Option<&Path>, args: StatusArgs) -> Result<i32> {
     let config = HostConfig::load(&args.config)?;
-    let db = Database::open_configured(&config.store)?;
+    let db = config.store.open()?;
     let runtime = match plugin {
         Some(path) => Runtime::from_file(path, Limits::default())?,
         None => Runtime::embedded(Limits::default())?,

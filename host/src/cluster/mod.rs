@@ -77,6 +77,16 @@ fn store_for(db: &Database) -> Arc<dyn OwnershipStore> {
     }
 }
 
+impl crate::caps::storage::fenced::Fences for Ownership {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn token(&self, tenant: &str) -> Option<i64> {
+        self.fence(tenant)
+    }
+}
+
 /// Every hold in `db`'s store, expired or not (for `ledgerlink status`).
 pub fn owners(db: &Database) -> Result<Vec<Owner>> {
     store_for(db).owners()

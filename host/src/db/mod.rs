@@ -55,17 +55,6 @@ impl Database {
         Ok(Self::from(Postgres::connect(url, password)?))
     }
 
-    /// The store as configured: PostgreSQL when `[store] url` is set, else the SQLite file.
-    pub fn open_configured(store: &crate::config::StoreConfig) -> Result<Self> {
-        match &store.url {
-            Some(url) => {
-                let password = std::env::var(&store.password_env).ok();
-                Self::connect(url, password.as_deref())
-            }
-            None => Self::open(&store.path),
-        }
-    }
-
     /// The backend, for the storage interfaces to pick their implementation.
     pub fn backend(&self) -> &Backend {
         &self.backend

@@ -8,12 +8,19 @@
 //! unfenced, as on a single host.
 
 use super::{Fence, KeyValueBackend};
-use crate::cluster::Ownership;
 use anyhow::{bail, Result};
 use std::sync::{Arc, OnceLock};
 
-/// The host's ownership, once the daemon has one; shared by every tenant's buckets.
-pub type OwnershipSlot = Arc<OnceLock<Ownership>>;
+/// Where a host's fencing tokens come from: its holds on tenants ([`crate::cluster::Ownership`]).
+pub trait Fences: Send + Sync {
+    /// The host's id.
+    fn host(&self) -> &str;
+    /// The fencing token of the host's hold on `tenant`, if it holds it.
+    fn token(&self, tenant: &str) -> Option<i64>;
+}
+
+/// The host's fences, once the daemon has them; shared by every tenant's buckets.
+pub type OwnershipSlot = Arc<OnceLock<Arc<dyn Fences>>>;
 
 /// `inner`, with its writes fenced by the ownership in `slot`.
 pub struct Fenced {
@@ -32,7 +39,7 @@ impl Fenced {
         let Some(ownership) = self.slot.get() else {
             return Ok(None);
         };
-        match ownership.fence(tenant) {
+        match ownership.token(tenant) {
             Some(token) => Ok(Some(Fence {
                 host: ownership.host().to_string(),
                 token,
@@ -93,6 +100,7 @@ impl KeyValueBackend for Fenced {
 mod tests {
     use super::*;
     use crate::caps::storage::backend_for;
+    use crate::cluster::Ownership;
     use crate::db::testing::each_backend;
     use chrono::{Duration, Utc};
 
@@ -108,8 +116,8 @@ mod tests {
             let kv_b = Fenced::new(backend_for(&db), slot_b.clone());
             // Unfenced until the ownership is set.
             kv_a.set("acme", "links", "k", b"before").unwrap();
-            let _ = slot_a.set(a.clone());
-            let _ = slot_b.set(b.clone());
+            let _ = slot_a.set(Arc::new(a.clone()));
+            let _ = slot_b.set(Arc::new(b.clone()));
             // a holds acme: its writes go through; b's are refused.
             let t0 = Utc::now();
             a.round(t0).unwrap();
