@@ -119,6 +119,11 @@ pub struct StoreConfig {
     /// The environment variable holding the PostgreSQL password.
     #[serde(default = "default_password_env")]
     pub password_env: String,
+    /// PEM certificates of the CA that signed the PostgreSQL server's certificate, when it is
+    /// not one the web trusts; relative to the config file. Ask for TLS with
+    /// `?sslmode=require` in `url`.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// The vault key file (created with mode 0600 when missing), relative to the config file.
     /// `LEDGERLINK_KEY` (base64) overrides it.
     #[serde(default = "default_key_file")]
@@ -140,7 +145,7 @@ impl StoreConfig {
         match &self.url {
             Some(url) => {
                 let password = std::env::var(&self.password_env).ok();
-                Database::connect(url, password.as_deref())
+                Database::connect_with(url, password.as_deref(), self.ca_file.as_deref())
             }
             None => Database::open(&self.path),
         }
@@ -165,6 +170,7 @@ impl Default for StoreConfig {
             path: default_store_path(),
             url: None,
             password_env: default_password_env(),
+            ca_file: None,
             key_file: default_key_file(),
             retention_days: default_retention_days(),
         }
@@ -339,12 +345,31 @@ impl HostConfig {
             if config.store.key_file.is_relative() {
                 config.store.key_file = dir.join(&config.store.key_file);
             }
+            if let Some(ca) = config.store.ca_file.as_mut().filter(|ca| ca.is_relative()) {
+                *ca = dir.join(&*ca);
+            }
         }
         config.validate()?;
         Ok(config)
     }
 
     fn validate(&self) -> Result<()> {
+        if let Some(url) = &self.store.url {
+            // Secrets never go in the file: the password comes from the environment.
+            match url::Url::parse(url) {
+                Ok(u) if !matches!(u.scheme(), "postgres" | "postgresql") => bail!(
+                    "[store] url must be a postgres:// URL, not {}://",
+                    u.scheme()
+                ),
+                Ok(u) if u.password().is_some() => bail!(
+                    "[store] url holds a password; put it in the environment variable {} \
+                     instead (secrets never go in the config file)",
+                    self.store.password_env
+                ),
+                Ok(_) => {}
+                Err(e) => bail!("[store] url is not a URL: {e}"),
+            }
+        }
         let mut seen = std::collections::BTreeSet::new();
         // Webhooks are routed and QBO pacing is kept by realm: one company, one tenant.
         let mut realms: BTreeMap<&str, &str> = BTreeMap::new();
@@ -681,7 +706,8 @@ pub const EXAMPLE: &str = r#"# Ledgerlink host configuration.
 path = "ledgerlink.db"
 # Or, for many `ledgerlink run` hosts sharing one store: a PostgreSQL database (its password in
 # the environment variable LEDGERLINK_STORE_PASSWORD, never here).
-# url = "postgres://ledgerlink@db.internal:5432/ledgerlink"
+# url = "postgres://ledgerlink@db.internal:5432/ledgerlink?sslmode=require"
+# ca-file = "db-ca.pem"   (the CA of the server's certificate, if not a public one)
 # Vault key (created with mode 0600 when missing); LEDGERLINK_KEY (base64) overrides it.
 key-file = "ledgerlink.key"
 # Days to keep finished work (handled webhooks, job runs, auth events, resolved errors);
@@ -879,6 +905,23 @@ mod tests {
             write("[[tenant]]\nid = \"a\"\n[tenant.schedules]\npoll = \"*/5 * * * *\"\n");
         let err = format!("{:#}", HostConfig::load(&path).unwrap_err());
         assert!(err.contains("schedule of job poll"), "{err}");
+    }
+
+    #[test]
+    fn a_store_url_with_a_password_or_another_scheme_is_refused_and_ca_file_is_relative() {
+        let (_dir, path) =
+            write("[store]\nurl = \"postgres://ll:s3cret@db.internal/ledgerlink\"\n");
+        let err = format!("{:#}", HostConfig::load(&path).unwrap_err());
+        assert!(err.contains("LEDGERLINK_STORE_PASSWORD"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+        let (_dir, path) = write("[store]\nurl = \"mysql://db.internal/ledgerlink\"\n");
+        let err = format!("{:#}", HostConfig::load(&path).unwrap_err());
+        assert!(err.contains("postgres:// URL"), "{err}");
+        let (dir, path) = write(
+            "[store]\nurl = \"postgres://ll@db.internal/ledgerlink?sslmode=require\"\nca-file = \"ca.pem\"\n",
+        );
+        let config = HostConfig::load(&path).unwrap();
+        assert_eq!(config.store.ca_file, Some(dir.path().join("ca.pem")));
     }
 
     #[test]

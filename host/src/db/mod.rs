@@ -52,7 +52,17 @@ impl Database {
     /// Connects to the PostgreSQL database at `url` (`password`, when given, overrides the
     /// URL's) and brings its schema up to date.
     pub fn connect(url: &str, password: Option<&str>) -> Result<Self> {
-        Ok(Self::from(Postgres::connect(url, password)?))
+        Self::connect_with(url, password, None)
+    }
+
+    /// [`Self::connect`], the server's certificate also checked against the PEM certificates
+    /// in `ca_file` (a private CA).
+    pub fn connect_with(
+        url: &str,
+        password: Option<&str>,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Self> {
+        Ok(Self::from(Postgres::connect(url, password, ca_file)?))
     }
 
     /// The backend, for the storage interfaces to pick their implementation.

@@ -9,6 +9,7 @@
 use anyhow::{anyhow, Context, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -47,8 +48,10 @@ impl Drop for Inner {
 
 impl Postgres {
     /// Connects to `url` (`password`, when given, replaces the URL's), checks the connection
-    /// and brings the schema up to date.
-    pub fn connect(url: &str, password: Option<&str>) -> Result<Self> {
+    /// and brings the schema up to date. TLS as the URL's `sslmode` asks (`prefer` by default,
+    /// `require` to refuse a plain connection), the server's certificate checked against the
+    /// web's roots and the PEM certificates in `ca_file` (a private CA).
+    pub fn connect(url: &str, password: Option<&str>, ca_file: Option<&Path>) -> Result<Self> {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| anyhow!("[store] url is not a PostgreSQL URL: {e}"))?;
         if let Some(password) = password {
@@ -67,7 +70,7 @@ impl Postgres {
             .context("starting the PostgreSQL client's runtime")?;
         let manager = Manager::from_config(
             config,
-            tokio_postgres::NoTls,
+            tls(ca_file)?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -116,7 +119,10 @@ impl Postgres {
         let task = async move {
             let answer = match pool.get().await {
                 Ok(client) => query(client).await,
-                Err(e) => Err(anyhow!("no connection to the store at {shown}: {e}")),
+                Err(e) => Err(anyhow!(
+                    "no connection to the store at {shown}: {}",
+                    with_causes(&e)
+                )),
             };
             let _ = tx.send(answer);
         };
@@ -136,6 +142,55 @@ impl Postgres {
     pub fn shown(&self) -> &str {
         &self.inner.shown
     }
+}
+
+/// The TLS client of the pool: the web's roots, and `ca_file`'s certificates when given.
+fn tls(ca_file: Option<&Path>) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let mut added = 0;
+        for cert in CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("reading [store] ca-file {}", path.display()))?
+        {
+            let cert = cert.with_context(|| format!("[store] ca-file {}", path.display()))?;
+            roots
+                .add(cert)
+                .with_context(|| format!("a certificate of [store] ca-file {}", path.display()))?;
+            added += 1;
+        }
+        if added == 0 {
+            anyhow::bail!(
+                "[store] ca-file {} holds no PEM certificate",
+                path.display()
+            );
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("TLS for the store")?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// An error and its causes, `: `-separated (the pool's error hides why a connection failed,
+/// e.g. a certificate the client does not trust).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// `url` with any password replaced by `***`, for logs and messages.
@@ -173,7 +228,7 @@ mod tests {
             .map(|_| {
                 let url = url.clone();
                 std::thread::spawn(move || {
-                    Postgres::connect(&url, None).map(|db| db.schema_version())
+                    Postgres::connect(&url, None, None).map(|db| db.schema_version())
                 })
             })
             .collect();
@@ -183,7 +238,7 @@ mod tests {
                 super::super::migrations::latest()
             );
         }
-        let db = Postgres::connect(&url, None).unwrap();
+        let db = Postgres::connect(&url, None, None).unwrap();
         let rows: i64 = db
             .run(|c| {
                 Box::pin(async move {
@@ -196,10 +251,49 @@ mod tests {
         assert_eq!(rows, super::super::migrations::latest() as i64);
     }
 
+    #[test]
+    fn tls_is_used_when_asked_and_the_servers_certificate_must_be_trusted() {
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        let identity = crate::db::throwaway::Identity {
+            cert_pem: certified.cert.pem(),
+            key_pem: certified.signing_key.serialize_pem(),
+        };
+        let server = crate::db::throwaway::Cluster::start_with_tls(&identity).unwrap();
+        let url = format!("{}?sslmode=require", server.fresh_database("tls"));
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, &identity.cert_pem).unwrap();
+        // With the server's CA: a TLS connection.
+        let db = Postgres::connect(&url, None, Some(&ca)).unwrap();
+        let encrypted: bool = db
+            .run(|c| {
+                Box::pin(async move {
+                    Ok(c.query_one(
+                        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                        &[],
+                    )
+                    .await?
+                    .get(0))
+                })
+            })
+            .unwrap();
+        assert!(encrypted);
+        // Without it, the certificate is refused rather than trusted.
+        let err = Postgres::connect(&url, None, None).err().unwrap();
+        assert!(
+            format!("{err:#}").to_lowercase().contains("certificate"),
+            "{err:#}"
+        );
+        // A CA file without a certificate is a clear error.
+        std::fs::write(&ca, "not a certificate\n").unwrap();
+        let err = Postgres::connect(&url, None, Some(&ca)).err().unwrap();
+        assert!(format!("{err:#}").contains("ca-file"), "{err:#}");
+    }
+
     #[tokio::test]
     async fn a_query_from_inside_another_runtime_answers_and_the_store_drops_cleanly() {
         let url = crate::db::throwaway::Cluster::shared().fresh_database("nested");
-        let db = Postgres::connect(&url, None).unwrap();
+        let db = Postgres::connect(&url, None, None).unwrap();
         let one: i32 = db
             .run(|c| Box::pin(async move { Ok(c.query_one("SELECT 1", &[]).await?.get(0)) }))
             .unwrap();

@@ -22,6 +22,14 @@ pub struct Cluster {
 
 static SHARED: OnceLock<Cluster> = OnceLock::new();
 
+/// A server's TLS identity: its certificate (its own CA) and key, PEM.
+pub struct Identity {
+    /// The certificate, also the CA a client trusts.
+    pub cert_pem: String,
+    /// The private key.
+    pub key_pem: String,
+}
+
 impl Cluster {
     /// The process's server, started on first use. Panics (a test's failure) naming what is
     /// missing when no server can be started.
@@ -43,6 +51,16 @@ impl Cluster {
                 created: Mutex::new(0),
             });
         }
+        Self::start_with(None)
+    }
+
+    /// A server of its own that also speaks TLS with `identity` (it still accepts plain
+    /// connections, so a client's `sslmode` decides).
+    pub fn start_with_tls(identity: &Identity) -> Result<Self> {
+        Self::start_with(Some(identity))
+    }
+
+    fn start_with(tls: Option<&Identity>) -> Result<Self> {
         let bin = server_binaries()?;
         let run_as = run_as()?;
         let dir = std::env::temp_dir().join(format!(
@@ -72,13 +90,31 @@ impl Cluster {
         if !out.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
+        let mut ssl = String::new();
+        if let Some(identity) = tls {
+            use std::os::unix::fs::PermissionsExt;
+            let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+            std::fs::write(&cert, &identity.cert_pem)?;
+            std::fs::write(&key, &identity.key_pem)?;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+            for file in [&cert, &key] {
+                if let Some((uid, gid)) = run_as {
+                    std::os::unix::fs::chown(file, Some(uid), Some(gid))?;
+                }
+            }
+            ssl = format!(
+                "-c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                quoted(&cert),
+                quoted(&key)
+            );
+        }
         let port = free_port()?;
         // The watchdog: the server runs while this process lives, then stops and its directory
         // goes.
         let script = format!(
             "{server} -D {data} -p {port} -k {dir} -c listen_addresses=127.0.0.1 \
              -c max_connections=400 -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c shared_buffers=32MB >{dir}/server.log 2>&1 &
+             -c full_page_writes=off -c shared_buffers=32MB {ssl} >{dir}/server.log 2>&1 &
              pg=$!
              while [ -d /proc/{parent} ] && kill -0 $pg 2>/dev/null; do sleep 0.5; done
              kill -QUIT $pg 2>/dev/null; wait $pg; rm -rf {dir}",
