@@ -252,12 +252,26 @@ fn holder_id() -> String {
     )
 }
 
+/// The machine's name and, after `@`, its process-id namespace: processes are "of this
+/// machine" (their pids comparable) only within one namespace, so two containers that share a
+/// name and a store never take each other's live leases for dead ones.
 fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .ok()
         .filter(|h| !h.is_empty() && !h.contains(':'))
-        .unwrap_or_else(|| "host".into())
+        .unwrap_or_else(|| "host".into());
+    let namespace = std::fs::read_link("/proc/self/ns/pid").ok().and_then(|l| {
+        l.to_string_lossy()
+            .trim_start_matches("pid:[")
+            .trim_end_matches(']')
+            .parse::<u64>()
+            .ok()
+    });
+    match namespace {
+        Some(ns) => format!("{name}@{ns}"),
+        None => name,
+    }
 }
 
 /// Whether `holder` names a process of this machine that is gone.
