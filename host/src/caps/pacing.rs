@@ -206,6 +206,8 @@ pub struct Pacer {
     labels: Option<(Metrics, String, String)>,
     /// The tenant's QBO realm (`settings.realm-id`): the one lane of a QBO connection.
     realm: Option<String>,
+    /// Counts the sends and answers recorded: what was [`Spent`] changes only when this does.
+    recorded: std::sync::atomic::AtomicU64,
 }
 
 impl Pacer {
@@ -217,6 +219,7 @@ impl Pacer {
             lanes: Mutex::default(),
             labels: None,
             realm: None,
+            recorded: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -358,6 +361,8 @@ impl Pacer {
                     if batch {
                         state.batches.push_back(now);
                     }
+                    self.recorded
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     return Admission::Send;
                 }
                 (free, why)
@@ -373,6 +378,8 @@ impl Pacer {
     /// Learns from an API answer: a 429/503 records a penalty (returned, for the pass-through
     /// headers); a Salesforce `Sforce-Limit-Info` updates the quota; a success resets the backoff.
     pub fn observe(&self, lane: &str, status: StatusCode, headers: &HeaderMap) -> Option<Throttle> {
+        self.recorded
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let now = Instant::now();
         let mut lanes = self.lanes();
         let state = lanes.entry(lane.to_string()).or_default();
@@ -476,6 +483,12 @@ fn instant_of(ms: i64, now: Instant, wall_now: DateTime<Utc>) -> Option<Instant>
 }
 
 impl Pacer {
+    /// How many sends and answers this pacer has recorded: unchanged, so is [`Self::spent`]
+    /// (but for sends ageing out of the minute, which the next host drops by itself).
+    pub fn recorded(&self) -> u64 {
+        self.recorded.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The last minute's sends and any pause, for the next host to take over.
     pub fn spent(&self) -> Spent {
         let (now, wall_now) = (Instant::now(), Utc::now());

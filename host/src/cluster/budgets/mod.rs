@@ -15,8 +15,8 @@ use crate::caps::pacing::{Pacer, Spent};
 use crate::db::{Backend, Database};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The storage interface of spent budgets (`pacing_spent`).
@@ -81,6 +81,10 @@ pub struct Handover {
     /// Tenant → its paced connections.
     pacers: BTreeMap<String, Vec<(String, Arc<Pacer>)>>,
     unseen: Duration,
+    /// (tenant, connection) → the pacer's [`Pacer::recorded`] as last saved or taken over: a
+    /// pacer that recorded nothing since is not written again (most tenants are idle most
+    /// rounds).
+    saved: Mutex<HashMap<(String, String), u64>>,
 }
 
 impl Handover {
@@ -106,7 +110,23 @@ impl Handover {
             budgets: Budgets::new(db),
             pacers,
             unseen,
+            saved: Mutex::default(),
         }
+    }
+
+    fn mark_saved(&self, tenant: &str, connection: &str, recorded: u64) {
+        self.saved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((tenant.to_string(), connection.to_string()), recorded);
+    }
+
+    fn saved_at(&self, tenant: &str, connection: &str) -> Option<u64> {
+        self.saved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(tenant.to_string(), connection.to_string()))
+            .copied()
     }
 }
 
@@ -122,15 +142,22 @@ impl OwnershipHooks for Handover {
                     "could not read the spent API budget of the previous host");
                 pacer.take_over(&Spent::default(), Utc::now(), self.unseen);
             }
+            // What is stored is what this pacer started from.
+            self.mark_saved(tenant, connection, pacer.recorded());
         }
     }
 
     fn held(&self, tenants: &[String]) {
         for tenant in tenants {
             for (connection, pacer) in self.pacers.get(tenant).into_iter().flatten() {
-                if let Err(e) = self.budgets.save(tenant, connection, pacer) {
-                    tracing::warn!(tenant, connection = %connection, error = %format!("{e:#}"),
-                        "could not save the spent API budget");
+                let recorded = pacer.recorded();
+                if self.saved_at(tenant, connection) == Some(recorded) {
+                    continue;
+                }
+                match self.budgets.save(tenant, connection, pacer) {
+                    Ok(()) => self.mark_saved(tenant, connection, recorded),
+                    Err(e) => tracing::warn!(tenant, connection = %connection,
+                        error = %format!("{e:#}"), "could not save the spent API budget"),
                 }
             }
         }
@@ -154,6 +181,47 @@ mod tests {
             },
         )
         .with_realm(Some("r"))
+    }
+
+    #[test]
+    fn a_pacer_is_saved_again_only_after_it_recorded_something() {
+        each_backend("budgets_saved_when_changed", |db| {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let paced = Arc::new(pacer());
+                let handover = Handover {
+                    budgets: Budgets::new(&db),
+                    pacers: BTreeMap::from([(
+                        "acme".to_string(),
+                        vec![("quickbooks".to_string(), paced.clone())],
+                    )]),
+                    unseen: Duration::ZERO,
+                    saved: Mutex::default(),
+                };
+                let saved_at = || {
+                    handover
+                        .budgets
+                        .store
+                        .load("acme", "quickbooks")
+                        .unwrap()
+                        .map(|(_, at)| at)
+                };
+                let tenants = ["acme".to_string()];
+                // Taken over with nothing stored: nothing to write until it sends.
+                handover.gained("acme");
+                handover.held(&tenants);
+                assert_eq!(saved_at(), None);
+                assert_eq!(paced.admit("r", false).await, Admission::Send);
+                handover.held(&tenants);
+                let first = saved_at().expect("saved after a send");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                handover.held(&tenants);
+                assert_eq!(saved_at(), Some(first), "unchanged: not written again");
+                assert_eq!(paced.admit("r", false).await, Admission::Send);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                handover.held(&tenants);
+                assert!(saved_at().unwrap() > first, "a new send is saved");
+            })
+        });
     }
 
     #[test]
