@@ -202,11 +202,11 @@ pub async fn run(
     );
     // The API budgets move with the tenants: what another host may have sent after its last
     // save (a round) counts as spent here.
-    let round = Duration::from_secs(config.server.lease_seconds.max(3)) / 3;
+    let unseen = ownership.round_every() + Duration::from_secs(1);
     let ownership = ownership.with_hooks(Arc::new(crate::cluster::budgets::Handover::new(
         &host.db,
         host.runner.tenants(),
-        round + Duration::from_secs(1),
+        unseen,
     )));
     {
         let first = ownership.clone();

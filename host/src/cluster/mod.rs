@@ -415,16 +415,22 @@ pub async fn while_owned<F, Fut>(
 /// The default host id: the machine's name and the daemon's listen port, unique among running
 /// hosts (two cannot listen on one address) and the same after a restart.
 pub fn default_host_id(listen: std::net::SocketAddr) -> String {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".into());
+    let name = machine_name();
     match listen.port() {
         // An ephemeral port (tests): the process is what is unique.
         0 => format!("{name}:pid{}", std::process::id()),
         port => format!("{name}:{port}"),
     }
+}
+
+/// The machine's name (`host` when it has none), without `:` so that it can start an id
+/// that `:` separates (host ids here, run-lease holders in [`crate::scheduler::lease`]).
+pub(crate) fn machine_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty() && !h.contains(':'))
+        .unwrap_or_else(|| "host".into())
 }
 
 pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {

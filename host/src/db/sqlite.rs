@@ -11,6 +11,12 @@ use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// `tenants` as one statement parameter, a JSON array that `tenant IN (SELECT value FROM
+/// json_each(?))` reads (SQLite binds no lists); `None` (every tenant) stays NULL.
+pub fn tenant_list(tenants: Option<&[String]>) -> Option<String> {
+    tenants.map(|t| serde_json::Value::from(t.to_vec()).to_string())
+}
+
 /// A shared handle to the SQLite store. Cloning shares the connection.
 #[derive(Clone)]
 pub struct Sqlite {

@@ -129,19 +129,23 @@ impl Scheduler {
         for job in &self.cron {
             self.slots.init(&job.tenant, &job.job, now)?;
         }
-        self.adopt_new(now).await
+        self.adopt_new(&self.served(), now).await
     }
 
-    /// Takes on the tenants this host serves now and had not taken on yet (all of them at
-    /// start; later, those taken over from another host).
-    async fn adopt_new(&self, now: DateTime<Utc>) -> Result<TickReport> {
-        let served: BTreeSet<String> = self
-            .runner
+    /// The tenants this host serves now (all of them without ownership).
+    fn served(&self) -> Vec<String> {
+        self.runner
             .tenants()
             .keys()
             .filter(|t| self.runner.serves(t))
             .cloned()
-            .collect();
+            .collect()
+    }
+
+    /// Takes on the tenants this host serves now and had not taken on yet (all of them at
+    /// start; later, those taken over from another host).
+    async fn adopt_new(&self, served: &[String], now: DateTime<Utc>) -> Result<TickReport> {
+        let served: BTreeSet<String> = served.iter().cloned().collect();
         let new: Vec<String> = {
             let mut adopted = self.adopted.lock().unwrap_or_else(|p| p.into_inner());
             let new = served.difference(&adopted).cloned().collect();
@@ -198,10 +202,12 @@ impl Scheduler {
 
     /// Starts what is due at `now`: cron slots, run-later schedules, error retries.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport> {
-        let mut report = self.adopt_new(now).await?;
+        // One reading of what this host serves for the whole tick.
+        let tenants = self.served();
+        let mut report = self.adopt_new(&tenants, now).await?;
         for job in &self.cron {
             // Another host serves it, and records its slots.
-            if !self.runner.serves(&job.tenant) {
+            if !tenants.contains(&job.tenant) {
                 continue;
             }
             let last = self.slots.last(&job.tenant, &job.job)?.unwrap_or(now);
@@ -226,13 +232,6 @@ impl Scheduler {
             }
         }
         // Only the tenants this host serves: another host claims the others' rows.
-        let tenants: Vec<String> = self
-            .runner
-            .tenants()
-            .keys()
-            .filter(|t| self.runner.serves(t))
-            .cloned()
-            .collect();
         for due in self.later.claim_due(now, &tenants, CLAIM_LEASE)? {
             let fresh = match self
                 .dispatched

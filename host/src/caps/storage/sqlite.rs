@@ -1,7 +1,7 @@
 //! The durable key-value backend on the host's SQLite store.
 
 use super::{KeyValueBackend, LIST_PAGE};
-use crate::db::{Backend, Database, Sqlite};
+use crate::db::{Database, Sqlite};
 use anyhow::{bail, Result};
 use rusqlite::{params, OptionalExtension};
 
@@ -19,11 +19,9 @@ impl SqliteBackend {
     }
 
     fn sqlite(&self) -> Result<&Sqlite> {
-        match self.db.backend() {
-            Backend::Sqlite(db) => Ok(db),
-            Backend::Postgres(_) => {
-                bail!("the SQLite key-value backend was given a PostgreSQL store")
-            }
+        match self.db.sqlite() {
+            Some(db) => Ok(db),
+            None => bail!("the SQLite key-value backend was given a PostgreSQL store"),
         }
     }
 }

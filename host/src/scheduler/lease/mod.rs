@@ -256,11 +256,7 @@ fn holder_id() -> String {
 /// machine" (their pids comparable) only within one namespace, so two containers that share a
 /// name and a store never take each other's live leases for dead ones.
 fn host_name() -> String {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty() && !h.contains(':'))
-        .unwrap_or_else(|| "host".into());
+    let name = crate::cluster::machine_name();
     let namespace = std::fs::read_link("/proc/self/ns/pid").ok().and_then(|l| {
         l.to_string_lossy()
             .trim_start_matches("pid:[")

@@ -109,7 +109,7 @@ impl LedgerStore for SqliteLedger {
     }
 
     fn claim_due(&self, now: DateTime<Utc>, tenants: Option<&[String]>) -> Result<Vec<Claimed>> {
-        let tenants = tenants.map(|t| serde_json::Value::from(t.to_vec()).to_string());
+        let tenants = crate::db::sqlite::tenant_list(tenants);
         let mut conn = self.db.lock();
         let tx = conn.transaction()?;
         let rows: Vec<(i64, String, String, String, i64)> = {

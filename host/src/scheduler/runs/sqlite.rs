@@ -70,7 +70,7 @@ impl RunStore for SqliteRuns {
         finished: String,
         tenants: Option<&[String]>,
     ) -> Result<Vec<JobRun>> {
-        let tenants = tenants.map(|t| serde_json::Value::from(t.to_vec()).to_string());
+        let tenants = crate::db::sqlite::tenant_list(tenants);
         let rows = self.select(
             "WHERE status = 'running' AND (?1 IS NULL OR tenant IN (SELECT value FROM json_each(?1))) ORDER BY id",
             params![tenants],

@@ -73,7 +73,7 @@ impl InboxStore for SqliteInbox {
         until: &str,
         tenants: Option<&[String]>,
     ) -> Result<Vec<InboxItem>> {
-        let tenants = tenants.map(|t| serde_json::Value::from(t.to_vec()).to_string());
+        let tenants = crate::db::sqlite::tenant_list(tenants);
         let mut conn = self.db.lock();
         let tx = conn.transaction().context("starting a webhook claim")?;
         let items = {
