@@ -1,4 +1,5 @@
-//! Versioned schema migrations, one list per backend, applied in order when a store is opened.
+//! Versioned schema migrations, one list with each step in both dialects, applied in order
+//! when a store is opened.
 //! A store records the versions it has in `schema_migrations`; a version is applied at most
 //! once, in the same transaction that records it. A store at a version this build does not know
 //! (written by a newer Ledgerlink) is refused rather than written with an older schema.
@@ -8,57 +9,43 @@
 
 use anyhow::{bail, Context, Result};
 
-/// One step of the schema.
+/// One step of the schema, in each backend's dialect.
 pub struct Migration {
     /// Its number; the list is in increasing order from 1.
     pub version: u32,
     /// What it does, as recorded in `schema_migrations`.
     pub name: &'static str,
-    /// The SQL, a batch of statements.
-    pub sql: &'static str,
+    /// SQLite's SQL, a batch of statements.
+    pub sqlite: &'static str,
+    /// PostgreSQL's SQL for the same step.
+    pub postgres: &'static str,
 }
 
-/// SQLite's migrations.
-pub const SQLITE: &[Migration] = &[
+/// Both backends' migrations: one version, one name, two dialects.
+pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "initial",
-        sql: include_str!("migrations/sqlite/0001_initial.sql"),
+        sqlite: include_str!("migrations/sqlite/0001_initial.sql"),
+        postgres: include_str!("migrations/postgres/0001_initial.sql"),
     },
     Migration {
         version: 2,
         name: "tenant owners",
-        sql: include_str!("migrations/sqlite/0002_tenant_owners.sql"),
+        sqlite: include_str!("migrations/sqlite/0002_tenant_owners.sql"),
+        postgres: include_str!("migrations/postgres/0002_tenant_owners.sql"),
     },
     Migration {
         version: 3,
         name: "pacing spent",
-        sql: include_str!("migrations/sqlite/0003_pacing_spent.sql"),
-    },
-];
-
-/// PostgreSQL's migrations: the same versions as SQLite's, in PostgreSQL's dialect.
-pub const POSTGRES: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "initial",
-        sql: include_str!("migrations/postgres/0001_initial.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "tenant owners",
-        sql: include_str!("migrations/postgres/0002_tenant_owners.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "pacing spent",
-        sql: include_str!("migrations/postgres/0003_pacing_spent.sql"),
+        sqlite: include_str!("migrations/sqlite/0003_pacing_spent.sql"),
+        postgres: include_str!("migrations/postgres/0003_pacing_spent.sql"),
     },
 ];
 
 /// The newest version this build knows.
 pub fn latest() -> u32 {
-    SQLITE.last().map_or(0, |m| m.version)
+    MIGRATIONS.last().map_or(0, |m| m.version)
 }
 
 const SQLITE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -87,8 +74,8 @@ pub fn apply_sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
         .context("starting the schema migration")?;
     let at = sqlite_version(&tx)?;
     refuse_newer(at)?;
-    for m in SQLITE.iter().filter(|m| m.version > at) {
-        tx.execute_batch(m.sql)
+    for m in MIGRATIONS.iter().filter(|m| m.version > at) {
+        tx.execute_batch(m.sqlite)
             .with_context(|| format!("applying migration {} ({})", m.version, m.name))?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied) VALUES (?1, ?2, ?3)",
@@ -142,8 +129,8 @@ pub async fn apply_postgres(client: &mut tokio_postgres::Client) -> Result<Vec<u
     let at = postgres_version(&tx).await?;
     refuse_newer(at)?;
     let mut applied = Vec::new();
-    for m in POSTGRES.iter().filter(|m| m.version > at) {
-        tx.batch_execute(m.sql)
+    for m in MIGRATIONS.iter().filter(|m| m.version > at) {
+        tx.batch_execute(m.postgres)
             .await
             .with_context(|| format!("applying migration {} ({})", m.version, m.name))?;
         tx.execute(
@@ -180,11 +167,21 @@ mod tests {
 
     #[test]
     fn both_backends_list_the_same_versions_in_order() {
-        let versions = |list: &[Migration]| list.iter().map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(SQLITE), versions(POSTGRES));
-        assert_eq!(versions(SQLITE), (1..=latest()).collect::<Vec<_>>());
-        for (s, p) in SQLITE.iter().zip(POSTGRES) {
-            assert_eq!(s.name, p.name, "version {}", s.version);
+        // One list holds both dialects, so the versions and names agree by construction; the
+        // versions run from 1 without a gap and every step has SQL for both backends.
+        let versions: Vec<u32> = MIGRATIONS.iter().map(|m| m.version).collect();
+        assert_eq!(versions, (1..=latest()).collect::<Vec<_>>());
+        for m in MIGRATIONS {
+            assert!(
+                !m.sqlite.trim().is_empty(),
+                "version {}: no SQLite SQL",
+                m.version
+            );
+            assert!(
+                !m.postgres.trim().is_empty(),
+                "version {}: no PostgreSQL SQL",
+                m.version
+            );
         }
     }
 
