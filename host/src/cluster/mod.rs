@@ -189,11 +189,6 @@ impl Ownership {
             .holds(tenant, &self.host, fence, Utc::now().timestamp_millis())
     }
 
-    /// Every hold in the store.
-    pub fn owners(&self) -> Result<Vec<Owner>> {
-        self.store.owners()
-    }
-
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, i64>> {
         self.owned.read().unwrap_or_else(|p| p.into_inner())
     }

@@ -85,14 +85,14 @@ fn a_clean_stop_hands_the_tenants_over_without_waiting_for_the_lease() {
         let r = b.round(t0 + Span::seconds(1)).unwrap();
         assert_eq!((r.hosts, r.claimed.len()), (1, 6));
         assert_eq!(
-            db_owners(&b).iter().filter(|o| o.holder == "b:1").count(),
+            owners(&db)
+                .unwrap()
+                .iter()
+                .filter(|o| o.holder == "b:1")
+                .count(),
             6
         );
     });
-}
-
-fn db_owners(o: &Ownership) -> Vec<Owner> {
-    o.owners().unwrap()
 }
 
 #[test]
