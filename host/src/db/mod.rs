@@ -85,14 +85,6 @@ impl Database {
             Backend::Postgres(_) => "postgres",
         }
     }
-
-    /// The schema version the store is at.
-    pub fn schema_version(&self) -> Result<u32> {
-        match &self.backend {
-            Backend::Sqlite(db) => db.schema_version(),
-            Backend::Postgres(db) => db.schema_version(),
-        }
-    }
 }
 
 impl From<Sqlite> for Database {

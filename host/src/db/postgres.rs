@@ -137,11 +137,6 @@ impl Postgres {
             Box::pin(async move { super::migrations::postgres_version(&**client).await })
         })
     }
-
-    /// The store's URL without its password.
-    pub fn shown(&self) -> &str {
-        &self.inner.shown
-    }
 }
 
 /// The TLS client of the pool: the web's roots, and `ca_file`'s certificates when given.

@@ -170,11 +170,6 @@ impl Cluster {
         url.set_path(&format!("/{db}"));
         url.to_string()
     }
-
-    /// The server's superuser URL (its `postgres` database).
-    pub fn admin_url(&self) -> &str {
-        self.admin.as_str()
-    }
 }
 
 /// Runs one statement as the superuser, on a thread and runtime of its own (callers may be
